@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The scanner targets (CPCRE2 … ArcaReport) depend only on system libraries, Yams and
+// swift-crypto, so `swift build --target ArcaScan` stays small; the vault server's
+// dependencies (Hummingbird, NIO, SQLite) must never be added to them.
+let package = Package(
+    name: "Arca",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "arca", targets: ["arca"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
+        .target(name: "ArcaRegex", dependencies: ["CPCRE2"]),
+        .target(
+            name: "ArcaRules",
+            dependencies: [
+                "ArcaRegex",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "ArcaScan",
+            dependencies: [
+                "ArcaRules",
+                "ArcaRegex",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules"]),
+        .executableTarget(
+            name: "arca",
+            dependencies: [
+                "ArcaScan", "ArcaRules", "ArcaReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ArcaRegexTests", dependencies: ["ArcaRegex"]),
+        .testTarget(name: "ArcaRulesTests", dependencies: ["ArcaRules", "ArcaRegex"]),
+        .testTarget(name: "ArcaScanTests", dependencies: ["ArcaScan", "ArcaRules", "ArcaReport"]),
+        .testTarget(name: "ArcaCLITests", dependencies: ["ArcaScan"]),
+    ]
+)

@@ -1,0 +1,134 @@
+import ArcaRules
+import ArcaScan
+
+/// Output formats of `arca scan`.
+public enum ReportFormat: String, Sendable, CaseIterable {
+    case text, json, sarif, junit
+}
+
+/// Everything a report shows.
+public struct ReportInput: Sendable {
+    public var findings: [Finding]
+    public var result: ScanResult
+    /// The scanned root as given, and as an absolute path (for SARIF's base URI).
+    public var root: String
+    public var absoluteRoot: String
+    /// Show secrets in full (`--no-redact`).
+    public var reveal: Bool
+    public var rules: RuleSet
+    /// Baseline entries that matched nothing in this scan.
+    public var staleBaseline: [BaselineEntry]
+    /// Findings hidden because the baseline lists them.
+    public var suppressedByBaseline: Int
+    public var toolVersion: String
+
+    public init(findings: [Finding], result: ScanResult, root: String, absoluteRoot: String, reveal: Bool,
+                rules: RuleSet, staleBaseline: [BaselineEntry] = [], suppressedByBaseline: Int = 0,
+                toolVersion: String) {
+        self.findings = findings
+        self.result = result
+        self.root = root
+        self.absoluteRoot = absoluteRoot
+        self.reveal = reveal
+        self.rules = rules
+        self.staleBaseline = staleBaseline
+        self.suppressedByBaseline = suppressedByBaseline
+        self.toolVersion = toolVersion
+    }
+
+    var secretCount: Int { findings.filter { $0.kind == .secret }.count }
+    var envCount: Int { findings.filter { $0.kind == .envUsage }.count }
+}
+
+/// Renders reports. Every format redacts secrets unless `reveal` is set; none ever prints a secret in a
+/// fingerprint, a message or a summary.
+public enum Reporter {
+    /// The report in `format`.
+    public static func render(_ input: ReportInput, format: ReportFormat, color: Bool = false) -> String {
+        switch format {
+        case .text: return TextReport.render(input, color: color)
+        case .json: return JSONReport.render(input).serialized() + "\n"
+        case .sarif: return SARIFReport.render(input).serialized() + "\n"
+        case .junit: return JUnitReport.render(input)
+        }
+    }
+
+    /// The one-line summary: files, bytes, time, findings.
+    public static func summary(_ input: ReportInput) -> String {
+        let r = input.result
+        var s = "arca: scanned \(r.filesScanned) files (\(formatBytes(r.bytesScanned))) in "
+            + "\(formatSeconds(r.seconds)): \(input.secretCount) secret\(input.secretCount == 1 ? "" : "s")"
+        s += ", \(input.envCount) env-usage"
+        if !r.skipped.isEmpty { s += ", \(r.skipped.count) skipped" }
+        if input.suppressedByBaseline > 0 { s += ", \(input.suppressedByBaseline) in baseline" }
+        if !input.staleBaseline.isEmpty { s += ", \(input.staleBaseline.count) stale baseline entries" }
+        return s
+    }
+
+    static func formatBytes(_ n: Int) -> String {
+        if n < 1024 { return "\(n) B" }
+        if n < 1024 * 1024 { return fixed(Double(n) / 1024, 1) + " KiB" }
+        return fixed(Double(n) / 1_048_576, 1) + " MiB"
+    }
+
+    static func formatSeconds(_ s: Double) -> String { s < 1 ? "\(Int(s * 1000)) ms" : fixed(s, 2) + " s" }
+
+    static func fixed(_ v: Double, _ digits: Int) -> String {
+        var p = 1.0
+        for _ in 0..<digits { p *= 10 }
+        let scaled = Int((v * p).rounded())
+        let whole = scaled / Int(p), frac = abs(scaled % Int(p))
+        var f = String(frac)
+        while f.count < digits { f = "0" + f }
+        return "\(whole).\(f)"
+    }
+}
+
+/// JSON: `{"findings": [...], "summary": {...}, "skipped": [...], "staleBaseline": [...]}`.
+public enum JSONReport {
+    public static func finding(_ f: Finding, reveal: Bool) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [
+            ("kind", .string(f.kind.rawValue)),
+            ("rule", .string(f.ruleID)),
+            ("description", .string(f.ruleDescription)),
+            ("provider", .string(f.provider)),
+            ("severity", .string(f.severity.rawValue)),
+            ("confidence", .string(f.confidence.rawValue)),
+            ("path", .string(f.path)),
+            ("line", .int(f.line)),
+            ("column", .int(f.column)),
+            ("endLine", .int(f.endLine)),
+            ("endColumn", .int(f.endColumn)),
+            ("secret", .string(f.displaySecret(reveal: reveal))),
+            ("redacted", .bool(!reveal && f.kind == .secret)),
+            ("fingerprint", .string(f.fingerprint)),
+        ]
+        if f.kind == .secret { pairs.append(("entropy", .double(f.entropy))) }
+        if let v = f.variable { pairs.append(("variable", .string(v))) }
+        if let l = f.language { pairs.append(("language", .string(l))) }
+        if let c = f.credentialName { pairs.append(("credential", .bool(c))) }
+        if let c = f.checksum { pairs.append(("checksum", .string(c.rawValue))) }
+        return .object(pairs)
+    }
+
+    public static func render(_ input: ReportInput) -> JSONValue {
+        let r = input.result
+        return .object([
+            ("version", .string(input.toolVersion)),
+            ("findings", .array(input.findings.map { finding($0, reveal: input.reveal) })),
+            ("summary", .object([
+                ("filesScanned", .int(r.filesScanned)),
+                ("bytesScanned", .int(r.bytesScanned)),
+                ("seconds", .double(r.seconds)),
+                ("secrets", .int(input.secretCount)),
+                ("envUsages", .int(input.envCount)),
+                ("skipped", .int(r.skipped.count)),
+                ("suppressedByBaseline", .int(input.suppressedByBaseline)),
+            ])),
+            ("skipped", .array(r.skipped.map { .object([("path", .string($0.path)), ("reason", .string($0.reason))]) })),
+            ("staleBaseline", .array(input.staleBaseline.map {
+                .object([("fingerprint", .string($0.fingerprint)), ("rule", .string($0.ruleID)), ("path", .string($0.path))])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,352 @@
+import ArcaRegex
+import ArcaRules
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which env-usage findings to report.
+public enum EnvUsageMode: String, Sendable, CaseIterable {
+    /// None at all.
+    case none
+    /// Only variables whose names look like credentials (the default).
+    case credentials
+    /// Every variable read or defined.
+    case all
+}
+
+/// Knobs of the detection pipeline.
+public struct DetectOptions: Sendable {
+    /// Findings below this confidence are dropped (a token whose checksum fails is `low`).
+    public var minConfidence: Confidence = .medium
+    public var envUsage: EnvUsageMode = .credentials
+    /// Generic rules ignore lines longer than this: minified code and one-line data blobs.
+    public var genericMaxLineLength = 1000
+
+    public init() {}
+}
+
+/// Per-task scratch state: the PCRE2 matcher and reusable buffers. One per worker; never shared.
+public final class DetectorScratch {
+    let matcher: Matcher
+    var regions: [[Range<Int>]]
+    var touched: [Int] = []
+    var pathState: [Int8]
+
+    /// Creates scratch state sized for `rules`.
+    public init(rules: RuleSet, limits: MatchLimits = .standard) {
+        matcher = Matcher(limits: limits)
+        regions = Array(repeating: [], count: rules.rules.count)
+        pathState = Array(repeating: 0, count: rules.rules.count)
+    }
+
+    /// How many matches hit the PCRE2 limits (a sign of a costly rule on odd input).
+    public internal(set) var limitHits = 0
+}
+
+/// The detection pipeline over one buffer: keyword automaton → candidate rules on the lines around the hits →
+/// PCRE2 → secret group → entropy, checksum and allowlists → findings. Stateless and shareable; per-task state
+/// lives in ``DetectorScratch``.
+public struct Detector: Sendable {
+    public let rules: RuleSet
+    public let options: DetectOptions
+
+    public init(rules: RuleSet, options: DetectOptions = DetectOptions()) {
+        self.rules = rules
+        self.options = options
+    }
+
+    /// Names that look like credentials (for env-usage findings).
+    static let credentialName = try! Regex(
+        #"(?i)(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"#
+            + #"client[_-]?secret|credential|auth(?!or)|(?:^|_)key(?:$|_|s$)|dsn|conn(?:ection)?[_-]?str|"#
+            + #"database[_-]?url|db[_-]?url|signing|webhook|cookie[_-]?secret|session[_-]?secret|jwt)"#)
+
+    /// Whether an environment variable name looks like it holds a credential.
+    public static func looksLikeCredential(_ name: String) -> Bool { credentialName.matches(name) }
+
+    /// Whether the global allowlist excludes `path` (lockfiles, vendored and minified code).
+    public func isPathAllowlisted(_ path: String, matcher: Matcher) -> Bool {
+        rules.global.paths.contains { $0.matches(path, matcher: matcher) }
+    }
+
+    /// Scans `buf` (the content of `path`, relative to the scan root) and returns its findings in file order.
+    public func detect(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch) -> [Finding] {
+        guard buf.count > 0 else { return [] }
+        let ruleList = rules.rules
+        for i in scratch.touched { scratch.regions[i].removeAll(keepingCapacity: true) }
+        scratch.touched.removeAll(keepingCapacity: true)
+        for i in 0..<scratch.pathState.count { scratch.pathState[i] = 0 }
+
+        // 1. Keyword pass: collect, per rule, the line regions around each hit.
+        let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let n = buf.count
+        let keywordLengths = rules.automaton.keywords.map { $0.utf8.count }
+        rules.automaton.scan(buf) { kw, end in
+            let start = end - keywordLengths[kw]
+            for ri in rules.rulesForKeyword[kw] {
+                if let last = scratch.regions[ri].last, start < last.upperBound { continue }
+                let rule = ruleList[ri]
+                let lo = Detector.lineStart(base, start, back: rule.linesBefore)
+                let hi = Detector.lineEnd(base, n, end, forward: rule.linesAfter)
+                if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
+                if let last = scratch.regions[ri].last, lo <= last.upperBound {
+                    scratch.regions[ri][scratch.regions[ri].count - 1] = last.lowerBound..<max(hi, last.upperBound)
+                } else {
+                    scratch.regions[ri].append(lo..<hi)
+                }
+            }
+        }
+        for ri in rules.pathOnlyRules {
+            if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
+            scratch.regions[ri] = [0..<n]
+        }
+        if scratch.touched.isEmpty { return [] }
+
+        // 2. Candidate rules on their regions.
+        var candidates: [Candidate] = []
+        for ri in scratch.touched {
+            let rule = ruleList[ri]
+            guard applies(rule, ri, path: path, scratch: scratch) else { continue }
+            for region in scratch.regions[ri] {
+                var limitHit = false
+                scratch.matcher.allMatches(rule.pattern, in: buf, from: region.lowerBound, to: region.upperBound,
+                                           limitHit: &limitHit) { m in
+                    guard let sr = m[group: rule.secretGroup], !sr.isEmpty else { return }
+                    if let f = candidate(rule, match: m, secret: sr, buf: buf, path: path, scratch: scratch) {
+                        candidates.append(Candidate(offset: sr.lowerBound, end: sr.upperBound, finding: f,
+                                                    specificity: Detector.specificity(rule, f)))
+                    }
+                }
+                if limitHit { scratch.limitHits += 1 }
+            }
+        }
+        if candidates.isEmpty { return [] }
+
+        // 3. Overlaps: keep the most specific finding for each stretch of text.
+        candidates.sort { $0.offset != $1.offset ? $0.offset < $1.offset : $0.end > $1.end }
+        var kept: [Candidate] = []
+        for c in candidates {
+            if let j = kept.lastIndex(where: { $0.finding.kind == c.finding.kind && $0.end > c.offset && $0.offset < c.end }) {
+                if c.specificity > kept[j].specificity
+                    || (c.specificity == kept[j].specificity && c.end - c.offset > kept[j].end - kept[j].offset) {
+                    kept[j] = c
+                }
+                continue
+            }
+            kept.append(c)
+        }
+        // Low-confidence candidates took part in the overlap resolution (a token whose checksum fails must not
+        // come back through a generic rule); now they go.
+        kept.removeAll { $0.finding.kind == .secret && $0.finding.confidence < options.minConfidence }
+        kept.sort { $0.offset < $1.offset }
+
+        // 4. Line and column numbers, counted once through the buffer.
+        var line = 1, lineStartOffset = 0, pos = 0
+        var out: [Finding] = []
+        out.reserveCapacity(kept.count)
+        for var c in kept {
+            (line, lineStartOffset, pos) = Detector.advance(base, from: pos, to: c.offset, line: line, lineStart: lineStartOffset)
+            c.finding.line = line
+            c.finding.column = Detector.scalarCount(base, lineStartOffset, c.offset) + 1
+            var endLine = line, endLineStart = lineStartOffset, p2 = pos
+            (endLine, endLineStart, p2) = Detector.advance(base, from: p2, to: c.end, line: endLine, lineStart: endLineStart)
+            c.finding.endLine = endLine
+            c.finding.endColumn = Detector.scalarCount(base, endLineStart, c.end) + 1
+            out.append(c.finding)
+        }
+        return out
+    }
+
+    func applies(_ rule: Rule, _ ri: Int, path: String, scratch: DetectorScratch) -> Bool {
+        if scratch.pathState[ri] != 0 { return scratch.pathState[ri] == 1 }
+        var ok = rule.paths.isEmpty || rule.paths.contains { $0.matches(path, matcher: scratch.matcher) }
+        if ok && !rule.allowlist.paths.isEmpty {
+            ok = !rule.allowlist.paths.contains { $0.matches(path, matcher: scratch.matcher) }
+        }
+        scratch.pathState[ri] = ok ? 1 : 2
+        return ok
+    }
+
+    // swiftlint:disable:next function_body_length
+    func candidate(_ rule: Rule, match m: MatchRanges, secret sr: Range<Int>, buf: UnsafeRawBufferPointer,
+                   path: String, scratch: DetectorScratch) -> Finding? {
+        let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let ls = Detector.lineStart(base, sr.lowerBound, back: 0)
+        let le = Detector.lineEnd(base, buf.count, sr.lowerBound, forward: 0)
+        if rule.generic && le - ls > options.genericMaxLineLength { return nil }
+        let lineBytes = UnsafeRawBufferPointer(rebasing: buf[ls..<le])
+        if let ignored = Detector.inlineIgnore(lineBytes), ignored.isEmpty || ignored == rule.id { return nil }
+        let secretBytes = UnsafeRawBufferPointer(rebasing: buf[sr])
+        let secret = String(decoding: secretBytes, as: UTF8.self)
+        let contextBefore = String(decoding: buf[ls..<sr.lowerBound], as: UTF8.self)
+        let contextAfter = sr.upperBound <= le ? String(decoding: buf[sr.upperBound..<le], as: UTF8.self) : ""
+        var variable: String?
+        if let ng = rule.nameGroup, ng != rule.secretGroup, let r = m[group: ng] {
+            variable = String(decoding: buf[r], as: UTF8.self)
+        }
+        var finding = Finding(
+            kind: rule.kind, ruleID: rule.id, ruleDescription: rule.description, provider: rule.provider,
+            severity: rule.severity, confidence: rule.confidence, path: path, line: 0, column: 0, endLine: 0,
+            endColumn: 0, secret: secret, variable: variable, language: rule.language, credentialName: nil,
+            entropy: 0, checksum: nil, contextBefore: contextBefore, contextAfter: contextAfter, fingerprint: "")
+
+        if rule.kind == .envUsage {
+            let credential = Detector.looksLikeCredential(secret)
+            switch options.envUsage {
+            case .none: return nil
+            case .credentials where !credential: return nil
+            default: break
+            }
+            finding.credentialName = credential
+            finding.variable = secret
+            finding.fingerprint = Finding.fingerprint(rule: rule.id, path: path, secret: secret)
+            return finding
+        }
+
+        let entropy = Entropy.shannon(secretBytes)
+        if entropy < rule.minEntropy { return nil }
+        if rule.minCharClasses > 0 && Entropy.characterClasses(secretBytes) < rule.minCharClasses { return nil }
+        if rule.allowlist.values.contains(secret) { return nil }
+        if !rule.allowlist.stopwords.isEmpty || (rule.generic && !rules.global.genericStopwords.isEmpty) {
+            let lower = secret.lowercased()
+            if rule.allowlist.stopwords.contains(where: { lower.contains($0) }) { return nil }
+            if rule.generic && rules.global.genericStopwords.contains(where: { lower.contains($0) }) { return nil }
+        }
+        if !rule.allowlist.regexes.isEmpty {
+            let target: UnsafeRawBufferPointer
+            switch rule.allowlist.regexTarget {
+            case .secret: target = secretBytes
+            case .match: target = UnsafeRawBufferPointer(rebasing: buf[m.whole])
+            case .line: target = lineBytes
+            }
+            if rule.allowlist.regexes.contains(where: { Detector.found($0, in: target, scratch.matcher) }) { return nil }
+        }
+        if rules.global.secretRegexes.contains(where: { Detector.found($0, in: secretBytes, scratch.matcher) }) {
+            return nil
+        }
+        if rules.global.lineRegexes.contains(where: { Detector.found($0, in: lineBytes, scratch.matcher) }) {
+            return nil
+        }
+        if let kind = rule.checksum {
+            let verdict = Checksum.verify(secret, kind: kind)
+            finding.checksum = verdict
+            if verdict == .valid { finding.confidence = .high }
+            if verdict == .invalid { finding.confidence = .low }
+        }
+        finding.entropy = entropy
+        finding.fingerprint = Finding.fingerprint(rule: rule.id, path: path, secret: secret)
+        return finding
+    }
+
+    static func found(_ re: Regex, in bytes: UnsafeRawBufferPointer, _ matcher: Matcher) -> Bool {
+        if case .match = matcher.match(re, in: bytes, from: 0, to: bytes.count) { return true }
+        return false
+    }
+
+    struct Candidate {
+        var offset: Int
+        var end: Int
+        var finding: Finding
+        var specificity: Int
+    }
+
+    /// Ranks overlapping findings: a provider rule beats a generic one, a valid checksum beats none, higher
+    /// confidence beats lower, and a rule scoped to certain paths beats one that applies everywhere.
+    static func specificity(_ rule: Rule, _ f: Finding) -> Int {
+        var s = rule.generic ? 0 : 100
+        if f.checksum == .valid { s += 50 }
+        s += 10 * (Confidence.allCases.firstIndex(of: f.confidence) ?? 0)
+        if !rule.paths.isEmpty { s += 5 }
+        return s
+    }
+
+    static let ignoreMarker = Array("arca:ignore".utf8)
+
+    /// The rule id named by an `arca:ignore` marker on the line ("" for all rules), or nil when there is none.
+    static func inlineIgnore(_ line: UnsafeRawBufferPointer) -> String? {
+        guard line.count >= ignoreMarker.count else { return nil }
+        guard let at = Detector.find(ignoreMarker, in: line) else { return nil }
+        var i = at + ignoreMarker.count
+        guard i < line.count, line[i] == UInt8(ascii: ":") || line[i] == UInt8(ascii: "=") else { return "" }
+        i += 1
+        var id: [UInt8] = []
+        while i < line.count {
+            let b = line[i]
+            let ok = (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: "-")
+            if !ok { break }
+            id.append(b)
+            i += 1
+        }
+        return String(decoding: id, as: UTF8.self)
+    }
+
+    /// Offset of the first occurrence of `needle` in `hay`.
+    static func find(_ needle: [UInt8], in hay: UnsafeRawBufferPointer) -> Int? {
+        guard needle.count <= hay.count, let first = needle.first else { return nil }
+        var i = 0
+        let last = hay.count - needle.count
+        while i <= last {
+            guard let hit = memchr(hay.baseAddress! + i, Int32(first), last - i + 1) else { return nil }
+            let at = hay.baseAddress!.distance(to: UnsafeRawPointer(hit))
+            if memcmp(hay.baseAddress! + at, needle, needle.count) == 0 { return at }
+            i = at + 1
+        }
+        return nil
+    }
+
+    /// Offset of the start of the line holding `pos`, moved back `back` further lines.
+    @inline(__always)
+    static func lineStart(_ base: UnsafePointer<UInt8>, _ pos: Int, back: Int) -> Int {
+        var p = pos
+        var remaining = back
+        while true {
+            var nl = p - 1
+            while nl >= 0 && base[nl] != 0x0a { nl -= 1 }
+            if nl < 0 { return 0 }
+            if remaining == 0 { return nl + 1 }
+            remaining -= 1
+            p = nl
+        }
+    }
+
+    /// Offset of the newline ending the line holding `pos` (or the buffer end), moved on `forward` lines.
+    @inline(__always)
+    static func lineEnd(_ base: UnsafePointer<UInt8>, _ n: Int, _ pos: Int, forward: Int) -> Int {
+        var p = pos
+        var remaining = forward
+        while true {
+            guard p < n, let hit = memchr(base + p, 0x0a, n - p) else { return n }
+            let nl = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if remaining == 0 { return nl }
+            remaining -= 1
+            p = nl + 1
+        }
+    }
+
+    /// Moves from `from` to `to`, counting newlines; returns the line number, the offset of its start, and `to`.
+    static func advance(_ base: UnsafePointer<UInt8>, from: Int, to: Int, line: Int, lineStart: Int)
+        -> (Int, Int, Int) {
+        var line = line, ls = lineStart, p = from
+        while p < to, let hit = memchr(base + p, 0x0a, to - p) {
+            let nl = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            line += 1
+            ls = nl + 1
+            p = nl + 1
+        }
+        return (line, ls, max(p, to))
+    }
+
+    /// Unicode scalars in `base[from..<to]` (UTF-8 lead bytes; invalid bytes count one each).
+    static func scalarCount(_ base: UnsafePointer<UInt8>, _ from: Int, _ to: Int) -> Int {
+        var n = 0
+        var i = from
+        while i < to {
+            if base[i] & 0xC0 != 0x80 { n += 1 }
+            i += 1
+        }
+        return n
+    }
+}

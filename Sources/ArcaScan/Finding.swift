@@ -1,0 +1,69 @@
+import ArcaRules
+import Crypto
+
+/// One thing the scanner found: an embedded credential, or a read/definition of a credential through the
+/// environment. Holds the secret in memory only; reporters redact it unless asked not to.
+public struct Finding: Sendable, Hashable {
+    public var kind: FindingKind
+    public var ruleID: String
+    public var ruleDescription: String
+    public var provider: String
+    public var severity: Severity
+    public var confidence: Confidence
+    /// Path relative to the scanned root, `/`-separated.
+    public var path: String
+    /// 1-based line and column (column in Unicode scalars) where the secret (or variable name) starts.
+    public var line: Int
+    public var column: Int
+    public var endLine: Int
+    public var endColumn: Int
+    /// The secret (kind secret) or the variable name (kind env-usage). Never print it without redaction.
+    public var secret: String
+    /// The variable, key or setting the secret was assigned to, when the rule captures it.
+    public var variable: String?
+    /// The language of an env-usage finding.
+    public var language: String?
+    /// Whether an env-usage variable name looks like a credential.
+    public var credentialName: Bool?
+    public var entropy: Double
+    public var checksum: Checksum.Verdict?
+    /// The text of the line before the secret, and after it when the secret ends on the same line.
+    public var contextBefore: String
+    public var contextAfter: String
+    /// Stable identity: hash of (rule, path, secret). Survives edits elsewhere in the file and line moves.
+    public var fingerprint: String
+
+    /// The fingerprint of a secret found by `rule` in `path`: the first 32 hex digits of
+    /// SHA-256("arca-fp-v1" ‖ rule ‖ path ‖ SHA-256(secret)). Neither the secret nor an unsalted hash of it
+    /// appears in the fingerprint.
+    public static func fingerprint(rule: String, path: String, secret: String) -> String {
+        let inner = SHA256.hash(data: Array(secret.utf8))
+        var h = SHA256()
+        h.update(data: Array("arca-fp-v1\u{0}\(rule)\u{0}\(path)\u{0}".utf8))
+        h.update(data: Array(inner))
+        return h.finalize().prefix(16).map { byte in
+            let s = String(byte, radix: 16)
+            return byte < 16 ? "0" + s : s
+        }.joined()
+    }
+
+    /// A short prefix of `secret` and a mask: enough to recognise it, not enough to use it.
+    public static func redact(_ secret: String) -> String {
+        let chars = Array(secret)
+        let shown = chars.count >= 16 ? 4 : (chars.count >= 8 ? 2 : 0)
+        return String(chars.prefix(shown)) + "*****"
+    }
+
+    /// The secret as reports show it: redacted unless `reveal`; env-usage names are never secret.
+    public func displaySecret(reveal: Bool) -> String {
+        reveal || kind == .envUsage ? secret : Finding.redact(secret)
+    }
+
+    /// The line that holds the finding, with the secret redacted (unless `reveal`). A multi-line secret shows
+    /// only its first line.
+    public func displayLine(reveal: Bool) -> String {
+        var shown = displaySecret(reveal: reveal)
+        if let nl = shown.firstIndex(of: "\n") { shown = String(shown[..<nl]) + " …" }
+        return contextBefore + shown + contextAfter
+    }
+}

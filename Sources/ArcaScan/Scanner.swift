@@ -1,0 +1,383 @@
+import ArcaRegex
+import ArcaRules
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Options of a directory scan.
+public struct ScanOptions: Sendable {
+    public var detect = DetectOptions()
+    /// Files larger than this are skipped and reported as skipped.
+    public var maxFileSize = 10 * 1024 * 1024
+    /// Honour `.gitignore`, `.git/info/exclude` and `.arcaignore` (off with `--no-ignore`).
+    public var useIgnoreFiles = true
+    /// Follow symbolic links (directory loops are detected, warned about and skipped).
+    public var followSymlinks = false
+    /// Worker threads; 0 means one per core.
+    public var workers = 0
+
+    public init() {}
+}
+
+/// A file or directory the scan passed over, and why.
+public struct Skipped: Sendable, Hashable {
+    public var path: String
+    public var reason: String
+}
+
+/// What a scan found and what it covered.
+public struct ScanResult: Sendable {
+    public var findings: [Finding]
+    public var filesScanned = 0
+    public var bytesScanned = 0
+    public var skipped: [Skipped] = []
+    public var warnings: [String] = []
+    public var seconds = 0.0
+    /// Matches stopped by the PCRE2 match limits.
+    public var limitHits = 0
+}
+
+/// A scan that could not run at all (exit code 2).
+public struct ScanError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Walks a tree (or reads one file or standard input), filters it, and runs the ``Detector`` on both cores.
+public struct Scanner: Sendable {
+    public let detector: Detector
+    public let options: ScanOptions
+
+    public init(rules: RuleSet, options: ScanOptions = ScanOptions()) {
+        self.detector = Detector(rules: rules, options: options.detect)
+        self.options = options
+    }
+
+    /// Scans `root`, a directory or a file. Paths in findings are relative to `root` (a file's own name when
+    /// `root` is a file).
+    public func scan(root: String) throws(ScanError) -> ScanResult {
+        let started = Scanner.now()
+        var st = stat()
+        guard stat(root, &st) == 0 else {
+            throw ScanError(message: "\(root): \(String(cString: strerror(errno)))")
+        }
+        let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+        let queue = WorkQueue(capacity: 512)
+        let collector = Collector()
+        let workerCount = options.workers > 0 ? options.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let group = DispatchGroup()
+        for _ in 0..<workerCount {
+            DispatchQueue.global().async(group: group) { [self] in
+                self.work(queue: queue, collector: collector)
+            }
+        }
+        var walkResult = ScanResult(findings: [])
+        if isDir {
+            walk(root: root, queue: queue, result: &walkResult)
+        } else {
+            let name = root.split(separator: "/").last.map(String.init) ?? root
+            queue.push(FileJob(absolute: root, relative: name))
+        }
+        queue.close()
+        group.wait()
+        var result = collector.state.withLock { $0 }
+        result.skipped += walkResult.skipped
+        result.warnings += walkResult.warnings
+        result.findings.sort(by: Scanner.order)
+        result.skipped.sort { $0.path < $1.path }
+        result.seconds = Scanner.now() - started
+        return result
+    }
+
+    /// Scans bytes that do not come from the file system (standard input, a git blob), reported under `path`.
+    public func scan(bytes: [UInt8], path: String, scratch: DetectorScratch) -> ScanResult {
+        var result = ScanResult(findings: [])
+        let started = Scanner.now()
+        if let reason = Scanner.skipReason(bytes.count, maxSize: options.maxFileSize) {
+            result.skipped.append(Skipped(path: path, reason: reason))
+            return result
+        }
+        var data = bytes
+        if let decoded = Scanner.decodeUTF16(data) { data = decoded }
+        if Scanner.looksBinary(data) {
+            result.skipped.append(Skipped(path: path, reason: "binary"))
+            return result
+        }
+        result.findings = data.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) }
+        result.filesScanned = 1
+        result.bytesScanned = bytes.count
+        result.limitHits = scratch.limitHits
+        result.seconds = Scanner.now() - started
+        return result
+    }
+
+    static func order(_ a: Finding, _ b: Finding) -> Bool {
+        if a.path != b.path { return a.path < b.path }
+        if a.line != b.line { return a.line < b.line }
+        if a.column != b.column { return a.column < b.column }
+        return a.ruleID < b.ruleID
+    }
+
+    // MARK: Walking
+
+    struct DirJob {
+        var absolute: String
+        var relative: String
+        var ignores: IgnoreRules
+        var ancestors: [DevIno]
+    }
+
+    struct DevIno: Hashable {
+        var dev: UInt64
+        var ino: UInt64
+    }
+
+    func walk(root: String, queue: WorkQueue, result: inout ScanResult) {
+        let matcher = Matcher()
+        var rootIgnores = IgnoreRules.empty
+        let trimmedRoot = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        if options.useIgnoreFiles {
+            let exclude = Scanner.readSmallText(trimmedRoot + "/.git/info/exclude")
+            rootIgnores = rootIgnores.adding(base: "", texts: exclude.map { [$0] } ?? [])
+        }
+        var rootStat = stat()
+        stat(trimmedRoot, &rootStat)
+        var stack = [DirJob(absolute: trimmedRoot, relative: "", ignores: rootIgnores,
+                            ancestors: [DevIno(dev: UInt64(rootStat.st_dev), ino: UInt64(rootStat.st_ino))])]
+        while var job = stack.popLast() {
+            if options.useIgnoreFiles {
+                let texts = [".gitignore", ".arcaignore"].compactMap { Scanner.readSmallText(job.absolute + "/" + $0) }
+                job.ignores = job.ignores.adding(base: job.relative, texts: texts)
+            }
+            guard let dir = opendir(job.absolute) else {
+                let reason = String(cString: strerror(errno))
+                result.warnings.append("\(job.relative.isEmpty ? "." : job.relative): cannot read directory: \(reason)")
+                result.skipped.append(Skipped(path: job.relative.isEmpty ? "." : job.relative,
+                                              reason: "unreadable directory: \(reason)"))
+                continue
+            }
+            var subdirs: [DirJob] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                }
+                if name == "." || name == ".." || name == ".git" { continue }
+                let abs = job.absolute + "/" + name
+                let rel = job.relative.isEmpty ? name : job.relative + "/" + name
+                var type = entry.pointee.d_type
+                var st = stat()
+                if type == UInt8(DT_UNKNOWN) || type == UInt8(DT_LNK) {
+                    if lstat(abs, &st) != 0 { continue }
+                    if (st.st_mode & S_IFMT) == S_IFLNK {
+                        guard options.followSymlinks else { continue }
+                        if stat(abs, &st) != 0 {
+                            result.warnings.append("\(rel): broken symbolic link, skipped")
+                            result.skipped.append(Skipped(path: rel, reason: "broken symbolic link"))
+                            continue
+                        }
+                    }
+                    type = (st.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR)
+                        : ((st.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_UNKNOWN))
+                } else if type == UInt8(DT_DIR) {
+                    stat(abs, &st)
+                }
+                let isDir = type == UInt8(DT_DIR)
+                guard isDir || type == UInt8(DT_REG) else { continue }
+                if options.useIgnoreFiles && job.ignores.isIgnored(rel, isDirectory: isDir, matcher: matcher) {
+                    continue
+                }
+                if isDir {
+                    let id = DevIno(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+                    if job.ancestors.contains(id) {
+                        result.warnings.append("\(rel): symbolic link loop, skipped")
+                        result.skipped.append(Skipped(path: rel, reason: "symbolic link loop"))
+                        continue
+                    }
+                    subdirs.append(DirJob(absolute: abs, relative: rel, ignores: job.ignores,
+                                          ancestors: job.ancestors + [id]))
+                } else {
+                    if detector.isPathAllowlisted(rel, matcher: matcher) { continue }
+                    queue.push(FileJob(absolute: abs, relative: rel))
+                }
+            }
+            closedir(dir)
+            stack += subdirs.sorted { $0.relative > $1.relative }
+        }
+    }
+
+    // MARK: Workers
+
+    func work(queue: WorkQueue, collector: Collector) {
+        let scratch = DetectorScratch(rules: detector.rules)
+        var local = ScanResult(findings: [])
+        var buffer: [UInt8] = []
+        while let job = queue.pop() {
+            switch Scanner.read(job.absolute, maxSize: options.maxFileSize, into: &buffer) {
+            case .failure(let reason):
+                local.skipped.append(Skipped(path: job.relative, reason: reason))
+                if reason.hasPrefix("unreadable") { local.warnings.append("\(job.relative): \(reason)") }
+                continue
+            case .success(let count):
+                var findings: [Finding]
+                let hasBOM = count >= 2 && ((buffer[0] == 0xff && buffer[1] == 0xfe) || (buffer[0] == 0xfe && buffer[1] == 0xff))
+                if hasBOM, let decoded = Scanner.decodeUTF16(Array(buffer[0..<count])) {
+                    findings = decoded.withUnsafeBytes { detector.detect($0, path: job.relative, scratch: scratch) }
+                } else {
+                    let sniff = min(count, 8000)
+                    let binary = buffer.withUnsafeBytes { memchr($0.baseAddress!, 0, sniff) != nil }
+                    if binary {
+                        local.skipped.append(Skipped(path: job.relative, reason: "binary"))
+                        continue
+                    }
+                    findings = buffer.withUnsafeBytes {
+                        detector.detect(UnsafeRawBufferPointer(rebasing: $0[0..<count]), path: job.relative,
+                                        scratch: scratch)
+                    }
+                }
+                local.filesScanned += 1
+                local.bytesScanned += count
+                local.findings += findings
+            }
+        }
+        local.limitHits = scratch.limitHits
+        collector.state.withLock { r in
+            r.findings += local.findings
+            r.filesScanned += local.filesScanned
+            r.bytesScanned += local.bytesScanned
+            r.skipped += local.skipped
+            r.warnings += local.warnings
+            r.limitHits += local.limitHits
+        }
+    }
+
+    enum ReadOutcome {
+        case success(Int)
+        case failure(String)
+    }
+
+    static func skipReason(_ size: Int, maxSize: Int) -> String? {
+        size > maxSize ? "too large (\(size) bytes; limit \(maxSize), see --max-file-size)" : nil
+    }
+
+    /// Reads a whole regular file into `buffer` (reused between files).
+    static func read(_ path: String, maxSize: Int, into buffer: inout [UInt8]) -> ReadOutcome {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure("unreadable: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return .failure("unreadable: \(String(cString: strerror(errno)))") }
+        let size = Int(st.st_size)
+        if let reason = skipReason(size, maxSize: maxSize) { return .failure(reason) }
+        if buffer.count < size + 1 { buffer = [UInt8](repeating: 0, count: max(size + 1, 64 * 1024)) }
+        var total = 0
+        let ok = buffer.withUnsafeMutableBytes { raw -> Bool in
+            while total < size {
+                let n = Glibc.read(fd, raw.baseAddress! + total, size - total)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                if n == 0 { break }
+                total += n
+            }
+            return true
+        }
+        guard ok else { return .failure("unreadable: \(String(cString: strerror(errno)))") }
+        return .success(total)
+    }
+
+    /// Whether a NUL byte occurs in the first 8,000 bytes.
+    static func looksBinary(_ data: [UInt8]) -> Bool {
+        data.prefix(8000).contains(0)
+    }
+
+    /// UTF-16 text with a byte-order mark, converted to UTF-8; nil for anything else.
+    static func decodeUTF16(_ data: [UInt8]) -> [UInt8]? {
+        guard data.count >= 2 else { return nil }
+        let little: Bool
+        if data[0] == 0xff && data[1] == 0xfe { little = true } else if data[0] == 0xfe && data[1] == 0xff {
+            little = false
+        } else { return nil }
+        var units: [UInt16] = []
+        units.reserveCapacity(data.count / 2)
+        var i = 2
+        while i + 1 < data.count {
+            units.append(little ? UInt16(data[i]) | UInt16(data[i + 1]) << 8 : UInt16(data[i]) << 8 | UInt16(data[i + 1]))
+            i += 2
+        }
+        return Array(String(decoding: units, as: UTF16.self).utf8)
+    }
+
+    static func readSmallText(_ path: String) -> String? {
+        var buffer: [UInt8] = []
+        guard case .success(let n) = read(path, maxSize: 1 << 20, into: &buffer) else { return nil }
+        return String(decoding: buffer[0..<n], as: UTF8.self)
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// The workers' merged results.
+final class Collector: Sendable {
+    let state = Mutex(ScanResult(findings: []))
+}
+
+struct FileJob: Sendable {
+    var absolute: String
+    var relative: String
+}
+
+/// A bounded multi-consumer queue of files: the walker blocks when workers fall behind, so memory stays flat
+/// whatever the size of the tree.
+final class WorkQueue: Sendable {
+    private struct State {
+        var items: [FileJob] = []
+        var head = 0
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private let available = DispatchSemaphore(value: 0)
+    private let slots: DispatchSemaphore
+
+    init(capacity: Int) { slots = DispatchSemaphore(value: capacity) }
+
+    func push(_ job: FileJob) {
+        slots.wait()
+        state.withLock { s in
+            if s.head > 1024 && s.head * 2 > s.items.count {
+                s.items.removeFirst(s.head)
+                s.head = 0
+            }
+            s.items.append(job)
+        }
+        available.signal()
+    }
+
+    /// The next file, or nil once the queue is closed and drained.
+    func pop() -> FileJob? {
+        available.wait()
+        let job: FileJob? = state.withLock { s in
+            guard s.head < s.items.count else { return nil }
+            defer { s.head += 1 }
+            return s.items[s.head]
+        }
+        if job == nil {
+            available.signal()  // let the next worker see the close too
+            return nil
+        }
+        slots.signal()
+        return job
+    }
+
+    func close() {
+        state.withLock { $0.closed = true }
+        available.signal()
+    }
+}

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Small file-descriptor helpers (the CLI stays off Foundation so the hook starts fast).
+enum IO {
+    static func write(fd: Int32, _ s: String) {
+        var bytes = Array(s.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            if n < 0 { if errno == EINTR { continue }; return }
+            off += n
+        }
+    }
+
+    static func readAll(fd: Int32) -> [UInt8] {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; break }
+            if n == 0 { break }
+            out += buf[0..<n]
+        }
+        return out
+    }
+
+    static func readFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return String(decoding: readAll(fd: fd), as: UTF8.self)
+    }
+
+    /// Writes atomically: a temporary file in the same directory, then rename.
+    static func writeFile(_ path: String, _ s: String) -> Bool {
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        write(fd: fd, s)
+        guard fsync(fd) == 0, close(fd) == 0 else { unlink(tmp); return false }
+        if rename(tmp, path) != 0 { unlink(tmp); return false }
+        return true
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        guard let p = realpath(path == "-" ? "." : path, nil) else { return path }
+        defer { free(p) }
+        return String(cString: p)
+    }
+}

@@ -1,0 +1,204 @@
+import ArcaReport
+import ArcaRules
+import ArcaScan
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Severity: ExpressibleByArgument {}
+extension Confidence: ExpressibleByArgument {}
+extension ReportFormat: ExpressibleByArgument {}
+extension EnvUsageMode: ExpressibleByArgument {}
+
+/// The exit codes Arca documents: 0 clean, 1 leaks, 2 bad usage or configuration, 3 runtime error.
+enum Exit {
+    static let clean: Int32 = 0
+    static let leaks: Int32 = 1
+    static let usage: Int32 = 2
+    static let runtime: Int32 = 3
+}
+
+/// A failure that carries its exit code and a message for standard error.
+struct CLIError: Error {
+    var code: Int32
+    var message: String
+}
+
+/// Options that select rules.
+struct RuleOptions: ParsableArguments {
+    @Option(name: .customLong("rules"), help: ArgumentHelp("Add the rules in this directory (or file) of *.yaml.", valueName: "DIR"))
+    var ruleDirectories: [String] = []
+
+    @Flag(help: "Use only the rules given with --rules, not the built-in pack.")
+    var noBuiltinRules = false
+
+    func load() throws -> RuleSet {
+        do {
+            return try RuleSet.load(builtin: !noBuiltinRules, extraDirectories: ruleDirectories)
+        } catch {
+            throw CLIError(code: Exit.usage, message: "arca: invalid rules: \(error)")
+        }
+    }
+}
+
+/// Options shared by every command that scans.
+struct ScanFlags: ParsableArguments {
+    @Argument(help: "Directory or file to scan; '-' reads standard input.")
+    var path: String = "."
+
+    @OptionGroup var rules: RuleOptions
+
+    @Option(help: "Drop findings below this confidence (low, medium, high).")
+    var minConfidence: Confidence = .medium
+
+    @Option(help: "Env-usage findings to report: none, credentials (names that look like credentials) or all.")
+    var envUsage: EnvUsageMode = .credentials
+
+    @Option(help: "Skip files larger than this many MiB (reported as skipped).")
+    var maxFileSize: Int = 10
+
+    @Flag(help: "Do not honour .gitignore and .arcaignore files.")
+    var noIgnore = false
+
+    @Flag(help: "Follow symbolic links (loops are detected and skipped).")
+    var follow = false
+
+    @Option(help: "Worker threads (default: one per core).")
+    var threads: Int = 0
+
+    func validate() throws {
+        guard maxFileSize > 0 else { throw ValidationError("--max-file-size must be positive") }
+        guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
+    }
+
+    func options() -> ScanOptions {
+        var o = ScanOptions()
+        o.detect.minConfidence = minConfidence
+        o.detect.envUsage = envUsage
+        o.maxFileSize = maxFileSize * 1024 * 1024
+        o.useIgnoreFiles = !noIgnore
+        o.followSymlinks = follow
+        o.workers = threads
+        return o
+    }
+
+    /// Runs the scan; errors become exit code 2 (a path that does not exist) or 3.
+    func run(_ ruleSet: RuleSet) throws -> ScanResult {
+        let scanner = Scanner(rules: ruleSet, options: options())
+        if path == "-" {
+            let scratch = DetectorScratch(rules: ruleSet)
+            return scanner.scan(bytes: IO.readAll(fd: 0), path: "<stdin>", scratch: scratch)
+        }
+        do {
+            return try scanner.scan(root: path)
+        } catch {
+            throw CLIError(code: Exit.usage, message: "arca: cannot scan \(error)")
+        }
+    }
+}
+
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find embedded credentials and env-var credential reads in a tree.",
+        discussion: """
+            Exit codes: 0 nothing at or above --fail-on, 1 leaks found, 2 bad usage or configuration, 3 runtime error.
+            Secrets are redacted in every format unless --no-redact is given.
+            """)
+
+    @OptionGroup var scan: ScanFlags
+
+    @Option(help: "Report format: text, json, sarif or junit.")
+    var format: ReportFormat = .text
+
+    @Option(name: [.short, .long], help: "Write the report to this file instead of standard output.")
+    var output: String?
+
+    @Flag(help: "Show secrets in full (reports are redacted by default).")
+    var noRedact = false
+
+    @Option(help: "Report only findings not listed in this baseline file, and list entries that no longer match.")
+    var baseline: String?
+
+    @Option(help: "Exit 1 when a secret at or above this severity is found (info, low, medium, high, critical).")
+    var failOn: Severity = .low
+
+    @Option(help: "Colour: auto, always or never.")
+    var color: String = "auto"
+
+    @Flag(name: .shortAndLong, help: "Print no summary or warnings on standard error.")
+    var quiet = false
+
+    func validate() throws {
+        guard ["auto", "always", "never"].contains(color) else {
+            throw ValidationError("--color must be auto, always or never")
+        }
+    }
+
+    func run() throws {
+        let ruleSet = try scan.rules.load()
+        var base: Baseline?
+        if let file = baseline {
+            guard let text = IO.readFile(file) else {
+                throw CLIError(code: Exit.usage, message: "arca: cannot read baseline \(file)")
+            }
+            do { base = try Baseline.parse(text, file: file) } catch {
+                throw CLIError(code: Exit.usage, message: "arca: invalid baseline: \(error)")
+            }
+        }
+        let result = try scan.run(ruleSet)
+        var findings = result.findings
+        var stale: [BaselineEntry] = []
+        var suppressed = 0
+        if let base { (findings, suppressed, stale) = base.apply(to: findings) }
+        let input = ReportInput(
+            findings: findings, result: result, root: scan.path, absoluteRoot: IO.absolutePath(scan.path),
+            reveal: noRedact, rules: ruleSet, staleBaseline: stale, suppressedByBaseline: suppressed,
+            toolVersion: Arca.version)
+        let useColor = color == "always" || (color == "auto" && output == nil && isatty(1) == 1 && getenv("NO_COLOR") == nil)
+        let report = Reporter.render(input, format: format, color: useColor)
+        if let output {
+            guard IO.writeFile(output, report) else {
+                throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
+            }
+        } else {
+            IO.write(fd: 1, report)
+        }
+        if !quiet {
+            for w in result.warnings { IO.write(fd: 2, "arca: warning: \(w)\n") }
+            IO.write(fd: 2, Reporter.summary(input) + "\n")
+        }
+        if findings.contains(where: { $0.kind == .secret && $0.severity >= failOn }) {
+            throw ExitCode(Exit.leaks)
+        }
+    }
+}
+
+struct BaselineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baseline", abstract: "Accept the current findings so later scans report only new ones.",
+        subcommands: [Create.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Scan and write every secret finding's fingerprint to a baseline file (no secrets in it).")
+
+        @OptionGroup var scan: ScanFlags
+
+        @Option(name: [.short, .long], help: "Baseline file to write.")
+        var output: String = ".arca-baseline"
+
+        func run() throws {
+            let ruleSet = try scan.rules.load()
+            let result = try scan.run(ruleSet)
+            let baseline = Baseline(findings: result.findings)
+            guard IO.writeFile(output, baseline.serialized()) else {
+                throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
+            }
+            IO.write(fd: 2, "arca: wrote \(baseline.entries.count) entries to \(output)\n")
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Arca: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "arca",
+        abstract: "Find leaked credentials in code and history, and move them into a vault.",
+        version: version,
+        subcommands: [Scan.self, BaselineCommand.self, RulesCommand.self])
+}
+
+// ArgumentParser exits 64 on bad usage; Arca documents 2, so parse and dispatch by hand.
+do {
+    var command = try Arca.parseAsRoot()
+    try command.run()
+    exit(Exit.clean)
+} catch let e as CLIError {
+    IO.write(fd: 2, e.message + "\n")
+    exit(e.code)
+} catch let e as ExitCode {
+    exit(e.rawValue)
+} catch {
+    let code = Arca.exitCode(for: error)
+    if code == .success {
+        IO.write(fd: 1, Arca.fullMessage(for: error) + "\n")
+        exit(Exit.clean)
+    }
+    IO.write(fd: 2, Arca.fullMessage(for: error) + "\n")
+    exit(Exit.usage)
+}
