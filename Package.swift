@@ -48,6 +48,6 @@ let package = Package(
         .testTarget(name: "ArcaRegexTests", dependencies: ["ArcaRegex"]),
         .testTarget(name: "ArcaRulesTests", dependencies: ["ArcaRules", "ArcaRegex"]),
         .testTarget(name: "ArcaScanTests", dependencies: ["ArcaScan", "ArcaRules", "ArcaReport"]),
-        .testTarget(name: "ArcaCLITests", dependencies: ["ArcaScan"]),
+        .testTarget(name: "ArcaCLITests", dependencies: ["arca", "ArcaScan"]),
     ]
 )

@@ -1165,11 +1165,11 @@ rules:
     severity: high
     confidence: medium
     keywords: ['password', 'passwd', 'passphrase', 'pwd']
-    pattern: '(?i)(?<![A-Za-z0-9_.-])(?<name>[A-Za-z0-9_.-]{0,30}?(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})[\"'']?[ \t]{0,4}(?::|=|:=|=>)[ \t]{0,4}(?<q>[\"''`])(?<secret>[^\"''`\s$<>{}]{6,128})\k<q>'
+    pattern: '(?i)(?<![A-Za-z0-9_.-])(?<name>[A-Za-z0-9_.-]{0,30}?(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[\"'']?(?::[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30}[ \t]{0,2}(?==))?[ \t]{0,4}(?::|=|:=|=>)[ \t]{0,4}(?<q>[\"''`])(?<secret>[^\"''`\s$<>{}]{6,128})\k<q>'
     entropy: 2.3
     generic: true
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - 'DB_PASSWORD = "Tr0ub4dor&3x"'
@@ -1186,13 +1186,13 @@ rules:
     severity: high
     confidence: medium
     keywords: ['password', 'passwd', 'passphrase', 'pwd']
-    pattern: '(?im)^[ \t]{0,40}(?<name>[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})[ \t]{0,4}[:=][ \t]{0,4}(?<secret>[^\s\"''#$<>{}%][^\s\"''#]{5,127})[ \t]{0,40}(?:#[^\n]{0,200})?$'
+    pattern: '(?im)^[ \t]{0,40}(?<name>[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \t]{0,4}[:=][ \t]{0,4}(?<secret>[^\s\"''#$<>{}%][^\s\"''#]{5,127})[ \t]{0,40}(?:#[^\n]{0,200})?$'
     entropy: 2.3
     generic: true
     example-path: config/application.yml
     paths: ['*.yml', '*.yaml', '*.properties', '*.ini', '*.cfg', '*.conf', '*.toml']
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1210,12 +1210,12 @@ rules:
     severity: high
     confidence: medium
     keywords: ['api_key', 'apikey', 'api-key', 'api.key', 'secret', 'token', 'access_key', 'accesskey', 'access-key', 'auth_key', 'auth-key', 'authkey', 'credential', 'private_key', 'private-key', 'privatekey', 'signing', 'encryption_key', 'encryption-key', 'encryptionkey', 'master_key', 'master-key', 'masterkey', 'session_key', 'session-key', 'sessionkey']
-    pattern: '(?i)(?<![A-Za-z0-9_.-])(?<name>[A-Za-z0-9_.-]{0,30}?(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})[\"'']?[ \t]{0,4}(?::|=|:=|=>)[ \t]{0,4}(?<q>[\"''`])(?<secret>[A-Za-z0-9+/=_.~-]{16,200})\k<q>'
+    pattern: '(?i)(?<![A-Za-z0-9_.-])(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_.-]{0,30}?(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[\"'']?(?::[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30}[ \t]{0,2}(?==))?[ \t]{0,4}(?::|=|:=|=>)[ \t]{0,4}(?<q>[\"''`])(?<secret>[A-Za-z0-9+/=_.~-]{16,200})\k<q>'
     entropy: 3.5
     min-char-classes: 2
     generic: true
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - 'INTERNAL_API_KEY = "dJ4NrTrXgJJxS5UlrcdXT2PZsOc7NMj6"'
@@ -1231,14 +1231,14 @@ rules:
     severity: high
     confidence: medium
     keywords: ['api_key', 'apikey', 'api-key', 'api.key', 'secret', 'token', 'access_key', 'accesskey', 'access-key', 'auth_key', 'auth-key', 'authkey', 'credential', 'private_key', 'private-key', 'privatekey', 'signing', 'encryption_key', 'encryption-key', 'encryptionkey', 'master_key', 'master-key', 'masterkey', 'session_key', 'session-key', 'sessionkey']
-    pattern: '(?im)^[ \t]{0,40}(?<name>[A-Za-z0-9_.-]{0,40}(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})[ \t]{0,4}[:=][ \t]{0,4}[\"'']?(?<secret>[A-Za-z0-9+/=_.~-]{16,200})[\"'']?[ \t]{0,40}(?:#[^\n]{0,200})?$'
+    pattern: '(?im)^[ \t]{0,40}(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_.-]{0,40}(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \t]{0,4}[:=][ \t]{0,4}[\"'']?(?<secret>[A-Za-z0-9+/=_.~-]{16,200})[\"'']?[ \t]{0,40}(?:#[^\n]{0,200})?$'
     entropy: 3.5
     min-char-classes: 2
     generic: true
     example-path: config/settings.yaml
     paths: ['*.yml', '*.yaml', '*.properties', '*.ini', '*.cfg', '*.conf', '*.toml']
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1286,13 +1286,13 @@ rules:
     provider: Generic
     severity: high
     confidence: medium
-    pattern: '(?m)^[ \t]{0,8}(?:export[ \t]{1,4})?(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})[ \t]{0,2}=[ \t]{0,2}[\"'']?(?<secret>[^\s\"''#$][^\s\"''#]{7,499})'
+    pattern: '(?m)^[ \t]{0,8}(?:export[ \t]{1,4})?(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})(?i)(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \t]{0,2}=[ \t]{0,2}[\"'']?(?<secret>[^\s\"''#$][^\s\"''#]{7,499})'
     entropy: 2.5
     generic: true
     example-path: .env
     paths: ['.env', '.env.*', '*.env']
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - 'DB_PASSWORD=Zq7!mK2pLw'
@@ -1316,7 +1316,7 @@ rules:
     example-path: deploy/app.yaml
     paths: ['*.yaml', '*.yml']
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1345,7 +1345,7 @@ rules:
     example-path: docker-compose.yml
     paths: ['docker-compose*.yml', 'docker-compose*.yaml', 'compose*.yml', 'compose*.yaml']
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1366,7 +1366,7 @@ rules:
     example-path: Dockerfile
     paths: ['Dockerfile', 'Dockerfile.*', '*.dockerfile', 'Containerfile']
     allowlist:
-      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
       positive:
         - 'ENV API_TOKEN=nmx1ZzMpXtSNK58lSwCsJus9NOvIh5LV'
@@ -1437,6 +1437,7 @@ global-allowlist:
     - '(?i)^(?:abc|123|qwerty)[0-9a-z]{0,4}$'
     - '(?i)^(?:0123456789|1234567890)'
     - '(?i)abcdefgh'
+    - '^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d{3}|sk-ssh-ed25519@openssh\.com)$'
     - '(?i)^(?:null|none|nil|undefined|true|false|empty|string|password|secret|token|value)$'
   # Lines that carry hashes and encoded media, not credentials.
   line-regexes:

@@ -49,7 +49,7 @@ public struct Glob: Sendable, CustomStringConvertible {
                 }
                 var cls = String(chars[(i + 1)..<close])
                 if cls.hasPrefix("!") { cls = "^" + cls.dropFirst() }
-                out += "[" + cls.replacingOccurrences(of: "/", with: "") + "]"
+                out += "[" + cls.filter { $0 != "/" } + "]"
                 i = close
             case "\\":
                 if i + 1 < chars.count { i += 1; out += Glob.escape(chars[i]) }
@@ -76,11 +76,5 @@ public struct Glob: Sendable, CustomStringConvertible {
             if case .match = matcher.match(regex, in: buf, from: 0, to: buf.count) { return true }
             return false
         }
-    }
-}
-
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }

@@ -155,6 +155,13 @@ public struct Detector: Sendable {
             (endLine, endLineStart, p2) = Detector.advance(base, from: p2, to: c.end, line: endLine, lineStart: endLineStart)
             c.finding.endLine = endLine
             c.finding.endColumn = Detector.scalarCount(base, endLineStart, c.end) + 1
+            if c.finding.kind == .secret {
+                let lineEnd = Detector.lineEnd(base, n, c.offset, forward: 0)
+                c.finding.otherSecretsOnLine = kept.compactMap { o in
+                    o.finding.kind == .secret && o.offset != c.offset && o.end > lineStartOffset && o.offset < lineEnd
+                        ? o.finding.secret : nil
+                }
+            }
             out.append(c.finding)
         }
         return out

@@ -30,6 +30,8 @@ public struct Finding: Sendable, Hashable {
     /// The text of the line before the secret, and after it when the secret ends on the same line.
     public var contextBefore: String
     public var contextAfter: String
+    /// Other secrets found on the same line: redacted in the context too.
+    public var otherSecretsOnLine: [String] = []
     /// Stable identity: hash of (rule, path, secret). Survives edits elsewhere in the file and line moves.
     public var fingerprint: String
 
@@ -64,6 +66,12 @@ public struct Finding: Sendable, Hashable {
     public func displayLine(reveal: Bool) -> String {
         var shown = displaySecret(reveal: reveal)
         if let nl = shown.firstIndex(of: "\n") { shown = String(shown[..<nl]) + " …" }
-        return contextBefore + shown + contextAfter
+        guard !reveal, !otherSecretsOnLine.isEmpty else { return contextBefore + shown + contextAfter }
+        var before = contextBefore, after = contextAfter
+        for other in otherSecretsOnLine where !other.isEmpty {
+            before = before.replacing(other, with: Finding.redact(other))
+            after = after.replacing(other, with: Finding.redact(other))
+        }
+        return before + shown + after
     }
 }
