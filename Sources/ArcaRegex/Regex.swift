@@ -192,9 +192,20 @@ public final class Matcher {
 }
 
 extension Regex {
-    /// Convenience for tests and one-off checks: whether `text` contains a match.
+    /// Convenience for tests and one-off checks: whether `text` contains a match. Allocates matching state
+    /// (a JIT stack): in loops, pass a ``Matcher``.
     public func matches(_ text: String, limits: MatchLimits = .standard) -> Bool {
-        firstMatch(in: text, limits: limits) != nil
+        matches(text, matcher: Matcher(limits: limits))
+    }
+
+    /// Whether `text` contains a match, using the caller's matching state.
+    public func matches(_ text: String, matcher: Matcher) -> Bool {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBytes { raw in
+            let buf = UnsafeRawBufferPointer(raw)
+            if case .match = matcher.match(self, in: buf, from: 0, to: buf.count) { return true }
+            return false
+        }
     }
 
     /// Convenience: the text of group `group` in the first match in `text`.

@@ -78,7 +78,7 @@ rules:
     provider: Cohere
     severity: high
     keywords: ['cohere', 'co_api_key']
-    pattern: '(?i)(?:cohere|co_api_key)[\w.-]{0,20}[\"'']?\s{0,4}[:=(]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9]{40})(?![A-Za-z0-9])'
+    pattern: '(?i)(?:cohere|co_api_key)[\w.-]{0,20}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=(])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9]{40})(?![A-Za-z0-9])'
     entropy: 4.0
     examples:
       positive:
@@ -226,7 +226,7 @@ rules:
     provider: Discord
     severity: critical
     keywords: ['discord']
-    pattern: '(?i)discord[\w.-]{0,30}[\"'']?\s{0,4}[:=(]\s{0,4}[\"'']?(?<secret>[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38})(?![A-Za-z0-9_-])'
+    pattern: '(?i)discord[\w.-]{0,30}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=(])[ \t]{0,4}[\"''`]?(?<secret>[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38})(?![A-Za-z0-9_-])'
     entropy: 4.0
     examples:
       positive:
@@ -265,7 +265,7 @@ rules:
     provider: Twilio
     severity: high
     keywords: ['twilio']
-    pattern: '(?i)twilio[\w.-]{0,30}[\"'']?\s{0,4}[:=(,]\s{0,4}[\"'']?(?<secret>SK[0-9a-f]{32})(?![0-9a-f])'
+    pattern: '(?i)twilio[\w.-]{0,30}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=(,])[ \t]{0,4}[\"''`]?(?<secret>SK[0-9a-f]{32})(?![0-9a-f])'
     entropy: 3.0
     examples:
       positive:
@@ -278,7 +278,7 @@ rules:
     provider: Twilio
     severity: critical
     keywords: ['twilio']
-    pattern: '(?i)twilio[\w.-]{0,30}(?:auth[_-]?)?token[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[0-9a-f]{32})(?![0-9a-f])'
+    pattern: '(?i)twilio[\w.-]{0,30}(?:auth[_-]?)?token[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[0-9a-f]{32})(?![0-9a-f])'
     entropy: 3.0
     examples:
       positive:
@@ -317,7 +317,7 @@ rules:
     provider: Mailgun
     severity: high
     keywords: ['mailgun']
-    pattern: '(?i)mailgun[\w.-]{0,30}[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})(?![0-9a-f])'
+    pattern: '(?i)mailgun[\w.-]{0,30}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8})(?![0-9a-f])'
     entropy: 3.0
     examples:
       positive:
@@ -343,7 +343,7 @@ rules:
     provider: Postmark
     severity: high
     keywords: ['postmark']
-    pattern: '(?i)postmark[\w.-]{0,30}[\"''\]]{0,3}\s{0,4}[:=,]\s{0,4}[\"'']?(?<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])'
+    pattern: '(?i)postmark[\w.-]{0,30}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=,])[ \t]{0,4}[\"''`]?(?<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])'
     entropy: 3.0
     examples:
       positive:
@@ -401,7 +401,7 @@ rules:
     provider: AWS
     severity: critical
     keywords: ['secret_access_key', 'secretaccesskey', 'aws_secret', 'aws-secret', 'awssecret', 'secret-access-key']
-    pattern: '(?i)(?:secret[_-]?access[_-]?key|aws[_-]?secret(?:[_-]?key)?)[\"'']?\s{0,4}(?:[:=]|=>|:=)\s{0,4}[\"'']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])'
+    pattern: '(?i)(?:secret[_-]?access[_-]?key|aws[_-]?secret(?:[_-]?key)?)[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])'
     entropy: 4.0
     examples:
       positive:
@@ -415,7 +415,7 @@ rules:
     provider: AWS
     severity: high
     keywords: ['aws_session_token', 'x-amz-security-token', 'sessiontoken', 'iqojb3jpz2lux2vj']
-    pattern: '(?i)(?:aws[_-]?session[_-]?token|x-amz-security-token|sessiontoken)[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9/+=]{200,1500})'
+    pattern: '(?i)(?:aws[_-]?session[_-]?token|x-amz-security-token|sessiontoken)[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9/+=]{200,1500})'
     entropy: 4.0
     examples:
       positive:
@@ -519,7 +519,7 @@ rules:
     provider: Azure
     severity: critical
     keywords: ['account_key', 'accountkey', 'storage_key', 'storagekey', 'storage-key', 'account-key']
-    pattern: '(?i)(?<![;A-Za-z])(?:account|storage)[_-]?key[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9+/]{86}==)'
+    pattern: '(?i)(?<![;A-Za-z])(?:account|storage)[_-]?key[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9+/]{86}==)'
     entropy: 4.5
     examples:
       positive:
@@ -649,7 +649,7 @@ rules:
     provider: Alibaba
     severity: critical
     keywords: ['aliyun', 'alibaba', 'accesskeysecret', 'access_key_secret', 'access-key-secret']
-    pattern: '(?i)(?:aliyun|alibaba|access[_-]?key[_-]?secret)[\w.-]{0,30}[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9]{30})(?![A-Za-z0-9])'
+    pattern: '(?i)(?:aliyun|alibaba|access[_-]?key[_-]?secret)[\w.-]{0,30}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9]{30})(?![A-Za-z0-9])'
     entropy: 4.0
     examples:
       positive:
@@ -662,7 +662,7 @@ rules:
     provider: IBM
     severity: critical
     keywords: ['ibm', 'bluemix']
-    pattern: '(?i)(?:ibm|bluemix)[\w.-]{0,30}(?:api[_-]?key|apikey)[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9_-]{44})(?![A-Za-z0-9_-])'
+    pattern: '(?i)(?:ibm|bluemix)[\w.-]{0,30}(?:api[_-]?key|apikey)[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9_-]{44})(?![A-Za-z0-9_-])'
     entropy: 4.0
     examples:
       positive:
@@ -910,7 +910,7 @@ rules:
     provider: Atlassian
     severity: high
     keywords: ['atlassian', 'jira', 'confluence']
-    pattern: '(?i)(?:atlassian|jira|confluence)[\w.-]{0,20}(?:api[_-]?)?(?:token|key)[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9]{24})(?![A-Za-z0-9])'
+    pattern: '(?i)(?:atlassian|jira|confluence)[\w.-]{0,20}(?:api[_-]?)?(?:token|key)[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9]{24})(?![A-Za-z0-9])'
     entropy: 3.8
     examples:
       positive:
@@ -1168,6 +1168,7 @@ rules:
     pattern: '(?i)(?<![A-Za-z0-9_.-])(?<name>[A-Za-z0-9_.-]{0,30}?(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[\"'']?(?::[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30}[ \t]{0,2}(?==))?[ \t]{0,4}(?::|=|:=|=>)[ \t]{0,4}(?<q>[\"''`])(?<secret>[^\"''`\s$<>{}]{6,128})\k<q>'
     entropy: 2.3
     generic: true
+    anchor: identifier
     allowlist:
       regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
@@ -1186,7 +1187,7 @@ rules:
     severity: high
     confidence: medium
     keywords: ['password', 'passwd', 'passphrase', 'pwd']
-    pattern: '(?im)^[ \t]{0,40}(?<name>[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \t]{0,4}[:=][ \t]{0,4}(?<secret>[^\s\"''#$<>{}%][^\s\"''#]{5,127})[ \t]{0,40}(?:#[^\n]{0,200})?$'
+    pattern: '(?im)^[ \t]{0,40}(?<name>[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \t]{0,4}[:=][ \t]{0,4}(?<secret>[^\s\"''#$<>{}%][^\s\"'']{5,127})(?:[ \t]{1,40}#[^\n]{0,200})?[ \t]{0,40}$'
     entropy: 2.3
     generic: true
     example-path: config/application.yml
@@ -1214,6 +1215,7 @@ rules:
     entropy: 3.5
     min-char-classes: 2
     generic: true
+    anchor: identifier
     allowlist:
       regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
     examples:
@@ -1286,7 +1288,7 @@ rules:
     provider: Generic
     severity: high
     confidence: medium
-    pattern: '(?m)^[ \t]{0,8}(?:export[ \t]{1,4})?(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})(?i)(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \t]{0,2}=[ \t]{0,2}[\"'']?(?<secret>[^\s\"''#$][^\s\"''#]{7,499})'
+    pattern: '(?m)^[ \t]{0,8}(?:export[ \t]{1,4})?(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})(?i)(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \t]{0,2}=[ \t]{0,2}[\"'']?(?<secret>[^\s\"''#$][^\s\"'']{7,499})'
     entropy: 2.5
     generic: true
     example-path: .env
@@ -1994,7 +1996,7 @@ rules:
     provider: PayPal
     severity: critical
     keywords: ['braintree']
-    pattern: '(?i)braintree[\w.-]{0,20}private[_-]?key[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[0-9a-f]{32})(?![0-9a-f])'
+    pattern: '(?i)braintree[\w.-]{0,20}private[_-]?key[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[0-9a-f]{32})(?![0-9a-f])'
     entropy: 3.0
     examples:
       positive:
@@ -2007,7 +2009,7 @@ rules:
     provider: PayPal
     severity: critical
     keywords: ['paypal']
-    pattern: '(?i)paypal[\w.-]{0,20}(?:client[_-]?)?secret[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>E[A-Za-z0-9_-]{79})(?![A-Za-z0-9_-])'
+    pattern: '(?i)paypal[\w.-]{0,20}(?:client[_-]?)?secret[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>E[A-Za-z0-9_-]{79})(?![A-Za-z0-9_-])'
     entropy: 4.0
     examples:
       positive:
@@ -2033,7 +2035,7 @@ rules:
     provider: Razorpay
     severity: critical
     keywords: ['razorpay']
-    pattern: '(?i)razorpay[\w.-]{0,20}secret[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9]{24})(?![A-Za-z0-9])'
+    pattern: '(?i)razorpay[\w.-]{0,20}secret[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9]{24})(?![A-Za-z0-9])'
     entropy: 3.8
     examples:
       positive:
@@ -2214,7 +2216,7 @@ rules:
     provider: HashiCorp
     severity: critical
     keywords: ['vault_token', 'vault-token', 'x-vault-token', 'vaulttoken']
-    pattern: '(?i)vault[_-]?token[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>s\.[A-Za-z0-9]{24})(?![A-Za-z0-9])'
+    pattern: '(?i)vault[_-]?token[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>s\.[A-Za-z0-9]{24})(?![A-Za-z0-9])'
     entropy: 3.5
     examples:
       positive:
@@ -2253,7 +2255,7 @@ rules:
     provider: Datadog
     severity: high
     keywords: ['datadog', 'dd_api_key', 'dd-api-key', 'ddapikey']
-    pattern: '(?i)(?:datadog|dd)[_-]?(?:api[_-]?)?key[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[a-f0-9]{32})(?![a-f0-9])'
+    pattern: '(?i)(?:datadog|dd)[_-]?(?:api[_-]?)?key[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[a-f0-9]{32})(?![a-f0-9])'
     entropy: 3.0
     examples:
       positive:
@@ -2266,7 +2268,7 @@ rules:
     provider: Datadog
     severity: high
     keywords: ['dd_app_key', 'dd-app-key', 'datadog_app_key', 'application_key']
-    pattern: '(?i)(?:dd|datadog)?[_-]?app(?:lication)?[_-]?key[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[a-f0-9]{40})(?![a-f0-9])'
+    pattern: '(?i)(?:dd|datadog)?[_-]?app(?:lication)?[_-]?key[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[a-f0-9]{40})(?![a-f0-9])'
     entropy: 3.0
     examples:
       positive:
@@ -2344,7 +2346,7 @@ rules:
     provider: Heroku
     severity: critical
     keywords: ['heroku']
-    pattern: '(?i)heroku[\w.-]{0,30}[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])'
+    pattern: '(?i)heroku[\w.-]{0,30}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])'
     entropy: 3.0
     examples:
       positive:
@@ -2422,7 +2424,7 @@ rules:
     provider: Okta
     severity: critical
     keywords: ['okta']
-    pattern: '(?i)okta[\w.-]{0,30}[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>00[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])'
+    pattern: '(?i)okta[\w.-]{0,30}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>00[A-Za-z0-9_-]{40})(?![A-Za-z0-9_-])'
     entropy: 4.0
     examples:
       positive:
@@ -2487,7 +2489,7 @@ rules:
     provider: Airtable
     severity: high
     keywords: ['airtable']
-    pattern: '(?i)airtable[\w.-]{0,20}[\"'']?\s{0,4}[:=(]\s{0,4}[\"'']?(?<secret>key[A-Za-z0-9]{14})(?![A-Za-z0-9])'
+    pattern: '(?i)airtable[\w.-]{0,20}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=(])[ \t]{0,4}[\"''`]?(?<secret>key[A-Za-z0-9]{14})(?![A-Za-z0-9])'
     entropy: 3.0
     examples:
       positive:
@@ -2591,7 +2593,7 @@ rules:
     provider: Cloudflare
     severity: critical
     keywords: ['cloudflare', 'cf_api_token', 'cf_api_key']
-    pattern: '(?i)(?:cloudflare|cf)[\w.-]{0,20}(?:token|key)[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[A-Za-z0-9_-]{40}|[a-f0-9]{37})(?![A-Za-z0-9_-])'
+    pattern: '(?i)(?:cloudflare|cf)[\w.-]{0,20}(?:token|key)[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[A-Za-z0-9_-]{40}|[a-f0-9]{37})(?![A-Za-z0-9_-])'
     entropy: 3.5
     examples:
       positive:
@@ -2734,7 +2736,7 @@ rules:
     provider: Snyk
     severity: high
     keywords: ['snyk']
-    pattern: '(?i)snyk[\w.-]{0,20}[\"'']?\s{0,4}[:=]\s{0,4}[\"'']?(?<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])'
+    pattern: '(?i)snyk[\w.-]{0,20}[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=])[ \t]{0,4}[\"''`]?(?<secret>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9a-f])'
     entropy: 3.0
     examples:
       positive:
@@ -2760,7 +2762,7 @@ rules:
     provider: Algolia
     severity: high
     keywords: ['algolia']
-    pattern: '(?i)algolia[\w.-]{0,20}(?:admin|write|api)[\w.-]{0,10}key[\"'']?\s{0,4}[:=,]\s{0,4}[\"'']?(?<secret>[a-f0-9]{32})(?![a-f0-9])'
+    pattern: '(?i)algolia[\w.-]{0,20}(?:admin|write|api)[\w.-]{0,10}key[\"''\]]{0,2}(?:[ \t]{0,2}:[ \t]{0,2}[A-Za-z][A-Za-z0-9<>\[\]?]{0,30})?[ \t]{0,4}(?::=|=>|[:=,])[ \t]{0,4}[\"''`]?(?<secret>[a-f0-9]{32})(?![a-f0-9])'
     entropy: 3.0
     examples:
       positive:

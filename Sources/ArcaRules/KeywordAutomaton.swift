@@ -8,8 +8,9 @@ public struct KeywordAutomaton: Sendable {
     private let classOf: [UInt8]          // byte → class (0 = not in any keyword)
     private let classCount: Int
     private let transitions: [Int32]      // state * classCount + class → state
-    private let outputStart: [Int32]      // state → first index into `outputs`; a state has outputs iff end > start
+    private let outputStart: [Int32]      // state → first index into `outputs`
     private let outputs: [Int32]          // keyword indices
+    private let firstOutputState: Int     // states are numbered so that exactly those ≥ this have outputs
 
     /// Builds the automaton. Keywords are lower-cased; duplicates are kept (each reports its own index).
     public init(keywords: [String]) {
@@ -60,16 +61,26 @@ public struct KeywordAutomaton: Sendable {
                 }
             }
         }
-        // Class 0 (a byte in no keyword) always returns to the root.
-        self.classOf = classOf
-        self.classCount = classes
-        self.transitions = goto.flatMap { $0 }
+        // Renumber: states without outputs first (the root stays 0), then those with outputs, so the hot loop
+        // tests one comparison instead of loading output bounds for every byte.
+        let order = (0..<goto.count).filter { out[$0].isEmpty } + (0..<goto.count).filter { !out[$0].isEmpty }
+        var newID = [Int32](repeating: 0, count: goto.count)
+        for (new, old) in order.enumerated() { newID[old] = Int32(new) }
+        var table = [Int32](repeating: 0, count: goto.count * classes)
         var starts: [Int32] = []
         var flat: [Int32] = []
-        for o in out { starts.append(Int32(flat.count)); flat += o }
+        for (new, old) in order.enumerated() {
+            for c in 0..<classes { table[new * classes + c] = newID[Int(goto[old][c])] }
+            starts.append(Int32(flat.count))
+            flat += out[old]
+        }
         starts.append(Int32(flat.count))
+        self.classOf = classOf
+        self.classCount = classes
+        self.transitions = table
         self.outputStart = starts
         self.outputs = flat
+        self.firstOutputState = order.firstIndex { !out[$0].isEmpty } ?? order.count
     }
 
     /// Calls `hit(keywordIndex, endOffset)` for every keyword occurrence in `bytes`, where `endOffset` is the
@@ -83,11 +94,11 @@ public struct KeywordAutomaton: Sendable {
                     var s = 0
                     let n = bytes.count
                     let width = classCount
+                    let firstOutput = firstOutputState
                     for i in 0..<n {
                         s = Int(table[s &* width &+ Int(cls[Int(base[i])])])
-                        let a = starts[s], b = starts[s &+ 1]
-                        if a != b {
-                            for j in Int(a)..<Int(b) { hit(Int(outputs[j]), i &+ 1) }
+                        if s >= firstOutput {
+                            for j in Int(starts[s])..<Int(starts[s &+ 1]) { hit(Int(outputs[j]), i &+ 1) }
                         }
                     }
                 }

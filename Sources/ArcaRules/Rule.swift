@@ -47,40 +47,96 @@ public struct RuleAllowlist: Sendable {
 }
 
 /// One detection rule, loaded from `rules/*.yaml` and validated.
-public struct Rule: Sendable, Identifiable {
-    public var id: String
-    public var description: String
-    public var provider: String
-    public var kind: FindingKind
-    public var severity: Severity
-    public var confidence: Confidence
+public final class Rule: Sendable, Identifiable {
+    public let id: String
+    public let description: String
+    public let provider: String
+    public let kind: FindingKind
+    public let severity: Severity
+    public let confidence: Confidence
     /// Lower-cased keywords; a rule runs only on lines where one occurs. Empty only for path-scoped rules.
-    public var keywords: [String]
-    public var pattern: Regex
+    public let keywords: [String]
+    public let pattern: Regex
+    /// For rules anchored at the identifier holding a keyword: the pattern compiled with a leading `\G`, tried
+    /// once at the start of each such identifier instead of at every position of the line.
+    public let anchoredPattern: Regex?
     /// Capture group of the secret (kind secret) or the variable name (kind env-usage).
-    public var secretGroup: Int
+    public let secretGroup: Int
     /// Capture group of the variable name, when the pattern has one.
-    public var nameGroup: Int?
+    public let nameGroup: Int?
     /// Minimum Shannon entropy (bits per byte) of the secret.
-    public var minEntropy: Double
+    public let minEntropy: Double
     /// Minimum number of character classes (lower, upper, digit, other) in the secret.
-    public var minCharClasses: Int
-    public var checksum: ChecksumKind?
+    public let minCharClasses: Int
+    public let checksum: ChecksumKind?
     /// Only files matching one of these globs are checked (empty: all files).
-    public var paths: [Glob]
+    public let paths: [Glob]
     /// Extra lines after the keyword's line that a match may span (private keys, multi-line manifests).
-    public var linesAfter: Int
+    public let linesAfter: Int
     /// Extra lines before the keyword's line that a match may start on.
-    public var linesBefore: Int
+    public let linesBefore: Int
     /// Heuristic rules (generic assignments, entropy): skipped on minified lines and subject to stricter filters.
-    public var generic: Bool
+    public let generic: Bool
     /// Language for env-usage rules (`python`, `javascript`, …).
-    public var language: String?
-    public var allowlist: RuleAllowlist
-    public var positiveExamples: [String]
-    public var negativeExamples: [String]
+    public let language: String?
+    public let allowlist: RuleAllowlist
+    public let positiveExamples: [String]
+    public let negativeExamples: [String]
     /// The path examples are scanned under (for path-scoped rules such as `.env` files); default `example.txt`.
-    public var examplePath: String?
+    public let examplePath: String?
     /// File the rule came from, for messages.
-    public var source: String
+    public let source: String
+
+    /// A rule is immutable once loaded; a class, so the scanner's hot loop shares it instead of copying it.
+    public init(
+        id: String,
+        description: String,
+        provider: String,
+        kind: FindingKind,
+        severity: Severity,
+        confidence: Confidence,
+        keywords: [String],
+        pattern: Regex,
+        anchoredPattern: Regex?,
+        secretGroup: Int,
+        nameGroup: Int?,
+        minEntropy: Double,
+        minCharClasses: Int,
+        checksum: ChecksumKind?,
+        paths: [Glob],
+        linesAfter: Int,
+        linesBefore: Int,
+        generic: Bool,
+        language: String?,
+        allowlist: RuleAllowlist,
+        positiveExamples: [String],
+        negativeExamples: [String],
+        examplePath: String?,
+        source: String
+    ) {
+        self.id = id
+        self.description = description
+        self.provider = provider
+        self.kind = kind
+        self.severity = severity
+        self.confidence = confidence
+        self.keywords = keywords
+        self.pattern = pattern
+        self.anchoredPattern = anchoredPattern
+        self.secretGroup = secretGroup
+        self.nameGroup = nameGroup
+        self.minEntropy = minEntropy
+        self.minCharClasses = minCharClasses
+        self.checksum = checksum
+        self.paths = paths
+        self.linesAfter = linesAfter
+        self.linesBefore = linesBefore
+        self.generic = generic
+        self.language = language
+        self.allowlist = allowlist
+        self.positiveExamples = positiveExamples
+        self.negativeExamples = negativeExamples
+        self.examplePath = examplePath
+        self.source = source
+    }
 }

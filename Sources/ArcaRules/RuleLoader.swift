@@ -9,7 +9,7 @@ public enum RuleLoader {
     static let ruleFields: Set<String> = [
         "id", "description", "provider", "kind", "severity", "confidence", "keywords", "pattern", "secret-group",
         "entropy", "min-char-classes", "checksum", "paths", "lines-after", "lines-before", "generic", "language",
-        "allowlist", "examples", "example-path",
+        "allowlist", "examples", "example-path", "anchor",
     ]
     static let allowlistFields: Set<String> = ["values", "regexes", "regex-target", "paths", "stopwords"]
     static let globalFields: Set<String> = ["paths", "secret-regexes", "line-regexes", "generic-stopwords"]
@@ -18,7 +18,9 @@ public enum RuleLoader {
     /// Parses one YAML document holding `rules:` and/or `global-allowlist:`.
     public static func parse(_ text: String, file: String) throws(RuleError) -> (rules: [Rule], global: GlobalAllowlist?) {
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
+        // The basic resolver tags every scalar as a string: Yams' default resolver runs NSRegularExpression over each
+        // scalar, which made loading the pack cost ~40 ms at every start. Numbers and booleans are parsed below.
+        do { root = try Yams.compose(yaml: text, .basic) } catch {
             throw RuleError(file: file, message: "not valid YAML: \(error)")
         }
         guard let root, let top = root.mapping else {
@@ -26,6 +28,7 @@ public enum RuleLoader {
         }
         var rules: [Rule] = []
         var global: GlobalAllowlist?
+        let matcher = Matcher()  // one per file: a matcher per rule would allocate a JIT stack per rule
         for (k, v) in top {
             guard let key = k.string else { continue }
             switch key {
@@ -33,7 +36,7 @@ public enum RuleLoader {
                 guard let seq = v.sequence else {
                     throw RuleError(file: file, line: line(v), field: "rules", message: "expected a list of rules")
                 }
-                for node in seq { rules.append(try parseRule(node, file: file)) }
+                for node in seq { rules.append(try parseRule(node, file: file, matcher: matcher)) }
             case "global-allowlist":
                 global = try parseGlobal(v, file: file)
             default:
@@ -46,7 +49,7 @@ public enum RuleLoader {
 
     static func line(_ n: Node) -> Int? { n.mark.map { $0.line } }
 
-    static func parseRule(_ node: Node, file: String) throws(RuleError) -> Rule {
+    static func parseRule(_ node: Node, file: String, matcher: Matcher) throws(RuleError) -> Rule {
         guard let map = node.mapping else {
             throw RuleError(file: file, line: line(node), message: "a rule must be a mapping")
         }
@@ -83,12 +86,12 @@ public enum RuleLoader {
         }
         func int(_ f: String, default d: Int) throws(RuleError) -> Int {
             guard let n = fields[f] else { return d }
-            guard let v = n.int, v >= 0 else { throw fail(f, "expected a non-negative integer", at: n) }
+            guard let v = n.string.flatMap({ Int($0) }), v >= 0 else { throw fail(f, "expected a non-negative integer", at: n) }
             return v
         }
 
         guard let id else { throw fail("id", "missing") }
-        guard idPattern.matches(id) else {
+        guard idPattern.matches(id, matcher: matcher) else {
             throw fail("id", "must be 2-64 lower-case letters, digits and dashes", at: idNode)
         }
         let description = try string("description")!
@@ -116,9 +119,16 @@ public enum RuleLoader {
             throw fail("pattern", "needs a named group (?<\(groupName)>…)", at: fields["pattern"])
         }
         let nameGroup = pattern.groupNumber(named: "name")
+        var anchored: Regex?
+        if let a = try string("anchor", required: false) {
+            guard a == "identifier" else { throw fail("anchor", "the only anchor is 'identifier'", at: fields["anchor"]) }
+            do { anchored = try Regex("\\G(?:" + patternText + ")") } catch {
+                throw fail("pattern", "does not compile anchored: \(error)", at: fields["pattern"])
+            }
+        }
         var entropy = 0.0
         if let n = fields["entropy"] {
-            guard let v = n.float, v >= 0, v <= 8 else { throw fail("entropy", "expected a number from 0 to 8", at: n) }
+            guard let v = n.string.flatMap({ Double($0) }), v >= 0, v <= 8 else { throw fail("entropy", "expected a number from 0 to 8", at: n) }
             entropy = v
         }
         var checksum: ChecksumKind?
@@ -131,7 +141,7 @@ public enum RuleLoader {
         }
         var generic = false
         if let n = fields["generic"] {
-            guard let b = n.bool else { throw fail("generic", "expected true or false", at: n) }
+            guard let b = n.string.flatMap({ ["true": true, "false": false][$0] }) else { throw fail("generic", "expected true or false", at: n) }
             generic = b
         }
         let keywords = try strings("keywords").map { $0.lowercased() }
@@ -194,7 +204,7 @@ public enum RuleLoader {
         }
         return Rule(
             id: id, description: description, provider: provider, kind: kind, severity: severity,
-            confidence: confidence, keywords: keywords, pattern: pattern, secretGroup: secretGroup,
+            confidence: confidence, keywords: keywords, pattern: pattern, anchoredPattern: anchored, secretGroup: secretGroup,
             nameGroup: nameGroup, minEntropy: entropy, minCharClasses: try int("min-char-classes", default: 0),
             checksum: checksum, paths: paths, linesAfter: try int("lines-after", default: 0),
             linesBefore: try int("lines-before", default: 0), generic: generic, language: language,

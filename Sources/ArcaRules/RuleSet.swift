@@ -14,6 +14,12 @@ public struct RuleSet: Sendable {
     public let automaton: KeywordAutomaton
     /// keyword index → indices of rules that carry that keyword.
     public let rulesForKeyword: [[Int]]
+    /// The same map flattened for the hot loop: rules of keyword k are
+    /// `keywordRules[keywordRuleStart[k]..<keywordRuleStart[k + 1]]`.
+    public let keywordRuleStart: [Int32]
+    public let keywordRules: [Int32]
+    /// Byte length of each keyword.
+    public let keywordLengths: [Int32]
     /// Rules with no keywords: they run on whole files that match their paths.
     public let pathOnlyRules: [Int]
 
@@ -46,6 +52,15 @@ public struct RuleSet: Sendable {
         }
         self.automaton = KeywordAutomaton(keywords: keywords)
         self.rulesForKeyword = map
+        var starts: [Int32] = [0]
+        var flat: [Int32] = []
+        for list in map {
+            flat += list.map(Int32.init)
+            starts.append(Int32(flat.count))
+        }
+        self.keywordRuleStart = starts
+        self.keywordRules = flat
+        self.keywordLengths = keywords.map { Int32($0.utf8.count) }
         self.pathOnlyRules = pathOnly
     }
 

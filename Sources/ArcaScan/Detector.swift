@@ -65,7 +65,9 @@ public struct Detector: Sendable {
             + #"database[_-]?url|db[_-]?url|signing|webhook|cookie[_-]?secret|session[_-]?secret|jwt)"#)
 
     /// Whether an environment variable name looks like it holds a credential.
-    public static func looksLikeCredential(_ name: String) -> Bool { credentialName.matches(name) }
+    public static func looksLikeCredential(_ name: String, matcher: Matcher? = nil) -> Bool {
+        matcher.map { credentialName.matches(name, matcher: $0) } ?? credentialName.matches(name)
+    }
 
     /// Whether the global allowlist excludes `path` (lockfiles, vendored and minified code).
     public func isPathAllowlisted(_ path: String, matcher: Matcher) -> Bool {
@@ -83,12 +85,23 @@ public struct Detector: Sendable {
         // 1. Keyword pass: collect, per rule, the line regions around each hit.
         let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let n = buf.count
-        let keywordLengths = rules.automaton.keywords.map { $0.utf8.count }
+        rules.keywordLengths.withUnsafeBufferPointer { lengths in
+        rules.keywordRuleStart.withUnsafeBufferPointer { ruleStart in
+        rules.keywordRules.withUnsafeBufferPointer { ruleIndex in
         rules.automaton.scan(buf) { kw, end in
-            let start = end - keywordLengths[kw]
-            for ri in rules.rulesForKeyword[kw] {
-                if let last = scratch.regions[ri].last, start < last.upperBound { continue }
+            let start = end - Int(lengths[kw])
+            for j in Int(ruleStart[kw])..<Int(ruleStart[kw + 1]) {
+                let ri = Int(ruleIndex[j])
                 let rule = ruleList[ri]
+                if rule.anchoredPattern != nil {
+                    // One attempt at the start of the identifier that holds the keyword.
+                    let from = Detector.identifierStart(base, start)
+                    if scratch.regions[ri].last?.lowerBound == from { continue }
+                    if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
+                    scratch.regions[ri].append(from..<Detector.lineEnd(base, n, end, forward: rule.linesAfter))
+                    continue
+                }
+                if let last = scratch.regions[ri].last, start < last.upperBound { continue }
                 let lo = Detector.lineStart(base, start, back: rule.linesBefore)
                 let hi = Detector.lineEnd(base, n, end, forward: rule.linesAfter)
                 if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
@@ -98,6 +111,9 @@ public struct Detector: Sendable {
                     scratch.regions[ri].append(lo..<hi)
                 }
             }
+        }
+        }
+        }
         }
         for ri in rules.pathOnlyRules {
             if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
@@ -110,6 +126,21 @@ public struct Detector: Sendable {
         for ri in scratch.touched {
             let rule = ruleList[ri]
             guard applies(rule, ri, path: path, scratch: scratch) else { continue }
+            if let anchored = rule.anchoredPattern {
+                for region in scratch.regions[ri] {
+                    switch scratch.matcher.match(anchored, in: buf, from: region.lowerBound, to: region.upperBound) {
+                    case .match(let m):
+                        guard let sr = m[group: rule.secretGroup], !sr.isEmpty else { continue }
+                        if let f = candidate(rule, match: m, secret: sr, buf: buf, path: path, scratch: scratch) {
+                            candidates.append(Candidate(offset: sr.lowerBound, end: sr.upperBound, finding: f,
+                                                        specificity: Detector.specificity(rule, f)))
+                        }
+                    case .limitExceeded: scratch.limitHits += 1
+                    case .noMatch, .error: break
+                    }
+                }
+                continue
+            }
             for region in scratch.regions[ri] {
                 var limitHit = false
                 scratch.matcher.allMatches(rule.pattern, in: buf, from: region.lowerBound, to: region.upperBound,
@@ -188,8 +219,6 @@ public struct Detector: Sendable {
         if let ignored = Detector.inlineIgnore(lineBytes), ignored.isEmpty || ignored == rule.id { return nil }
         let secretBytes = UnsafeRawBufferPointer(rebasing: buf[sr])
         let secret = String(decoding: secretBytes, as: UTF8.self)
-        let contextBefore = String(decoding: buf[ls..<sr.lowerBound], as: UTF8.self)
-        let contextAfter = sr.upperBound <= le ? String(decoding: buf[sr.upperBound..<le], as: UTF8.self) : ""
         var variable: String?
         if let ng = rule.nameGroup, ng != rule.secretGroup, let r = m[group: ng] {
             variable = String(decoding: buf[r], as: UTF8.self)
@@ -198,10 +227,15 @@ public struct Detector: Sendable {
             kind: rule.kind, ruleID: rule.id, ruleDescription: rule.description, provider: rule.provider,
             severity: rule.severity, confidence: rule.confidence, path: path, line: 0, column: 0, endLine: 0,
             endColumn: 0, secret: secret, variable: variable, language: rule.language, credentialName: nil,
-            entropy: 0, checksum: nil, contextBefore: contextBefore, contextAfter: contextAfter, fingerprint: "")
+            entropy: 0, checksum: nil, contextBefore: "", contextAfter: "", fingerprint: "")
+        // Context strings are made only for candidates that survive the filters.
+        func withContext(_ f: inout Finding) {
+            f.contextBefore = String(decoding: buf[ls..<sr.lowerBound], as: UTF8.self)
+            f.contextAfter = sr.upperBound <= le ? String(decoding: buf[sr.upperBound..<le], as: UTF8.self) : ""
+        }
 
         if rule.kind == .envUsage {
-            let credential = Detector.looksLikeCredential(secret)
+            let credential = Detector.looksLikeCredential(secret, matcher: scratch.matcher)
             switch options.envUsage {
             case .none: return nil
             case .credentials where !credential: return nil
@@ -210,6 +244,7 @@ public struct Detector: Sendable {
             finding.credentialName = credential
             finding.variable = secret
             finding.fingerprint = Finding.fingerprint(rule: rule.id, path: path, secret: secret)
+            withContext(&finding)
             return finding
         }
 
@@ -218,9 +253,13 @@ public struct Detector: Sendable {
         if rule.minCharClasses > 0 && Entropy.characterClasses(secretBytes) < rule.minCharClasses { return nil }
         if rule.allowlist.values.contains(secret) { return nil }
         if !rule.allowlist.stopwords.isEmpty || (rule.generic && !rules.global.genericStopwords.isEmpty) {
-            let lower = secret.lowercased()
-            if rule.allowlist.stopwords.contains(where: { lower.contains($0) }) { return nil }
-            if rule.generic && rules.global.genericStopwords.contains(where: { lower.contains($0) }) { return nil }
+            // Byte search on the lower-cased secret: String.contains would go through Foundation here.
+            let lower = secretBytes.map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }
+            let hit: (String) -> Bool = { word in
+                lower.withUnsafeBytes { Detector.find(Array(word.utf8), in: $0) != nil }
+            }
+            if rule.allowlist.stopwords.contains(where: hit) { return nil }
+            if rule.generic && rules.global.genericStopwords.contains(where: hit) { return nil }
         }
         if !rule.allowlist.regexes.isEmpty {
             let target: UnsafeRawBufferPointer
@@ -245,6 +284,7 @@ public struct Detector: Sendable {
         }
         finding.entropy = entropy
         finding.fingerprint = Finding.fingerprint(rule: rule.id, path: path, secret: secret)
+        withContext(&finding)
         return finding
     }
 
@@ -302,6 +342,22 @@ public struct Detector: Sendable {
             i = at + 1
         }
         return nil
+    }
+
+    /// Offset where the identifier (letters, digits, `_`, `.`, `-`) ending at or spanning `pos` starts, looking
+    /// back at most 48 bytes.
+    @inline(__always)
+    static func identifierStart(_ base: UnsafePointer<UInt8>, _ pos: Int) -> Int {
+        var p = pos
+        let limit = max(0, pos - 48)
+        while p > limit {
+            let b = base[p - 1]
+            let ident = (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39)
+                || b == 0x5f || b == 0x2e || b == 0x2d
+            if !ident { break }
+            p -= 1
+        }
+        return p
     }
 
     /// Offset of the start of the line holding `pos`, moved back `back` further lines.
