@@ -12,7 +12,7 @@ formats, independently of rules/ (this file is the test oracle, so it must not s
 
     python3 scripts/gen-corpus.py --out /tmp/corpus --seed 1 --size-mb 5
 Writes DIR/labels.json: {"secrets": [{"path", "line", "provider"}], "env": [{"path", "line", "name", "language"}],
-"negatives": N, "files": N, "bytes": N}.
+"negatives": N (hard-negative lines and files), "files": N, "bytes": N}.
 """
 import argparse
 import base64
@@ -328,6 +328,7 @@ def main():
                 labels["secrets"].append({"path": rel, "line": len(lines) + 1, "provider": provider})
                 lines.append(ASSIGN[ext](name, value))
             elif item == "negative":
+                neg[0] += 1
                 lines.append(negatives(g, ext))
             elif item == "env":
                 lang, read = ENV_READ[ext]
