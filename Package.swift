@@ -21,6 +21,11 @@ let package = Package(
             pkgConfig: "libpcre2-8",
             providers: [.apt(["libpcre2-dev"])]
         ),
+        .systemLibrary(
+            name: "CGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
         .target(name: "ArcaRegex", dependencies: ["CPCRE2"]),
         .target(
             name: "ArcaRules",
@@ -34,6 +39,7 @@ let package = Package(
             dependencies: [
                 "ArcaRules",
                 "ArcaRegex",
+                "CGit2",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

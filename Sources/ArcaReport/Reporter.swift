@@ -44,9 +44,10 @@ public struct ReportInput: Sendable {
 /// fingerprint, a message or a summary.
 public enum Reporter {
     /// The report in `format`.
-    public static func render(_ input: ReportInput, format: ReportFormat, color: Bool = false) -> String {
+    public static func render(_ input: ReportInput, format: ReportFormat, color: Bool = false, staged: Bool = false)
+        -> String {
         switch format {
-        case .text: return TextReport.render(input, color: color)
+        case .text: return TextReport.render(input, color: color, staged: staged)
         case .json: return JSONReport.render(input).serialized() + "\n"
         case .sarif: return SARIFReport.render(input).serialized() + "\n"
         case .junit: return JUnitReport.render(input)
@@ -56,7 +57,8 @@ public enum Reporter {
     /// The one-line summary: files, bytes, time, findings.
     public static func summary(_ input: ReportInput) -> String {
         let r = input.result
-        var s = "arca: scanned \(r.filesScanned) files (\(formatBytes(r.bytesScanned))) in "
+        var s = "arca: scanned " + (r.commitsScanned > 0 ? "\(r.commitsScanned) commits, " : "")
+            + "\(r.filesScanned) \(r.commitsScanned > 0 ? "blobs" : "files") (\(formatBytes(r.bytesScanned))) in "
             + "\(formatSeconds(r.seconds)): \(input.secretCount) secret\(input.secretCount == 1 ? "" : "s")"
         s += ", \(input.envCount) env-usage"
         if !r.skipped.isEmpty { s += ", \(r.skipped.count) skipped" }
@@ -108,7 +110,14 @@ public enum JSONReport {
         if let l = f.language { pairs.append(("language", .string(l))) }
         if let c = f.credentialName { pairs.append(("credential", .bool(c))) }
         if let c = f.checksum { pairs.append(("checksum", .string(c.rawValue))) }
+        if let c = f.commit { pairs.append(("commit", commit(c))) }
+        if let p = f.presentAtHead { pairs.append(("status", .string(p ? "present" : "history-only"))) }
         return .object(pairs)
+    }
+
+    static func commit(_ c: CommitInfo) -> JSONValue {
+        .object([("id", .string(c.id)), ("author", .string(c.author)), ("email", .string(c.email)),
+                 ("date", .string(c.date)), ("summary", .string(c.summary))])
     }
 
     public static func render(_ input: ReportInput) -> JSONValue {
@@ -118,6 +127,7 @@ public enum JSONReport {
             ("findings", .array(input.findings.map { finding($0, reveal: input.reveal) })),
             ("summary", .object([
                 ("filesScanned", .int(r.filesScanned)),
+                ("commitsScanned", .int(r.commitsScanned)),
                 ("bytesScanned", .int(r.bytesScanned)),
                 ("seconds", .double(r.seconds)),
                 ("secrets", .int(input.secretCount)),

@@ -16,8 +16,13 @@ public enum SARIFReport {
             ruleEntries.append(rule(byID[f.ruleID], id: f.ruleID, finding: f))
         }
         let results: [JSONValue] = input.findings.map { f in
+            var commitNote = ""
+            if let c = f.commit {
+                commitNote = " (added in commit \(c.id.prefix(12)) by \(c.author) on \(c.date)"
+                    + (f.presentAtHead == false ? "; no longer at HEAD, but still in history" : "") + ")"
+            }
             let message = f.kind == .secret
-                ? "\(f.ruleDescription) found: \(f.displaySecret(reveal: input.reveal))"
+                ? "\(f.ruleDescription) found: \(f.displaySecret(reveal: input.reveal))\(commitNote)"
                 : "Reads \(f.credentialName == true ? "credential " : "")environment variable \(f.secret) (\(f.language ?? "?"))"
             return .object([
                 ("ruleId", .string(f.ruleID)),
@@ -32,11 +37,7 @@ public enum SARIFReport {
                     ])),
                 ]))])])),
                 ("partialFingerprints", .object([(fingerprintKey, .string(f.fingerprint))])),
-                ("properties", .object([
-                    ("kind", .string(f.kind.rawValue)),
-                    ("confidence", .string(f.confidence.rawValue)),
-                    ("severity", .string(f.severity.rawValue)),
-                ])),
+                ("properties", .object(properties(f))),
             ])
         }
         var base = input.absoluteRoot
@@ -56,6 +57,20 @@ public enum SARIFReport {
                 ("results", .array(results)),
             ])])),
         ])
+    }
+
+    static func properties(_ f: Finding) -> [(String, JSONValue)] {
+        var p: [(String, JSONValue)] = [
+            ("kind", .string(f.kind.rawValue)),
+            ("confidence", .string(f.confidence.rawValue)),
+            ("severity", .string(f.severity.rawValue)),
+        ]
+        if let c = f.commit {
+            p += [("commitSha", .string(c.id)), ("author", .string(c.author)), ("email", .string(c.email)),
+                  ("date", .string(c.date))]
+        }
+        if let present = f.presentAtHead { p.append(("status", .string(present ? "present" : "history-only"))) }
+        return p
     }
 
     static func rule(_ rule: Rule?, id: String, finding f: Finding) -> JSONValue {

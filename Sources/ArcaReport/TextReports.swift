@@ -3,7 +3,7 @@ import ArcaScan
 
 /// Human text: findings grouped by file with the line in context (secret redacted), then the summary.
 public enum TextReport {
-    public static func render(_ input: ReportInput, color: Bool) -> String {
+    public static func render(_ input: ReportInput, color: Bool, staged: Bool = false) -> String {
         func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         var out = ""
         var currentPath: String?
@@ -32,6 +32,10 @@ public enum TextReport {
             var context = f.displayLine(reveal: input.reveal)
             if context.count > 200 { context = String(context.prefix(200)) + " …" }
             out += "      " + paint(context.trimmingLeadingSpaces(), "2") + "\n"
+            if let c = f.commit {
+                let where_ = f.presentAtHead == false ? paint("history only", "33") : "still at HEAD"
+                out += "      commit \(c.id.prefix(12)) by \(c.author) <\(c.email)> on \(c.date) (\(where_))\n"
+            }
             out += "      fingerprint \(f.fingerprint)\n"
         }
         if !input.staleBaseline.isEmpty {
@@ -39,10 +43,11 @@ public enum TextReport {
             for e in input.staleBaseline { out += "  \(e.fingerprint)  \(e.ruleID)  \(e.path)\n" }
         }
         if input.secretCount > 0 {
-            out += "\n" + paint("Secrets found.", "1;31")
-                + " Move them to the vault (arca migrate), mark a false positive with an `arca:ignore` comment,"
-                + " or accept them into a baseline (arca baseline create). Rotate any real credential: git history"
-                + " still holds it.\n"
+            out += "\n" + paint(staged ? "Commit blocked: this change adds secrets." : "Secrets found.", "1;31") + " Three ways out:\n"
+            out += "  1. Move the secret to the vault and look it up at run time: arca migrate (then rotate it if it was\n"
+            out += "     ever pushed: git history keeps it).\n"
+            out += "  2. A false positive? Add `arca:ignore` (or `arca:ignore:RULE-ID`) in a comment on that line.\n"
+            out += "  3. Accept it knowingly: arca baseline create (writes .arca-baseline, which scans load by default).\n"
         }
         return out
     }
@@ -72,6 +77,7 @@ public enum JUnitReport {
                 let message = xml("\(f.ruleDescription): \(f.displaySecret(reveal: input.reveal))")
                 out += "      <failure type=\"\(f.severity.rawValue)\" message=\"\(message)\">"
                 out += xml("\(f.path):\(f.line):\(f.column) \(f.ruleID) fingerprint \(f.fingerprint)\n"
+                           + (f.commit.map { "commit \($0.id) by \($0.author) <\($0.email)> on \($0.date)\n" } ?? "")
                            + f.displayLine(reveal: input.reveal))
                 out += "</failure>\n"
             } else {

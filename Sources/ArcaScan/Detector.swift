@@ -78,8 +78,18 @@ public struct Detector: Sendable {
     public func detect(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch) -> [Finding] {
         guard buf.count > 0 else { return [] }
         let ruleList = rules.rules
-        for i in scratch.touched { scratch.regions[i].removeAll(keepingCapacity: true) }
-        scratch.touched.removeAll(keepingCapacity: true)
+        // Work on locals moved out of the scratch object: class properties in the hot loop would pay for
+        // dynamic exclusivity checks and retains on every keyword hit.
+        var regions: [[Range<Int>]] = []
+        var touched: [Int] = []
+        swap(&regions, &scratch.regions)
+        swap(&touched, &scratch.touched)
+        defer {
+            swap(&regions, &scratch.regions)
+            swap(&touched, &scratch.touched)
+        }
+        for i in touched { regions[i].removeAll(keepingCapacity: true) }
+        touched.removeAll(keepingCapacity: true)
         for i in 0..<scratch.pathState.count { scratch.pathState[i] = 0 }
 
         // 1. Keyword pass: collect, per rule, the line regions around each hit.
@@ -96,19 +106,19 @@ public struct Detector: Sendable {
                 if rule.anchoredPattern != nil {
                     // One attempt at the start of the identifier that holds the keyword.
                     let from = Detector.identifierStart(base, start)
-                    if scratch.regions[ri].last?.lowerBound == from { continue }
-                    if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
-                    scratch.regions[ri].append(from..<Detector.lineEnd(base, n, end, forward: rule.linesAfter))
+                    if regions[ri].last?.lowerBound == from { continue }
+                    if regions[ri].isEmpty { touched.append(ri) }
+                    regions[ri].append(from..<Detector.lineEnd(base, n, end, forward: rule.linesAfter))
                     continue
                 }
-                if let last = scratch.regions[ri].last, start < last.upperBound { continue }
+                if let last = regions[ri].last, start < last.upperBound { continue }
                 let lo = Detector.lineStart(base, start, back: rule.linesBefore)
                 let hi = Detector.lineEnd(base, n, end, forward: rule.linesAfter)
-                if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
-                if let last = scratch.regions[ri].last, lo <= last.upperBound {
-                    scratch.regions[ri][scratch.regions[ri].count - 1] = last.lowerBound..<max(hi, last.upperBound)
+                if regions[ri].isEmpty { touched.append(ri) }
+                if let last = regions[ri].last, lo <= last.upperBound {
+                    regions[ri][regions[ri].count - 1] = last.lowerBound..<max(hi, last.upperBound)
                 } else {
-                    scratch.regions[ri].append(lo..<hi)
+                    regions[ri].append(lo..<hi)
                 }
             }
         }
@@ -116,18 +126,18 @@ public struct Detector: Sendable {
         }
         }
         for ri in rules.pathOnlyRules {
-            if scratch.regions[ri].isEmpty { scratch.touched.append(ri) }
-            scratch.regions[ri] = [0..<n]
+            if regions[ri].isEmpty { touched.append(ri) }
+            regions[ri] = [0..<n]
         }
-        if scratch.touched.isEmpty { return [] }
+        if touched.isEmpty { return [] }
 
         // 2. Candidate rules on their regions.
         var candidates: [Candidate] = []
-        for ri in scratch.touched {
+        for ri in touched {
             let rule = ruleList[ri]
             guard applies(rule, ri, path: path, scratch: scratch) else { continue }
             if let anchored = rule.anchoredPattern {
-                for region in scratch.regions[ri] {
+                for region in regions[ri] {
                     switch scratch.matcher.match(anchored, in: buf, from: region.lowerBound, to: region.upperBound) {
                     case .match(let m):
                         guard let sr = m[group: rule.secretGroup], !sr.isEmpty else { continue }
@@ -141,7 +151,7 @@ public struct Detector: Sendable {
                 }
                 continue
             }
-            for region in scratch.regions[ri] {
+            for region in regions[ri] {
                 var limitHit = false
                 scratch.matcher.allMatches(rule.pattern, in: buf, from: region.lowerBound, to: region.upperBound,
                                            limitHit: &limitHit) { m in

@@ -32,6 +32,10 @@ public struct Finding: Sendable, Hashable {
     public var contextAfter: String
     /// Other secrets found on the same line: redacted in the context too.
     public var otherSecretsOnLine: [String] = []
+    /// For history scans: the commit that introduced the secret at `path`.
+    public var commit: CommitInfo? = nil
+    /// For history scans: whether the secret (same rule and value, at any path) is still in HEAD's tree.
+    public var presentAtHead: Bool? = nil
     /// Stable identity: hash of (rule, path, secret). Survives edits elsewhere in the file and line moves.
     public var fingerprint: String
 

@@ -40,6 +40,8 @@ public struct ScanResult: Sendable {
     public var seconds = 0.0
     /// Matches stopped by the PCRE2 match limits.
     public var limitHits = 0
+    /// Commits walked (history scans).
+    public var commitsScanned = 0
 }
 
 /// A scan that could not run at all (exit code 2).
@@ -67,7 +69,7 @@ public struct Scanner: Sendable {
             throw ScanError(message: "\(root): \(String(cString: strerror(errno)))")
         }
         let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-        let queue = WorkQueue(capacity: 512)
+        let queue = Channel<FileJob>(capacity: 512)
         let collector = Collector()
         let workerCount = options.workers > 0 ? options.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let group = DispatchGroup()
@@ -137,7 +139,7 @@ public struct Scanner: Sendable {
         var ino: UInt64
     }
 
-    func walk(root: String, queue: WorkQueue, result: inout ScanResult) {
+    func walk(root: String, queue: Channel<FileJob>, result: inout ScanResult) {
         let matcher = Matcher()
         var rootIgnores = IgnoreRules.empty
         let trimmedRoot = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -212,7 +214,7 @@ public struct Scanner: Sendable {
 
     // MARK: Workers
 
-    func work(queue: WorkQueue, collector: Collector) {
+    func work(queue: Channel<FileJob>, collector: Collector) {
         let scratch = DetectorScratch(rules: detector.rules)
         var local = ScanResult(findings: [])
         var buffer: [UInt8] = []
@@ -331,53 +333,4 @@ final class Collector: Sendable {
 struct FileJob: Sendable {
     var absolute: String
     var relative: String
-}
-
-/// A bounded multi-consumer queue of files: the walker blocks when workers fall behind, so memory stays flat
-/// whatever the size of the tree.
-final class WorkQueue: Sendable {
-    private struct State {
-        var items: [FileJob] = []
-        var head = 0
-        var closed = false
-    }
-
-    private let state = Mutex(State())
-    private let available = DispatchSemaphore(value: 0)
-    private let slots: DispatchSemaphore
-
-    init(capacity: Int) { slots = DispatchSemaphore(value: capacity) }
-
-    func push(_ job: FileJob) {
-        slots.wait()
-        state.withLock { s in
-            if s.head > 1024 && s.head * 2 > s.items.count {
-                s.items.removeFirst(s.head)
-                s.head = 0
-            }
-            s.items.append(job)
-        }
-        available.signal()
-    }
-
-    /// The next file, or nil once the queue is closed and drained.
-    func pop() -> FileJob? {
-        available.wait()
-        let job: FileJob? = state.withLock { s in
-            guard s.head < s.items.count else { return nil }
-            defer { s.head += 1 }
-            return s.items[s.head]
-        }
-        if job == nil {
-            available.signal()  // let the next worker see the close too
-            return nil
-        }
-        slots.signal()
-        return job
-    }
-
-    func close() {
-        state.withLock { $0.closed = true }
-        available.signal()
-    }
 }

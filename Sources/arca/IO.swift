@@ -46,6 +46,24 @@ enum IO {
         return true
     }
 
+    /// This executable's absolute path.
+    static func executablePath() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return CommandLine.arguments[0] }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The work tree holding `path`, found by walking up to a `.git` entry.
+    static func gitTopLevel(_ path: String) -> String? {
+        var dir = absolutePath(path)
+        while true {
+            if access(dir + "/.git", F_OK) == 0 { return dir }
+            guard let slash = dir.lastIndex(of: "/"), dir != "/" else { return nil }
+            dir = slash == dir.startIndex ? "/" : String(dir[..<slash])
+        }
+    }
+
     static func absolutePath(_ path: String) -> String {
         guard let p = realpath(path == "-" ? "." : path, nil) else { return path }
         defer { free(p) }

@@ -47,8 +47,26 @@ struct RuleOptions: ParsableArguments {
 
 /// Options shared by every command that scans.
 struct ScanFlags: ParsableArguments {
-    @Argument(help: "Directory or file to scan; '-' reads standard input.")
+    @Argument(help: "Directory or file to scan ('-' reads standard input); with --git or --staged, the repository.")
     var path: String = "."
+
+    @Flag(help: "Scan git history: every blob reachable from all refs, once, mapped to the commit that added it.")
+    var git = false
+
+    @Flag(help: "Scan only what the index adds against HEAD (the pre-commit hook).")
+    var staged = false
+
+    @Option(help: "With --git: only this branch or revision.")
+    var branch: String?
+
+    @Option(help: "With --git: only commits after this one (on --branch, or HEAD).")
+    var sinceCommit: String?
+
+    @Option(help: "With --git: only commits in A..B (for example origin/main..HEAD).")
+    var range: String?
+
+    @Option(help: "With --git: at most this many of the newest commits.")
+    var maxCount: Int?
 
     @OptionGroup var rules: RuleOptions
 
@@ -71,6 +89,13 @@ struct ScanFlags: ParsableArguments {
     var threads: Int = 0
 
     func validate() throws {
+        guard !(git && staged) else { throw ValidationError("--git and --staged cannot be combined") }
+        if !git && (branch != nil || sinceCommit != nil || range != nil || maxCount != nil) {
+            throw ValidationError("--branch, --since-commit, --range and --max-count need --git")
+        }
+        if let maxCount, maxCount <= 0 { throw ValidationError("--max-count must be positive") }
+        if range != nil && sinceCommit != nil { throw ValidationError("--range and --since-commit cannot be combined") }
+        guard path != "-" || (!git && !staged) else { throw ValidationError("--git and --staged need a repository path") }
         guard maxFileSize > 0 else { throw ValidationError("--max-file-size must be positive") }
         guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
     }
@@ -94,10 +119,23 @@ struct ScanFlags: ParsableArguments {
             return scanner.scan(bytes: IO.readAll(fd: 0), path: "<stdin>", scratch: scratch)
         }
         do {
+            if git {
+                let selection = HistorySelection(branch: branch, sinceCommit: sinceCommit, range: range, maxCount: maxCount)
+                return try scanner.scanHistory(repository: path, selection: selection)
+            }
+            if staged { return try scanner.scanStaged(repository: path) }
             return try scanner.scan(root: path)
         } catch {
             throw CLIError(code: Exit.usage, message: "arca: cannot scan \(error)")
         }
+    }
+
+    /// `.arca-baseline` in the scanned directory (or the repository root) when present.
+    func defaultBaseline() -> String? {
+        guard path != "-" else { return nil }
+        var candidates = [path + "/.arca-baseline"]
+        if git || staged, let top = IO.gitTopLevel(path) { candidates.append(top + "/.arca-baseline") }
+        return candidates.first { access($0, R_OK) == 0 }
     }
 }
 
@@ -120,8 +158,11 @@ struct Scan: ParsableCommand {
     @Flag(help: "Show secrets in full (reports are redacted by default).")
     var noRedact = false
 
-    @Option(help: "Report only findings not listed in this baseline file, and list entries that no longer match.")
+    @Option(help: "Report only findings not in this baseline, and list entries that no longer match (default: .arca-baseline in the scanned directory, when present).")
     var baseline: String?
+
+    @Flag(help: "Do not load .arca-baseline automatically.")
+    var noBaseline = false
 
     @Option(help: "Exit 1 when a secret at or above this severity is found (info, low, medium, high, critical).")
     var failOn: Severity = .low
@@ -141,7 +182,7 @@ struct Scan: ParsableCommand {
     func run() throws {
         let ruleSet = try scan.rules.load()
         var base: Baseline?
-        if let file = baseline {
+        if let file = baseline ?? (noBaseline ? nil : scan.defaultBaseline()) {
             guard let text = IO.readFile(file) else {
                 throw CLIError(code: Exit.usage, message: "arca: cannot read baseline \(file)")
             }
@@ -159,7 +200,7 @@ struct Scan: ParsableCommand {
             reveal: noRedact, rules: ruleSet, staleBaseline: stale, suppressedByBaseline: suppressed,
             toolVersion: Arca.version)
         let useColor = color == "always" || (color == "auto" && output == nil && isatty(1) == 1 && getenv("NO_COLOR") == nil)
-        let report = Reporter.render(input, format: format, color: useColor)
+        let report = Reporter.render(input, format: format, color: useColor, staged: scan.staged)
         if let output {
             guard IO.writeFile(output, report) else {
                 throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
@@ -199,6 +240,39 @@ struct BaselineCommand: ParsableCommand {
                 throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
             }
             IO.write(fd: 2, "arca: wrote \(baseline.entries.count) entries to \(output)\n")
+        }
+    }
+}
+
+struct HookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hook", abstract: "Git hooks.", subcommands: [Install.self])
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install a pre-commit hook that runs `arca scan --staged` and blocks commits that add secrets.",
+            discussion: "An existing pre-commit hook keeps working: it is moved to pre-commit.arca-previous and runs first.")
+
+        @Argument(help: "The repository.")
+        var path: String = "."
+
+        @Flag(help: "Replace an existing pre-commit hook instead of chaining it.")
+        var force = false
+
+        func run() throws {
+            let outcome: GitHooks.Outcome
+            do {
+                outcome = try GitHooks.install(repository: path, binary: IO.executablePath(), force: force)
+            } catch {
+                throw CLIError(code: Exit.usage, message: "arca: \(error)")
+            }
+            switch outcome {
+            case .installed(let p): IO.write(fd: 2, "arca: installed \(p)\n")
+            case .updated(let p): IO.write(fd: 2, "arca: updated \(p)\n")
+            case .replaced(let p): IO.write(fd: 2, "arca: replaced the existing hook \(p)\n")
+            case .chained(let p, let prev):
+                IO.write(fd: 2, "arca: installed \(p); the existing hook was kept as \(prev) and runs first\n")
+            }
         }
     }
 }

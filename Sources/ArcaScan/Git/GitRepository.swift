@@ -1,0 +1,334 @@
+import CGit2
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A libgit2 failure, with libgit2's own message (read right after the failing call: it is thread-local).
+public struct GitError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+
+    static func last(_ what: String, code: Int32) -> GitError {
+        let detail = git_error_last().flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "error \(code)"
+        return GitError(message: "\(what): \(detail)")
+    }
+}
+
+/// A git object id. Hashes and compares the bytes of libgit2's `git_oid`, whatever its size in this build.
+public struct GitOID: Hashable, Sendable, CustomStringConvertible {
+    var raw: git_oid
+
+    init(_ raw: git_oid) { self.raw = raw }
+
+    public static func == (a: GitOID, b: GitOID) -> Bool {
+        withUnsafeBytes(of: a.raw) { x in withUnsafeBytes(of: b.raw) { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+    }
+
+    public func hash(into h: inout Hasher) { withUnsafeBytes(of: raw) { h.combine(bytes: $0) } }
+
+    /// The full hexadecimal id.
+    public var description: String {
+        var r = raw
+        var buf = [CChar](repeating: 0, count: 2 * MemoryLayout<git_oid>.size + 1)
+        git_oid_tostr(&buf, buf.count, &r)
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Who made a commit, when, and what it was.
+public struct CommitInfo: Sendable, Hashable {
+    public var id: String
+    public var author: String
+    public var email: String
+    /// Author time, ISO 8601 in UTC.
+    public var date: String
+    public var summary: String
+}
+
+/// One libgit2 repository handle. Owns every libgit2 pointer it hands out; nothing above it sees one.
+/// Not shareable: libgit2 wants one handle per thread, so each worker opens its own.
+final class GitRepository {
+    let handle: OpaquePointer
+    /// Path of the repository directory (`.git` or the bare repository).
+    let gitDir: String
+    /// Work tree, or nil for a bare repository.
+    let workdir: String?
+
+    private static let initOnce: Void = {
+        git_libgit2_init()
+        // The scan reads every object it needs once; re-hashing each one on read costs 20–35 %.
+        arca_git_set_strict_hash_verification(0)
+    }()
+
+    /// Opens the repository holding `path` (searching parent directories, as git does).
+    init(path: String) throws(GitError) {
+        _ = GitRepository.initOnce
+        var repo: OpaquePointer?
+        let rc = git_repository_open_ext(&repo, path, 0, nil)
+        guard rc == 0, let repo else {
+            throw rc == GIT_ENOTFOUND.rawValue
+                ? GitError(message: "\(path): not a git repository (or any of its parents)")
+                : GitError.last("\(path): cannot open repository", code: rc)
+        }
+        handle = repo
+        gitDir = git_repository_path(repo).map { String(cString: $0) } ?? path
+        workdir = git_repository_workdir(repo).map { String(cString: $0) }
+    }
+
+    deinit { git_repository_free(handle) }
+
+    var isBare: Bool { git_repository_is_bare(handle) == 1 }
+    var isShallow: Bool { git_repository_is_shallow(handle) == 1 }
+
+    /// The commit `spec` names (a ref, an abbreviated id, `HEAD~3` …), peeled through tags.
+    func resolveCommit(_ spec: String) throws(GitError) -> GitOID {
+        var obj: OpaquePointer?
+        var rc = git_revparse_single(&obj, handle, spec)
+        guard rc == 0, let obj else { throw GitError.last("unknown revision '\(spec)'", code: rc) }
+        defer { git_object_free(obj) }
+        var commit: OpaquePointer?
+        rc = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT)
+        guard rc == 0, let commit else { throw GitError.last("'\(spec)' is not a commit", code: rc) }
+        defer { git_object_free(commit) }
+        return GitOID(git_object_id(commit)!.pointee)
+    }
+
+    /// The commit HEAD points to, or nil when HEAD is unborn (a repository with no commits yet).
+    func headCommit() throws(GitError) -> GitOID? {
+        var ref: OpaquePointer?
+        let rc = git_repository_head(&ref, handle)
+        if rc == GIT_EUNBORNBRANCH.rawValue || rc == GIT_ENOTFOUND.rawValue { return nil }
+        guard rc == 0, let ref else { throw GitError.last("cannot read HEAD", code: rc) }
+        git_reference_free(ref)
+        return try resolveCommit("HEAD")
+    }
+
+    /// The commits every reference points to (tags peeled; refs to other objects skipped).
+    func referenceTips() throws(GitError) -> [String] {
+        var names = git_strarray()
+        let rc = git_reference_list(&names, handle)
+        guard rc == 0 else { throw GitError.last("cannot list references", code: rc) }
+        defer { git_strarray_dispose(&names) }
+        var tips: [String] = []
+        for i in 0..<names.count {
+            guard let name = names.strings[i].map({ String(cString: $0) }) else { continue }
+            if let oid = try? resolveCommit(name) { tips.append(oid.description) }
+        }
+        return tips
+    }
+
+    /// Commits reachable from `include` (ref globs such as `refs/*`, or revisions) and not from `exclude`,
+    /// parents before children, at most `maxCount` of the newest.
+    func commits(includeGlobs: [String], includeRevisions: [String], exclude: [String], maxCount: Int?)
+        throws(GitError) -> [GitOID] {
+        var walk: OpaquePointer?
+        var rc = git_revwalk_new(&walk, handle)
+        guard rc == 0, let walk else { throw GitError.last("cannot walk history", code: rc) }
+        defer { git_revwalk_free(walk) }
+        git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL.rawValue | GIT_SORT_TIME.rawValue)
+        var pushed = false
+        for glob in includeGlobs {
+            rc = git_revwalk_push_glob(walk, glob)
+            if rc == 0 { pushed = true } else if rc != GIT_ENOTFOUND.rawValue {
+                throw GitError.last("cannot read refs \(glob)", code: rc)
+            }
+        }
+        for rev in includeRevisions {
+            var oid = try resolveCommit(rev).raw
+            rc = git_revwalk_push(walk, &oid)
+            guard rc == 0 else { throw GitError.last("cannot walk from \(rev)", code: rc) }
+            pushed = true
+        }
+        for rev in exclude {
+            var oid = try resolveCommit(rev).raw
+            rc = git_revwalk_hide(walk, &oid)
+            guard rc == 0 else { throw GitError.last("cannot exclude \(rev)", code: rc) }
+        }
+        guard pushed else { return [] }
+        var out: [GitOID] = []
+        var oid = git_oid()
+        while true {
+            rc = git_revwalk_next(&oid, walk)
+            if rc == GIT_ITEROVER.rawValue { break }
+            guard rc == 0 else { throw GitError.last("history walk failed", code: rc) }
+            out.append(GitOID(oid))
+            if let maxCount, out.count >= maxCount { break }
+        }
+        return out.reversed()
+    }
+
+    /// A commit's metadata, tree and parents.
+    func commit(_ id: GitOID) throws(GitError) -> (info: CommitInfo, tree: GitOID, parents: [GitOID]) {
+        var c: OpaquePointer?
+        var oid = id.raw
+        let rc = git_commit_lookup(&c, handle, &oid)
+        guard rc == 0, let c else { throw GitError.last("cannot read commit \(id)", code: rc) }
+        defer { git_commit_free(c) }
+        let sig = git_commit_author(c)
+        let name = sig.flatMap { $0.pointee.name.map { String(cString: $0) } } ?? ""
+        let email = sig.flatMap { $0.pointee.email.map { String(cString: $0) } } ?? ""
+        let time = sig.map { Int($0.pointee.when.time) } ?? Int(git_commit_time(c))
+        let summary = git_commit_summary(c).map { String(cString: $0) } ?? ""
+        var parents: [GitOID] = []
+        for i in 0..<git_commit_parentcount(c) {
+            if let p = git_commit_parent_id(c, i) { parents.append(GitOID(p.pointee)) }
+        }
+        let info = CommitInfo(id: id.description, author: name, email: email, date: GitRepository.iso8601(time),
+                              summary: summary)
+        return (info, GitOID(git_commit_tree_id(c)!.pointee), parents)
+    }
+
+    /// Calls `visit(path, blob)` for every file blob in `tree` that is not in `old` with the same id at the same
+    /// path. Unchanged subtrees are skipped whole; links and submodules are not files.
+    func changedBlobs(tree: GitOID, old: GitOID?, prefix: String = "",
+                      _ visit: (String, GitOID) -> Void) throws(GitError) {
+        if let old, old == tree { return }
+        let newTree = try lookupTree(tree)
+        defer { git_tree_free(newTree) }
+        let oldTree = try old.map { (o: GitOID) throws(GitError) in try lookupTree(o) }
+        defer { if let oldTree { git_tree_free(oldTree) } }
+        for i in 0..<git_tree_entrycount(newTree) {
+            guard let entry = git_tree_entry_byindex(newTree, i) else { continue }
+            let name = String(cString: git_tree_entry_name(entry))
+            let id = GitOID(git_tree_entry_id(entry).pointee)
+            let type = git_tree_entry_type(entry)
+            var oldID: GitOID?
+            var oldType = GIT_OBJECT_INVALID
+            if let oldTree, let oe = git_tree_entry_byname(oldTree, name) {
+                oldID = GitOID(git_tree_entry_id(oe).pointee)
+                oldType = git_tree_entry_type(oe)
+            }
+            if oldID == id { continue }
+            let path = prefix.isEmpty ? name : prefix + "/" + name
+            if type == GIT_OBJECT_TREE {
+                try changedBlobs(tree: id, old: oldType == GIT_OBJECT_TREE ? oldID : nil, prefix: path, visit)
+            } else if type == GIT_OBJECT_BLOB {
+                let mode = git_tree_entry_filemode(entry)
+                if mode == GIT_FILEMODE_LINK { continue }
+                visit(path, id)
+            }
+        }
+    }
+
+    /// Every file blob in `tree`, with its path.
+    func allBlobs(tree: GitOID, _ visit: (String, GitOID) -> Void) throws(GitError) {
+        try changedBlobs(tree: tree, old: nil, visit)
+    }
+
+    private func lookupTree(_ id: GitOID) throws(GitError) -> OpaquePointer {
+        var t: OpaquePointer?
+        var oid = id.raw
+        let rc = git_tree_lookup(&t, handle, &oid)
+        guard rc == 0, let t else { throw GitError.last("cannot read tree \(id)", code: rc) }
+        return t
+    }
+
+    /// Calls `body` with the bytes of blob `id` (borrowed from libgit2: valid only inside `body`).
+    func withBlob<T>(_ id: GitOID, _ body: (UnsafeRawBufferPointer) -> T) throws(GitError) -> T {
+        var b: OpaquePointer?
+        var oid = id.raw
+        let rc = git_blob_lookup(&b, handle, &oid)
+        guard rc == 0, let b else { throw GitError.last("cannot read blob \(id)", code: rc) }
+        defer { git_blob_free(b) }
+        let size = Int(git_blob_rawsize(b))
+        return body(UnsafeRawBufferPointer(start: git_blob_rawcontent(b), count: size))
+    }
+
+    /// Size of blob `id` without loading more than its header where libgit2 can.
+    func blobSize(_ id: GitOID) throws(GitError) -> Int {
+        try withBlob(id) { $0.count }
+    }
+
+    /// Files the index adds or changes against HEAD, each with the new lines (1-based) the change adds.
+    func stagedChanges() throws(GitError) -> [StagedFile] {
+        var index: OpaquePointer?
+        var rc = git_repository_index(&index, handle)
+        guard rc == 0, let index else { throw GitError.last("cannot read the index", code: rc) }
+        defer { git_index_free(index) }
+        var headTree: OpaquePointer?
+        if let head = try headCommit() {
+            let (_, tree, _) = try commit(head)
+            headTree = try lookupTree(tree)
+        }
+        defer { if let headTree { git_tree_free(headTree) } }
+        var opts = git_diff_options()
+        git_diff_options_init(&opts, UInt32(arca_git_diff_options_version()))
+        opts.context_lines = 0
+        opts.interhunk_lines = 0
+        var diff: OpaquePointer?
+        rc = git_diff_tree_to_index(&diff, handle, headTree, index, &opts)
+        guard rc == 0, let diff else { throw GitError.last("cannot compare the index with HEAD", code: rc) }
+        defer { git_diff_free(diff) }
+        let collector = StagedCollector()
+        let payload = Unmanaged.passUnretained(collector).toOpaque()
+        rc = git_diff_foreach(diff, { delta, _, payload in
+            guard let delta, let payload else { return 0 }
+            let c = Unmanaged<StagedCollector>.fromOpaque(payload).takeUnretainedValue()
+            c.file(delta.pointee)
+            return 0
+        }, { delta, _, payload in
+            guard let delta, let payload else { return 0 }
+            Unmanaged<StagedCollector>.fromOpaque(payload).takeUnretainedValue().binary(delta.pointee)
+            return 0
+        }, nil, { delta, _, line, payload in
+            guard let delta, let line, let payload else { return 0 }
+            if line.pointee.origin == CChar(UInt8(ascii: "+")) {
+                Unmanaged<StagedCollector>.fromOpaque(payload).takeUnretainedValue()
+                    .added(delta.pointee, line: Int(line.pointee.new_lineno), count: max(1, Int(line.pointee.num_lines)))
+            }
+            return 0
+        }, payload)
+        guard rc == 0 else { throw GitError.last("cannot diff the index", code: rc) }
+        return collector.files.filter { !$0.binary && !$0.addedLines.isEmpty }
+    }
+
+    static func iso8601(_ seconds: Int) -> String {
+        var t = time_t(seconds)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 32)
+        strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A file the index changes, with the lines it adds.
+public struct StagedFile: Sendable {
+    public var path: String
+    public var blob: GitOID
+    public var addedLines: Set<Int>
+    public var binary: Bool
+}
+
+/// Receives libgit2's diff callbacks (through the payload pointer: C callbacks cannot capture).
+private final class StagedCollector {
+    var files: [StagedFile] = []
+    var byPath: [String: Int] = [:]
+
+    func index(_ d: git_diff_delta) -> Int? {
+        guard d.status != GIT_DELTA_DELETED, let p = d.new_file.path else { return nil }
+        let path = String(cString: p)
+        if let i = byPath[path] { return i }
+        files.append(StagedFile(path: path, blob: GitOID(d.new_file.id), addedLines: [], binary: false))
+        byPath[path] = files.count - 1
+        return files.count - 1
+    }
+
+    func file(_ d: git_diff_delta) {
+        guard let i = index(d) else { return }
+        if d.flags & GIT_DIFF_FLAG_BINARY.rawValue != 0 { files[i].binary = true }
+    }
+
+    func binary(_ d: git_diff_delta) {
+        guard let i = index(d) else { return }
+        files[i].binary = true
+    }
+
+    func added(_ d: git_diff_delta, line: Int, count: Int) {
+        guard let i = index(d), line > 0 else { return }
+        for l in line..<(line + count) { files[i].addedLines.insert(l) }
+    }
+}

@@ -1,0 +1,295 @@
+import ArcaRegex
+import ArcaRules
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which commits a history scan covers.
+public struct HistorySelection: Sendable {
+    /// Only this branch (or any revision); default: every ref and HEAD.
+    public var branch: String?
+    /// Only commits after this one (on `branch`, or HEAD).
+    public var sinceCommit: String?
+    /// `A..B`: commits reachable from B and not from A.
+    public var range: String?
+    /// At most this many of the newest commits.
+    public var maxCount: Int?
+
+    public init(branch: String? = nil, sinceCommit: String? = nil, range: String? = nil, maxCount: Int? = nil) {
+        self.branch = branch
+        self.sinceCommit = sinceCommit
+        self.range = range
+        self.maxCount = maxCount
+    }
+}
+
+/// Git sources for the scanner: every blob in history once, or the lines the index adds.
+extension Scanner {
+    /// Scans history: each distinct blob reachable from the selected commits is scanned once, and every finding
+    /// is mapped to the first commit (parents before children) that brought that secret to that path.
+    public func scanHistory(repository path: String, selection: HistorySelection = HistorySelection())
+        throws(ScanError) -> ScanResult {
+        let started = Scanner.now()
+        do {
+            let repo = try GitRepository(path: path)
+            let commits = try selectCommits(repo, selection)
+            let restricted = selection.range != nil || selection.sinceCommit != nil || selection.branch != nil
+                || selection.maxCount != nil
+            var result = try scanBlobs(repo: repo, commits: commits, restricted: restricted)
+            result.seconds = Scanner.now() - started
+            return result
+        } catch let e as GitError {
+            throw ScanError(message: e.message)
+        } catch let e as ScanError {
+            throw e
+        } catch {
+            throw ScanError(message: "\(error)")
+        }
+    }
+
+    func selectCommits(_ repo: GitRepository, _ s: HistorySelection) throws -> [GitOID] {
+        if let range = s.range {
+            guard let dots = range.firstRange(of: ".."), dots.lowerBound > range.startIndex,
+                  !range[dots.upperBound...].hasPrefix(".") else {
+                throw ScanError(message: "--range takes A..B (for example origin/main..HEAD), not '\(range)'")
+            }
+            let base = String(range[..<dots.lowerBound])
+            let tip = range[dots.upperBound...].isEmpty ? "HEAD" : String(range[dots.upperBound...])
+            return try repo.commits(includeGlobs: [], includeRevisions: [tip], exclude: [base], maxCount: s.maxCount)
+        }
+        if let since = s.sinceCommit {
+            return try repo.commits(includeGlobs: [], includeRevisions: [s.branch ?? "HEAD"], exclude: [since],
+                                    maxCount: s.maxCount)
+        }
+        if let branch = s.branch {
+            return try repo.commits(includeGlobs: [], includeRevisions: [branch], exclude: [], maxCount: s.maxCount)
+        }
+        var tips = try repo.referenceTips()
+        if let head = try repo.headCommit() { tips.append(head.description) }
+        return try repo.commits(includeGlobs: [], includeRevisions: tips, exclude: [], maxCount: s.maxCount)
+    }
+
+    struct BlobJob: Sendable {
+        var blob: GitOID
+        var path: String
+        var commit: Int
+    }
+
+    final class HistoryState: Sendable {
+        struct Inner {
+            var findings: [(commit: Int, blob: GitOID, finding: Finding)] = []
+            var filesScanned = 0
+            var bytesScanned = 0
+            var skipped: [Skipped] = []
+            var warnings: [String] = []
+            var limitHits = 0
+        }
+        let inner = Mutex(Inner())
+    }
+
+    func scanBlobs(repo: GitRepository, commits: [GitOID], restricted: Bool) throws -> ScanResult {
+        let gitDir = repo.gitDir
+        let queue = Channel<BlobJob>(capacity: 1024)
+        let state = HistoryState()
+        let workerCount = options.workers > 0 ? options.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let group = DispatchGroup()
+        let matcher = Matcher()
+        for _ in 0..<workerCount {
+            DispatchQueue.global().async(group: group) { [self] in
+                self.historyWorker(gitDir: gitDir, queue: queue, state: state)
+            }
+        }
+        // Walk: oldest first; a blob is scanned for the first commit (and path) that adds it.
+        var seen = Set<GitOID>()
+        var walkError: Error?
+        if restricted {
+            // A partial walk starts from commits whose parents it leaves out: whatever those parents already
+            // hold (a file the range only renames or reverts to) is not new, so it is not reported again.
+            do {
+                let inWalk = Set(commits)
+                var boundary: [GitOID] = []
+                for id in commits {
+                    for p in try repo.commit(id).parents where !inWalk.contains(p) && !boundary.contains(p) {
+                        boundary.append(p)
+                    }
+                    if boundary.count >= 8 { break }
+                }
+                for b in boundary {
+                    guard let tree = try? repo.commit(b).tree else { continue }  // shallow: parent not present
+                    try repo.allBlobs(tree: tree) { _, blob in seen.insert(blob) }
+                }
+            } catch {
+                queue.close()
+                group.wait()
+                throw error
+            }
+        }
+        var trees: [GitOID: GitOID] = [:]  // commit → tree, for parents (dropped as the walk moves on)
+        for (i, id) in commits.enumerated() {
+            do {
+                let (_, tree, parents) = try repo.commit(id)
+                var parentTree: GitOID?
+                if let p = parents.first {
+                    parentTree = trees[p] ?? (try? repo.commit(p))?.tree
+                }
+                trees[id] = tree
+                try repo.changedBlobs(tree: tree, old: parentTree) { path, blob in
+                    guard seen.insert(blob).inserted else { return }
+                    if detector.isPathAllowlisted(path, matcher: matcher) { return }
+                    queue.push(BlobJob(blob: blob, path: path, commit: i))
+                }
+                if trees.count > 4096 { trees.removeAll(keepingCapacity: true) }
+            } catch {
+                walkError = error
+                break
+            }
+        }
+        queue.close()
+        group.wait()
+        if let walkError { throw walkError }
+
+        var inner = state.inner.withLock { $0 }
+        // One finding per fingerprint: the earliest commit wins.
+        inner.findings.sort { $0.commit < $1.commit }
+        var byFingerprint: [String: Int] = [:]
+        var kept: [(commit: Int, blob: GitOID, finding: Finding)] = []
+        for f in inner.findings where byFingerprint[f.finding.fingerprint] == nil {
+            byFingerprint[f.finding.fingerprint] = kept.count
+            kept.append(f)
+        }
+        // Which secrets are still at HEAD (same rule and value, any path)?
+        let present = try secretsAtHead(repo: repo, findings: inner.findings.map { ($0.blob, $0.finding) },
+                                        checkUnscanned: restricted, scanned: seen)
+        var infos: [Int: CommitInfo] = [:]
+        var result = ScanResult(findings: [])
+        for k in kept {
+            var f = k.finding
+            if infos[k.commit] == nil { infos[k.commit] = try repo.commit(commits[k.commit]).info }
+            f.commit = infos[k.commit]
+            f.presentAtHead = f.kind == .secret ? present.contains(f.ruleID + "\u{0}" + f.secret) : nil
+            result.findings.append(f)
+        }
+        result.findings.sort(by: Scanner.order)
+        result.filesScanned = inner.filesScanned
+        result.bytesScanned = inner.bytesScanned
+        result.skipped = inner.skipped.sorted { $0.path < $1.path }
+        result.warnings = inner.warnings
+        result.limitHits = inner.limitHits
+        result.commitsScanned = commits.count
+        return result
+    }
+
+    func historyWorker(gitDir: String, queue: Channel<BlobJob>, state: HistoryState) {
+        let scratch = DetectorScratch(rules: detector.rules)
+        let repo: GitRepository
+        do { repo = try GitRepository(path: gitDir) } catch {
+            state.inner.withLock { $0.warnings.append("cannot open \(gitDir): \(error)") }
+            while queue.pop() != nil {}
+            return
+        }
+        var local = HistoryState.Inner()
+        while let job = queue.pop() {
+            do {
+                try repo.withBlob(job.blob) { buf in
+                    if let reason = Scanner.skipReason(buf.count, maxSize: options.maxFileSize) {
+                        local.skipped.append(Skipped(path: "\(job.path)@\(job.blob)", reason: reason))
+                        return
+                    }
+                    if let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
+                        return  // binary blobs are skipped silently: history holds many
+                    }
+                    local.filesScanned += 1
+                    local.bytesScanned += buf.count
+                    for f in detector.detect(buf, path: job.path, scratch: scratch) {
+                        local.findings.append((job.commit, job.blob, f))
+                    }
+                }
+            } catch {
+                local.warnings.append("\(job.path): \(error)")
+            }
+        }
+        local.limitHits = scratch.limitHits
+        state.inner.withLock { s in
+            s.findings += local.findings
+            s.filesScanned += local.filesScanned
+            s.bytesScanned += local.bytesScanned
+            s.skipped += local.skipped
+            s.warnings += local.warnings
+            s.limitHits += local.limitHits
+        }
+    }
+
+    /// Keys (rule ‖ NUL ‖ secret) of secrets found in blobs that HEAD's tree holds.
+    func secretsAtHead(repo: GitRepository, findings: [(GitOID, Finding)], checkUnscanned: Bool,
+                       scanned: Set<GitOID>) throws -> Set<String> {
+        guard !findings.isEmpty, let head = try repo.headCommit() else { return [] }
+        var byBlob: [GitOID: [String]] = [:]
+        for (blob, f) in findings where f.kind == .secret { byBlob[blob, default: []].append(f.ruleID + "\u{0}" + f.secret) }
+        var present = Set<String>()
+        let secrets = Set(findings.filter { $0.1.kind == .secret }.map { ($0.1.ruleID, $0.1.secret) }.map { "\($0.0)\u{0}\($0.1)" })
+        let tree = try repo.commit(head).tree
+        try repo.allBlobs(tree: tree) { _, blob in
+            if let keys = byBlob[blob] { present.formUnion(keys); return }
+            guard checkUnscanned, !scanned.contains(blob) else { return }
+            // A restricted walk did not scan this HEAD blob: look for the found secrets in it directly.
+            _ = try? repo.withBlob(blob) { buf in
+                for key in secrets where !present.contains(key) {
+                    let secret = Array(key.split(separator: "\u{0}", maxSplits: 1)[1].utf8)
+                    if Detector.find(secret, in: buf) != nil { present.insert(key) }
+                }
+            }
+        }
+        return present
+    }
+
+    /// Scans what the index adds against HEAD: each staged file's blob from the index, reporting only findings on
+    /// added lines. This is what the pre-commit hook runs.
+    public func scanStaged(repository path: String) throws(ScanError) -> ScanResult {
+        let started = Scanner.now()
+        var result = ScanResult(findings: [])
+        do {
+            let repo = try GitRepository(path: path)
+            let files = try repo.stagedChanges()
+            let scratch = DetectorScratch(rules: detector.rules)
+            let matcher = scratch.matcher
+            var ignores = IgnoreRules.empty
+            if options.useIgnoreFiles, let workdir = repo.workdir,
+               let text = Scanner.readSmallText(workdir + "/.arcaignore") {
+                ignores = ignores.adding(base: "", texts: [text])
+            }
+            for file in files {
+                if detector.isPathAllowlisted(file.path, matcher: matcher)
+                    || ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
+                    continue
+                }
+                try repo.withBlob(file.blob) { buf in
+                    if let reason = Scanner.skipReason(buf.count, maxSize: options.maxFileSize) {
+                        result.skipped.append(Skipped(path: file.path, reason: reason))
+                        return
+                    }
+                    if let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
+                        result.skipped.append(Skipped(path: file.path, reason: "binary"))
+                        return
+                    }
+                    result.filesScanned += 1
+                    result.bytesScanned += buf.count
+                    for f in detector.detect(buf, path: file.path, scratch: scratch)
+                    where (f.line...max(f.line, f.endLine)).contains(where: file.addedLines.contains) {
+                        result.findings.append(f)
+                    }
+                }
+            }
+            result.limitHits = scratch.limitHits
+        } catch {
+            throw ScanError(message: "\(error)")
+        }
+        result.findings.sort(by: Scanner.order)
+        result.seconds = Scanner.now() - started
+        return result
+    }
+}
