@@ -124,6 +124,9 @@ final class GitRepository {
     /// parents before children, at most `maxCount` of the newest.
     func commits(includeGlobs: [String], includeRevisions: [String], exclude: [String], maxCount: Int?)
         throws(GitError) -> [GitOID] {
+        if isShallow {
+            return try shallowCommits(includeRevisions: includeRevisions, exclude: exclude, maxCount: maxCount)
+        }
         var walk: OpaquePointer?
         var rc = git_revwalk_new(&walk, handle)
         guard rc == 0, let walk else { throw GitError.last("cannot walk history", code: rc) }
@@ -158,6 +161,38 @@ final class GitRepository {
             if let maxCount, out.count >= maxCount { break }
         }
         return out.reversed()
+    }
+
+    /// libgit2 1.5's revwalk fails on the missing parents of a shallow clone's boundary, so shallow
+    /// repositories are walked here: depth-first from the tips, parents that are not in the clone are treated as
+    /// absent, and the result is ordered parents before children.
+    private func shallowCommits(includeRevisions: [String], exclude: [String], maxCount: Int?) throws(GitError)
+        -> [GitOID] {
+        var hidden = Set<GitOID>()
+        for rev in exclude {
+            var stack = [try resolveCommit(rev)]
+            while let id = stack.popLast() {
+                guard hidden.insert(id).inserted, let parents = try? commit(id).parents else { continue }
+                stack += parents
+            }
+        }
+        var order: [GitOID] = []
+        var state: [GitOID: Bool] = [:]  // false: on the stack, true: done
+        for rev in includeRevisions {
+            var stack: [(GitOID, Bool)] = [(try resolveCommit(rev), false)]
+            while let (id, expanded) = stack.popLast() {
+                if expanded { state[id] = true; order.append(id); continue }
+                if state[id] != nil || hidden.contains(id) { continue }
+                guard let parents = try? commit(id).parents else { state[id] = true; continue }  // beyond the clone
+                state[id] = false
+                stack.append((id, true))
+                for p in parents where state[p] == nil && !hidden.contains(p) {
+                    stack.append((p, false))
+                }
+            }
+        }
+        if let maxCount, order.count > maxCount { return Array(order.suffix(maxCount)) }
+        return order
     }
 
     /// A commit's metadata, tree and parents.
