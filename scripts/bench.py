@@ -99,6 +99,105 @@ def score(found, planted):
     return p, r, f1, tp
 
 
+def values_arca(out):
+    return [f["secret"] for f in json.load(open(out))["findings"] if f["kind"] == "secret"]
+
+
+def values_kingfisher(out):
+    doc = json.load(open(out))
+    return [item.get("finding", item).get("snippet", "") for item in doc.get("findings", [])]
+
+
+def values_betterleaks(out):
+    doc = json.load(open(out))
+    items = doc.get("findings", []) if isinstance(doc, dict) else doc
+    return [(f.get("match") or {}).get("value") or f.get("Secret", "") for f in items]
+
+
+def found_value(planted, reported):
+    """A planted credential counts as found when a reported secret is it, or a long enough part of it (a
+    connection string's password, an account key)."""
+    return any(r and (r == planted or (len(r) >= 8 and r in planted)) for r in reported)
+
+
+def history_bench(a, bindir, arca):
+    repo = os.path.join(a.out, "history", "repo")
+    if os.path.exists(os.path.dirname(repo)):
+        sh(["rm", "-rf", os.path.dirname(repo)])
+    sh([sys.executable, os.path.join(ROOT, "scripts", "gen-history.py"), "--out", repo, "--commits",
+        str(a.commits), "--seed", str(a.seed)])
+    labels = json.load(open(os.path.join(a.out, "history", "repo.labels.json")))
+    hist_only = [l["value"] for l in labels["secrets"] if l["historyOnly"]]
+    out = os.path.join(a.out, "history")
+    tools = [
+        ("arca", [arca, "scan", "--git", repo, "--format", "json", "--no-redact", "-q",
+                  "-o", os.path.join(out, "arca.json")], values_arca),
+        ("kingfisher", [os.path.join(bindir, "kingfisher"), "scan", repo, "--format", "json", "--no-validate",
+                        "--no-update-check", "--output", os.path.join(out, "kingfisher.json")], values_kingfisher),
+        ("betterleaks", [os.path.join(bindir, "betterleaks"), "git", repo, "-o", os.path.join(out, "betterleaks.json"),
+                         "--no-banner", "--no-color"], values_betterleaks),
+    ]
+    rows = []
+    for name, cmd, parse in tools:
+        best = None
+        for _ in range(a.runs):
+            wall, rss, code = timed(cmd)
+            if best is None or wall < best[0]:
+                best = (wall, rss, code)
+        try:
+            reported = parse(os.path.join(out, f"{name}.json"))
+        except Exception as e:
+            print(f"{name}: could not read its output ({e})", file=sys.stderr)
+            reported = []
+        recall = sum(found_value(v, reported) for v in hist_only) / max(1, len(hist_only))
+        rows.append({"tool": name, "seconds": best[0], "commits_per_s": labels["commits"] / best[0],
+                     "peak_mib": best[1], "history_recall": recall, "exit": best[2]})
+        print(f"history {name}: {best[0]:.2f} s", file=sys.stderr)
+    lines = [f"History: {labels['commits']} commits, {len(labels['secrets'])} planted secrets, "
+             f"{len(hist_only)} only in history.", "",
+             "| tool | wall s | commits/s | peak MiB | recall (history-only) | Arca speed × |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        x = rows[0]["commits_per_s"] / r["commits_per_s"]
+        lines.append(f"| {r['tool']} | {r['seconds']:.2f} | {r['commits_per_s']:.0f} | {r['peak_mib']:.0f} | "
+                     f"{r['history_recall']:.3f} | {'—' if r is rows[0] else f'{x:.1f}'} |")
+    return "\n".join(lines), rows
+
+
+def hook_bench(a, bindir, arca):
+    repo = os.path.join(a.out, "wide", "repo")
+    if os.path.exists(os.path.dirname(repo)):
+        sh(["rm", "-rf", os.path.dirname(repo)])
+    sh([sys.executable, os.path.join(ROOT, "scripts", "gen-history.py"), "--out", repo, "--wide", str(a.wide_files),
+        "--seed", str(a.seed)], stdout=subprocess.DEVNULL)
+    with open(os.path.join(repo, "pkg1", "mod1.py"), "a") as f:
+        f.write('TOKEN = "' + "ghp_" + "Zq8" * 12 + '"\n')
+    sh(["git", "-C", repo, "add", "pkg1/mod1.py"])
+    tools = [
+        ("arca", [arca, "scan", "--staged", repo, "-q"]),
+        ("kingfisher", [os.path.join(bindir, "kingfisher"), "scan", repo, "--staged", "--no-validate",
+                        "--no-update-check", "--format", "json"]),
+        ("betterleaks", [os.path.join(bindir, "betterleaks"), "git", repo, "--staged", "--no-banner", "--no-color"]),
+    ]
+    rows = []
+    for name, cmd in tools:
+        times = []
+        for _ in range(a.hook_runs):
+            wall, rss, code = timed(cmd)
+            times.append(wall)
+        times.sort()
+        rows.append({"tool": name, "median_ms": 1000 * times[len(times) // 2], "min_ms": 1000 * times[0],
+                     "peak_mib": rss, "exit": code})
+        print(f"hook {name}: {1000 * times[len(times) // 2]:.0f} ms", file=sys.stderr)
+    lines = [f"Pre-commit: one staged file changed in a repository of {a.wide_files} files "
+             f"(whole process, {a.hook_runs} runs).", "",
+             "| tool | median ms | best ms | exit | Arca × faster |", "|---|---|---|---|---|"]
+    for r in rows:
+        x = r["median_ms"] / rows[0]["median_ms"]
+        lines.append(f"| {r['tool']} | {r['median_ms']:.0f} | {r['min_ms']:.0f} | {r['exit']} | "
+                     f"{'—' if r is rows[0] else f'{x:.1f}'} |")
+    return "\n".join(lines), rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=float, default=30)
@@ -106,6 +205,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-out"))
     ap.add_argument("--runs", type=int, default=3, help="runs of each fast tool; the best wall time counts")
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--commits", type=int, default=5000, help="commits in the history benchmark's repository")
+    ap.add_argument("--wide-files", type=int, default=20000, help="files in the pre-commit benchmark's repository")
+    ap.add_argument("--hook-runs", type=int, default=15)
+    ap.add_argument("--only", choices=["all", "dir", "history", "hook"], default="all")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
@@ -113,6 +216,27 @@ def main():
     if not a.skip_build:
         sh(["swift", "build", "-c", "release", "--product", "arca", "--package-path", ROOT], stdout=subprocess.DEVNULL)
     arca = os.path.join(ROOT, ".build", "release", "arca")
+    sections = []
+    results = {}
+    if a.only in ("all", "dir"):
+        table, rows, corpus_info = dir_bench(a, bindir, arca)
+        sections.append(table)
+        results["directory"] = {"corpus": corpus_info, "rows": rows}
+    if a.only in ("all", "history"):
+        table, rows = history_bench(a, bindir, arca)
+        sections.append(table)
+        results["history"] = rows
+    if a.only in ("all", "hook"):
+        table, rows = hook_bench(a, bindir, arca)
+        sections.append(table)
+        results["hook"] = rows
+    text = "\n\n".join(sections)
+    print(text)
+    open(os.path.join(a.out, "results.md"), "w").write(text + "\n")
+    json.dump(results, open(os.path.join(a.out, "results.json"), "w"), indent=1)
+
+
+def dir_bench(a, bindir, arca):
     corpus = os.path.join(a.out, "corpus")
     if os.path.exists(corpus):
         sh(["rm", "-rf", corpus])
@@ -162,11 +286,7 @@ def main():
         lines.append(f"| {row['tool']} | {row['recall']:.3f} | {row['precision']:.3f} | {row['f1']:.3f} | "
                      f"{row['mb_per_s']:.1f} | {row['seconds']:.2f} | {row['peak_mib']:.0f} | "
                      f"{'—' if row is arca_row else f'{f1x:.2f}'} | {'—' if row is arca_row else f'{tx:.1f}'} |")
-    table = "\n".join(lines)
-    print(table)
-    open(os.path.join(a.out, "results.md"), "w").write(table + "\n")
-    json.dump({"corpus": {"files": labels["files"], "mib": mb, "planted": len(planted), "seed": a.seed}, "rows": rows},
-              open(os.path.join(a.out, "results.json"), "w"), indent=1)
+    return "\n".join(lines), rows, {"files": labels["files"], "mib": mb, "planted": len(planted), "seed": a.seed}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import CPCRE2
+import Synchronization
 
 /// A PCRE2 compile or match failure, with PCRE2's own message and, for compile errors, the offset in the pattern.
 public struct RegexError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -46,8 +47,10 @@ public final class Regex: @unchecked Sendable {
     public let pattern: String
     /// Number of capture groups.
     public let captureCount: Int
-    /// Whether the JIT compiler accepted the pattern.
-    public let isJIT: Bool
+    /// JIT compilation happens on first use: a scan of a small change needs only the few rules whose keywords
+    /// occur, and JIT-compiling the whole pack at start-up was most of the hook's cost. 0 = not yet, 1 = done.
+    private let jitDone = Atomic<UInt8>(0)
+    private let jitLock = Mutex<Bool>(false)
 
     /// Compiles `pattern`. Throws ``RegexError`` with PCRE2's message and offset when the pattern is invalid.
     public init(_ pattern: String, options: RegexOptions = []) throws(RegexError) {
@@ -61,13 +64,34 @@ public final class Regex: @unchecked Sendable {
         guard let compiled else { throw RegexError(code: errorCode, offset: errorOffset) }
         self.code = compiled
         self.pattern = pattern
-        self.isJIT = pcre2_jit_compile_8(compiled, PCRE2_JIT_COMPLETE) == 0
         var count: UInt32 = 0
         pcre2_pattern_info_8(compiled, UInt32(PCRE2_INFO_CAPTURECOUNT), &count)
         self.captureCount = Int(count)
     }
 
     deinit { pcre2_code_free_8(code) }
+
+    /// JIT-compiles the pattern once; every match calls this first, so no thread matches while another compiles.
+    @inline(__always)
+    func prepare() {
+        if jitDone.load(ordering: .acquiring) == 1 { return }
+        jitLock.withLock { compiled in
+            if !compiled {
+                // Without JIT (unsupported platform or pattern) PCRE2 falls back to its interpreter.
+                _ = pcre2_jit_compile_8(code, PCRE2_JIT_COMPLETE)
+                compiled = true
+                jitDone.store(1, ordering: .releasing)
+            }
+        }
+    }
+
+    /// Whether the JIT compiler accepted the pattern (compiling it now if needed).
+    public var isJIT: Bool {
+        prepare()
+        var size = 0
+        pcre2_pattern_info_8(code, UInt32(PCRE2_INFO_JITSIZE), &size)
+        return size > 0
+    }
 
     /// The number of the capture group called `name`, or nil.
     public func groupNumber(named name: String) -> Int? {
@@ -151,6 +175,7 @@ public final class Matcher {
     /// `start`; nothing at or past `end` is read.
     public func match(_ regex: Regex, in subject: UnsafeRawBufferPointer, from start: Int, to end: Int) -> MatchOutcome {
         guard let base = subject.baseAddress, start <= end, end <= subject.count else { return .noMatch }
+        regex.prepare()
         let rc = pcre2_match_8(regex.code, base.assumingMemoryBound(to: UInt8.self), end, start, 0, matchData, context)
         if rc == PCRE2_ERROR_NOMATCH { return .noMatch }
         if rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT

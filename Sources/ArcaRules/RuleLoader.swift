@@ -16,14 +16,26 @@ public enum RuleLoader {
     static let idPattern = try! Regex("^[a-z0-9][a-z0-9-]{1,63}$")
 
     /// Parses one YAML document holding `rules:` and/or `global-allowlist:`.
-    public static func parse(_ text: String, file: String) throws(RuleError) -> (rules: [Rule], global: GlobalAllowlist?) {
+    /// With `requireExamples` false (the built-in pack loaded for scanning, stripped of its examples), rules
+    /// without examples are accepted.
+    public static func parse(_ text: String, file: String, requireExamples: Bool = true)
+        throws(RuleError) -> (rules: [Rule], global: GlobalAllowlist?) {
         let root: Node?
         // The basic resolver tags every scalar as a string: Yams' default resolver runs NSRegularExpression over each
         // scalar, which made loading the pack cost ~40 ms at every start. Numbers and booleans are parsed below.
         do { root = try Yams.compose(yaml: text, .basic) } catch {
             throw RuleError(file: file, message: "not valid YAML: \(error)")
         }
-        guard let root, let top = root.mapping else {
+        guard let root else {
+            throw RuleError(file: file, message: "expected a mapping with 'rules:' and/or 'global-allowlist:'")
+        }
+        return try load(RuleValue(root), file: file, requireExamples: requireExamples)
+    }
+
+    /// Validates and compiles an already parsed rule file (YAML, or the embedded JSON copy of the pack).
+    public static func load(_ root: RuleValue, file: String, requireExamples: Bool = true)
+        throws(RuleError) -> (rules: [Rule], global: GlobalAllowlist?) {
+        guard let top = root.mapping else {
             throw RuleError(file: file, message: "expected a mapping with 'rules:' and/or 'global-allowlist:'")
         }
         var rules: [Rule] = []
@@ -36,7 +48,9 @@ public enum RuleLoader {
                 guard let seq = v.sequence else {
                     throw RuleError(file: file, line: line(v), field: "rules", message: "expected a list of rules")
                 }
-                for node in seq { rules.append(try parseRule(node, file: file, matcher: matcher)) }
+                for node in seq {
+                    rules.append(try parseRule(node, file: file, matcher: matcher, requireExamples: requireExamples))
+                }
             case "global-allowlist":
                 global = try parseGlobal(v, file: file)
             default:
@@ -47,16 +61,17 @@ public enum RuleLoader {
         return (rules, global)
     }
 
-    static func line(_ n: Node) -> Int? { n.mark.map { $0.line } }
+    static func line(_ n: RuleValue) -> Int? { n.line }
 
-    static func parseRule(_ node: Node, file: String, matcher: Matcher) throws(RuleError) -> Rule {
+    static func parseRule(_ node: RuleValue, file: String, matcher: Matcher, requireExamples: Bool = true)
+        throws(RuleError) -> Rule {
         guard let map = node.mapping else {
             throw RuleError(file: file, line: line(node), message: "a rule must be a mapping")
         }
-        var fields: [String: Node] = [:]
+        var fields: [String: RuleValue] = [:]
         let idNode = map["id"]
         let id = idNode?.string
-        func fail(_ field: String?, _ message: String, at n: Node? = nil) -> RuleError {
+        func fail(_ field: String?, _ message: String, at n: RuleValue? = nil) -> RuleError {
             RuleError(file: file, line: line(n ?? node), ruleID: id, field: field, message: message)
         }
         for (k, v) in map {
@@ -74,7 +89,7 @@ public enum RuleLoader {
             guard n.scalar != nil, let s = n.string else { throw fail(f, "expected a string", at: n) }
             return s
         }
-        func strings(_ f: String, in m: [String: Node]? = nil) throws(RuleError) -> [String] {
+        func strings(_ f: String, in m: [String: RuleValue]? = nil) throws(RuleError) -> [String] {
             guard let n = (m ?? fields)[f] else { return [] }
             guard let seq = n.sequence else { throw fail(f, "expected a list of strings", at: n) }
             var out: [String] = []
@@ -158,7 +173,7 @@ public enum RuleLoader {
         var allowlist = RuleAllowlist()
         if let a = fields["allowlist"] {
             guard let am = a.mapping else { throw fail("allowlist", "expected a mapping", at: a) }
-            var sub: [String: Node] = [:]
+            var sub: [String: RuleValue] = [:]
             for (k, v) in am {
                 guard let key = k.string, allowlistFields.contains(key) else {
                     throw fail("allowlist.\(k.string ?? "?")", "unknown field (known: \(allowlistFields.sorted()))", at: k)
@@ -185,18 +200,25 @@ public enum RuleLoader {
             allowlist.stopwords = try strings("stopwords", in: sub).map { $0.lowercased() }
         }
         var positives: [String] = [], negatives: [String] = []
-        guard let ex = fields["examples"]?.mapping else {
+        let ex: [(RuleValue, RuleValue)]
+        if let m = fields["examples"]?.mapping {
+            ex = m.map { ($0.key, $0.value) }
+        } else if !requireExamples {
+            ex = []
+        } else {
             throw fail("examples", "missing: a rule needs 'examples: {positive: [...], negative: [...]}'")
         }
         for (k, _) in ex where !["positive", "negative"].contains(k.string ?? "") {
             throw fail("examples.\(k.string ?? "?")", "unknown field (expected positive, negative)", at: k)
         }
-        var exFields: [String: Node] = [:]
+        var exFields: [String: RuleValue] = [:]
         for (k, v) in ex { exFields[k.string!] = v }
         positives = try strings("positive", in: exFields)
         negatives = try strings("negative", in: exFields)
-        guard positives.count >= 2 else { throw fail("examples.positive", "needs at least two positive examples") }
-        guard negatives.count >= 1 else { throw fail("examples.negative", "needs at least one negative example") }
+        if requireExamples {
+            guard positives.count >= 2 else { throw fail("examples.positive", "needs at least two positive examples") }
+            guard negatives.count >= 1 else { throw fail("examples.negative", "needs at least one negative example") }
+        }
         let examplePath = try string("example-path", required: false)
         let language = try string("language", required: false)
         if kind == .envUsage && language == nil {
@@ -211,7 +233,7 @@ public enum RuleLoader {
             allowlist: allowlist, positiveExamples: positives, negativeExamples: negatives, examplePath: examplePath, source: file)
     }
 
-    static func parseGlobal(_ node: Node, file: String) throws(RuleError) -> GlobalAllowlist {
+    static func parseGlobal(_ node: RuleValue, file: String) throws(RuleError) -> GlobalAllowlist {
         guard let map = node.mapping else {
             throw RuleError(file: file, line: line(node), field: "global-allowlist", message: "expected a mapping")
         }

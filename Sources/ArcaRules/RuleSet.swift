@@ -65,17 +65,28 @@ public struct RuleSet: Sendable {
     }
 
     /// The built-in pack compiled into the binary (kept equal to `rules/` by a test).
-    public static func builtin() throws(RuleError) -> RuleSet {
-        try load(builtin: true, extraDirectories: [])
+    public static func builtin(withExamples: Bool = true) throws(RuleError) -> RuleSet {
+        try load(builtin: true, extraDirectories: [], withExamples: withExamples)
     }
 
     /// Loads the built-in pack (unless `builtin` is false) plus every `*.yaml`/`*.yml` file in `extraDirectories`.
-    public static func load(builtin: Bool = true, extraDirectories: [String]) throws(RuleError) -> RuleSet {
+    /// Without `withExamples`, the built-in pack is loaded from its example-free copy (faster start-up; custom
+    /// rules are always loaded whole and must carry their examples).
+    public static func load(builtin: Bool = true, extraDirectories: [String], withExamples: Bool = true)
+        throws(RuleError) -> RuleSet {
         var rules: [Rule] = []
         var global = GlobalAllowlist()
         if builtin {
-            for (name, text) in EmbeddedRules.files {
-                let parsed = try RuleLoader.parse(text, file: "rules/" + name)
+            for (name, text) in withExamples ? EmbeddedRules.files : EmbeddedRules.scanJSON {
+                let parsed: (rules: [Rule], global: GlobalAllowlist?)
+                if withExamples {
+                    parsed = try RuleLoader.parse(text, file: "rules/" + name)
+                } else {
+                    guard let root = RuleJSON.parse(text) else {
+                        throw RuleError(file: "rules/" + name, message: "the embedded copy is damaged: run scripts/embed-rules.py")
+                    }
+                    parsed = try RuleLoader.load(root, file: "rules/" + name, requireExamples: false)
+                }
                 rules += parsed.rules
                 if let g = parsed.global { global.merge(g) }
             }

@@ -56,7 +56,7 @@ struct RulesCommand: ParsableCommand {
         var timing = false
 
         func run() throws {
-            let set = try rules.load()
+            let set = try rules.load(withExamples: true)
             let results = RuleTester.run(set, timing: timing)
             var out = ""
             let failed = results.filter { !$0.passed }

@@ -36,9 +36,10 @@ struct RuleOptions: ParsableArguments {
     @Flag(help: "Use only the rules given with --rules, not the built-in pack.")
     var noBuiltinRules = false
 
-    func load() throws -> RuleSet {
+    func load(withExamples: Bool = false) throws -> RuleSet {
         do {
-            return try RuleSet.load(builtin: !noBuiltinRules, extraDirectories: ruleDirectories)
+            return try RuleSet.load(builtin: !noBuiltinRules, extraDirectories: ruleDirectories,
+                                    withExamples: withExamples)
         } catch {
             throw CLIError(code: Exit.usage, message: "arca: invalid rules: \(error)")
         }

@@ -198,3 +198,37 @@ rules:
         #expect(g.matches(path, matcher: Matcher()) == expected)
     }
 }
+
+@Suite struct EmbeddedJSONTests {
+    /// Scans load the pack from its embedded JSON copy; it must be the YAML pack, field for field.
+    @Test func jsonCopyEqualsTheYAMLPack() throws {
+        let yaml = try RuleSet.builtin(withExamples: true)
+        let json = try RuleSet.builtin(withExamples: false)
+        #expect(yaml.rules.count == json.rules.count)
+        for (a, b) in zip(yaml.rules, json.rules) {
+            #expect(a.id == b.id)
+            #expect(a.pattern.pattern == b.pattern.pattern, "\(a.id)")
+            #expect(a.keywords == b.keywords && a.severity == b.severity && a.confidence == b.confidence, "\(a.id)")
+            #expect(a.kind == b.kind && a.provider == b.provider && a.description == b.description, "\(a.id)")
+            #expect(a.minEntropy == b.minEntropy && a.minCharClasses == b.minCharClasses, "\(a.id)")
+            #expect(a.checksum == b.checksum && a.generic == b.generic && a.language == b.language, "\(a.id)")
+            #expect(a.linesAfter == b.linesAfter && a.linesBefore == b.linesBefore, "\(a.id)")
+            #expect(a.paths.map(\.source) == b.paths.map(\.source), "\(a.id)")
+            #expect((a.anchoredPattern == nil) == (b.anchoredPattern == nil), "\(a.id)")
+            #expect(a.allowlist.values == b.allowlist.values && a.allowlist.stopwords == b.allowlist.stopwords, "\(a.id)")
+            #expect(a.allowlist.regexes.map(\.pattern) == b.allowlist.regexes.map(\.pattern), "\(a.id)")
+            #expect(b.positiveExamples.isEmpty, "the scan copy carries no examples")
+        }
+        #expect(yaml.global.secretRegexes.map(\.pattern) == json.global.secretRegexes.map(\.pattern))
+        #expect(yaml.global.paths.map(\.source) == json.global.paths.map(\.source))
+    }
+
+    @Test func jsonReader() {
+        let v = RuleJSON.parse(#"{"a": ["x\"y", "\u00e9\ud83d\ude00", "b\\c\n"], "n": 3.5, "e": {}}"#)
+        let a = v?.mapping?["a"]?.sequence?.compactMap(\.string)
+        #expect(a == ["x\"y", "é😀", "b\\c\n"])
+        #expect(v?.mapping?["n"]?.string == "3.5")
+        #expect(RuleJSON.parse("{\"a\": [") == nil)
+        #expect(RuleJSON.parse("[\"unterminated]") == nil)
+    }
+}

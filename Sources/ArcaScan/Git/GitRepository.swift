@@ -277,8 +277,22 @@ final class GitRepository {
         try withBlob(id) { $0.count }
     }
 
-    /// Files the index adds or changes against HEAD, each with the new lines (1-based) the change adds.
-    func stagedChanges() throws(GitError) -> [StagedFile] {
+    /// Files the index adds or changes against HEAD, each with the new lines (1-based) the change adds. With
+    /// `onlyPaths`, libgit2 compares just those paths (exact match), which spares it the whole-tree walk.
+    func stagedChanges(onlyPaths: [String]? = nil) throws(GitError) -> [StagedFile] {
+        if let onlyPaths {
+            if onlyPaths.isEmpty { return [] }
+            var cStrings = onlyPaths.map { strdup($0) }
+            defer { cStrings.forEach { free($0) } }
+            return try cStrings.withUnsafeMutableBufferPointer { buf throws(GitError) in
+                let spec = git_strarray(strings: buf.baseAddress, count: buf.count)
+                return try stagedChanges(pathspec: spec)
+            }
+        }
+        return try stagedChanges(pathspec: nil)
+    }
+
+    private func stagedChanges(pathspec: git_strarray?) throws(GitError) -> [StagedFile] {
         var index: OpaquePointer?
         var rc = git_repository_index(&index, handle)
         guard rc == 0, let index else { throw GitError.last("cannot read the index", code: rc) }
@@ -293,6 +307,10 @@ final class GitRepository {
         git_diff_options_init(&opts, UInt32(arca_git_diff_options_version()))
         opts.context_lines = 0
         opts.interhunk_lines = 0
+        if let pathspec {
+            opts.pathspec = pathspec
+            opts.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH.rawValue
+        }
         var diff: OpaquePointer?
         rc = git_diff_tree_to_index(&diff, handle, headTree, index, &opts)
         guard rc == 0, let diff else { throw GitError.last("cannot compare the index with HEAD", code: rc) }
