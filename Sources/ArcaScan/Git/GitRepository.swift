@@ -274,11 +274,6 @@ final class GitRepository {
         return body(UnsafeRawBufferPointer(start: git_blob_rawcontent(b), count: size))
     }
 
-    /// Size of blob `id` without loading more than its header where libgit2 can.
-    func blobSize(_ id: GitOID) throws(GitError) -> Int {
-        try withBlob(id) { $0.count }
-    }
-
     /// Files the index adds or changes against HEAD, each with the new lines (1-based) the change adds. With
     /// `onlyPaths`, libgit2 compares just those paths (exact match), which spares it the whole-tree walk.
     func stagedChanges(onlyPaths: [String]? = nil) throws(GitError) -> [StagedFile] {
