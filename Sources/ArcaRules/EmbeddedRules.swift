@@ -1469,7 +1469,7 @@ rules:
     provider: Private key
     severity: critical
     keywords: ['begin rsa private key']
-    pattern: '(?<secret>-----BEGIN RSA PRIVATE KEY-----[\s\S]{40,16000}?-----END RSA PRIVATE KEY-----)'
+    pattern: '(?<secret>-----BEGIN RSA PRIVATE KEY-----(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\n\\]{1,200}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){0,12}-----END RSA PRIVATE KEY-----)'
     entropy: 4.0
     lines-after: 400
     examples:
@@ -1513,12 +1513,16 @@ rules:
           -----BEGIN RSA PRIVATE KEY-----
           ...
           -----END RSA PRIVATE KEY-----
+        - |-
+          lines.append("-----BEGIN RSA PRIVATE KEY-----")
+          lines += generate_body(rows=14, width=64)
+          lines.append("-----END RSA PRIVATE KEY-----")
   - id: private-key-ec
     description: 'Elliptic-curve private key (SEC 1 PEM)'
     provider: Private key
     severity: critical
     keywords: ['begin ec private key']
-    pattern: '(?<secret>-----BEGIN EC PRIVATE KEY-----[\s\S]{40,16000}?-----END EC PRIVATE KEY-----)'
+    pattern: '(?<secret>-----BEGIN EC PRIVATE KEY-----(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\n\\]{1,200}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){0,12}-----END EC PRIVATE KEY-----)'
     entropy: 4.0
     lines-after: 400
     examples:
@@ -1562,12 +1566,16 @@ rules:
           -----BEGIN EC PRIVATE KEY-----
           ...
           -----END EC PRIVATE KEY-----
+        - |-
+          lines.append("-----BEGIN EC PRIVATE KEY-----")
+          lines += generate_body(rows=14, width=64)
+          lines.append("-----END EC PRIVATE KEY-----")
   - id: private-key-dsa
     description: 'DSA private key (PEM)'
     provider: Private key
     severity: critical
     keywords: ['begin dsa private key']
-    pattern: '(?<secret>-----BEGIN DSA PRIVATE KEY-----[\s\S]{40,16000}?-----END DSA PRIVATE KEY-----)'
+    pattern: '(?<secret>-----BEGIN DSA PRIVATE KEY-----(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\n\\]{1,200}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){0,12}-----END DSA PRIVATE KEY-----)'
     entropy: 4.0
     lines-after: 400
     examples:
@@ -1611,12 +1619,16 @@ rules:
           -----BEGIN DSA PRIVATE KEY-----
           ...
           -----END DSA PRIVATE KEY-----
+        - |-
+          lines.append("-----BEGIN DSA PRIVATE KEY-----")
+          lines += generate_body(rows=14, width=64)
+          lines.append("-----END DSA PRIVATE KEY-----")
   - id: private-key-openssh
     description: 'OpenSSH private key'
     provider: Private key
     severity: critical
     keywords: ['begin openssh private key']
-    pattern: '(?<secret>-----BEGIN OPENSSH PRIVATE KEY-----[\s\S]{40,16000}?-----END OPENSSH PRIVATE KEY-----)'
+    pattern: '(?<secret>-----BEGIN OPENSSH PRIVATE KEY-----(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\n\\]{1,200}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){0,12}-----END OPENSSH PRIVATE KEY-----)'
     entropy: 4.0
     lines-after: 400
     examples:
@@ -1660,12 +1672,16 @@ rules:
           -----BEGIN OPENSSH PRIVATE KEY-----
           ...
           -----END OPENSSH PRIVATE KEY-----
+        - |-
+          lines.append("-----BEGIN OPENSSH PRIVATE KEY-----")
+          lines += generate_body(rows=14, width=64)
+          lines.append("-----END OPENSSH PRIVATE KEY-----")
   - id: private-key-pkcs8
     description: 'PKCS#8 private key (PEM)'
     provider: Private key
     severity: critical
     keywords: ['begin private key']
-    pattern: '(?<secret>-----BEGIN PRIVATE KEY-----[\s\S]{40,16000}?-----END PRIVATE KEY-----)'
+    pattern: '(?<secret>-----BEGIN PRIVATE KEY-----(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\n\\]{1,200}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){0,12}-----END PRIVATE KEY-----)'
     entropy: 4.0
     lines-after: 400
     examples:
@@ -1709,12 +1725,16 @@ rules:
           -----BEGIN PRIVATE KEY-----
           ...
           -----END PRIVATE KEY-----
+        - |-
+          lines.append("-----BEGIN PRIVATE KEY-----")
+          lines += generate_body(rows=14, width=64)
+          lines.append("-----END PRIVATE KEY-----")
   - id: private-key-pkcs8-encrypted
     description: 'Encrypted PKCS#8 private key (PEM; weak passphrases are cracked offline)'
     provider: Private key
     severity: high
     keywords: ['begin encrypted private key']
-    pattern: '(?<secret>-----BEGIN ENCRYPTED PRIVATE KEY-----[\s\S]{40,16000}?-----END ENCRYPTED PRIVATE KEY-----)'
+    pattern: '(?<secret>-----BEGIN ENCRYPTED PRIVATE KEY-----(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\n\\]{1,200}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){0,12}-----END ENCRYPTED PRIVATE KEY-----)'
     entropy: 4.0
     lines-after: 400
     examples:
@@ -1758,12 +1778,16 @@ rules:
           -----BEGIN ENCRYPTED PRIVATE KEY-----
           ...
           -----END ENCRYPTED PRIVATE KEY-----
+        - |-
+          lines.append("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+          lines += generate_body(rows=14, width=64)
+          lines.append("-----END ENCRYPTED PRIVATE KEY-----")
   - id: private-key-pgp
     description: 'PGP / GPG private key block'
     provider: Private key
     severity: critical
     keywords: ['begin pgp private key block']
-    pattern: '(?<secret>-----BEGIN PGP PRIVATE KEY BLOCK-----[\s\S]{40,16000}?-----END PGP PRIVATE KEY BLOCK-----)'
+    pattern: '(?<secret>-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\n\\]{1,200}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\r|\\n|[ \t\r\n\"''`,;]){0,12}-----END PGP PRIVATE KEY BLOCK-----)'
     entropy: 4.0
     lines-after: 400
     examples:
@@ -1809,6 +1833,10 @@ rules:
           -----BEGIN PGP PRIVATE KEY BLOCK-----
           ...
           -----END PGP PRIVATE KEY BLOCK-----
+        - |-
+          lines.append("-----BEGIN PGP PRIVATE KEY BLOCK-----")
+          lines += generate_body(rows=14, width=64)
+          lines.append("-----END PGP PRIVATE KEY BLOCK-----")
   - id: private-key-putty
     description: 'PuTTY private key file (.ppk)'
     provider: Private key
@@ -2993,7 +3021,7 @@ rules:
 {"global-allowlist":{"paths":["package-lock.json","npm-shrinkwrap.json","yarn.lock","pnpm-lock.yaml","bun.lockb","deno.lock","Cargo.lock","Gemfile.lock","poetry.lock","Pipfile.lock","pdm.lock","uv.lock","composer.lock","go.sum","gradle.lockfile","packages.lock.json","Package.resolved","mix.lock","pubspec.lock","flake.lock","*.lock","*.min.js","*.min.css","*-min.js","*.js.map","*.css.map","node_modules/","vendor/","bower_components/","third_party/",".yarn/",".venv/","venv/","site-packages/"],"secret-regexes":["EXAMPLE","(?i)x{4,}","(?i)change[_.-]?me","(?i)replace[_.-]?me","(?i)your[_.-]?(?:own[_.-]?)?(?:api[_.-]?)?(?:key|token|secret|pass(?:word)?|pwd)","(?i)placeholder","(?i)redacted","(?i)(?:fake|dummy|sample|mock)(?:[_.-]|\\d|$)","(?i)^(?:fake|dummy|sample|mock|test)","(?i)not[_.-]?a[_.-]?(?:real[_.-]?)?(?:secret|key|token|password)","<[^>]{1,64}>","\\$\\{[^}]{0,64}\\}","\\$\\([^)]{0,64}\\)","\\{\\{[^}]{0,64}\\}\\}","%\\([a-z_]{1,32}\\)s","\\*{3,}","•{3,}","^(.)\\1{5,}$","(?i)^(?:abc|123|qwerty)[0-9a-z]{0,4}$","(?i)^(?:0123456789|1234567890)","(?i)abcdefgh","^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\\d{3}|sk-ssh-ed25519@openssh\\.com)$","(?i)^(?:null|none|nil|undefined|true|false|empty|string|password|secret|token|value)$"],"line-regexes":["(?i)\"integrity\"\\s{0,4}:\\s{0,4}\"sha(?:1|256|384|512)-","(?i)\\bintegrity\\s{0,4}[=:]\\s{0,4}[\"']?sha(?:1|256|384|512)-","data:(?:image|font|audio|video|application/(?:octet-stream|font))[a-z0-9.+/-]{0,40};base64,","(?i)\\b(?:sha1|sha256|sha384|sha512|md5|checksum|digest|hash)\\s{0,4}[\"']?\\s{0,4}[=:]"],"generic-stopwords":["example","sample","placeholder","process.env","os.environ","getenv","localhost","http://","https://","/path/to"]}}
 """####),
         ("keys.yaml", ####"""
-{"rules":[{"id":"private-key-rsa","description":"RSA private key (PKCS#1 PEM, encrypted or not)","provider":"Private key","severity":"critical","keywords":["begin rsa private key"],"pattern":"(?<secret>-----BEGIN RSA PRIVATE KEY-----[\\s\\S]{40,16000}?-----END RSA PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-ec","description":"Elliptic-curve private key (SEC 1 PEM)","provider":"Private key","severity":"critical","keywords":["begin ec private key"],"pattern":"(?<secret>-----BEGIN EC PRIVATE KEY-----[\\s\\S]{40,16000}?-----END EC PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-dsa","description":"DSA private key (PEM)","provider":"Private key","severity":"critical","keywords":["begin dsa private key"],"pattern":"(?<secret>-----BEGIN DSA PRIVATE KEY-----[\\s\\S]{40,16000}?-----END DSA PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-openssh","description":"OpenSSH private key","provider":"Private key","severity":"critical","keywords":["begin openssh private key"],"pattern":"(?<secret>-----BEGIN OPENSSH PRIVATE KEY-----[\\s\\S]{40,16000}?-----END OPENSSH PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-pkcs8","description":"PKCS#8 private key (PEM)","provider":"Private key","severity":"critical","keywords":["begin private key"],"pattern":"(?<secret>-----BEGIN PRIVATE KEY-----[\\s\\S]{40,16000}?-----END PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-pkcs8-encrypted","description":"Encrypted PKCS#8 private key (PEM; weak passphrases are cracked offline)","provider":"Private key","severity":"high","keywords":["begin encrypted private key"],"pattern":"(?<secret>-----BEGIN ENCRYPTED PRIVATE KEY-----[\\s\\S]{40,16000}?-----END ENCRYPTED PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-pgp","description":"PGP / GPG private key block","provider":"Private key","severity":"critical","keywords":["begin pgp private key block"],"pattern":"(?<secret>-----BEGIN PGP PRIVATE KEY BLOCK-----[\\s\\S]{40,16000}?-----END PGP PRIVATE KEY BLOCK-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-putty","description":"PuTTY private key file (.ppk)","provider":"Private key","severity":"critical","keywords":["putty-user-key-file-"],"pattern":"(?<secret>PuTTY-User-Key-File-[23]: [a-z0-9-]{3,40}\\r?\\nEncryption: [a-z0-9-]{4,20}[\\s\\S]{20,8000}?Private-Lines: [0-9]{1,3}\\r?\\n[A-Za-z0-9+/=\\r\\n]{40,6000}?Private-MAC: [0-9a-f]{40,64})","entropy":"4.0","lines-after":"120"},{"id":"gcp-service-account-key","description":"Google Cloud service-account key (JSON) with its private key","provider":"Google","severity":"critical","keywords":["service_account"],"pattern":"\\\"type\\\"\\s{0,4}:\\s{0,4}\\\"service_account\\\"[\\s\\S]{0,2000}?\\\"private_key\\\"\\s{0,4}:\\s{0,4}\\\"(?<secret>-----BEGIN PRIVATE KEY-----\\\\n[A-Za-z0-9+/=\\\\]{100,8000}?-----END PRIVATE KEY-----(?:\\\\n)?)\\\"","entropy":"4.0","lines-after":"40"},{"id":"jwt","description":"JSON Web Token (may grant access until it expires)","provider":"JWT","severity":"medium","confidence":"medium","keywords":["eyj"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>eyJ[A-Za-z0-9_-]{10,600}\\.eyJ[A-Za-z0-9_-]{10,4000}\\.[A-Za-z0-9_-]{20,800})(?![A-Za-z0-9_-])","entropy":"4.0","allowlist":{"values":["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"]}}]}
+{"rules":[{"id":"private-key-rsa","description":"RSA private key (PKCS#1 PEM, encrypted or not)","provider":"Private key","severity":"critical","keywords":["begin rsa private key"],"pattern":"(?<secret>-----BEGIN RSA PRIVATE KEY-----(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\\n\\\\]{1,200}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){0,12}-----END RSA PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-ec","description":"Elliptic-curve private key (SEC 1 PEM)","provider":"Private key","severity":"critical","keywords":["begin ec private key"],"pattern":"(?<secret>-----BEGIN EC PRIVATE KEY-----(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\\n\\\\]{1,200}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){0,12}-----END EC PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-dsa","description":"DSA private key (PEM)","provider":"Private key","severity":"critical","keywords":["begin dsa private key"],"pattern":"(?<secret>-----BEGIN DSA PRIVATE KEY-----(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\\n\\\\]{1,200}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){0,12}-----END DSA PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-openssh","description":"OpenSSH private key","provider":"Private key","severity":"critical","keywords":["begin openssh private key"],"pattern":"(?<secret>-----BEGIN OPENSSH PRIVATE KEY-----(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\\n\\\\]{1,200}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){0,12}-----END OPENSSH PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-pkcs8","description":"PKCS#8 private key (PEM)","provider":"Private key","severity":"critical","keywords":["begin private key"],"pattern":"(?<secret>-----BEGIN PRIVATE KEY-----(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\\n\\\\]{1,200}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){0,12}-----END PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-pkcs8-encrypted","description":"Encrypted PKCS#8 private key (PEM; weak passphrases are cracked offline)","provider":"Private key","severity":"high","keywords":["begin encrypted private key"],"pattern":"(?<secret>-----BEGIN ENCRYPTED PRIVATE KEY-----(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\\n\\\\]{1,200}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){0,12}-----END ENCRYPTED PRIVATE KEY-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-pgp","description":"PGP / GPG private key block","provider":"Private key","severity":"critical","keywords":["begin pgp private key block"],"pattern":"(?<secret>-----BEGIN PGP PRIVATE KEY BLOCK-----(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}(?:[A-Za-z-]{1,30}: {0,2}[^\\n\\\\]{1,200}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,8}){0,4}(?:[A-Za-z0-9+/=]{16,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){1,12}){2,}+[A-Za-z0-9+/=]{0,100}(?:\\\\r|\\\\n|[ \\t\\r\\n\\\"'`,;]){0,12}-----END PGP PRIVATE KEY BLOCK-----)","entropy":"4.0","lines-after":"400"},{"id":"private-key-putty","description":"PuTTY private key file (.ppk)","provider":"Private key","severity":"critical","keywords":["putty-user-key-file-"],"pattern":"(?<secret>PuTTY-User-Key-File-[23]: [a-z0-9-]{3,40}\\r?\\nEncryption: [a-z0-9-]{4,20}[\\s\\S]{20,8000}?Private-Lines: [0-9]{1,3}\\r?\\n[A-Za-z0-9+/=\\r\\n]{40,6000}?Private-MAC: [0-9a-f]{40,64})","entropy":"4.0","lines-after":"120"},{"id":"gcp-service-account-key","description":"Google Cloud service-account key (JSON) with its private key","provider":"Google","severity":"critical","keywords":["service_account"],"pattern":"\\\"type\\\"\\s{0,4}:\\s{0,4}\\\"service_account\\\"[\\s\\S]{0,2000}?\\\"private_key\\\"\\s{0,4}:\\s{0,4}\\\"(?<secret>-----BEGIN PRIVATE KEY-----\\\\n[A-Za-z0-9+/=\\\\]{100,8000}?-----END PRIVATE KEY-----(?:\\\\n)?)\\\"","entropy":"4.0","lines-after":"40"},{"id":"jwt","description":"JSON Web Token (may grant access until it expires)","provider":"JWT","severity":"medium","confidence":"medium","keywords":["eyj"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>eyJ[A-Za-z0-9_-]{10,600}\\.eyJ[A-Za-z0-9_-]{10,4000}\\.[A-Za-z0-9_-]{20,800})(?![A-Za-z0-9_-])","entropy":"4.0","allowlist":{"values":["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"]}}]}
 """####),
         ("payments.yaml", ####"""
 {"rules":[{"id":"stripe-live-secret-key","description":"Stripe live secret key","provider":"Stripe","severity":"critical","keywords":["sk_live_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>sk_live_[0-9A-Za-z]{24,247})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"stripe-restricted-key","description":"Stripe live restricted key","provider":"Stripe","severity":"critical","keywords":["rk_live_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>rk_live_[0-9A-Za-z]{24,247})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"stripe-test-secret-key","description":"Stripe test-mode secret or restricted key","provider":"Stripe","severity":"medium","keywords":["sk_test_","rk_test_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>[sr]k_test_[0-9A-Za-z]{24,247})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"stripe-webhook-secret","description":"Stripe webhook signing secret","provider":"Stripe","severity":"high","keywords":["whsec_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>whsec_[A-Za-z0-9+/]{32,64})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"square-access-token","description":"Square production access token","provider":"Square","severity":"critical","keywords":["eaaa"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>EAAA[A-Za-z0-9_-]{60})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"square-oauth-secret","description":"Square OAuth application secret","provider":"Square","severity":"critical","keywords":["sq0csp-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>sq0csp-[0-9A-Za-z_-]{43})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"square-legacy-access-token","description":"Square legacy personal access token","provider":"Square","severity":"high","keywords":["sq0atp-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>sq0atp-[0-9A-Za-z_-]{22})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"braintree-access-token","description":"PayPal Braintree access token","provider":"PayPal","severity":"critical","keywords":["access_token$production$","access_token$sandbox$"],"pattern":"(?<secret>access_token\\$(?:production|sandbox)\\$[0-9a-z]{16}\\$[0-9a-f]{32})(?![0-9a-f])","entropy":"3.0"},{"id":"braintree-private-key","description":"Braintree private key in a Braintree-named setting","provider":"PayPal","severity":"critical","keywords":["braintree"],"pattern":"(?i)braintree[\\w.-]{0,20}private[_-]?key[\\\"'\\]]{0,2}(?:[ \\t]{0,2}:[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30})?[ \\t]{0,4}(?::=|=>|[:=])[ \\t]{0,4}[\\\"'`]?(?<secret>[0-9a-f]{32})(?![0-9a-f])","entropy":"3.0"},{"id":"paypal-client-secret","description":"PayPal REST API client secret in a PayPal-named setting","provider":"PayPal","severity":"critical","keywords":["paypal"],"pattern":"(?i)paypal[\\w.-]{0,20}(?:client[_-]?)?secret[\\\"'\\]]{0,2}(?:[ \\t]{0,2}:[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30})?[ \\t]{0,4}(?::=|=>|[:=])[ \\t]{0,4}[\\\"'`]?(?<secret>E[A-Za-z0-9_-]{79})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"adyen-api-key","description":"Adyen API key","provider":"Adyen","severity":"critical","keywords":["aqe"],"pattern":"(?<![A-Za-z0-9])(?<secret>AQE[a-z][A-Za-z0-9+/=_.-]{100,240})(?![A-Za-z0-9+/=_.-])","entropy":"4.5"},{"id":"razorpay-key-secret","description":"Razorpay key secret in a Razorpay-named setting","provider":"Razorpay","severity":"critical","keywords":["razorpay"],"pattern":"(?i)razorpay[\\w.-]{0,20}secret[\\\"'\\]]{0,2}(?:[ \\t]{0,2}:[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30})?[ \\t]{0,4}(?::=|=>|[:=])[ \\t]{0,4}[\\\"'`]?(?<secret>[A-Za-z0-9]{24})(?![A-Za-z0-9])","entropy":"3.8"}]}

@@ -57,11 +57,10 @@ public enum RuleLint {
                     let parts = body.split(separator: ",", omittingEmptySubsequences: false)
                     let numeric = !body.isEmpty && parts.count <= 2 && parts.allSatisfy { $0.allSatisfy(\.isNumber) }
                         && !(parts.first?.isEmpty ?? true)
-                    if numeric && parts.count == 2 && parts[1].isEmpty {
-                        let possessive = close + 1 < c.count && c[close + 1] == UInt8(ascii: "+")
-                        if !possessive { out.append(i) }
-                    }
-                    if numeric { i = close }
+                    let possessive = close + 1 < c.count && c[close + 1] == UInt8(ascii: "+")
+                    if numeric && parts.count == 2 && parts[1].isEmpty && !possessive { out.append(i) }
+                    // Step over the bound, and over a possessive `+`, which is not a quantifier of its own.
+                    if numeric { i = possessive ? close + 1 : close }
                 }
             default: break
             }

@@ -107,6 +107,7 @@ rules:
     @Test(arguments: [
         ("a+", [1]), ("a*b", [1]), ("a{2,}", [1]), ("[a+*]{1,5}", []), ("\\+\\*", []), ("a++", []), ("a{1,9}", []),
         ("(?<secret>x+)y", [11]), ("\\Qa+b\\E", []), ("a{,5}", []), ("[]+]{1,2}", []), ("x{3}", []),
+        ("(?:ab){2,}+c", []), ("a{2,5}+b", []), ("a{2,}b+", [1, 6]),
     ])
     func unboundedQuantifiersAreFound(_ pattern: String, _ offsets: [Int]) {
         #expect(RuleLint.unboundedQuantifiers(in: pattern) == offsets)
