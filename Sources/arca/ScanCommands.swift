@@ -28,6 +28,24 @@ struct CLIError: Error {
     var message: String
 }
 
+/// `ARCA_TIMING=1` prints phase times (milliseconds since process start) to standard error.
+enum Timing {
+    static let enabled = getenv("ARCA_TIMING") != nil
+
+    static func mark(_ what: String) {
+        guard enabled else { return }
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let now = Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+        // Process start from /proc/self/stat (field 22, in clock ticks since boot).
+        let stat = IO.readFile("/proc/self/stat") ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        let ticks = fields.count > 19 ? Double(fields[19]) ?? 0 : 0
+        let start = ticks * 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+        IO.write(fd: 2, "arca timing: \(Int(now - start)) ms \(what)\n")
+    }
+}
+
 /// Options that select rules.
 struct RuleOptions: ParsableArguments {
     @Option(name: .customLong("rules"), help: ArgumentHelp("Add the rules in this directory (or file) of *.yaml.", valueName: "DIR"))
@@ -181,7 +199,9 @@ struct Scan: ParsableCommand {
     }
 
     func run() throws {
+        Timing.mark("parsed arguments")
         let ruleSet = try scan.rules.load()
+        Timing.mark("rules loaded")
         var base: Baseline?
         if let file = baseline ?? (noBaseline ? nil : scan.defaultBaseline()) {
             guard let text = IO.readFile(file) else {
@@ -192,6 +212,7 @@ struct Scan: ParsableCommand {
             }
         }
         let result = try scan.run(ruleSet)
+        Timing.mark("scanned")
         var findings = result.findings
         var stale: [BaselineEntry] = []
         var suppressed = 0

@@ -169,6 +169,32 @@ final class GitRepoFixture {
                 == ["new.py:1:github-pat-classic", "old.py:3:slack-bot-token"])
     }
 
+    /// The hook reads git's own diff; without git it falls back to libgit2's. Both must agree.
+    @Test func gitAndLibgit2StagedDiffsAgree() throws {
+        let repo = try GitRepoFixture()
+        try repo.commit("init", files: ["a.py": (1...30).map { "line \($0)" }.joined(separator: "\n") + "\n",
+                                        "gone.py": "x\n", "b.bin": "\u{0}\u{1}binary\n", "mode.sh": "echo hi\n"])
+        var lines = (1...30).map { "line \($0)" }
+        lines.insert("added top", at: 0)
+        lines[10] = "changed eleven"
+        lines.append(contentsOf: ["added end 1", "added end 2"])
+        repo.tree.write("a.py", lines.joined(separator: "\n") + "\n")
+        repo.tree.write("new dir/naïve file.py", "one\ntwo\n")
+        repo.tree.write("b.bin", "\u{0}\u{2}binary changed\n")
+        try repo.git("rm", "-q", "gone.py")
+        try repo.git("add", "-A")
+        try repo.git("update-index", "--chmod=+x", "mode.sh")
+        let git = try GitRepository(path: repo.path)
+        let viaLibgit2 = try git.stagedChanges()
+        let output = try #require(Scanner.stagedDiffFromGit(git))
+        let viaGit = GitRepository.parseStagedDiff(output)
+        func summary(_ f: [StagedFile]) -> [String] { f.map { "\($0.path) \($0.blob) \($0.addedLines.sorted())" }.sorted() }
+        #expect(summary(viaGit) == summary(viaLibgit2))
+        #expect(viaGit.first { $0.path == "a.py" }?.addedLines.sorted() == [1, 11, 32, 33])
+        #expect(viaGit.contains { $0.path == "new dir/naïve file.py" && $0.addedLines == [1, 2] })
+        #expect(!viaGit.contains { $0.path == "b.bin" || $0.path == "gone.py" || $0.path == "mode.sh" })
+    }
+
     @Test func firstCommitInAnEmptyRepository() throws {
         let repo = try GitRepoFixture()
         repo.tree.write("a.py", "K = \"\(Fixtures.stripeKey)\"\n")

@@ -274,6 +274,55 @@ final class GitRepository {
         return body(UnsafeRawBufferPointer(start: git_blob_rawcontent(b), count: size))
     }
 
+    /// Staged files from `git diff --cached --raw -p -U0 -z --no-abbrev` output: the raw records
+    /// (`:oldmode newmode oldid newid status`, NUL, path, NUL) give each file's new blob id; the patch that
+    /// follows gives, per file and in the same order, hunk headers `@@ -a,b +c,d @@` whose `+c,d` are the
+    /// added lines. libgit2 is left only the blob reads (its own diff reads the whole index).
+    static func parseStagedDiff(_ output: [UInt8]) -> [StagedFile] {
+        var files: [StagedFile] = []
+        var i = 0
+        let n = output.count
+        func field() -> String {
+            let start = i
+            while i < n && output[i] != 0 { i += 1 }
+            defer { i += 1 }
+            return String(decoding: output[start..<min(i, n)], as: UTF8.self)
+        }
+        while i < n && output[i] == UInt8(ascii: ":") {
+            let meta = field()
+            let path = field()
+            let parts = meta.split(separator: " ")
+            var oid = git_oid()
+            let isFile = parts.count >= 5 && parts[1].hasPrefix("100")
+            let ok = parts.count >= 5 && git_oid_fromstr(&oid, String(parts[3])) == 0
+            files.append(StagedFile(path: path, blob: GitOID(oid), addedLines: [], binary: !(isFile && ok)))
+        }
+        // The patch: one "diff --git" section per raw record, in order.
+        var section = -1
+        var lineStart = i
+        while lineStart < n {
+            var lineEnd = lineStart
+            while lineEnd < n && output[lineEnd] != 0x0a && output[lineEnd] != 0 { lineEnd += 1 }
+            let line = output[lineStart..<lineEnd]
+            if line.starts(with: Array("diff --git ".utf8)) {
+                section += 1
+            } else if section >= 0, section < files.count, line.starts(with: Array("Binary files ".utf8)) {
+                files[section].binary = true
+            } else if section >= 0, section < files.count, line.starts(with: Array("@@ ".utf8)) {
+                let text = String(decoding: line, as: UTF8.self)
+                if let plus = text.split(separator: " ").first(where: { $0.hasPrefix("+") }) {
+                    let nums = plus.dropFirst().split(separator: ",")
+                    if let start = nums.first.flatMap({ Int($0) }) {
+                        let count = nums.count > 1 ? Int(nums[1]) ?? 1 : 1
+                        if count > 0 { for l in start..<(start + count) { files[section].addedLines.insert(l) } }
+                    }
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+        return files.filter { !$0.binary && !$0.addedLines.isEmpty }
+    }
+
     /// Files the index adds or changes against HEAD, each with the new lines (1-based) the change adds. With
     /// `onlyPaths`, libgit2 compares just those paths (exact match), which spares it the whole-tree walk.
     func stagedChanges(onlyPaths: [String]? = nil) throws(GitError) -> [StagedFile] {
@@ -357,10 +406,14 @@ public struct StagedFile: Sendable {
 private final class StagedCollector {
     var files: [StagedFile] = []
     var byPath: [String: Int] = [:]
+    /// For a diff of two blobs given without paths: the path to record.
+    let fixedPath: String?
+
+    init(fixedPath: String? = nil) { self.fixedPath = fixedPath }
 
     func index(_ d: git_diff_delta) -> Int? {
-        guard d.status != GIT_DELTA_DELETED, let p = d.new_file.path else { return nil }
-        let path = String(cString: p)
+        guard d.status != GIT_DELTA_DELETED else { return nil }
+        guard let path = fixedPath ?? d.new_file.path.map({ String(cString: $0) }) else { return nil }
         if let i = byPath[path] { return i }
         files.append(StagedFile(path: path, blob: GitOID(d.new_file.id), addedLines: [], binary: false))
         byPath[path] = files.count - 1

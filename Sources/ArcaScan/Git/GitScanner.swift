@@ -237,15 +237,17 @@ extension Scanner {
         return present
     }
 
-    /// The staged paths, as `git diff --cached` names them, or nil when git cannot be run. The hook runs under
-    /// git, and git's cache-tree answers in a few milliseconds on a 20,000-file index where libgit2's
-    /// tree-to-index diff walks the whole tree; libgit2 then diffs only these paths.
-    static func stagedPathsFromGit(_ repo: GitRepository) -> [String]? {
+    /// `git diff --cached` (raw records and a zero-context patch) for the index against HEAD, or nil when git
+    /// cannot be run. The hook runs under git, and git's cache-tree answers in a few milliseconds on a
+    /// 20,000-file index, where libgit2's tree-to-index diff reads the whole index and walks the whole tree.
+    static func stagedDiffFromGit(_ repo: GitRepository) -> [UInt8]? {
         guard let workdir = repo.workdir else { return nil }
         var out: [UInt8] = []
-        let args = ["git", "-C", workdir, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT"]
+        let args = ["git", "-C", workdir, "-c", "core.quotePath=false", "diff", "--cached", "--raw", "-p", "-U0",
+                    "-z", "--no-renames", "--no-abbrev", "--diff-filter=AMT", "--no-ext-diff", "--no-color",
+                    "--no-textconv", "--ignore-submodules"]
         guard runCapturing(args, into: &out) == 0 else { return nil }
-        return out.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return out
     }
 
     /// Runs a program found on PATH, capturing its standard output; returns its exit status or -1.
@@ -338,10 +340,16 @@ public struct StagedSnapshot: Sendable {
     /// Reads the staged changes of the repository holding `path`.
     public static func read(repository path: String) throws(ScanError) -> StagedSnapshot {
         let started = Scanner.now()
-        do {
+        do throws(GitError) {
             let repo = try GitRepository(path: path)
+            let changes: [StagedFile]
+            if let output = Scanner.stagedDiffFromGit(repo) {
+                changes = GitRepository.parseStagedDiff(output)
+            } else {
+                changes = try repo.stagedChanges()
+            }
             var files: [File] = []
-            for change in try repo.stagedChanges(onlyPaths: Scanner.stagedPathsFromGit(repo)) {
+            for change in changes {
                 let bytes = try repo.withBlob(change.blob) { Array($0) }
                 files.append(File(path: change.path, addedLines: change.addedLines, bytes: bytes))
             }
