@@ -44,6 +44,8 @@ let package = Package(
             ]
         ),
         .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules"]),
+        // The vault core (issue 4, in progress): barrier and seals. No HTTP, no database driver here.
+        .target(name: "ArcaVault", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "arca",
             dependencies: [
@@ -55,5 +57,6 @@ let package = Package(
         .testTarget(name: "ArcaRulesTests", dependencies: ["ArcaRules", "ArcaRegex"]),
         .testTarget(name: "ArcaScanTests", dependencies: ["ArcaScan", "ArcaRules", "ArcaReport"]),
         .testTarget(name: "ArcaCLITests", dependencies: ["arca", "ArcaScan"]),
+        .testTarget(name: "ArcaVaultTests", dependencies: ["ArcaVault"]),
     ]
 )

@@ -1,0 +1,118 @@
+import Crypto
+import Testing
+@testable import ArcaVault
+
+/// A deterministic generator for known-answer tests (never used outside tests).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct ShamirTests {
+    @Test(arguments: [
+        (UInt8(0x57), UInt8(0x83), UInt8(0xC1)),  // FIPS-197 §4.2
+        (0x57, 0x13, 0xFE), (0x01, 0xAB, 0xAB), (0x00, 0x7F, 0x00), (0x02, 0x80, 0x1B),
+    ])
+    func fieldMultiplicationKnownAnswers(_ a: UInt8, _ b: UInt8, _ product: UInt8) {
+        #expect(Shamir.mul(a, b) == product)
+        #expect(Shamir.mul(b, a) == product)
+    }
+
+    @Test func everyNonZeroElementHasAnInverse() {
+        for a in 1...255 { #expect(Shamir.mul(UInt8(a), Shamir.inverse(UInt8(a))) == 1) }
+    }
+
+    @Test func knownAnswerSplit() throws {
+        // threshold 2: y = secret ⊕ c·x, with c drawn from the seeded generator.
+        var rng = SplitMix64(state: 42)
+        let shares = try Shamir.split([0x2A], count: 3, threshold: 2, using: &rng)
+        var again = SplitMix64(state: 42)
+        let c = UInt8.random(in: 0...255, using: &again)
+        #expect(shares.map(\.y) == [[0x2A ^ Shamir.mul(c, 1)], [0x2A ^ Shamir.mul(c, 2)], [0x2A ^ Shamir.mul(c, 3)]])
+    }
+
+    @Test(arguments: [(2, 2), (3, 5), (5, 5), (4, 10)])
+    func anyThresholdSubsetRebuildsTheSecret(_ threshold: Int, _ count: Int) throws {
+        let secret = Array((0..<32).map { UInt8($0 * 7 & 0xff) })
+        let shares = try Shamir.split(secret, count: count, threshold: threshold)
+        #expect(Set(shares.map(\.x)).count == count)
+        for start in 0...(count - threshold) {
+            let subset = Array(shares[start..<(start + threshold)].reversed())
+            #expect(try Shamir.combine(subset, threshold: threshold) == secret)
+        }
+        if threshold > 2 {
+            // One share short: refused (and interpolating too few points would give another value).
+            #expect(throws: Shamir.Failure.notEnoughShares(have: threshold - 1, need: threshold)) {
+                try Shamir.combine(Array(shares.prefix(threshold - 1)), threshold: threshold)
+            }
+            let wrong = try Shamir.combine(Array(shares.prefix(threshold - 1)), threshold: threshold - 1)
+            #expect(wrong != secret)
+        }
+    }
+
+    @Test func badInputIsRefused() throws {
+        #expect(throws: Shamir.Failure.self) { try Shamir.split([1], count: 3, threshold: 1) }
+        #expect(throws: Shamir.Failure.self) { try Shamir.split([1], count: 2, threshold: 3) }
+        #expect(throws: Shamir.Failure.self) { try Shamir.split([], count: 3, threshold: 2) }
+        let shares = try Shamir.split([1, 2, 3], count: 3, threshold: 2)
+        #expect(throws: Shamir.Failure.notEnoughShares(have: 1, need: 2)) {
+            try Shamir.combine([shares[0], shares[0]], threshold: 2)
+        }
+        var short = shares[1]
+        short.y.removeLast()
+        #expect(throws: Shamir.Failure.inconsistentShares) { try Shamir.combine([shares[0], short], threshold: 2) }
+        #expect(Shamir.Share(bytes: shares[0].bytes) == shares[0])
+        #expect(Shamir.Share(bytes: [0, 1]) == nil)
+    }
+}
+
+@Suite struct BarrierTests {
+    let secret = Array("s3cr3t-value-Kq9vR2mZpLw7".utf8)
+
+    @Test func roundTripAndPathBinding() throws {
+        let b = Barrier.generate()
+        let env = try b.seal(secret, path: "secrets/db-password/v1")
+        #expect(try b.open(env, path: "secrets/db-password/v1") == secret)
+        #expect(Array(env.prefix(5)) == Array("ARCA".utf8) + [1])
+        #expect(throws: Barrier.Failure.authenticationFailed) { try b.open(env, path: "secrets/other/v1") }
+        var altered = env
+        altered[30] ^= 0x01
+        #expect(throws: Barrier.Failure.authenticationFailed) { try b.open(altered, path: "secrets/db-password/v1") }
+        #expect(!env.windows(ofCount: secret.count).contains { Array($0) == secret })
+    }
+
+    @Test func versionsAndTerms() throws {
+        let b = Barrier.generate()
+        let env = try b.seal(secret, path: "p")
+        var newer = env
+        newer[4] = 2
+        #expect(throws: Barrier.Failure.newerFormat(2)) { try b.open(newer, path: "p") }
+        #expect(throws: Barrier.Failure.notAnEnvelope) { try b.open(Array("garbage".utf8), path: "p") }
+        let rotated = b.rotated()
+        #expect(rotated.activeTerm == 2)
+        #expect(try rotated.open(env, path: "p") == secret, "old entries stay readable after rotation")
+        let fresh = try rotated.seal(secret, path: "p")
+        #expect(Array(fresh[5..<9]) == [0, 0, 0, 2])
+        #expect(throws: Barrier.Failure.unknownTerm(2)) { try b.open(fresh, path: "p") }
+    }
+
+    @Test func aesGCMKnownAnswer() throws {
+        // NIST SP 800-38D / McGrew–Viega test case 13: 256-bit zero key, zero nonce, empty plaintext.
+        let key = SymmetricKey(data: [UInt8](repeating: 0, count: 32))
+        let box = try AES.GCM.seal([UInt8](), using: key, nonce: AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)))
+        #expect(Array(box.tag) == [0x53, 0x0f, 0x8a, 0xfb, 0xc7, 0x45, 0x36, 0xb9, 0xa9, 0x63, 0xb4, 0xf1, 0xc4, 0xcb, 0x73, 0x8b])
+    }
+}
+
+extension Array {
+    func windows(ofCount n: Int) -> [ArraySlice<Element>] {
+        guard n <= count else { return [] }
+        return (0...(count - n)).map { self[$0..<($0 + n)] }
+    }
+}
