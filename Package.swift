@@ -45,7 +45,13 @@ let package = Package(
         ),
         .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules"]),
         // The vault core (issue 4, in progress): barrier and seals. No HTTP, no database driver here.
-        .target(name: "ArcaVault", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "ArcaVault",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "arca",
             dependencies: [

@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Testing
 @testable import ArcaVault
 
@@ -114,5 +115,69 @@ extension Array {
     func windows(ofCount n: Int) -> [ArraySlice<Element>] {
         guard n <= count else { return [] }
         return (0...(count - n)).map { self[$0..<($0 + n)] }
+    }
+}
+
+@Suite struct SealTests {
+    @Test func scryptKnownAnswerRFC7914() throws {
+        // RFC 7914 §12: P = "password", S = "NaCl", N = 1024, r = 8, p = 16, dkLen = 64.
+        let key = try KDF.Scrypt.deriveKey(from: Array("password".utf8), salt: Array("NaCl".utf8), outputByteCount: 64,
+                                           rounds: 1024, blockSize: 8, parallelism: 16)
+        let hex = key.withUnsafeBytes { Hex.encode(Array($0)) }
+        #expect(hex == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")
+    }
+
+    static let fast = MasterKey.ScryptParameters(logN: 10, r: 8, p: 1)
+
+    @Test func passphraseSealRoundTrip() throws {
+        let barrier = Barrier.generate().rotated()
+        let salt = Array("0123456789abcdef".utf8)
+        let master = try MasterKey.fromPassphrase("correct horse battery staple", salt: salt, parameters: Self.fast)
+        let sealed = try SealedKeyring.seal(barrier, master: master, kind: .passphrase, salt: salt, scrypt: Self.fast)
+        let parsed = try SealedKeyring(bytes: sealed.bytes)
+        #expect(parsed == sealed)
+        let again = try MasterKey.fromPassphrase("correct horse battery staple", salt: parsed.salt, parameters: parsed.scrypt)
+        let opened = try parsed.unseal(master: again)
+        #expect(opened.activeTerm == 2)
+        let env = try barrier.seal(Array("v".utf8), path: "p")
+        #expect(try opened.open(env, path: "p") == Array("v".utf8))
+        let wrong = try MasterKey.fromPassphrase("Correct horse battery staple", salt: salt, parameters: Self.fast)
+        #expect(throws: SealedKeyring.Failure.wrongKey) { try parsed.unseal(master: wrong) }
+        #expect(throws: MasterKey.Failure.emptyPassphrase) { try MasterKey.fromPassphrase("", salt: salt, parameters: Self.fast) }
+        // No key byte of the keyring is in the stored form.
+        let stored = sealed.bytes
+        for (_, key) in barrier.keys {
+            let k = key.withUnsafeBytes { Array($0) }
+            #expect(!stored.windows(ofCount: 8).contains { Array($0) == Array(k.prefix(8)) })
+        }
+    }
+
+    @Test func keyFileAndSharesSeal() throws {
+        let barrier = Barrier.generate()
+        let file = MasterKey.newKeyFile()
+        let fromFile = try MasterKey.fromKeyFile(Array(("  " + file).utf8))
+        let sealed = try SealedKeyring.seal(barrier, master: fromFile, kind: .keyFile)
+        #expect(try SealedKeyring(bytes: sealed.bytes).unseal(master: MasterKey.fromKeyFile(Array(file.utf8))).keys.count == 1)
+        #expect(throws: MasterKey.Failure.self) { try MasterKey.fromKeyFile(Array("not hex".utf8)) }
+
+        let (master, shares) = try MasterKey.newShares(count: 5, threshold: 3)
+        let sealedShares = try SealedKeyring.seal(barrier, master: master, kind: .shamir, threshold: 3, shareCount: 5)
+        let parsed = try SealedKeyring(bytes: sealedShares.bytes)
+        #expect(parsed.threshold == 3 && parsed.shareCount == 5)
+        let rebuilt = try MasterKey.fromShares([shares[4], shares[1], shares[2]], threshold: Int(parsed.threshold))
+        #expect(try parsed.unseal(master: rebuilt).keys.count == 1)
+        #expect(throws: MasterKey.Failure.self) { try MasterKey.fromShares([shares[0], shares[1]], threshold: 3) }
+    }
+
+    @Test func tamperedOrNewerKeyringsAreRefused() throws {
+        let master = SymmetricKey(size: .bits256)
+        let sealed = try SealedKeyring.seal(Barrier.generate(), master: master, kind: .keyFile)
+        var bytes = sealed.bytes
+        bytes[4] = 9
+        #expect(throws: SealedKeyring.Failure.newerFormat(9)) { try SealedKeyring(bytes: bytes) }
+        bytes = sealed.bytes
+        bytes[8] ^= 1  // an authenticated header byte (scrypt r)
+        #expect(throws: SealedKeyring.Failure.wrongKey) { try SealedKeyring(bytes: bytes).unseal(master: master) }
+        #expect(throws: SealedKeyring.Failure.notAKeyring) { try SealedKeyring(bytes: Array("garbage!".utf8)) }
     }
 }
