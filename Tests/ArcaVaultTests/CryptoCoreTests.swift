@@ -181,3 +181,71 @@ extension Array {
         #expect(throws: SealedKeyring.Failure.notAKeyring) { try SealedKeyring(bytes: Array("garbage!".utf8)) }
     }
 }
+
+@Suite struct AuditChainTests {
+    let key = Curve25519.Signing.PrivateKey()
+
+    func trail(_ n: Int) throws -> ([AuditRecord], [AuditCheckpoint]) {
+        var records: [AuditRecord] = []
+        var checkpoints: [AuditCheckpoint] = []
+        for i in 1...n {
+            let r = AuditChain.next(after: records.last, time: "2026-11-29T10:00:\(10 + i)Z", caller: "app-\(i % 3)",
+                                    operation: i % 2 == 0 ? "SecretGet" : "SecretSet", secretName: "db-password",
+                                    secretVersion: "v\(i)", result: i % 5 == 0 ? "denied" : "allowed", source: "127.0.0.1")
+            records.append(r)
+            if i % 4 == 0 || i == n { checkpoints.append(try AuditChain.checkpoint(r, key: key)) }
+        }
+        return (records, checkpoints)
+    }
+
+    @Test func intactTrailVerifies() throws {
+        let (r, c) = try trail(10)
+        #expect(AuditChain.verify(r, checkpoints: c, publicKey: key.publicKey, requireFullCoverage: true) == nil)
+        #expect(r[0].previousHash == AuditChain.genesis && r[1].previousHash == r[0].hash)
+    }
+
+    @Test func tamperingIsNamed() throws {
+        let (r, c) = try trail(10)
+        let pub = key.publicKey
+        var altered = r
+        altered[4].result = "allowed"
+        #expect(AuditChain.verify(altered, checkpoints: c, publicKey: pub) == .altered(sequence: 5))
+        var rehashed = r
+        rehashed[4].result = "allowed"
+        rehashed[4].hash = rehashed[4].computedHash()  // a forger who rehashes breaks the link to record 6
+        #expect(AuditChain.verify(rehashed, checkpoints: c, publicKey: pub) == .inserted(sequence: 6))
+        var deleted = r
+        deleted.remove(at: 6)
+        #expect(AuditChain.verify(deleted, checkpoints: c, publicKey: pub) == .deleted(after: 6))
+        var reordered = r
+        reordered.swapAt(2, 3)
+        #expect(AuditChain.verify(reordered, checkpoints: c, publicKey: pub) == .reordered(sequence: 4))
+        var swappedBack = r
+        let moved = swappedBack.remove(at: 7)
+        swappedBack.insert(moved, at: 2)
+        #expect(AuditChain.verify(swappedBack, checkpoints: c, publicKey: pub) == .reordered(sequence: 8))
+        let tail = Array(r.prefix(8))
+        #expect(AuditChain.verify(tail, checkpoints: c, publicKey: pub) == .deleted(after: 8), "signed tail records were cut")
+        let otherKey = Curve25519.Signing.PrivateKey()
+        #expect(AuditChain.verify(r, checkpoints: c, publicKey: otherKey.publicKey) == .badCheckpoint(sequence: 4))
+        // A whole forged trail, rehashed and relinked, fails on the first checkpoint.
+        var forged: [AuditRecord] = []
+        for x in r {
+            forged.append(AuditChain.next(after: forged.last, time: x.time, caller: "intruder", operation: x.operation,
+                                          result: x.result, source: x.source))
+        }
+        #expect(AuditChain.verify(forged, checkpoints: c, publicKey: pub) == .badCheckpoint(sequence: 4))
+        var early = r
+        early.insert(r[3], at: 3)
+        #expect(AuditChain.verify(early, checkpoints: c, publicKey: pub) == .reordered(sequence: 4))
+    }
+
+    @Test func recordsCarryNoSecretValues() throws {
+        let r = AuditChain.next(after: nil, time: "t", caller: "c", operation: "SecretSet", secretName: "n",
+                                secretVersion: "v", result: "allowed", source: "s")
+        // The record type has no field for a value: this documents it, and fails if one is ever added.
+        #expect(Mirror(reflecting: r).children.compactMap(\.label).sorted()
+                == ["caller", "hash", "operation", "previousHash", "result", "secretName", "secretVersion",
+                    "sequence", "source", "time"])
+    }
+}

@@ -1,0 +1,150 @@
+import Crypto
+
+/// One audit record. Never holds a secret value, token or password: only who did what to which secret.
+public struct AuditRecord: Sendable, Equatable {
+    public var sequence: UInt64
+    /// ISO 8601, UTC.
+    public var time: String
+    /// The caller's identity (object id or "local-operator").
+    public var caller: String
+    /// Azure Key Vault's operation names: `SecretGet`, `SecretSet`, `SecretList`, … and `Authentication`.
+    public var operation: String
+    public var secretName: String?
+    public var secretVersion: String?
+    /// `allowed`, `denied` or `failed`.
+    public var result: String
+    /// Where the request came from (address, or "embedded").
+    public var source: String
+    /// Hash of the previous record (32 zero bytes for the first).
+    public var previousHash: [UInt8]
+    /// SHA-256 over the encoding of every field above.
+    public var hash: [UInt8]
+
+    public init(sequence: UInt64, time: String, caller: String, operation: String, secretName: String?,
+                secretVersion: String?, result: String, source: String, previousHash: [UInt8]) {
+        self.sequence = sequence
+        self.time = time
+        self.caller = caller
+        self.operation = operation
+        self.secretName = secretName
+        self.secretVersion = secretVersion
+        self.result = result
+        self.source = source
+        self.previousHash = previousHash
+        self.hash = []
+        self.hash = computedHash()
+    }
+
+    /// Length-prefixed fields, so no two different records encode alike.
+    func canonical() -> [UInt8] {
+        var out = Array("arca-audit-v1".utf8)
+        func field(_ bytes: [UInt8]) {
+            out += Barrier.bigEndian(UInt32(bytes.count))
+            out += bytes
+        }
+        field((0..<8).map { UInt8(sequence >> (56 - 8 * UInt64($0)) & 0xff) })
+        for s in [time, caller, operation, secretName ?? "\u{0}", secretVersion ?? "\u{0}", result, source] {
+            field(Array(s.utf8))
+        }
+        field(previousHash)
+        return out
+    }
+
+    func computedHash() -> [UInt8] { Array(SHA256.hash(data: canonical())) }
+}
+
+/// A signature over the chain up to a record: made with the checkpoint key (kept in the keyring), checked with
+/// its public half, which is printed at `init` and kept outside the trail.
+public struct AuditCheckpoint: Sendable, Equatable {
+    public var sequence: UInt64
+    public var hash: [UInt8]
+    public var signature: [UInt8]
+
+    static func message(_ sequence: UInt64, _ hash: [UInt8]) -> [UInt8] {
+        Array("arca-checkpoint-v1".utf8) + (0..<8).map { UInt8(sequence >> (56 - 8 * UInt64($0)) & 0xff) } + hash
+    }
+}
+
+/// Appending to and verifying the audit chain.
+public enum AuditChain {
+    /// The first thing wrong with a trail.
+    public enum Problem: Error, Equatable, Sendable, CustomStringConvertible {
+        /// The record at this position does not hash to what it claims: altered.
+        case altered(sequence: UInt64)
+        /// A sequence number is missing before this record: deleted.
+        case deleted(after: UInt64)
+        /// Sequence numbers go backwards here: reordered.
+        case reordered(sequence: UInt64)
+        /// The record does not link to the one before it: inserted (or the one before was replaced).
+        case inserted(sequence: UInt64)
+        /// A checkpoint's signature does not verify, or it signs a hash the trail does not have.
+        case badCheckpoint(sequence: UInt64)
+        /// Records after the last checkpoint are not covered by a signature (informational for exports).
+        case uncheckpointed(from: UInt64)
+
+        public var description: String {
+            switch self {
+            case .altered(let s): return "record \(s) was altered"
+            case .deleted(let s): return "records after \(s) were deleted"
+            case .reordered(let s): return "record \(s) is out of order"
+            case .inserted(let s): return "record \(s) was inserted or its predecessor replaced"
+            case .badCheckpoint(let s): return "checkpoint at record \(s) does not verify"
+            case .uncheckpointed(let s): return "records from \(s) on are not covered by a signed checkpoint"
+            }
+        }
+    }
+
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+
+    /// The next record after `last` (nil for the first).
+    public static func next(after last: AuditRecord?, time: String, caller: String, operation: String,
+                            secretName: String? = nil, secretVersion: String? = nil, result: String,
+                            source: String) -> AuditRecord {
+        AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: time, caller: caller, operation: operation,
+                    secretName: secretName, secretVersion: secretVersion, result: result, source: source,
+                    previousHash: last?.hash ?? genesis)
+    }
+
+    /// Signs the chain up to `record`.
+    public static func checkpoint(_ record: AuditRecord, key: Curve25519.Signing.PrivateKey) throws -> AuditCheckpoint {
+        let sig = try key.signature(for: AuditCheckpoint.message(record.sequence, record.hash))
+        return AuditCheckpoint(sequence: record.sequence, hash: record.hash, signature: Array(sig))
+    }
+
+    /// Checks `records` (in stored order, starting at sequence 1) and `checkpoints` against `publicKey`; returns
+    /// the first problem, or nil when the trail is intact. With `requireFullCoverage`, records after the last
+    /// checkpoint are reported too.
+    public static func verify(_ records: [AuditRecord], checkpoints: [AuditCheckpoint],
+                              publicKey: Curve25519.Signing.PublicKey, requireFullCoverage: Bool = false) -> Problem? {
+        var previous: AuditRecord?
+        let present = Set(records.map(\.sequence))
+        for r in records {
+            if r.computedHash() != r.hash { return .altered(sequence: r.sequence) }
+            let expected = (previous?.sequence ?? 0) + 1
+            if r.sequence < expected { return .reordered(sequence: r.sequence) }
+            if r.sequence > expected {
+                // The missing record may stand later in the trail: then this one was moved ahead of it.
+                return present.contains(expected) ? .reordered(sequence: r.sequence) : .deleted(after: expected - 1)
+            }
+            if r.previousHash != (previous?.hash ?? genesis) { return .inserted(sequence: r.sequence) }
+            previous = r
+        }
+        let bySequence = Dictionary(records.map { ($0.sequence, $0.hash) }, uniquingKeysWith: { a, _ in a })
+        var lastCovered: UInt64 = 0
+        for c in checkpoints {
+            guard publicKey.isValidSignature(c.signature, for: AuditCheckpoint.message(c.sequence, c.hash)),
+                  bySequence[c.sequence] == c.hash || (c.sequence > (records.last?.sequence ?? 0)) else {
+                return .badCheckpoint(sequence: c.sequence)
+            }
+            if c.sequence > (records.last?.sequence ?? 0) {
+                // Signed records that the trail no longer holds: the tail was deleted.
+                return .deleted(after: records.last?.sequence ?? 0)
+            }
+            lastCovered = max(lastCovered, c.sequence)
+        }
+        if requireFullCoverage, let last = records.last, last.sequence > lastCovered {
+            return .uncheckpointed(from: lastCovered + 1)
+        }
+        return nil
+    }
+}
