@@ -108,7 +108,8 @@ public struct Detector: Sendable {
                     let from = Detector.identifierStart(base, start)
                     if regions[ri].last?.lowerBound == from { continue }
                     if regions[ri].isEmpty { touched.append(ri) }
-                    regions[ri].append(from..<Detector.lineEnd(base, n, end, forward: rule.linesAfter))
+                    let window = Detector.contextWindow * (rule.linesAfter + 1)
+                    regions[ri].append(from..<Detector.lineEnd(base, n, end, forward: rule.linesAfter, within: window))
                     continue
                 }
                 if let last = regions[ri].last, start < last.upperBound { continue }
@@ -184,24 +185,45 @@ public struct Detector: Sendable {
         kept.removeAll { $0.finding.kind == .secret && $0.finding.confidence < options.minConfidence }
         kept.sort { $0.offset < $1.offset }
 
-        // 4. Line and column numbers, counted once through the buffer.
+        // 4. Line and column numbers, counted once through the buffer (columns from the previous finding on the
+        //    same line, so many findings on one huge line stay linear).
         var line = 1, lineStartOffset = 0, pos = 0
+        var lastLine = 0, lastOffset = 0, lastColumn = 0
         var out: [Finding] = []
         out.reserveCapacity(kept.count)
-        for var c in kept {
+        for (i, var c) in kept.enumerated() {
             (line, lineStartOffset, pos) = Detector.advance(base, from: pos, to: c.offset, line: line, lineStart: lineStartOffset)
             c.finding.line = line
-            c.finding.column = Detector.scalarCount(base, lineStartOffset, c.offset) + 1
+            c.finding.column = line == lastLine
+                ? lastColumn + Detector.scalarCount(base, lastOffset, c.offset)
+                : Detector.scalarCount(base, lineStartOffset, c.offset) + 1
+            (lastLine, lastOffset, lastColumn) = (line, c.offset, c.finding.column)
             var endLine = line, endLineStart = lineStartOffset, p2 = pos
             (endLine, endLineStart, p2) = Detector.advance(base, from: p2, to: c.end, line: endLine, lineStart: endLineStart)
             c.finding.endLine = endLine
-            c.finding.endColumn = Detector.scalarCount(base, endLineStart, c.end) + 1
+            c.finding.endColumn = endLine == line
+                ? c.finding.column + Detector.scalarCount(base, c.offset, c.end)
+                : Detector.scalarCount(base, endLineStart, c.end) + 1
             if c.finding.kind == .secret {
-                let lineEnd = Detector.lineEnd(base, n, c.offset, forward: 0)
-                c.finding.otherSecretsOnLine = kept.compactMap { o in
-                    o.finding.kind == .secret && o.offset != c.offset && o.end > lineStartOffset && o.offset < lineEnd
-                        ? o.finding.secret : nil
+                // Other secrets within the context kept around this one, on the same line.
+                let lo = c.offset - Detector.contextBytes, hi = c.end + Detector.contextBytes
+                var others: [String] = []
+                var j = i - 1
+                while j >= 0 && kept[j].offset >= lo - Detector.contextWindow {
+                    let o = kept[j]
+                    if o.finding.kind == .secret && o.end > lo && o.offset >= lineStartOffset { others.append(o.finding.secret) }
+                    j -= 1
                 }
+                j = i + 1
+                while j < kept.count && kept[j].offset < hi {
+                    let o = kept[j]
+                    let gap = min(c.end, o.offset)..<max(c.end, o.offset)
+                    if o.finding.kind == .secret && memchr(base + gap.lowerBound, 0x0a, gap.count) == nil {
+                        others.append(o.finding.secret)
+                    }
+                    j += 1
+                }
+                c.finding.otherSecretsOnLine = others
             }
             out.append(c.finding)
         }
@@ -222,8 +244,8 @@ public struct Detector: Sendable {
     func candidate(_ rule: Rule, match m: MatchRanges, secret sr: Range<Int>, buf: UnsafeRawBufferPointer,
                    path: String, scratch: DetectorScratch) -> Finding? {
         let base = buf.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        let ls = Detector.lineStart(base, sr.lowerBound, back: 0)
-        let le = Detector.lineEnd(base, buf.count, sr.lowerBound, forward: 0)
+        let ls = Detector.lineStart(base, sr.lowerBound, back: 0, within: Detector.contextWindow)
+        let le = Detector.lineEnd(base, buf.count, sr.lowerBound, forward: 0, within: Detector.contextWindow)
         if rule.generic && le - ls > options.genericMaxLineLength { return nil }
         let lineBytes = UnsafeRawBufferPointer(rebasing: buf[ls..<le])
         if let ignored = Detector.inlineIgnore(lineBytes), ignored.isEmpty || ignored == rule.id { return nil }
@@ -240,8 +262,14 @@ public struct Detector: Sendable {
             entropy: 0, checksum: nil, contextBefore: "", contextAfter: "", fingerprint: "")
         // Context strings are made only for candidates that survive the filters.
         func withContext(_ f: inout Finding) {
-            f.contextBefore = String(decoding: buf[ls..<sr.lowerBound], as: UTF8.self)
-            f.contextAfter = sr.upperBound <= le ? String(decoding: buf[sr.upperBound..<le], as: UTF8.self) : ""
+            let from = max(ls, sr.lowerBound - Detector.contextBytes)
+            f.contextBefore = (from > ls ? "…" : "") + String(decoding: buf[from..<sr.lowerBound], as: UTF8.self)
+            if sr.upperBound <= le {
+                let to = min(le, sr.upperBound + Detector.contextBytes)
+                f.contextAfter = String(decoding: buf[sr.upperBound..<to], as: UTF8.self) + (to < le ? "…" : "")
+            } else {
+                f.contextAfter = ""
+            }
         }
 
         if rule.kind == .envUsage {
@@ -370,34 +398,43 @@ public struct Detector: Sendable {
         return p
     }
 
-    /// Offset of the start of the line holding `pos`, moved back `back` further lines.
+    /// Offset of the start of the line holding `pos`, moved back `back` further lines, looking back at most
+    /// `within` bytes (a minified file's one line can be megabytes long: unbounded walks per hit are quadratic).
     @inline(__always)
-    static func lineStart(_ base: UnsafePointer<UInt8>, _ pos: Int, back: Int) -> Int {
+    static func lineStart(_ base: UnsafePointer<UInt8>, _ pos: Int, back: Int, within: Int = Int.max) -> Int {
+        let floor = within == Int.max ? 0 : max(0, pos - within)
         var p = pos
         var remaining = back
         while true {
             var nl = p - 1
-            while nl >= 0 && base[nl] != 0x0a { nl -= 1 }
-            if nl < 0 { return 0 }
+            while nl >= floor && base[nl] != 0x0a { nl -= 1 }
+            if nl < floor { return floor }
             if remaining == 0 { return nl + 1 }
             remaining -= 1
             p = nl
         }
     }
 
-    /// Offset of the newline ending the line holding `pos` (or the buffer end), moved on `forward` lines.
+    /// Offset of the newline ending the line holding `pos` (or the buffer end), moved on `forward` lines, looking
+    /// at most `within` bytes ahead.
     @inline(__always)
-    static func lineEnd(_ base: UnsafePointer<UInt8>, _ n: Int, _ pos: Int, forward: Int) -> Int {
+    static func lineEnd(_ base: UnsafePointer<UInt8>, _ n: Int, _ pos: Int, forward: Int, within: Int = Int.max) -> Int {
+        let ceiling = within == Int.max ? n : min(n, pos + within)
         var p = pos
         var remaining = forward
         while true {
-            guard p < n, let hit = memchr(base + p, 0x0a, n - p) else { return n }
+            guard p < ceiling, let hit = memchr(base + p, 0x0a, ceiling - p) else { return ceiling }
             let nl = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             if remaining == 0 { return nl }
             remaining -= 1
             p = nl + 1
         }
     }
+
+    /// How far from a match the detector looks for its line's ends (context, `arca:ignore`, line length).
+    static let contextWindow = 4096
+    /// Context kept on each side of a secret in findings.
+    static let contextBytes = 200
 
     /// Moves from `from` to `to`, counting newlines; returns the line number, the offset of its start, and `to`.
     static func advance(_ base: UnsafePointer<UInt8>, from: Int, to: Int, line: Int, lineStart: Int)

@@ -155,3 +155,36 @@ import Testing
         _ = Fixtures.detect(soup + "\n" + soup)
     }
 }
+
+@Suite struct HugeLineTests {
+    /// A minified bundle: one 4 MB line dense with credential words and a few real tokens. Per-hit work must
+    /// stay bounded (it was quadratic in the line length); the time limit fails the test otherwise.
+    @Test(.timeLimit(.minutes(1)))
+    func megabyteLinesStayLinear() {
+        var line = ""
+        var tokens: [String] = []
+        for i in 0..<40_000 {
+            line += "var token\(i)=a.secret||b.password;"
+            if i % 5_000 == 0 {
+                let t = Fixtures.githubToken(String("aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0".shuffled()))
+                tokens.append(t)
+                line += "k=\"\(t)\";"
+            }
+        }
+        let found = Fixtures.detect("x\n" + line + "\ny\n", path: "dist/bundle.js").filter { $0.kind == .secret }
+        #expect(found.map(\.secret) == tokens)
+        #expect(found.allSatisfy { $0.line == 2 })
+        #expect(found[1].column > found[0].column)
+        // Context is bounded, and other secrets in it are redacted too.
+        #expect(found.allSatisfy { $0.displayLine(reveal: false).count < 600 })
+        #expect(!found[0].displayLine(reveal: false).contains(tokens[0]))
+    }
+
+    @Test func columnsOnTheSameLineAreCountedIncrementally() {
+        let a = Fixtures.stripeKey, b = Fixtures.slackToken
+        let f = Fixtures.detect("é = \"\(a)\"; ü = \"\(b)\"\n")
+        #expect(f.map(\.column) == [6, 6 + a.count + 8])
+        #expect(f[0].endColumn == 6 + a.count)
+        #expect(f[0].displayLine(reveal: false).contains("xoxb*****"), "the other secret on the line is redacted")
+    }
+}
