@@ -105,26 +105,39 @@ public struct Scanner: Sendable {
         return result
     }
 
-    /// Scans bytes that do not come from the file system (standard input, a git blob), reported under `path`.
+    /// Scans bytes that do not come from the file system (standard input), reported under `path`.
     public func scan(bytes: [UInt8], path: String, scratch: DetectorScratch) -> ScanResult {
         var result = ScanResult(findings: [])
         let started = Scanner.now()
-        if let reason = Scanner.skipReason(bytes.count, maxSize: options.maxFileSize) {
-            result.skipped.append(Skipped(path: path, reason: reason))
-            return result
+        switch bytes.withUnsafeBytes({ detectText($0, path: path, scratch: scratch) }) {
+        case .skipped(let reason): result.skipped.append(Skipped(path: path, reason: reason))
+        case .scanned(let findings):
+            result.findings = findings
+            result.filesScanned = 1
+            result.bytesScanned = bytes.count
         }
-        var data = bytes
-        if let decoded = Scanner.decodeUTF16(data) { data = decoded }
-        if Scanner.looksBinary(data) {
-            result.skipped.append(Skipped(path: path, reason: "binary"))
-            return result
-        }
-        result.findings = data.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) }
-        result.filesScanned = 1
-        result.bytesScanned = bytes.count
         result.limitHits = scratch.limitHits
         result.seconds = Scanner.now() - started
         return result
+    }
+
+    /// What ``detectText(_:path:scratch:)`` did with a buffer.
+    enum TextOutcome {
+        case scanned([Finding])
+        case skipped(String)
+    }
+
+    /// The one gate every source (files, standard input, staged blobs, history blobs) goes through: the size
+    /// limit, UTF-16 with a byte-order mark transcoded to UTF-8, a NUL in the first 8,000 bytes skipped as
+    /// binary, then the detector.
+    func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch) -> TextOutcome {
+        if let reason = Scanner.skipReason(buf.count, maxSize: options.maxFileSize) { return .skipped(reason) }
+        if buf.count >= 2, (buf[0] == 0xff && buf[1] == 0xfe) || (buf[0] == 0xfe && buf[1] == 0xff),
+           let decoded = Scanner.decodeUTF16(Array(buf)) {
+            return .scanned(decoded.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) })
+        }
+        if let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil { return .skipped("binary") }
+        return .scanned(detector.detect(buf, path: path, scratch: scratch))
     }
 
     static func order(_ a: Finding, _ b: Finding) -> Bool {
@@ -234,25 +247,16 @@ public struct Scanner: Sendable {
                 if reason.hasPrefix("unreadable") { local.warnings.append("\(job.relative): \(reason)") }
                 continue
             case .success(let count):
-                var findings: [Finding]
-                let hasBOM = count >= 2 && ((buffer[0] == 0xff && buffer[1] == 0xfe) || (buffer[0] == 0xfe && buffer[1] == 0xff))
-                if hasBOM, let decoded = Scanner.decodeUTF16(Array(buffer[0..<count])) {
-                    findings = decoded.withUnsafeBytes { detector.detect($0, path: job.relative, scratch: scratch) }
-                } else {
-                    let sniff = min(count, 8000)
-                    let binary = buffer.withUnsafeBytes { memchr($0.baseAddress!, 0, sniff) != nil }
-                    if binary {
-                        local.skipped.append(Skipped(path: job.relative, reason: "binary"))
-                        continue
-                    }
-                    findings = buffer.withUnsafeBytes {
-                        detector.detect(UnsafeRawBufferPointer(rebasing: $0[0..<count]), path: job.relative,
-                                        scratch: scratch)
-                    }
+                let outcome = buffer.withUnsafeBytes {
+                    detectText(UnsafeRawBufferPointer(rebasing: $0[0..<count]), path: job.relative, scratch: scratch)
                 }
-                local.filesScanned += 1
-                local.bytesScanned += count
-                local.findings += findings
+                switch outcome {
+                case .skipped(let reason): local.skipped.append(Skipped(path: job.relative, reason: reason))
+                case .scanned(let findings):
+                    local.filesScanned += 1
+                    local.bytesScanned += count
+                    local.findings += findings
+                }
             }
         }
         local.limitHits = scratch.limitHits
@@ -293,11 +297,6 @@ public struct Scanner: Sendable {
         }
         guard ok else { return .failure("unreadable: \(String(cString: strerror(errno)))") }
         return .success(total)
-    }
-
-    /// Whether a NUL byte occurs in the first 8,000 bytes.
-    static func looksBinary(_ data: [UInt8]) -> Bool {
-        data.prefix(8000).contains(0)
     }
 
     /// UTF-16 text with a byte-order mark, converted to UTF-8; nil for anything else.

@@ -192,7 +192,28 @@ final class GitRepoFixture {
         #expect(summary(viaGit) == summary(viaLibgit2))
         #expect(viaGit.first { $0.path == "a.py" }?.addedLines.sorted() == [1, 11, 32, 33])
         #expect(viaGit.contains { $0.path == "new dir/naïve file.py" && $0.addedLines == [1, 2] })
-        #expect(!viaGit.contains { $0.path == "b.bin" || $0.path == "gone.py" || $0.path == "mode.sh" })
+        #expect(!viaGit.contains { $0.path == "gone.py" || $0.path == "mode.sh" })
+        #expect(viaGit.first { $0.path == "b.bin" }?.binary == true, "git cannot diff it: scanned whole, gated as binary")
+        #expect(viaLibgit2.first { $0.path == "b.bin" }?.binary == true)
+    }
+
+    /// Staged and history blobs go through the same gate as files: UTF-16 with a byte-order mark is decoded.
+    @Test func utf16BlobsAreScannedInStagedAndHistory() throws {
+        let repo = try GitRepoFixture()
+        var utf16 = Data([0xff, 0xfe])
+        utf16.append("K = \"\(Fixtures.stripeKey)\"\n".data(using: .utf16LittleEndian)!)
+        repo.tree.write("win.txt", utf16)
+        try repo.git("add", "win.txt")
+        #expect(try scanner.scanStaged(repository: repo.path).findings.map(\.ruleID) == ["stripe-live-secret-key"])
+        try repo.git("commit", "-qm", "utf16")
+        #expect(try scanner.scanHistory(repository: repo.path).findings.map(\.ruleID) == ["stripe-live-secret-key"])
+        // A real binary with a secret inside is skipped, not reported.
+        var binary = Data([0x00, 0x01, 0x02])
+        binary.append(Data("K = \"\(Fixtures.stripeKey)\"\n".utf8))
+        repo.tree.write("blob.bin", binary)
+        try repo.git("add", "blob.bin")
+        let r = try scanner.scanStaged(repository: repo.path)
+        #expect(r.findings.isEmpty && r.skipped.map(\.path) == ["blob.bin"] && r.skipped.first?.reason == "binary")
     }
 
     @Test func firstCommitInAnEmptyRepository() throws {

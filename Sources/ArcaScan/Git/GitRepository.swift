@@ -293,9 +293,10 @@ final class GitRepository {
             let path = field()
             let parts = meta.split(separator: " ")
             var oid = git_oid()
-            let isFile = parts.count >= 5 && parts[1].hasPrefix("100")
-            let ok = parts.count >= 5 && git_oid_fromstr(&oid, String(parts[3])) == 0
-            files.append(StagedFile(path: path, blob: GitOID(oid), addedLines: [], binary: !(isFile && ok)))
+            // Regular files only: not links (120000) or submodules (160000). A placeholder keeps the patch's
+            // sections aligned with the records.
+            let isFile = parts.count >= 5 && parts[1].hasPrefix("100") && git_oid_fromstr(&oid, String(parts[3])) == 0
+            files.append(StagedFile(path: isFile ? path : "", blob: GitOID(oid), addedLines: [], binary: false))
         }
         // The patch: one "diff --git" section per raw record, in order.
         var section = -1
@@ -320,7 +321,7 @@ final class GitRepository {
             }
             lineStart = lineEnd + 1
         }
-        return files.filter { !$0.binary && !$0.addedLines.isEmpty }
+        return files.filter { !$0.path.isEmpty && ($0.binary || !$0.addedLines.isEmpty) }
     }
 
     /// Files the index adds or changes against HEAD, each with the new lines (1-based) the change adds. With
@@ -381,7 +382,7 @@ final class GitRepository {
             return 0
         }, payload)
         guard rc == 0 else { throw GitError.last("cannot diff the index", code: rc) }
-        return collector.files.filter { !$0.binary && !$0.addedLines.isEmpty }
+        return collector.files.filter { $0.binary || !$0.addedLines.isEmpty }
     }
 
     static func iso8601(_ seconds: Int) -> String {
@@ -399,6 +400,8 @@ public struct StagedFile: Sendable {
     public var path: String
     public var blob: GitOID
     public var addedLines: Set<Int>
+    /// Git found no text lines to diff (true binary, or text git takes for binary such as UTF-16): the whole
+    /// blob is scanned, and the scanner's own gate skips what really is binary.
     public var binary: Bool
 }
 

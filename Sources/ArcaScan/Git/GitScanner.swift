@@ -190,17 +190,14 @@ extension Scanner {
         while let job = queue.pop() {
             do {
                 try repo.withBlob(job.blob) { buf in
-                    if let reason = Scanner.skipReason(buf.count, maxSize: options.maxFileSize) {
+                    switch detectText(buf, path: job.path, scratch: scratch) {
+                    case .skipped("binary"): break  // skipped silently: history holds many binary blobs
+                    case .skipped(let reason):
                         local.stats.skipped.append(Skipped(path: "\(job.path)@\(job.blob)", reason: reason))
-                        return
-                    }
-                    if let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
-                        return  // binary blobs are skipped silently: history holds many
-                    }
-                    local.stats.filesScanned += 1
-                    local.stats.bytesScanned += buf.count
-                    for f in detector.detect(buf, path: job.path, scratch: scratch) {
-                        local.findings.append((job.commit, job.blob, f))
+                    case .scanned(let findings):
+                        local.stats.filesScanned += 1
+                        local.stats.bytesScanned += buf.count
+                        for f in findings { local.findings.append((job.commit, job.blob, f)) }
                     }
                 }
             } catch {
@@ -300,19 +297,15 @@ extension Scanner {
                 || ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
                 continue
             }
-            if let reason = Scanner.skipReason(file.bytes.count, maxSize: options.maxFileSize) {
-                result.skipped.append(Skipped(path: file.path, reason: reason))
-                continue
-            }
-            if Scanner.looksBinary(file.bytes) {
-                result.skipped.append(Skipped(path: file.path, reason: "binary"))
-                continue
-            }
-            result.filesScanned += 1
-            result.bytesScanned += file.bytes.count
-            let found = file.bytes.withUnsafeBytes { detector.detect($0, path: file.path, scratch: scratch) }
-            for f in found where (f.line...max(f.line, f.endLine)).contains(where: file.addedLines.contains) {
-                result.findings.append(f)
+            switch file.bytes.withUnsafeBytes({ detectText($0, path: file.path, scratch: scratch) }) {
+            case .skipped(let reason): result.skipped.append(Skipped(path: file.path, reason: reason))
+            case .scanned(let found):
+                result.filesScanned += 1
+                result.bytesScanned += file.bytes.count
+                for f in found where file.wholeFile
+                    || (f.line...max(f.line, f.endLine)).contains(where: file.addedLines.contains) {
+                    result.findings.append(f)
+                }
             }
         }
         result.limitHits = scratch.limitHits
@@ -328,6 +321,8 @@ public struct StagedSnapshot: Sendable {
     public struct File: Sendable {
         public var path: String
         public var addedLines: Set<Int>
+        /// Git could not diff it line by line (it took it for binary): every line counts as added.
+        public var wholeFile: Bool
         public var bytes: [UInt8]
     }
 
@@ -351,7 +346,8 @@ public struct StagedSnapshot: Sendable {
             var files: [File] = []
             for change in changes {
                 let bytes = try repo.withBlob(change.blob) { Array($0) }
-                files.append(File(path: change.path, addedLines: change.addedLines, bytes: bytes))
+                files.append(File(path: change.path, addedLines: change.addedLines, wholeFile: change.binary,
+                                  bytes: bytes))
             }
             let ignore = repo.workdir.flatMap { Scanner.readSmallText($0 + "/.arcaignore") }
             return StagedSnapshot(files: files, arcaignore: ignore, seconds: Scanner.now() - started)
