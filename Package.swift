@@ -45,10 +45,14 @@ let package = Package(
             ]
         ),
         .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules"]),
-        // The vault core (issue 4, in progress): barrier and seals. No HTTP, no database driver here.
+        // Arca's own PKCS#11 declarations and a small C face over a dlopen'ed module (the HSM seal).
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        // The vault core: barrier, seals, versioned secrets, the audit trail, the one audited entry point.
+        // No HTTP here; the scanner targets above never depend on it.
         .target(
             name: "ArcaVault",
             dependencies: [
+                "CPKCS11",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),

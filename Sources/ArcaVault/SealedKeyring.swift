@@ -9,6 +9,18 @@ public enum SealKind: UInt8, Sendable, CaseIterable {
     case keyFile = 2
     /// Rebuilt from a threshold of Shamir shares handed to different people.
     case shamir = 3
+    /// Random, wrapped by a non-extractable AES key inside a PKCS#11 token (the wrapped key is kept in the
+    /// keyring's seal data), so the vault opens without a person.
+    case pkcs11 = 4
+
+    public var name: String {
+        switch self {
+        case .passphrase: return "passphrase"
+        case .keyFile: return "key-file"
+        case .shamir: return "shamir"
+        case .pkcs11: return "pkcs11"
+        }
+    }
 }
 
 /// Makes and checks master keys. A master key never reaches the vault file.
@@ -92,11 +104,12 @@ public enum MasterKey {
     }
 }
 
-/// The keyring (the barrier's keys by term) encrypted under the master key: what the vault stores.
+/// The ``Keyring`` encrypted under the master key: what the vault stores.
 ///
-/// Format (version 1): `"ARKR"` ‖ version ‖ kind ‖ salt length (1) ‖ salt ‖ logN (1) ‖ r (4) ‖ p (4) ‖
-/// threshold (1) ‖ share count (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16). Everything before the nonce is
-/// authenticated, so the parameters cannot be swapped. A newer version is refused, never misread.
+/// Format (version 1): `"ARKR"` ‖ version ‖ kind ‖ seal data length (1) ‖ seal data ‖ logN (1) ‖ r (4) ‖ p (4) ‖
+/// threshold (1) ‖ share count (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16). The seal data is the scrypt salt for
+/// a passphrase, or the token-wrapped master key for PKCS#11. Everything before the nonce is authenticated,
+/// so the parameters cannot be swapped. A newer version is refused, never misread.
 public struct SealedKeyring: Sendable, Equatable {
     public static let magic: [UInt8] = Array("ARKR".utf8)
     public static let version: UInt8 = 1
@@ -124,19 +137,19 @@ public struct SealedKeyring: Sendable, Equatable {
     public var shareCount: UInt8
     var box: [UInt8]  // nonce ‖ ciphertext ‖ tag
 
-    /// Seals `barrier`'s keys under `master`.
-    public static func seal(_ barrier: Barrier, master: SymmetricKey, kind: SealKind, salt: [UInt8] = [],
+    /// Seals the keyring under `master`.
+    public static func seal(_ keyring: Keyring, master: SymmetricKey, kind: SealKind, salt: [UInt8] = [],
                             scrypt: MasterKey.ScryptParameters = .standard, threshold: Int = 0,
                             shareCount: Int = 0) throws -> SealedKeyring {
         var k = SealedKeyring(kind: kind, salt: salt, scrypt: scrypt, threshold: UInt8(threshold),
                               shareCount: UInt8(shareCount), box: [])
-        let sealed = try AES.GCM.seal(barrier.serializedKeys(), using: master, authenticating: k.header)
+        let sealed = try AES.GCM.seal(keyring.serialized(), using: master, authenticating: k.header)
         k.box = Array(sealed.nonce) + Array(sealed.ciphertext) + Array(sealed.tag)
         return k
     }
 
-    /// The barrier, if `master` is the right key.
-    public func unseal(master: SymmetricKey) throws -> Barrier {
+    /// The keyring, if `master` is the right key.
+    public func unseal(master: SymmetricKey) throws -> Keyring {
         guard box.count >= 28 else { throw Failure.damaged }
         let opened: [UInt8]
         do {
@@ -146,8 +159,8 @@ public struct SealedKeyring: Sendable, Equatable {
         } catch {
             throw Failure.wrongKey
         }
-        guard let barrier = Barrier(serializedKeys: opened) else { throw Failure.damaged }
-        return barrier
+        guard let keyring = Keyring(serialized: opened) else { throw Failure.damaged }
+        return keyring
     }
 
     var header: [UInt8] {
@@ -184,31 +197,6 @@ public struct SealedKeyring: Sendable, Equatable {
         self.threshold = threshold
         self.shareCount = shareCount
         self.box = box
-    }
-}
-
-extension Barrier {
-    /// Keys as bytes: count (2) then term (4) ‖ key (32) for each, by term. Only ever stored sealed.
-    func serializedKeys() -> [UInt8] {
-        var out: [UInt8] = [UInt8(keys.count >> 8), UInt8(keys.count & 0xff)]
-        for term in keys.keys.sorted() {
-            out += Barrier.bigEndian(term)
-            keys[term]!.withUnsafeBytes { out += Array($0) }
-        }
-        return out
-    }
-
-    init?(serializedKeys b: [UInt8]) {
-        guard b.count >= 2 else { return nil }
-        let n = Int(b[0]) << 8 | Int(b[1])
-        guard b.count == 2 + n * 36, n > 0 else { return nil }
-        var keys: [UInt32: SymmetricKey] = [:]
-        for i in 0..<n {
-            let at = 2 + i * 36
-            let term = b[at..<(at + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            keys[term] = SymmetricKey(data: Array(b[(at + 4)..<(at + 36)]))
-        }
-        self.init(keys: keys)
     }
 }
 

@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
 
-/// The vault's storage: one SQLite file (WAL). It holds only envelopes the ``Barrier`` made, the sealed
-/// keyring and metadata: never a plaintext value or key. Every commit is on disk before it returns
-/// (`synchronous = FULL`, set again on the writer after the pool opens: GRDB's pool resets it to NORMAL).
+/// The vault's storage: one SQLite file (WAL). It holds envelopes the ``Barrier`` made, the sealed keyring,
+/// secret metadata and the audit trail: never a plaintext value or key. Every commit is on disk before it
+/// returns (`synchronous = FULL`, set again on the writer after the pool opens: GRDB's pool resets it to
+/// NORMAL). Writes are immediate transactions, so several processes can share one vault file.
 public final class VaultStore: Sendable {
     /// Schema version this build writes; a newer file is refused.
     public static let schemaVersion = 1
@@ -14,49 +15,89 @@ public final class VaultStore: Sendable {
 
         public var description: String {
             switch self {
-            case .newerSchema(let v): return "the vault file's schema \(v) is newer than this arca understands (\(VaultStore.schemaVersion))"
+            case .newerSchema(let v):
+                return "the vault file's schema \(v) is newer than this arca understands (\(VaultStore.schemaVersion)); use a newer arca"
             case .database(let m): return "vault database: \(m)"
             }
         }
     }
 
-    /// One stored version of a secret.
-    public struct StoredVersion: Sendable, Equatable {
-        public var name: String
-        public var version: String
-        public var envelope: [UInt8]
-        public var created: Int64
-    }
-
     let pool: DatabasePool
+    public let path: String
 
     /// Opens (creating if needed) the vault file at `path`.
     public init(path: String) throws {
+        self.path = path
         var config = Configuration()
         config.journalMode = .wal
+        config.busyMode = .timeout(30)
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try pool.write { db in
-                try db.execute(sql: """
-                    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
-                    CREATE TABLE IF NOT EXISTS secret_versions (
-                        name_key TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
-                        envelope BLOB NOT NULL, created INTEGER NOT NULL, seq INTEGER NOT NULL,
-                        PRIMARY KEY (name_key, version));
-                    CREATE INDEX IF NOT EXISTS secret_versions_latest ON secret_versions (name_key, seq);
-                    """)
-                let stored = try Int.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE key = 'schema'")
-                if let stored, stored > VaultStore.schemaVersion { throw Failure.newerSchema(stored) }
-                if stored == nil {
-                    try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('schema', ?)",
-                                   arguments: [String(VaultStore.schemaVersion)])
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try db.execute(sql: VaultStore.schema)
+                    let stored = try Int.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE key = 'schema'")
+                    if let stored, stored > VaultStore.schemaVersion { throw Failure.newerSchema(stored) }
+                    if stored == nil {
+                        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('schema', ?)",
+                                       arguments: [String(VaultStore.schemaVersion)])
+                    }
+                    return .commit
                 }
             }
         } catch let e as Failure {
             throw e
         } catch {
             throw Failure.database("\(error)")
+        }
+        for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
+    }
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS secrets (
+            name_key TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+            deleted INTEGER, purge_at INTEGER, deleted_by TEXT);
+        CREATE INDEX IF NOT EXISTS secrets_purge ON secrets (purge_at) WHERE purge_at IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS secret_versions (
+            name_key TEXT NOT NULL, version TEXT NOT NULL, seq INTEGER NOT NULL,
+            envelope BLOB NOT NULL, content_type TEXT, tags TEXT NOT NULL DEFAULT '{}',
+            enabled INTEGER NOT NULL DEFAULT 1, nbf INTEGER, exp INTEGER,
+            created INTEGER NOT NULL, updated INTEGER NOT NULL,
+            PRIMARY KEY (name_key, version));
+        CREATE UNIQUE INDEX IF NOT EXISTS secret_versions_order ON secret_versions (name_key, seq);
+        CREATE TABLE IF NOT EXISTS audit (
+            seq INTEGER PRIMARY KEY, time TEXT NOT NULL, caller TEXT NOT NULL, operation TEXT NOT NULL,
+            secret_name TEXT, secret_version TEXT, result TEXT NOT NULL, source TEXT NOT NULL,
+            prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, signature BLOB NOT NULL);
+        """
+
+    /// Runs `body` in one immediate transaction: everything it writes commits together (and is fsynced) or
+    /// not at all.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let e as DatabaseError {
+            throw Failure.database(e.message ?? "\(e)")
+        }
+    }
+
+    /// A read-only snapshot.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch let e as DatabaseError {
+            throw Failure.database(e.message ?? "\(e)")
         }
     }
 
@@ -65,65 +106,18 @@ public final class VaultStore: Sendable {
         try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    public func setMeta(_ key: String, _ value: [UInt8]) throws {
-        try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
-        }
+    static func setMeta(_ db: Database, _ key: String, _ value: [UInt8]) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
     }
 
-    public func meta(_ key: String) throws -> [UInt8]? {
-        try pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
-            .map { Array($0) }
+    static func meta(_ db: Database, _ key: String) throws -> [UInt8]? {
+        try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { Array($0) }
     }
 
-    /// Stores a new version (names are compared case-insensitively, as Azure Key Vault does).
-    public func putVersion(name: String, version: String, envelope: [UInt8], created: Int64) throws {
-        try pool.write { db in
-            let seq = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM secret_versions WHERE name_key = ?",
-                                          arguments: [name.lowercased()]) ?? 0) + 1
-            try db.execute(sql: """
-                INSERT INTO secret_versions (name_key, name, version, envelope, created, seq) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [name.lowercased(), name, version, Data(envelope), created, seq])
-        }
-    }
+    public func meta(_ key: String) throws -> [UInt8]? { try read { try VaultStore.meta($0, key) } }
 
-    /// A version of a secret, or its latest when `version` is nil.
-    public func version(name: String, version: String? = nil) throws -> StoredVersion? {
-        try pool.read { db in
-            let row: Row?
-            if let version {
-                row = try Row.fetchOne(db, sql: """
-                    SELECT name, version, envelope, created FROM secret_versions WHERE name_key = ? AND version = ?
-                    """, arguments: [name.lowercased(), version])
-            } else {
-                row = try Row.fetchOne(db, sql: """
-                    SELECT name, version, envelope, created FROM secret_versions WHERE name_key = ? ORDER BY seq DESC LIMIT 1
-                    """, arguments: [name.lowercased()])
-            }
-            return row.map {
-                StoredVersion(name: $0["name"], version: $0["version"], envelope: Array($0["envelope"] as Data),
-                              created: $0["created"])
-            }
-        }
-    }
-
-    /// Every version of a secret, oldest first.
-    public func versions(name: String) throws -> [StoredVersion] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT name, version, envelope, created FROM secret_versions WHERE name_key = ? ORDER BY seq
-                """, arguments: [name.lowercased()]).map {
-                StoredVersion(name: $0["name"], version: $0["version"], envelope: Array($0["envelope"] as Data),
-                              created: $0["created"])
-            }
-        }
-    }
-
-    /// For tests of the barrier: overwrite a stored envelope as an attacker with file access could.
-    func overwriteEnvelope(name: String, version: String, with envelope: [UInt8]) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE secret_versions SET envelope = ? WHERE name_key = ? AND version = ?",
-                           arguments: [Data(envelope), name.lowercased(), version])
-        }
+    /// For tests of the barrier: change a stored row as an attacker with file access could.
+    func tamper(sql: String, arguments: StatementArguments = []) throws {
+        try write { db in try db.execute(sql: sql, arguments: arguments) }
     }
 }

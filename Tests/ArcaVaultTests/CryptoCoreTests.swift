@@ -133,12 +133,15 @@ extension Array {
         let barrier = Barrier.generate().rotated()
         let salt = Array("0123456789abcdef".utf8)
         let master = try MasterKey.fromPassphrase("correct horse battery staple", salt: salt, parameters: Self.fast)
-        let sealed = try SealedKeyring.seal(barrier, master: master, kind: .passphrase, salt: salt, scrypt: Self.fast)
+        let keyring = Keyring(barrier: barrier, auditKey: .init())
+        let sealed = try SealedKeyring.seal(keyring, master: master, kind: .passphrase, salt: salt, scrypt: Self.fast)
         let parsed = try SealedKeyring(bytes: sealed.bytes)
         #expect(parsed == sealed)
         let again = try MasterKey.fromPassphrase("correct horse battery staple", salt: parsed.salt, parameters: parsed.scrypt)
-        let opened = try parsed.unseal(master: again)
+        let openedRing = try parsed.unseal(master: again)
+        let opened = openedRing.barrier
         #expect(opened.activeTerm == 2)
+        #expect(openedRing.auditPublicKeyHex == keyring.auditPublicKeyHex)
         let env = try barrier.seal(Array("v".utf8), path: "p")
         #expect(try opened.open(env, path: "p") == Array("v".utf8))
         let wrong = try MasterKey.fromPassphrase("Correct horse battery staple", salt: salt, parameters: Self.fast)
@@ -146,18 +149,18 @@ extension Array {
         #expect(throws: MasterKey.Failure.emptyPassphrase) { try MasterKey.fromPassphrase("", salt: salt, parameters: Self.fast) }
         // No key byte of the keyring is in the stored form.
         let stored = sealed.bytes
-        for (_, key) in barrier.keys {
+        for key in Array(barrier.keys.values) + [SymmetricKey(data: keyring.auditKey.rawRepresentation)] {
             let k = key.withUnsafeBytes { Array($0) }
             #expect(!stored.windows(ofCount: 8).contains { Array($0) == Array(k.prefix(8)) })
         }
     }
 
     @Test func keyFileAndSharesSeal() throws {
-        let barrier = Barrier.generate()
+        let barrier = Keyring.generate()
         let file = MasterKey.newKeyFile()
         let fromFile = try MasterKey.fromKeyFile(Array(("  " + file).utf8))
         let sealed = try SealedKeyring.seal(barrier, master: fromFile, kind: .keyFile)
-        #expect(try SealedKeyring(bytes: sealed.bytes).unseal(master: MasterKey.fromKeyFile(Array(file.utf8))).keys.count == 1)
+        #expect(try SealedKeyring(bytes: sealed.bytes).unseal(master: MasterKey.fromKeyFile(Array(file.utf8))).barrier.keys.count == 1)
         #expect(throws: MasterKey.Failure.self) { try MasterKey.fromKeyFile(Array("not hex".utf8)) }
 
         let (master, shares) = try MasterKey.newShares(count: 5, threshold: 3)
@@ -165,13 +168,13 @@ extension Array {
         let parsed = try SealedKeyring(bytes: sealedShares.bytes)
         #expect(parsed.threshold == 3 && parsed.shareCount == 5)
         let rebuilt = try MasterKey.fromShares([shares[4], shares[1], shares[2]], threshold: Int(parsed.threshold))
-        #expect(try parsed.unseal(master: rebuilt).keys.count == 1)
+        #expect(try parsed.unseal(master: rebuilt).barrier.keys.count == 1)
         #expect(throws: MasterKey.Failure.self) { try MasterKey.fromShares([shares[0], shares[1]], threshold: 3) }
     }
 
     @Test func tamperedOrNewerKeyringsAreRefused() throws {
         let master = SymmetricKey(size: .bits256)
-        let sealed = try SealedKeyring.seal(Barrier.generate(), master: master, kind: .keyFile)
+        let sealed = try SealedKeyring.seal(Keyring.generate(), master: master, kind: .keyFile)
         var bytes = sealed.bytes
         bytes[4] = 9
         #expect(throws: SealedKeyring.Failure.newerFormat(9)) { try SealedKeyring(bytes: bytes) }

@@ -1,0 +1,363 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// A secret version's attributes, as Azure Key Vault names them (times are Unix seconds).
+public struct SecretAttributes: Sendable, Equatable {
+    public var enabled: Bool
+    /// `nbf`: advisory, as in Azure Key Vault (reads still succeed).
+    public var notBefore: Int64?
+    /// `exp`: advisory, as in Azure Key Vault.
+    public var expires: Int64?
+    public var created: Int64
+    public var updated: Int64
+    /// Days a deleted secret stays recoverable (7-90).
+    public var recoverableDays: Int
+
+    /// Azure's `recoveryLevel` for soft delete with purge allowed (`Customized…` below 90 days).
+    public var recoveryLevel: String {
+        recoverableDays >= 90 ? "Recoverable+Purgeable" : "CustomizedRecoverable+Purgeable"
+    }
+}
+
+/// Everything about a secret version except its value.
+public struct SecretProperties: Sendable, Equatable {
+    public var name: String
+    public var version: String
+    public var contentType: String?
+    public var tags: [String: String]
+    public var attributes: SecretAttributes
+}
+
+/// A secret version with its value (the value is nil where Azure Key Vault's answer has none).
+public struct SecretBundle: Sendable, Equatable {
+    public var properties: SecretProperties
+    public var value: String?
+}
+
+/// A soft-deleted secret: its latest version's properties and when it will be purged.
+public struct DeletedSecret: Sendable, Equatable {
+    public var properties: SecretProperties
+    public var deletedDate: Int64
+    public var scheduledPurgeDate: Int64
+}
+
+/// One page of a list; `nextToken` (opaque) continues it.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextToken: String?
+
+    public init(items: [Item], nextToken: String?) {
+        self.items = items
+        self.nextToken = nextToken
+    }
+}
+
+/// Optional fields of a set or an update; nil leaves a field as it is (or at its default on set).
+public struct SecretOptions: Sendable, Equatable {
+    public var contentType: String?
+    public var tags: [String: String]?
+    public var enabled: Bool?
+    public var notBefore: Int64?
+    public var expires: Int64?
+
+    public init(contentType: String? = nil, tags: [String: String]? = nil, enabled: Bool? = nil,
+                notBefore: Int64? = nil, expires: Int64? = nil) {
+        self.contentType = contentType
+        self.tags = tags
+        self.enabled = enabled
+        self.notBefore = notBefore
+        self.expires = expires
+    }
+}
+
+/// The secret operations inside one vault transaction, with the unsealed barrier. Only ``Vault/perform``
+/// makes one, after authorising the caller; its audit record commits in the same transaction.
+public struct VaultSession {
+    public static let maxValueBytes = 25 * 1024
+    public static let maxPageSize = 25
+    public static let maxTags = 15
+
+    let db: Database
+    let barrier: Barrier
+    let now: Int64
+    let retentionDays: Int
+
+    static func path(_ nameKey: String, _ version: String) -> String { "secrets/\(nameKey)/\(version)" }
+
+    /// Whether `name` matches Azure Key Vault's `^[0-9a-zA-Z-]{1,127}$`.
+    public static func isValidName(_ name: String) -> Bool {
+        let u = name.utf8
+        return (1...127).contains(u.count) && u.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d
+        }
+    }
+
+    static func checkName(_ name: String) throws {
+        guard isValidName(name) else {
+            throw VaultError.badParameter("'\(name.prefix(140))' is not a valid secret name: 1-127 letters, digits and dashes")
+        }
+    }
+
+    static func checkOptions(_ o: SecretOptions) throws {
+        if let tags = o.tags {
+            guard tags.count <= maxTags else { throw VaultError.badParameter("at most \(maxTags) tags") }
+            for (k, v) in tags where k.isEmpty || k.count > 512 || v.count > 256 {
+                throw VaultError.badParameter("tag names are 1-512 characters and values at most 256")
+            }
+        }
+        if let c = o.contentType, c.count > 255 { throw VaultError.badParameter("contentType is at most 255 characters") }
+        if let nbf = o.notBefore, let exp = o.expires, nbf > exp {
+            throw VaultError.badParameter("nbf (not before) is after exp (expires)")
+        }
+    }
+
+    static func checkVersion(_ version: String) throws {
+        guard version.utf8.count == 32, version.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+            throw VaultError.notFound("A secret version '\(version.prefix(64))' was not found in this vault.")
+        }
+    }
+
+    // MARK: - Secret state
+
+    /// (display name, deleted date, purge date) of a secret that exists in any state.
+    func secretRow(_ nameKey: String) throws -> Row? {
+        try Row.fetchOne(db, sql: "SELECT name, deleted, purge_at FROM secrets WHERE name_key = ?", arguments: [nameKey])
+    }
+
+    func notFound(_ name: String) -> VaultError {
+        .notFound("A secret with (name/id) \(name) was not found in this key vault.")
+    }
+
+    /// The live (not deleted) secret's display name, or not found.
+    func live(_ name: String) throws -> String {
+        try VaultSession.checkName(name)
+        guard let row = try secretRow(name.lowercased()), row["deleted"] as Int64? == nil else { throw notFound(name) }
+        return row["name"]
+    }
+
+    func properties(_ row: Row, name: String) throws -> SecretProperties {
+        let tagsJSON: String = row["tags"]
+        let tags = (try? JSONDecoder().decode([String: String].self, from: Data(tagsJSON.utf8))) ?? [:]
+        return SecretProperties(
+            name: name, version: row["version"], contentType: row["content_type"], tags: tags,
+            attributes: SecretAttributes(enabled: (row["enabled"] as Int64) != 0, notBefore: row["nbf"],
+                                         expires: row["exp"], created: row["created"], updated: row["updated"],
+                                         recoverableDays: retentionDays))
+    }
+
+    static let columns = "version, envelope, content_type, tags, enabled, nbf, exp, created, updated, seq"
+
+    func versionRow(_ nameKey: String, _ version: String?) throws -> Row? {
+        if let version {
+            return try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? AND version = ?",
+                                    arguments: [nameKey, version])
+        }
+        return try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq DESC LIMIT 1",
+                                arguments: [nameKey])
+    }
+
+    static func tagsJSON(_ tags: [String: String]) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? e.encode(tags)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    // MARK: - Operations
+
+    /// Stores `value` as a new version (the latest from now on).
+    public func set(_ name: String, value: String, options: SecretOptions) throws -> SecretBundle {
+        try VaultSession.checkName(name)
+        try VaultSession.checkOptions(options)
+        let bytes = Array(value.utf8)
+        guard bytes.count <= VaultSession.maxValueBytes else {
+            throw VaultError.badParameter("the value is \(bytes.count) bytes; the limit is \(VaultSession.maxValueBytes) (25 KiB)")
+        }
+        let key = name.lowercased()
+        var display = name
+        if let row = try secretRow(key) {
+            guard row["deleted"] as Int64? == nil else {
+                throw VaultError.conflict(
+                    "Secret \(name) is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.",
+                    inner: "ObjectIsDeletedButRecoverable")
+            }
+            display = row["name"]
+        } else {
+            try db.execute(sql: "INSERT INTO secrets (name_key, name) VALUES (?, ?)", arguments: [key, name])
+        }
+        let version = SymmetricKey(size: .bits128).withUnsafeBytes { Hex.encode(Array($0)) }
+        let envelope = try barrier.seal(bytes, path: VaultSession.path(key, version))
+        let seq = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM secret_versions WHERE name_key = ?", arguments: [key]) ?? 0) + 1
+        try db.execute(sql: """
+            INSERT INTO secret_versions (name_key, version, seq, envelope, content_type, tags, enabled, nbf, exp, created, updated)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [key, version, seq, Data(envelope), options.contentType, VaultSession.tagsJSON(options.tags ?? [:]),
+                             (options.enabled ?? true) ? 1 : 0, options.notBefore, options.expires, now, now])
+        let props = SecretProperties(
+            name: display, version: version, contentType: options.contentType, tags: options.tags ?? [:],
+            attributes: SecretAttributes(enabled: options.enabled ?? true, notBefore: options.notBefore,
+                                         expires: options.expires, created: now, updated: now, recoverableDays: retentionDays))
+        return SecretBundle(properties: props, value: value)
+    }
+
+    /// A version's value (the latest when `version` is nil). Disabled versions are refused (403
+    /// `SecretDisabled`, as Azure Key Vault does); `nbf`/`exp` are advisory.
+    public func get(_ name: String, version: String?) throws -> SecretBundle {
+        let display = try live(name)
+        if let version { try VaultSession.checkVersion(version) }
+        let key = name.lowercased()
+        guard let row = try versionRow(key, version) else { throw notFound(name) }
+        let props = try properties(row, name: display)
+        guard props.attributes.enabled else {
+            throw VaultError.forbidden("Operation get is not allowed on a disabled secret.", inner: "SecretDisabled")
+        }
+        let envelope: Data = row["envelope"]
+        let plain = try barrier.open(Array(envelope), path: VaultSession.path(key, props.version))
+        guard let text = String(bytes: plain, encoding: .utf8) else {
+            throw VaultError.storage("the stored value of \(display) is not UTF-8")
+        }
+        return SecretBundle(properties: props, value: text)
+    }
+
+    /// Changes a version's content type, tags, `enabled`, `nbf` or `exp` (the latest when `version` is nil).
+    public func update(_ name: String, version: String?, options: SecretOptions) throws -> SecretBundle {
+        let display = try live(name)
+        if let version { try VaultSession.checkVersion(version) }
+        try VaultSession.checkOptions(options)
+        let key = name.lowercased()
+        guard let row = try versionRow(key, version) else { throw notFound(name) }
+        var props = try properties(row, name: display)
+        if let c = options.contentType { props.contentType = c }
+        if let t = options.tags { props.tags = t }
+        if let e = options.enabled { props.attributes.enabled = e }
+        if let n = options.notBefore { props.attributes.notBefore = n }
+        if let x = options.expires { props.attributes.expires = x }
+        if let n = props.attributes.notBefore, let x = props.attributes.expires, n > x {
+            throw VaultError.badParameter("nbf (not before) is after exp (expires)")
+        }
+        props.attributes.updated = now
+        try db.execute(sql: """
+            UPDATE secret_versions SET content_type = ?, tags = ?, enabled = ?, nbf = ?, exp = ?, updated = ?
+            WHERE name_key = ? AND version = ?
+            """, arguments: [props.contentType, VaultSession.tagsJSON(props.tags), props.attributes.enabled ? 1 : 0,
+                             props.attributes.notBefore, props.attributes.expires, now, key, props.version])
+        return SecretBundle(properties: props, value: nil)
+    }
+
+    static func pageSize(_ maxResults: Int?) throws -> Int {
+        guard let m = maxResults else { return maxPageSize }
+        guard (1...maxPageSize).contains(m) else { throw VaultError.badParameter("maxresults must be 1-\(maxPageSize)") }
+        return m
+    }
+
+    static func token(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+
+    static func untoken(_ token: String?) throws -> String? {
+        guard let token else { return nil }
+        guard let d = Data(base64Encoded: token), let s = String(data: d, encoding: .utf8) else {
+            throw VaultError.badParameter("the skip token is not one this vault issued")
+        }
+        return s
+    }
+
+    /// The latest version of every live secret, by name; values are never listed.
+    public func list(maxResults: Int?, skipToken: String?) throws -> Page<SecretProperties> {
+        let size = try VaultSession.pageSize(maxResults)
+        let after = try VaultSession.untoken(skipToken) ?? ""
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT s.name_key, s.name, v.version, v.envelope, v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated, v.seq
+            FROM secrets s JOIN secret_versions v ON v.name_key = s.name_key
+             AND v.seq = (SELECT MAX(seq) FROM secret_versions WHERE name_key = s.name_key)
+            WHERE s.deleted IS NULL AND s.name_key > ? ORDER BY s.name_key LIMIT ?
+            """, arguments: [after, size + 1])
+        let items = try rows.prefix(size).map { try properties($0, name: $0["name"]) }
+        let next = rows.count > size ? VaultSession.token(rows[size - 1]["name_key"]) : nil
+        return Page(items: items, nextToken: next)
+    }
+
+    /// Every version of a live secret, oldest first.
+    public func versions(_ name: String, maxResults: Int?, skipToken: String?) throws -> Page<SecretProperties> {
+        let display = try live(name)
+        let size = try VaultSession.pageSize(maxResults)
+        let after = Int64(try VaultSession.untoken(skipToken) ?? "0") ?? 0
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? AND seq > ? ORDER BY seq LIMIT ?
+            """, arguments: [name.lowercased(), after, size + 1])
+        let items = try rows.prefix(size).map { try properties($0, name: display) }
+        let next = rows.count > size ? VaultSession.token(String(rows[size - 1]["seq"] as Int64)) : nil
+        return Page(items: items, nextToken: next)
+    }
+
+    /// Soft-deletes every version; recoverable until the retention ends, then purged.
+    public func delete(_ name: String) throws -> DeletedSecret {
+        let display = try live(name)
+        let key = name.lowercased()
+        let purgeAt = now + Int64(retentionDays) * 86_400
+        try db.execute(sql: "UPDATE secrets SET deleted = ?, purge_at = ? WHERE name_key = ?", arguments: [now, purgeAt, key])
+        guard let row = try versionRow(key, nil) else { throw notFound(name) }
+        return DeletedSecret(properties: try properties(row, name: display), deletedDate: now, scheduledPurgeDate: purgeAt)
+    }
+
+    func deletedRow(_ name: String) throws -> (display: String, deleted: Int64, purgeAt: Int64) {
+        try VaultSession.checkName(name)
+        guard let row = try secretRow(name.lowercased()), let deleted = row["deleted"] as Int64? else {
+            throw VaultError.notFound("Deleted Secret not found: \(name)")
+        }
+        return (row["name"], deleted, row["purge_at"] ?? deleted)
+    }
+
+    public func getDeleted(_ name: String) throws -> DeletedSecret {
+        let d = try deletedRow(name)
+        guard let row = try versionRow(name.lowercased(), nil) else { throw notFound(name) }
+        return DeletedSecret(properties: try properties(row, name: d.display), deletedDate: d.deleted, scheduledPurgeDate: d.purgeAt)
+    }
+
+    public func listDeleted(maxResults: Int?, skipToken: String?) throws -> Page<DeletedSecret> {
+        let size = try VaultSession.pageSize(maxResults)
+        let after = try VaultSession.untoken(skipToken) ?? ""
+        let keys = try Row.fetchAll(db, sql: """
+            SELECT name_key FROM secrets WHERE deleted IS NOT NULL AND name_key > ? ORDER BY name_key LIMIT ?
+            """, arguments: [after, size + 1])
+        let items = try keys.prefix(size).map { try getDeleted($0["name_key"]) }
+        let next = keys.count > size ? VaultSession.token(keys[size - 1]["name_key"]) : nil
+        return Page(items: items, nextToken: next)
+    }
+
+    public func recover(_ name: String) throws -> SecretBundle {
+        let d = try deletedRow(name)
+        let key = name.lowercased()
+        try db.execute(sql: "UPDATE secrets SET deleted = NULL, purge_at = NULL WHERE name_key = ?", arguments: [key])
+        guard let row = try versionRow(key, nil) else { throw notFound(name) }
+        return SecretBundle(properties: try properties(row, name: d.display), value: nil)
+    }
+
+    /// Erases a deleted secret and all its versions for good.
+    public func purge(_ name: String) throws {
+        _ = try deletedRow(name)
+        try erase(name.lowercased())
+    }
+
+    func erase(_ key: String) throws {
+        try db.execute(sql: "DELETE FROM secret_versions WHERE name_key = ?", arguments: [key])
+        try db.execute(sql: "DELETE FROM secrets WHERE name_key = ?", arguments: [key])
+    }
+
+    /// Deleted secrets whose retention has ended, as (name key, display name).
+    func expiredDeletions() throws -> [(String, String)] {
+        try Row.fetchAll(db, sql: "SELECT name_key, name FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ?",
+                         arguments: [now]).map { ($0["name_key"], $0["name"]) }
+    }
+
+    /// Re-encrypts every stored value under `newBarrier`'s active term (rekey).
+    func reencryptAll(to newBarrier: Barrier) throws -> Int {
+        let rows = try Row.fetchAll(db, sql: "SELECT name_key, version, envelope FROM secret_versions")
+        for row in rows {
+            let key: String = row["name_key"], version: String = row["version"], envelope: Data = row["envelope"]
+            let path = VaultSession.path(key, version)
+            let fresh = try newBarrier.seal(try barrier.open(Array(envelope), path: path), path: path)
+            try db.execute(sql: "UPDATE secret_versions SET envelope = ? WHERE name_key = ? AND version = ?",
+                           arguments: [Data(fresh), key, version])
+        }
+        return rows.count
+    }
+}

@@ -1,0 +1,475 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// A small lock-protected box (the unsealed keyring is shared by every request a vault serves).
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func get() -> Value { lock.withLock { value } }
+    func set(_ v: Value) { lock.withLock { value = v } }
+}
+
+/// One vault: a folder holding `vault.db`. Every operation goes through ``perform(_:as:from:_:)``, which
+/// authorises the caller, runs the operation and appends its audit record in one transaction — so an
+/// operation and its record commit together, and if the trail cannot be written nothing happens.
+public final class Vault: Sendable {
+    public static let fileName = "vault.db"
+    /// Azure Key Vault's default and bounds for soft-delete retention.
+    public static let retentionRange = 7...90
+
+    public let directory: String
+    let store: VaultStore
+    let authorizer: any Authorizer
+    /// While unsealed: the keyring and the master key that seals it (kept to re-seal a rotated keyring).
+    private let state = Locked<(keyring: Keyring, master: SymmetricKey)?>(nil)
+    var currentKeyring: Keyring? { state.get()?.keyring }
+
+    /// How a new vault's master key is made.
+    public enum SealSetup: Sendable {
+        case passphrase(String, scrypt: MasterKey.ScryptParameters = .standard)
+        /// Writes a new key file at `path` (refusing to overwrite one).
+        case keyFile(path: String)
+        case shamir(shares: Int, threshold: Int)
+        case pkcs11(PKCS11Token.Configuration, pin: [UInt8])
+    }
+
+    /// What opens the keyring.
+    public enum Credential: Sendable {
+        case passphrase(String)
+        case keyFile([UInt8])
+        /// Shares as printed by `init` (hex).
+        case shares([String])
+        case pkcs11(pin: [UInt8])
+    }
+
+    /// Not secret: how the vault is sealed, kept beside the keyring so a command knows what to ask for.
+    public struct SealConfig: Sendable, Codable, Equatable {
+        public var kind: String
+        public var keyFile: String?
+        public var pkcs11: PKCS11Token.Configuration?
+        public var threshold: Int?
+        public var shares: Int?
+    }
+
+    public struct InitResult: Sendable {
+        public var seal: String
+        /// Shamir shares, printed once and never stored.
+        public var shares: [String]
+        public var threshold: Int?
+        public var auditPublicKey: String
+        public var keyFile: String?
+    }
+
+    public struct Status: Sendable {
+        public var directory: String
+        public var initialized: Bool
+        public var seal: String?
+        /// Sealed by an operator (`arca vault seal`) until someone unseals it.
+        public var operatorSealed: Bool
+        public var unsealed: Bool
+        public var secrets: Int
+        public var deletedSecrets: Int
+        public var versions: Int
+        public var auditRecords: Int
+        public var auditPublicKey: String?
+        public var retentionDays: Int
+        public var schemaVersion: Int
+        public var keyringTerms: [UInt32]?
+    }
+
+    /// `ARCA_VAULT_DIR`, else `$XDG_DATA_HOME/arca/vault`, else `~/.local/share/arca/vault`: per user, never
+    /// inside a repository.
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let d = environment["ARCA_VAULT_DIR"], !d.isEmpty { return d }
+        if let x = environment["XDG_DATA_HOME"], !x.isEmpty { return x + "/arca/vault" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/share/arca/vault"
+    }
+
+    /// The git work tree holding `directory`, if any.
+    public static func enclosingRepository(of directory: String) -> String? {
+        var url = URL(fileURLWithPath: directory).standardizedFileURL
+        while true {
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent(".git").path) { return url.path }
+            let parent = url.deletingLastPathComponent()
+            if parent.path == url.path { return nil }
+            url = parent
+        }
+    }
+
+    /// Opens the vault in `directory`. With `create`, makes the folder (mode 0700) and an empty file; otherwise
+    /// a missing vault is an error that says how to make one.
+    public init(directory: String, authorizer: any Authorizer = LocalOperatorAuthorizer(), create: Bool = false) throws {
+        self.directory = directory
+        self.authorizer = authorizer
+        let path = directory + "/" + Vault.fileName
+        if !FileManager.default.fileExists(atPath: path) {
+            guard create else {
+                throw VaultError.notInitialized("no vault in \(directory): create one with `arca vault init`")
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw VaultError.storage("cannot create \(directory): \(error.localizedDescription)")
+            }
+        }
+        do {
+            store = try VaultStore(path: path)
+        } catch let e as VaultStore.Failure {
+            throw VaultError.storage(e.description)
+        }
+    }
+
+    // MARK: - Life cycle
+
+    func sealedKeyring(_ db: Database) throws -> SealedKeyring? {
+        guard let bytes = try VaultStore.meta(db, "keyring") else { return nil }
+        do { return try SealedKeyring(bytes: bytes) } catch let e as SealedKeyring.Failure {
+            throw VaultError.storage("the vault's keyring cannot be read: \(e.description)")
+        }
+    }
+
+    public var isInitialized: Bool { (try? store.meta("keyring")) != nil }
+
+    public func sealConfig() throws -> SealConfig? {
+        guard let bytes = try store.meta("seal-config") else { return nil }
+        return try? JSONDecoder().decode(SealConfig.self, from: Data(bytes))
+    }
+
+    public var retentionDays: Int {
+        (try? store.meta("retention-days")).flatMap { $0.flatMap { Int(String(decoding: $0, as: UTF8.self)) } } ?? 90
+    }
+
+    public var auditPublicKey: String? {
+        (try? store.meta("audit-public-key")).flatMap { $0.map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    static let pkcs11AAD = Array("arca-master-key-v1".utf8)
+
+    /// Creates the keyring and seals it. The vault is unsealed afterwards.
+    public func initialize(_ setup: SealSetup, retentionDays: Int = 90, caller: Principal, source: String) throws -> InitResult {
+        guard Vault.retentionRange.contains(retentionDays) else {
+            throw VaultError.badParameter("retention is 7-90 days (got \(retentionDays))")
+        }
+        guard !isInitialized else { throw VaultError.alreadyInitialized("the vault in \(directory) is already initialised") }
+        let ring = Keyring.generate()
+        var result = InitResult(seal: "", shares: [], threshold: nil, auditPublicKey: ring.auditPublicKeyHex, keyFile: nil)
+        var config = SealConfig(kind: "")
+        let sealed: SealedKeyring
+        var masterKey: SymmetricKey
+        switch setup {
+        case .passphrase(let phrase, let params):
+            let salt = Array(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
+            let master = try Vault.mapSeal { try MasterKey.fromPassphrase(phrase, salt: salt, parameters: params) }
+            sealed = try SealedKeyring.seal(ring, master: master, kind: .passphrase, salt: salt, scrypt: params)
+            masterKey = master
+        case .keyFile(let path):
+            let content = MasterKey.newKeyFile()
+            let master = try Vault.mapSeal { try MasterKey.fromKeyFile(Array(content.utf8)) }
+            sealed = try SealedKeyring.seal(ring, master: master, kind: .keyFile)
+            masterKey = master
+            try Vault.writeNew(path, content)
+            config.keyFile = URL(fileURLWithPath: path).standardizedFileURL.path
+            result.keyFile = config.keyFile
+        case .shamir(let count, let threshold):
+            let (master, shares) = try Vault.mapSeal { try MasterKey.newShares(count: count, threshold: threshold) }
+            sealed = try SealedKeyring.seal(ring, master: master, kind: .shamir, threshold: threshold, shareCount: count)
+            masterKey = master
+            result.shares = shares.map { Hex.encode($0.bytes) }
+            result.threshold = threshold
+            config.threshold = threshold
+            config.shares = count
+        case .pkcs11(let p11, let pin):
+            let hsmMaster = SymmetricKey(size: .bits256)
+            let token = try Vault.mapSeal { try PKCS11Token(p11, pin: pin, createKey: true) }
+            let wrapped = try Vault.mapSeal { try token.wrap(hsmMaster.withUnsafeBytes { Array($0) }, aad: Vault.pkcs11AAD) }
+            sealed = try SealedKeyring.seal(ring, master: hsmMaster, kind: .pkcs11, salt: wrapped)
+            masterKey = hsmMaster
+            config.pkcs11 = p11
+        }
+        config.kind = sealed.kind.name
+        result.seal = sealed.kind.name
+        let configJSON = try JSONEncoder().encode(config)
+        try transact { db in
+            guard try VaultStore.meta(db, "keyring") == nil else {
+                throw VaultError.alreadyInitialized("the vault in \(directory) is already initialised")
+            }
+            try VaultStore.setMeta(db, "keyring", sealed.bytes)
+            try VaultStore.setMeta(db, "audit-public-key", Array(ring.auditPublicKeyHex.utf8))
+            try VaultStore.setMeta(db, "retention-days", Array(String(retentionDays).utf8))
+            try VaultStore.setMeta(db, "seal-config", Array(configJSON))
+            try VaultStore.setMeta(db, "operator-sealed", Array("0".utf8))
+            try appendAudit(db, caller, .vaultInitialize, version: nil, result: "OK", source: source, key: ring.auditKey)
+        }
+        state.set((ring, masterKey))
+        return result
+    }
+
+    /// Opens the keyring with `credential`. A wrong credential is audited (a failed sign-in) and refused.
+    /// `explicit` is `arca vault unseal`: it is audited and lifts an operator's seal; commands that unseal
+    /// for their own use (`explicit: false`) refuse a vault an operator sealed.
+    public func unseal(_ credential: Credential, caller: Principal, source: String, explicit: Bool) throws {
+        guard let sealed = try store.read({ try sealedKeyring($0) }) else {
+            throw VaultError.notInitialized("no vault in \(directory): create one with `arca vault init`")
+        }
+        if !explicit, try store.meta("operator-sealed") == Array("1".utf8) {
+            try audit(caller, .vaultUnseal, result: "ServiceUnavailable", source: source)
+            throw VaultError.sealed("the vault was sealed by an operator (`arca vault seal`); open it with `arca vault unseal`")
+        }
+        let ring: Keyring
+        let master: SymmetricKey
+        do {
+            master = try masterKey(for: sealed, credential)
+            ring = try sealed.unseal(master: master)
+        } catch let e as VaultError {
+            try audit(caller, .vaultUnseal, result: e.auditResult, source: source)
+            throw e
+        } catch let e as SealedKeyring.Failure {
+            try audit(caller, .vaultUnseal, result: "Unauthorized", source: source)
+            throw e == .wrongKey ? VaultError.unauthorized(e.description) : VaultError.storage(e.description)
+        }
+        if explicit {
+            try transact { db in
+                try VaultStore.setMeta(db, "operator-sealed", Array("0".utf8))
+                try appendAudit(db, caller, .vaultUnseal, version: nil, result: "OK", source: source, key: ring.auditKey)
+            }
+        }
+        state.set((ring, master))
+    }
+
+    func masterKey(for sealed: SealedKeyring, _ credential: Credential) throws -> SymmetricKey {
+        switch (sealed.kind, credential) {
+        case (.passphrase, .passphrase(let p)):
+            return try Vault.mapSeal { try MasterKey.fromPassphrase(p, salt: sealed.salt, parameters: sealed.scrypt) }
+        case (.keyFile, .keyFile(let content)):
+            return try Vault.mapSeal { try MasterKey.fromKeyFile(content) }
+        case (.shamir, .shares(let texts)):
+            var shares: [Shamir.Share] = []
+            for t in texts {
+                guard let b = Hex.decode(t.trimmingWhitespace()), let s = Shamir.Share(bytes: b), b.count == 33 else {
+                    throw VaultError.badParameter("'\(t.prefix(8))…' is not a share printed by `arca vault init`")
+                }
+                shares.append(s)
+            }
+            return try Vault.mapSeal { try MasterKey.fromShares(shares, threshold: Int(sealed.threshold)) }
+        case (.pkcs11, .pkcs11(let pin)):
+            guard let config = try sealConfig()?.pkcs11 else { throw VaultError.storage("the vault's PKCS#11 settings are missing") }
+            let token = try Vault.mapSeal { try PKCS11Token(config, pin: pin, createKey: false) }
+            let raw = try Vault.mapSeal { try token.unwrap(sealed.salt, aad: Vault.pkcs11AAD) }
+            return SymmetricKey(data: raw)
+        default:
+            throw VaultError.badParameter("this vault is sealed with a \(sealed.kind.name), not what was given")
+        }
+    }
+
+    /// Drops the keyring from memory and marks the vault sealed by an operator: nothing is served until
+    /// `arca vault unseal`.
+    public func seal(caller: Principal, source: String) throws {
+        try authorize(caller, .vaultSeal, source: source)
+        let key = currentKeyring?.auditKey
+        try transact { db in
+            try VaultStore.setMeta(db, "operator-sealed", Array("1".utf8))
+            try appendAudit(db, caller, .vaultSeal, version: nil, result: "OK", source: source, key: key)
+        }
+        state.set(nil)
+    }
+
+    public var isUnsealed: Bool { state.get() != nil }
+
+    public func status(caller: Principal, source: String) throws -> Status {
+        let ring = currentKeyring
+        return try transact { db in
+            let count = { (sql: String) in try Int.fetchOne(db, sql: sql) ?? 0 }
+            let sealed = try sealedKeyring(db)
+            let status = Status(
+                directory: directory, initialized: sealed != nil, seal: sealed?.kind.name,
+                operatorSealed: try VaultStore.meta(db, "operator-sealed") == Array("1".utf8), unsealed: ring != nil,
+                secrets: try count("SELECT COUNT(*) FROM secrets WHERE deleted IS NULL"),
+                deletedSecrets: try count("SELECT COUNT(*) FROM secrets WHERE deleted IS NOT NULL"),
+                versions: try count("SELECT COUNT(*) FROM secret_versions"),
+                auditRecords: try count("SELECT COUNT(*) FROM audit") + 1,
+                auditPublicKey: try VaultStore.meta(db, "audit-public-key").map { String(decoding: $0, as: UTF8.self) },
+                retentionDays: retentionDays, schemaVersion: VaultStore.schemaVersion,
+                keyringTerms: ring.map { $0.barrier.keys.keys.sorted() })
+            try appendAudit(db, caller, .vaultStatus, version: nil, result: "OK", source: source, key: ring?.auditKey)
+            return status
+        }
+    }
+
+    /// Rotates the keyring: a new barrier key, every stored value re-encrypted under it and the old keys
+    /// dropped, in one transaction. Returns the new term and how many values were re-encrypted.
+    public func rekey(caller: Principal, source: String) throws -> (term: UInt32, reencrypted: Int) {
+        try authorize(caller, .vaultRekey, source: source)
+        let ring = try unsealed(caller, .vaultRekey, source: source)
+        guard let master = state.get()?.master else { throw VaultError.sealed("the vault is sealed") }
+        let newTerm = ring.barrier.activeTerm + 1
+        let fresh = Barrier(keys: [newTerm: SymmetricKey(size: .bits256)])
+        let newRing = Keyring(barrier: fresh, auditKey: ring.auditKey)
+        let count: Int = try transact { db in
+            guard let sealed = try sealedKeyring(db) else { throw VaultError.notInitialized("no keyring") }
+            let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retentionDays)
+            let n = try session.reencryptAll(to: fresh)
+            let resealed = try SealedKeyring.seal(newRing, master: master, kind: sealed.kind, salt: sealed.salt,
+                                                  scrypt: sealed.scrypt, threshold: Int(sealed.threshold),
+                                                  shareCount: Int(sealed.shareCount))
+            try VaultStore.setMeta(db, "keyring", resealed.bytes)
+            try appendAudit(db, caller, .vaultRekey, version: String(newTerm), result: "OK", source: source, key: ring.auditKey)
+            return n
+        }
+        state.set((newRing, master))
+        return (newTerm, count)
+    }
+
+    // MARK: - The one entry point
+
+    /// Authorises `caller` for `operation`, runs `body` on the unsealed vault and appends the audit record,
+    /// all in one transaction. `body` returns its result and the secret version it touched (for the record).
+    /// A denial, a failure or a sealed vault is audited too, then thrown.
+    public func perform<T>(_ operation: VaultOperation, as caller: Principal, from source: String,
+                           _ body: (VaultSession) throws -> (T, String?)) throws -> T {
+        try authorize(caller, operation, source: source)
+        let ring = try unsealed(caller, operation, source: source)
+        do {
+            return try transact { db in
+                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retentionDays)
+                try sweepRetention(db, session, ring)
+                let (result, version) = try body(session)
+                try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: ring.auditKey)
+                return result
+            }
+        } catch let e as VaultError {
+            if case .auditUnavailable = e { throw e }
+            try audit(caller, operation, result: e.auditResult, source: source, key: ring.auditKey)
+            throw e
+        } catch let e as Barrier.Failure {
+            try audit(caller, operation, result: "InternalServerError", source: source, key: ring.auditKey)
+            throw VaultError.storage("a stored entry does not decrypt: \(e.description)")
+        }
+    }
+
+    /// The audit records matching `query` (reading the trail is itself audited).
+    public func auditRecords(_ query: AuditQuery, caller: Principal, source: String) throws -> [AuditRecord] {
+        try perform(.auditRead, as: caller, from: source) { s in
+            var matches = try AuditLog.all(s.db).0.filter(query.matches)
+            if let limit = query.limit, matches.count > limit { matches = Array(matches.suffix(limit)) }
+            return (matches, nil)
+        }
+    }
+
+    /// The whole trail in the export format.
+    public func auditExport(caller: Principal, source: String) throws -> String {
+        try perform(.auditRead, as: caller, from: source) { s in
+            let (records, checkpoints) = try AuditLog.all(s.db)
+            return (AuditExport.write(records, checkpoints), nil)
+        }
+    }
+
+    /// Checks the stored trail against `publicKey` (by default the unsealed keyring's checkpoint key, else the
+    /// key recorded at `init`). Returns the first problem, or nil, and how many records were checked.
+    public func verifyAudit(publicKey: Curve25519.Signing.PublicKey?) throws -> (problem: AuditChain.Problem?, records: Int) {
+        let key: Curve25519.Signing.PublicKey
+        if let publicKey {
+            key = publicKey
+        } else if let ring = currentKeyring {
+            key = ring.auditKey.publicKey
+        } else if let hex = auditPublicKey, let k = AuditExport.publicKey(hex: hex) {
+            key = k
+        } else {
+            throw VaultError.badParameter("no checkpoint key: give --key (the auditPublicKey printed at init)")
+        }
+        let (records, checkpoints) = try store.read { try AuditLog.all($0) }
+        return (AuditChain.verify(records, checkpoints: checkpoints, publicKey: key), records.count)
+    }
+
+    // MARK: - Internals
+
+    static func unixNow() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    func authorize(_ caller: Principal, _ operation: VaultOperation, source: String) throws {
+        guard authorizer.allows(caller, operation) else {
+            try audit(caller, operation, result: "Forbidden", source: source, key: currentKeyring?.auditKey)
+            throw VaultError.forbidden("""
+                Caller is not authorized to perform action on resource.
+                Caller: \(caller.auditName)
+                Action: '\(operation.dataAction)'
+                Resource: '\(operation.scope)'
+                Assignment: (not found)
+                """, inner: "ForbiddenByRbac")
+        }
+    }
+
+    func unsealed(_ caller: Principal, _ operation: VaultOperation, source: String) throws -> Keyring {
+        guard let ring = currentKeyring else {
+            try audit(caller, operation, result: "ServiceUnavailable", source: source)
+            throw VaultError.sealed("the vault in \(directory) is sealed")
+        }
+        return ring
+    }
+
+    func appendAudit(_ db: Database, _ caller: Principal, _ operation: VaultOperation, version: String?, result: String,
+                     source: String, key: Curve25519.Signing.PrivateKey?) throws {
+        do {
+            try AuditLog.append(db, caller: caller.auditName, operation: operation.auditName, secretName: operation.secretName,
+                                secretVersion: version, result: result, source: source, key: key)
+        } catch {
+            throw VaultError.auditUnavailable("\(error)")
+        }
+    }
+
+    /// Records an outcome in a transaction of its own (denials, failures, sealed vault).
+    func audit(_ caller: Principal, _ operation: VaultOperation, result: String, source: String,
+               key: Curve25519.Signing.PrivateKey? = nil) throws {
+        try transact { db in
+            try appendAudit(db, caller, operation, version: nil, result: result, source: source, key: key)
+        }
+    }
+
+    /// Purges deleted secrets whose retention has ended, each with its own audit record.
+    func sweepRetention(_ db: Database, _ session: VaultSession, _ ring: Keyring) throws {
+        for (key, name) in try session.expiredDeletions() {
+            try session.erase(key)
+            try AuditLog.append(db, caller: Principal.retention.auditName, operation: "SecretPurge", secretName: name,
+                                secretVersion: nil, result: "OK", source: "retention", key: ring.auditKey)
+        }
+    }
+
+    func transact<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try store.write(body)
+        } catch let e as VaultStore.Failure {
+            throw VaultError.storage(e.description)
+        }
+    }
+
+    static func mapSeal<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as MasterKey.Failure {
+            switch e {
+            case .emptyPassphrase, .badKeyFile: throw VaultError.badParameter(e.description)
+            case .shares: throw VaultError.unauthorized(e.description)
+            }
+        } catch let e as PKCS11Token.Failure {
+            throw VaultError.unauthorized(e.description)
+        } catch let e as VaultError {
+            throw e
+        } catch {
+            throw VaultError.storage("\(error)")
+        }
+    }
+
+    static func writeNew(_ path: String, _ content: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw VaultError.badParameter("cannot create the key file \(path): \(String(cString: strerror(errno))) (an existing key file is never overwritten)")
+        }
+        defer { close(fd) }
+        let bytes = Array(content.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
+            throw VaultError.storage("cannot write the key file \(path)")
+        }
+    }
+}

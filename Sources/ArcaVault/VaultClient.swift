@@ -1,0 +1,120 @@
+/// What `migrate` and the CLI use to talk to a vault, embedded or (next) remote over HTTPS. Every call is one
+/// vault operation, authorised and audited by the vault.
+public protocol VaultClient: Sendable {
+    func setSecret(_ name: String, value: String, options: SecretOptions) async throws -> SecretBundle
+    func getSecret(_ name: String, version: String?) async throws -> SecretBundle
+    func updateSecret(_ name: String, version: String?, options: SecretOptions) async throws -> SecretBundle
+    func listSecrets(maxResults: Int?, skipToken: String?) async throws -> Page<SecretProperties>
+    func listVersions(_ name: String, maxResults: Int?, skipToken: String?) async throws -> Page<SecretProperties>
+    func deleteSecret(_ name: String) async throws -> DeletedSecret
+    func getDeletedSecret(_ name: String) async throws -> DeletedSecret
+    func listDeletedSecrets(maxResults: Int?, skipToken: String?) async throws -> Page<DeletedSecret>
+    func recoverSecret(_ name: String) async throws -> SecretBundle
+    func purgeSecret(_ name: String) async throws
+    func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord]
+    func auditExport() async throws -> String
+}
+
+extension VaultClient {
+    /// Follows the pages of a list to the end.
+    public func allSecrets() async throws -> [SecretProperties] {
+        var out: [SecretProperties] = []
+        var token: String?
+        repeat {
+            let page = try await listSecrets(maxResults: nil, skipToken: token)
+            out += page.items
+            token = page.nextToken
+        } while token != nil
+        return out
+    }
+
+    public func allVersions(_ name: String) async throws -> [SecretProperties] {
+        var out: [SecretProperties] = []
+        var token: String?
+        repeat {
+            let page = try await listVersions(name, maxResults: nil, skipToken: token)
+            out += page.items
+            token = page.nextToken
+        } while token != nil
+        return out
+    }
+
+    public func allDeletedSecrets() async throws -> [DeletedSecret] {
+        var out: [DeletedSecret] = []
+        var token: String?
+        repeat {
+            let page = try await listDeletedSecrets(maxResults: nil, skipToken: token)
+            out += page.items
+            token = page.nextToken
+        } while token != nil
+        return out
+    }
+}
+
+/// The vault in this process, called as `caller` (the local operator for the CLI).
+public struct EmbeddedVaultClient: VaultClient {
+    public let vault: Vault
+    public let caller: Principal
+    public let source: String
+
+    public init(vault: Vault, caller: Principal, source: String = "embedded") {
+        self.vault = vault
+        self.caller = caller
+        self.source = source
+    }
+
+    func run<T>(_ op: VaultOperation, _ body: (VaultSession) throws -> (T, String?)) throws -> T {
+        try vault.perform(op, as: caller, from: source, body)
+    }
+
+    public func setSecret(_ name: String, value: String, options: SecretOptions) async throws -> SecretBundle {
+        try run(.secretSet(name)) { s in let b = try s.set(name, value: value, options: options); return (b, b.properties.version) }
+    }
+
+    public func getSecret(_ name: String, version: String?) async throws -> SecretBundle {
+        try run(.secretGet(name)) { s in let b = try s.get(name, version: version); return (b, b.properties.version) }
+    }
+
+    public func updateSecret(_ name: String, version: String?, options: SecretOptions) async throws -> SecretBundle {
+        try run(.secretUpdate(name)) { s in
+            let b = try s.update(name, version: version, options: options)
+            return (b, b.properties.version)
+        }
+    }
+
+    public func listSecrets(maxResults: Int?, skipToken: String?) async throws -> Page<SecretProperties> {
+        try run(.secretList) { s in (try s.list(maxResults: maxResults, skipToken: skipToken), nil) }
+    }
+
+    public func listVersions(_ name: String, maxResults: Int?, skipToken: String?) async throws -> Page<SecretProperties> {
+        try run(.secretListVersions(name)) { s in (try s.versions(name, maxResults: maxResults, skipToken: skipToken), nil) }
+    }
+
+    public func deleteSecret(_ name: String) async throws -> DeletedSecret {
+        try run(.secretDelete(name)) { s in let d = try s.delete(name); return (d, d.properties.version) }
+    }
+
+    public func getDeletedSecret(_ name: String) async throws -> DeletedSecret {
+        try run(.secretGetDeleted(name)) { s in (try s.getDeleted(name), nil) }
+    }
+
+    public func listDeletedSecrets(maxResults: Int?, skipToken: String?) async throws -> Page<DeletedSecret> {
+        try run(.secretListDeleted) { s in (try s.listDeleted(maxResults: maxResults, skipToken: skipToken), nil) }
+    }
+
+    public func recoverSecret(_ name: String) async throws -> SecretBundle {
+        try run(.secretRecover(name)) { s in let b = try s.recover(name); return (b, b.properties.version) }
+    }
+
+    public func purgeSecret(_ name: String) async throws {
+        try run(.secretPurge(name)) { s in (try s.purge(name), nil) }
+    }
+
+    public func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord] {
+        try vault.auditRecords(query, caller: caller, source: source)
+    }
+
+    public func auditExport() async throws -> String {
+        try vault.auditExport(caller: caller, source: source)
+    }
+}
