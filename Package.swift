@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "arca",
             dependencies: [
-                "ArcaScan", "ArcaRules", "ArcaReport",
+                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

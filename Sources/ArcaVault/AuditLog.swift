@@ -53,6 +53,9 @@ enum AuditLog {
     }
 }
 
+/// The checkpoint key's public half (what `--key` takes).
+public typealias AuditPublicKey = Curve25519.Signing.PublicKey
+
 /// Which audit records to return.
 public struct AuditQuery: Sendable, Equatable {
     public var caller: String?

@@ -5,42 +5,33 @@ import Testing
 /// A throwaway SoftHSM2 token. The test command installs SoftHSM2; in CI a missing one fails the tests
 /// rather than skipping them.
 enum SoftHSM {
-    static let modules = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                          "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so"]
-    static var module: String? { modules.first { FileManager.default.fileExists(atPath: $0) } }
-
-    static let setUp: Result<String, Error> = {
-        guard let module else { return .failure(Missing()) }
+    /// (folder, module) of a throwaway token store made by scripts/softhsm-token.sh, which the tests share with
+    /// the CLI tests. SOFTHSM2_CONF is set for this process.
+    static let setUp: (dir: String, module: String)? = {
         let dir = TestVault.tempDir()
-        try? FileManager.default.createDirectory(atPath: dir + "/tokens", withIntermediateDirectories: true)
-        let conf = dir + "/softhsm2.conf"
-        _ = FileManager.default.createFile(atPath: conf, contents: Data("""
-            directories.tokendir = \(dir)/tokens
-            objectstore.backend = file
-            log.level = ERROR
-            """.utf8))
-        setenv("SOFTHSM2_CONF", conf, 1)
-        for (label, pin) in [("arca-test", "1234"), ("other", "9999")] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "5678"]
-            p.standardOutput = FileHandle.nullDevice
-            do { try p.run() } catch { return .failure(error) }
-            p.waitUntilExit()
-            if p.terminationStatus != 0 { return .failure(Missing()) }
-        }
-        _ = FileManager.default.createFile(atPath: dir + "/pin", contents: Data("1234\n".utf8))
-        return .success(dir)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../scripts/softhsm-token.sh").standardized.path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [script, dir]
+        let out = Pipe()
+        p.standardOutput = out
+        guard (try? p.run()) != nil else { return nil }
+        let module = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        setenv("SOFTHSM2_CONF", dir + "/softhsm2.conf", 1)
+        return (dir, module)
     }()
 
-    struct Missing: Error {}
-
+    /// In CI a missing SoftHSM2 fails the test instead of skipping it.
     static var required: Bool { ProcessInfo.processInfo.environment["CI"] != nil }
 }
 
 @Suite(.serialized) struct PKCS11SealTests {
     @Test func tokenKeyIsNotExtractableAndWrapsTheMasterKey() async throws {
-        guard case .success(let dir) = SoftHSM.setUp, let module = SoftHSM.module else {
+        guard let (dir, module) = SoftHSM.setUp else {
             #expect(!SoftHSM.required, "SoftHSM2 is missing: the test command installs it (apt softhsm2)")
             return
         }

@@ -1,0 +1,356 @@
+import ArcaReport
+import ArcaVault
+import ArgumentParser
+import Foundation
+
+struct SecretCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secret", abstract: "Set, read, list, delete, recover and purge secrets.",
+        subcommands: [SecretSet.self, SecretGet.self, SecretUpdate.self, SecretList.self, SecretVersions.self,
+                      SecretDelete.self, SecretRecover.self, SecretPurge.self])
+}
+
+/// Attribute options shared by `set` and `update`.
+struct AttributeOptions: ParsableArguments {
+    @Option(name: .customLong("content-type"), help: "A content type for the value (free text).")
+    var contentType: String?
+
+    @Option(name: .customLong("tag"), help: "A tag as NAME=VALUE (repeatable).")
+    var tags: [String] = []
+
+    @Option(name: .customLong("not-before"), help: "nbf: Unix seconds or ISO 8601 (advisory).")
+    var notBefore: String?
+
+    @Option(name: .customLong("expires"), help: "exp: Unix seconds or ISO 8601 (advisory).")
+    var expires: String?
+
+    func options(enabled: Bool?) throws -> SecretOptions {
+        var tagMap: [String: String]?
+        if !tags.isEmpty {
+            var m: [String: String] = [:]
+            for t in tags {
+                guard let eq = t.firstIndex(of: "="), eq != t.startIndex else {
+                    throw CLIError(code: Exit.usage, message: "arca: --tag takes NAME=VALUE (got '\(t)')")
+                }
+                m[String(t[..<eq])] = String(t[t.index(after: eq)...])
+            }
+            tagMap = m
+        }
+        return SecretOptions(contentType: contentType, tags: tagMap, enabled: enabled,
+                             notBefore: try notBefore.map(parseTime), expires: try expires.map(parseTime))
+    }
+}
+
+extension VaultOptions {
+    func client() throws -> EmbeddedVaultClient {
+        EmbeddedVaultClient(vault: try open(), caller: caller, source: "embedded")
+    }
+
+    func printProperties(_ p: SecretProperties, value: String? = nil, verb: String) {
+        if output == .json {
+            VaultJSON.print(VaultJSON.properties(p, value: value))
+        } else {
+            IO.write(fd: 1, "\(verb) \(p.name) version \(p.version)\n")
+        }
+    }
+}
+
+struct SecretSet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Store a new version of a secret; the value comes from standard input or --value-file, never the command line.")
+    @OptionGroup var vault: VaultOptions
+    @Argument(help: "The secret's name (letters, digits and dashes).") var name: String
+    @Option(name: .customLong("value-file"), help: "Read the value from this file (default: standard input).")
+    var valueFile: String?
+    @Flag(name: .customLong("disabled"), help: "Store the version disabled.") var disabled = false
+    @Flag(name: .customLong("keep-newline"), help: "Keep one trailing newline of the value.") var keepNewline = false
+    @OptionGroup var attributes: AttributeOptions
+
+    func run() throws {
+        var bytes: [UInt8]
+        if let f = valueFile {
+            let fd = open(f, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CLIError(code: Exit.usage, message: "arca: cannot read \(f)") }
+            bytes = IO.readAll(fd: fd)
+            close(fd)
+        } else {
+            if isatty(0) != 0 { IO.write(fd: 2, "Value (end with Ctrl-D): ") }
+            bytes = IO.readAll(fd: 0)
+        }
+        if !keepNewline, bytes.last == 0x0a {
+            bytes.removeLast()
+            if bytes.last == 0x0d { bytes.removeLast() }
+        }
+        guard let value = String(bytes: bytes, encoding: .utf8) else {
+            throw CLIError(code: Exit.usage, message: "arca: the value is not UTF-8 text (store binary data base64-encoded, with --content-type)")
+        }
+        let options = try attributes.options(enabled: disabled ? false : nil)
+        let client = try vault.client()
+        let b = try blocking { try await client.setSecret(name, value: value, options: options) }
+        vault.printProperties(b.properties, verb: "Stored")
+    }
+}
+
+struct SecretGet: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a secret's value.")
+    @OptionGroup var vault: VaultOptions
+    @Argument var name: String
+    @Option(help: "A version id (default: the latest).") var version: String?
+
+    func run() throws {
+        let client = try vault.client()
+        let b = try blocking { try await client.getSecret(name, version: version) }
+        if vault.output == .json {
+            VaultJSON.print(VaultJSON.properties(b.properties, value: b.value))
+        } else {
+            IO.write(fd: 1, (b.value ?? "") + (isatty(1) != 0 ? "\n" : ""))
+        }
+    }
+}
+
+struct SecretUpdate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "update", abstract: "Change a version's content type, tags, enabled state, nbf or exp.")
+    @OptionGroup var vault: VaultOptions
+    @Argument var name: String
+    @Option(help: "A version id (default: the latest).") var version: String?
+    @Flag(inversion: .prefixedEnableDisable, help: "Enable or disable the version.") var enabled: Bool?
+    @OptionGroup var attributes: AttributeOptions
+
+    func run() throws {
+        let options = try attributes.options(enabled: enabled)
+        let client = try vault.client()
+        let b = try blocking { try await client.updateSecret(name, version: version, options: options) }
+        vault.printProperties(b.properties, verb: "Updated")
+    }
+}
+
+struct SecretList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List secrets (names and attributes, never values).")
+    @OptionGroup var vault: VaultOptions
+    @Flag(help: "List deleted secrets instead.") var deleted = false
+    @Option(name: .customLong("max-results"), help: "One page of at most N (1-25); prints the token for the next page.")
+    var maxResults: Int?
+    @Option(name: .customLong("skip-token"), help: "Continue a paged list.") var skipToken: String?
+
+    func run() throws {
+        let client = try vault.client()
+        let paged = maxResults != nil || skipToken != nil
+        if deleted {
+            let (items, next): ([DeletedSecret], String?) = try blocking {
+                if paged {
+                    let p = try await client.listDeletedSecrets(maxResults: maxResults, skipToken: skipToken)
+                    return (p.items, p.nextToken)
+                }
+                return (try await client.allDeletedSecrets(), nil)
+            }
+            if vault.output == .json {
+                VaultJSON.print(.object([("value", .array(items.map(VaultJSON.deleted))), ("nextToken", next.map(JSONValue.string) ?? .null)]))
+                return
+            }
+            var out = ""
+            for d in items {
+                out += "\(d.properties.name)  deleted \(formatTime(d.deletedDate))  purged after \(formatTime(d.scheduledPurgeDate))\n"
+            }
+            if let next { out += "more: --skip-token \(next)\n" }
+            IO.write(fd: 1, out)
+            return
+        }
+        let (items, next): ([SecretProperties], String?) = try blocking {
+            if paged {
+                let p = try await client.listSecrets(maxResults: maxResults, skipToken: skipToken)
+                return (p.items, p.nextToken)
+            }
+            return (try await client.allSecrets(), nil)
+        }
+        printList(items, next: next)
+    }
+
+    func printList(_ items: [SecretProperties], next: String?) {
+        if vault.output == .json {
+            VaultJSON.print(.object([("value", .array(items.map { VaultJSON.properties($0) })), ("nextToken", next.map(JSONValue.string) ?? .null)]))
+            return
+        }
+        var out = ""
+        for p in items {
+            out += "\(p.name)  \(p.version)  updated \(formatTime(p.attributes.updated))\(p.attributes.enabled ? "" : "  (disabled)")\n"
+        }
+        if let next { out += "more: --skip-token \(next)\n" }
+        IO.write(fd: 1, out)
+    }
+}
+
+struct SecretVersions: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "versions", abstract: "List a secret's versions, oldest first.")
+    @OptionGroup var vault: VaultOptions
+    @Argument var name: String
+
+    func run() throws {
+        let client = try vault.client()
+        let items = try blocking { try await client.allVersions(name) }
+        if vault.output == .json {
+            VaultJSON.print(.object([("value", .array(items.map { VaultJSON.properties($0) }))]))
+            return
+        }
+        IO.write(fd: 1, items.map {
+            "\($0.version)  created \(formatTime($0.attributes.created))\($0.attributes.enabled ? "" : "  (disabled)")\n"
+        }.joined())
+    }
+}
+
+struct SecretDelete: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Soft-delete a secret (all versions); recoverable until the retention ends.")
+    @OptionGroup var vault: VaultOptions
+    @Argument var name: String
+
+    func run() throws {
+        let client = try vault.client()
+        let d = try blocking { try await client.deleteSecret(name) }
+        if vault.output == .json { VaultJSON.print(VaultJSON.deleted(d)); return }
+        IO.write(fd: 1, "Deleted \(d.properties.name); recoverable until \(formatTime(d.scheduledPurgeDate)) (`arca vault secret recover`).\n")
+    }
+}
+
+struct SecretRecover: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "recover", abstract: "Bring back a deleted secret with all its versions.")
+    @OptionGroup var vault: VaultOptions
+    @Argument var name: String
+
+    func run() throws {
+        let client = try vault.client()
+        let b = try blocking { try await client.recoverSecret(name) }
+        vault.printProperties(b.properties, verb: "Recovered")
+    }
+}
+
+struct SecretPurge: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "purge", abstract: "Erase a deleted secret for good.")
+    @OptionGroup var vault: VaultOptions
+    @Argument var name: String
+
+    func run() throws {
+        let client = try vault.client()
+        try blocking { try await client.purgeSecret(name) }
+        if vault.output == .json { VaultJSON.print(.object([("purged", .string(name))])) } else {
+            IO.write(fd: 1, "Purged \(name).\n")
+        }
+    }
+}
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Search, tail, export and verify the audit trail.",
+        subcommands: [AuditSearch.self, AuditTail.self, AuditExportCommand.self, AuditVerify.self])
+}
+
+extension VaultOptions {
+    func printRecords(_ records: [AuditRecord]) {
+        if output == .json {
+            VaultJSON.print(.array(records.map(VaultJSON.record)))
+            return
+        }
+        IO.write(fd: 1, records.map { r in
+            let secret = r.secretName.map { " \($0)" + (r.secretVersion.map { "/\($0)" } ?? "") } ?? ""
+            return "\(r.sequence)  \(r.time)  \(r.operation)\(secret)  \(r.result)  \(r.caller)  from \(r.source)\n"
+        }.joined())
+    }
+}
+
+struct AuditSearch: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "search", abstract: "Find audit records.")
+    @OptionGroup var vault: VaultOptions
+    @Option(help: "Caller (substring).") var caller: String?
+    @Option(help: "Operation, e.g. SecretGet.") var operation: String?
+    @Option(help: "Secret name.") var secret: String?
+    @Option(help: "Result, e.g. OK, Forbidden, Unauthorized.") var result: String?
+    @Option(help: "From this time (ISO 8601).") var since: String?
+    @Option(help: "Up to this time (ISO 8601).") var until: String?
+    @Option(help: "Only the most recent N matches.") var limit: Int?
+
+    func run() throws {
+        let client = try vault.client()
+        let q = AuditQuery(caller: caller, operation: operation, secretName: secret, result: result,
+                           since: since, until: until, limit: limit)
+        vault.printRecords(try blocking { try await client.auditRecords(q) })
+    }
+}
+
+struct AuditTail: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tail", abstract: "The latest audit records.")
+    @OptionGroup var vault: VaultOptions
+    @Option(name: .short, help: "How many.") var n: Int = 20
+
+    func run() throws {
+        let client = try vault.client()
+        let count = n
+        vault.printRecords(try blocking { try await client.auditRecords(AuditQuery(limit: count)) })
+    }
+}
+
+struct AuditExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write the whole trail (JSON Lines, with signed checkpoints, no keys).")
+    @OptionGroup var vault: VaultOptions
+    @Option(name: [.customShort("o"), .customLong("output-file")], help: "Write to this file (default: standard output).")
+    var file: String?
+
+    func run() throws {
+        let client = try vault.client()
+        let text = try blocking { try await client.auditExport() }
+        if let file {
+            guard IO.writeFile(file, text) else { throw CLIError(code: Exit.runtime, message: "arca: cannot write \(file)") }
+        } else {
+            IO.write(fd: 1, text)
+        }
+    }
+}
+
+struct AuditVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check the trail's hash chain and signed checkpoints; names the first altered, deleted, reordered or inserted record.")
+    @OptionGroup var vault: VaultOptions
+    @Argument(help: "An export to check (default: the vault's own trail).") var file: String?
+    @Option(help: "The audit public key (64 hex digits, or @FILE), as printed at init. Required for an export.")
+    var key: String?
+
+    func run() throws {
+        var publicKey: AuditPublicKey?
+        if let key {
+            let text = key.hasPrefix("@") ? (IO.readFile(String(key.dropFirst())) ?? "") : key
+            guard let k = AuditExport.publicKey(hex: text) else {
+                throw CLIError(code: Exit.usage, message: "arca: --key takes the 64-hex-digit audit public key printed by `arca vault init`")
+            }
+            publicKey = k
+        }
+        let problem: AuditChain.Problem?
+        let count: Int
+        if let file {
+            guard let publicKey else {
+                throw CLIError(code: Exit.usage, message: "arca: verifying an export needs --key: the key is never taken from the export itself")
+            }
+            guard let text = IO.readFile(file) else { throw CLIError(code: Exit.usage, message: "arca: cannot read \(file)") }
+            let (records, checkpoints): ([AuditRecord], [AuditCheckpoint])
+            do { (records, checkpoints) = try AuditExport.read(text) } catch let e as AuditExport.Failure {
+                throw CLIError(code: Exit.usage, message: "arca: \(e.description)")
+            }
+            problem = AuditChain.verify(records, checkpoints: checkpoints, publicKey: publicKey)
+            count = records.count
+        } else {
+            let v = try vaultCall { try Vault(directory: vault.directory) }
+            (problem, count) = try vaultCall { try v.verifyAudit(publicKey: publicKey) }
+        }
+        if vault.output == .json {
+            VaultJSON.print(.object([("intact", .bool(problem == nil)), ("records", .int(count)),
+                                     ("problem", problem.map { .string($0.description) } ?? .null)]))
+        } else if let problem {
+            IO.write(fd: 1, "The audit trail is NOT intact: \(problem.description).\n")
+        } else {
+            IO.write(fd: 1, "The audit trail is intact: \(count) records, hash chain and signed checkpoints verified.\n")
+        }
+        if problem != nil { throw ExitCode(VaultExit.problem) }
+    }
+}
