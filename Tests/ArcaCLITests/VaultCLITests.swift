@@ -184,6 +184,13 @@ import Testing
             }
         }
         #expect(acknowledged.count >= 80)
+        // Every acknowledged version exists; a sample of them is read back value for value.
+        for name in Set(acknowledged.map(\.0)) {
+            let listed = try CLITests.arca(["vault", "secret", "versions", name] + vault)
+            for (n, version, _) in acknowledged where n == name {
+                #expect(listed.out.contains(version), "acknowledged \(name)/\(version) missing")
+            }
+        }
         for (name, version, value) in acknowledged.shuffled().prefix(60) {
             let r = try CLITests.arca(["vault", "secret", "get", name, "--version", version] + vault)
             #expect(r.status == 0 && r.out == value, "acknowledged \(name)/\(version) lost: \(r.err)")
