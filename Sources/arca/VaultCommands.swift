@@ -219,7 +219,8 @@ struct VaultCommand: ParsableCommand {
         commandName: "vault",
         abstract: "The bundled vault: sealed, encrypted, audited storage for secrets.",
         subcommands: [VaultInit.self, VaultUnseal.self, VaultSeal.self, VaultStatus.self, VaultRekey.self,
-                      SecretCommand.self, AuditCommand.self, VaultWriteLoad.self])
+                      SecretCommand.self, AuditCommand.self, VaultServe.self, UserCommand.self, AppCommand.self,
+                      RoleCommand.self, VaultWriteLoad.self])
 }
 
 /// For the durability test: writes versions as fast as it can and prints each one after its commit returned

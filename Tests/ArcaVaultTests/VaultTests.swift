@@ -162,7 +162,7 @@ import Testing
             }
         }
         let dir = TestVault.tempDir()
-        let vault = try Vault(directory: dir, authorizer: OnlyOne(), create: true)
+        let vault = try Vault(directory: dir, authorization: .custom(OnlyOne()), create: true)
         _ = try vault.initialize(.keyFile(path: dir + "/k"), caller: TestVault.op, source: "test")
         let admin = EmbeddedVaultClient(vault: vault, caller: TestVault.op)
         _ = try await admin.setSecret("visible", value: "v", options: .init())

@@ -1,0 +1,392 @@
+import ArcaReport
+import ArcaVault
+import Crypto
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import JWTKit
+import Logging
+import NIOCore
+import NIOSSL
+
+/// Where and how the server listens, and the names it answers to.
+public struct ServerOptions: Sendable {
+    public var host: String
+    public var port: Int
+    public var tlsCert: String
+    public var tlsKey: String
+    /// The vault URL clients use (ids in answers start with it); default `https://localhost:PORT`.
+    public var vaultURL: String?
+    /// The token audience and the challenge's `resource`; default the vault URL.
+    public var resource: String?
+
+    public init(host: String, port: Int, tlsCert: String, tlsKey: String, vaultURL: String? = nil, resource: String? = nil) {
+        self.host = host
+        self.port = port
+        self.tlsCert = tlsCert
+        self.tlsKey = tlsKey
+        self.vaultURL = vaultURL
+        self.resource = resource
+    }
+}
+
+/// Each request's context: Hummingbird's core storage and the client's address (for the audit trail).
+public struct ServerContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// The vault over HTTPS: Azure Key Vault's secrets API behind its 401 challenge, and Arca's own OAuth2
+/// authority (OIDC discovery, token endpoint for client secrets, client certificate assertions and
+/// passwords, JWKS). Every request goes through the vault's audited entry point as the signed-in principal.
+public final class VaultServer: Sendable {
+    public let vault: Vault
+    public let options: ServerOptions
+    public let vaultURL: String
+    /// The authority's base URL (no tenant segment).
+    public let authority: String
+    public let resource: String
+    public let tenantId: String
+    let tokens: TokenService
+    let seenAssertions = SeenAssertions()
+    static let maxBody = 256 * 1024
+
+    public init(vault: Vault, options: ServerOptions) async throws {
+        self.vault = vault
+        self.options = options
+        let base = options.vaultURL ?? "https://localhost:\(options.port)"
+        vaultURL = base.hasSuffix("/") ? String(base.dropLast()) : base
+        authority = vaultURL
+        resource = options.resource ?? vaultURL
+        let tenantBytes = try vault.sealedValue("tenant-id") { Array(UUID().uuidString.lowercased().utf8) }
+        tenantId = String(decoding: tenantBytes, as: UTF8.self)
+        let signing = try vault.sealedValue("token-signing-key") { Array(P256SigningKey().rawRepresentation) }
+        tokens = try await TokenService(signingKey: signing, issuer: "\(vaultURL)/\(tenantId)/v2.0", audience: resource,
+                                        tenantId: tenantId)
+    }
+
+    /// Serves until SIGTERM or SIGINT. `onReady` runs once the socket listens.
+    public func run(onReady: @escaping @Sendable () async -> Void = {}) async throws {
+        let chain = try NIOSSLCertificate.fromPEMFile(options.tlsCert).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: options.tlsKey, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        var logger = Logger(label: "arca.vault.server")
+        logger.logLevel = .warning
+        let app = Application(
+            responder: CallbackResponder<ServerContext> { request, context in await self.respond(request, context) },
+            server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            onServerRunning: { _ in await onReady() },
+            logger: logger)
+        try await app.runService()
+    }
+
+    // MARK: - Dispatch
+
+    func respond(_ request: Request, _ context: ServerContext) async -> Response {
+        var request = request
+        let source = context.remoteAddress?.ipAddress ?? "unknown"
+        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        do {
+            if let answer = try await authorityRoute(&request, segments, source: source) { return answer }
+            guard let route = Route(method: request.method, segments: segments) else {
+                return Self.error(404, code: "NotFound", message: "No such route: \(request.method.rawValue) \(request.uri.path)")
+            }
+            // Authenticate before reading the body: the SDKs' first request is body-less and expects a 401.
+            let principal: Principal
+            switch await authenticate(request) {
+            case .success(let p): principal = p
+            case .failure(let rejection):
+                try vault.auditRejected(operation: route.operation.auditName, claimedCaller: rejection.claimed,
+                                        secretName: route.operation.secretName, result: "Unauthorized", source: source)
+                return challenge(rejection.reason.description)
+            }
+            let body = try await request.collectBody(upTo: Self.maxBody)
+            let client = EmbeddedVaultClient(vault: vault, caller: principal, source: source)
+            var query: [String: String] = [:]
+            for (k, v) in request.uri.queryParameters where query[String(k)] == nil { query[String(k)] = String(v) }
+            return try await handle(route, body: Array(buffer: body), query: query, client: client)
+        } catch let e as VaultError {
+            return Self.error(e)
+        } catch let e as BadRequest {
+            return Self.error(400, code: "BadParameter", message: e.message)
+        } catch {
+            if "\(error)".contains("tooLarge") || "\(error)".contains("413") {
+                return Self.error(413, code: "BadParameter", message: "The request body is too large.")
+            }
+            return Self.error(500, code: "InternalError", message: "The request failed.")
+        }
+    }
+
+    struct BadRequest: Error { var message: String }
+
+    struct Rejection: Error {
+        var reason: TokenService.Rejection
+        var claimed: String
+    }
+
+    func authenticate(_ request: Request) async -> Result<Principal, Rejection> {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            return .failure(Rejection(reason: .missing, claimed: "anonymous"))
+        }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let payload: TokenService.AccessPayload
+        do {
+            payload = try await tokens.verify(token)
+        } catch {
+            return .failure(Rejection(reason: error, claimed: "unverified:\(Self.claimedSubject(token))"))
+        }
+        guard let entry = try? vault.principals.entry(objectId: payload.oid), entry.enabled else {
+            return .failure(Rejection(reason: .unknownPrincipal, claimed: payload.oid))
+        }
+        return .success(entry.principal)
+    }
+
+    /// The `oid` a token claims, read without trusting it (for the audit record of a rejected token).
+    static func claimedSubject(_ token: String) -> String {
+        let parts = token.split(separator: ".")
+        guard parts.count >= 2, let bytes = Base64URL.decode(parts[1]),
+              let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let oid = obj["oid"] as? String else { return "anonymous" }
+        return String(oid.prefix(64))
+    }
+
+    func challenge(_ message: String) -> Response {
+        var r = Self.error(401, code: "Unauthorized", message: message)
+        r.headers[.wwwAuthenticate] = "Bearer authorization=\"\(authority)/\(tenantId)\", resource=\"\(resource)\""
+        return r
+    }
+
+    // MARK: - Vault routes
+
+    enum Route {
+        case set(String), get(String, String?), update(String, String?), list, versions(String), delete(String)
+        case getDeleted(String), listDeleted, recover(String), purge(String), auditSearch, auditExport
+
+        init?(method: HTTPRequest.Method, segments: [String]) {
+            var s = segments
+            if s.count == 2, s[1].isEmpty, s[0] == "secrets" || s[0] == "deletedsecrets" { s.removeLast() }
+            switch (method, s.count, s.first?.lowercased()) {
+            case (.get, 1, "secrets"): self = .list
+            case (.put, 2, "secrets"): self = .set(s[1])
+            case (.get, 2, "secrets"): self = .get(s[1], nil)
+            case (.patch, 2, "secrets"): self = .update(s[1], nil)
+            case (.delete, 2, "secrets"): self = .delete(s[1])
+            case (.get, 3, "secrets") where s[2] == "versions": self = .versions(s[1])
+            case (.get, 3, "secrets"): self = .get(s[1], s[2].isEmpty ? nil : s[2])
+            case (.patch, 3, "secrets"): self = .update(s[1], s[2].isEmpty ? nil : s[2])
+            case (.get, 1, "deletedsecrets"): self = .listDeleted
+            case (.get, 2, "deletedsecrets"): self = .getDeleted(s[1])
+            case (.delete, 2, "deletedsecrets"): self = .purge(s[1])
+            case (.post, 3, "deletedsecrets") where s[2] == "recover": self = .recover(s[1])
+            case (.get, 2, "arca") where s[1] == "audit": self = .auditSearch
+            case (.get, 3, "arca") where s[1] == "audit" && s[2] == "export": self = .auditExport
+            default: return nil
+            }
+        }
+
+        var operation: VaultOperation {
+            switch self {
+            case .set(let n): return .secretSet(n)
+            case .get(let n, _): return .secretGet(n)
+            case .update(let n, _): return .secretUpdate(n)
+            case .list: return .secretList
+            case .versions(let n): return .secretListVersions(n)
+            case .delete(let n): return .secretDelete(n)
+            case .getDeleted(let n): return .secretGetDeleted(n)
+            case .listDeleted: return .secretListDeleted
+            case .recover(let n): return .secretRecover(n)
+            case .purge(let n): return .secretPurge(n)
+            case .auditSearch, .auditExport: return .auditRead
+            }
+        }
+    }
+
+    func handle(_ route: Route, body: [UInt8], query: [String: String],
+                client: EmbeddedVaultClient) async throws -> Response {
+        let maxResults = try query["maxresults"].map { v -> Int in
+            guard let n = Int(v) else { throw BadRequest(message: "maxresults must be a number") }
+            return n
+        }
+        let skip = query["$skiptoken"]
+        let apiVersion = query["api-version"] ?? "7.5"
+        switch route {
+        case .set(let name):
+            let json = try Self.object(body)
+            guard let value = json["value"] as? String else { throw BadRequest(message: "The request must carry a string 'value'.") }
+            let b = try await client.setSecret(name, value: value, options: try Self.options(json))
+            return Self.json(bundle(b, includeValue: true))
+        case .get(let name, let version):
+            return Self.json(bundle(try await client.getSecret(name, version: version), includeValue: true))
+        case .update(let name, let version):
+            let json = try Self.object(body)
+            return Self.json(bundle(try await client.updateSecret(name, version: version, options: try Self.options(json)), includeValue: false))
+        case .list:
+            let page = try await client.listSecrets(maxResults: maxResults, skipToken: skip)
+            return Self.json(list(page.items.map { item($0, versioned: false) }, next: page.nextToken, path: "/secrets",
+                                  maxResults: maxResults, apiVersion: apiVersion))
+        case .versions(let name):
+            let page = try await client.listVersions(name, maxResults: maxResults, skipToken: skip)
+            return Self.json(list(page.items.map { item($0, versioned: true) }, next: page.nextToken,
+                                  path: "/secrets/\(name)/versions", maxResults: maxResults, apiVersion: apiVersion))
+        case .delete(let name):
+            return Self.json(deleted(try await client.deleteSecret(name), bundleForm: true))
+        case .getDeleted(let name):
+            return Self.json(deleted(try await client.getDeletedSecret(name), bundleForm: true))
+        case .listDeleted:
+            let page = try await client.listDeletedSecrets(maxResults: maxResults, skipToken: skip)
+            return Self.json(list(page.items.map { deleted($0, bundleForm: false) }, next: page.nextToken, path: "/deletedsecrets",
+                                  maxResults: maxResults, apiVersion: apiVersion))
+        case .recover(let name):
+            return Self.json(bundle(try await client.recoverSecret(name), includeValue: false))
+        case .purge(let name):
+            try await client.purgeSecret(name)
+            return Response(status: .noContent)
+        case .auditSearch:
+            let q = AuditQuery(caller: query["caller"], operation: query["operation"], secretName: query["secret"],
+                               result: query["result"], since: query["since"], until: query["until"],
+                               limit: query["limit"].flatMap { Int($0) })
+            let records = try await client.auditRecords(q)
+            return Self.json(.object([("value", .array(records.map(Self.record)))]))
+        case .auditExport:
+            let text = try await client.auditExport()
+            var r = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: text)))
+            r.headers[.contentType] = "application/x-ndjson"
+            return r
+        }
+    }
+
+    // MARK: - Azure Key Vault shapes
+
+    func attributes(_ a: SecretAttributes) -> JSONValue {
+        var o: [(String, JSONValue)] = [("enabled", .bool(a.enabled))]
+        if let n = a.notBefore { o.append(("nbf", .int(Int(n)))) }
+        if let x = a.expires { o.append(("exp", .int(Int(x)))) }
+        o += [("created", .int(Int(a.created))), ("updated", .int(Int(a.updated))),
+              ("recoverableDays", .int(a.recoverableDays)), ("recoveryLevel", .string(a.recoveryLevel))]
+        return .object(o)
+    }
+
+    func common(_ p: SecretProperties, id: String) -> [(String, JSONValue)] {
+        var o: [(String, JSONValue)] = [("id", .string(id)), ("attributes", attributes(p.attributes))]
+        if let c = p.contentType { o.append(("contentType", .string(c))) }
+        if !p.tags.isEmpty { o.append(("tags", .object(p.tags.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))) }
+        return o
+    }
+
+    func bundle(_ b: SecretBundle, includeValue: Bool) -> JSONValue {
+        var o = common(b.properties, id: "\(vaultURL)/secrets/\(b.properties.name)/\(b.properties.version)")
+        if includeValue, let v = b.value { o.insert(("value", .string(v)), at: 0) }
+        return .object(o)
+    }
+
+    func item(_ p: SecretProperties, versioned: Bool) -> JSONValue {
+        .object(common(p, id: "\(vaultURL)/secrets/\(p.name)" + (versioned ? "/\(p.version)" : "")))
+    }
+
+    func deleted(_ d: DeletedSecret, bundleForm: Bool) -> JSONValue {
+        let p = d.properties
+        var o = common(p, id: "\(vaultURL)/secrets/\(p.name)" + (bundleForm ? "/\(p.version)" : ""))
+        o += [("recoveryId", .string("\(vaultURL)/deletedsecrets/\(p.name)")), ("deletedDate", .int(Int(d.deletedDate))),
+              ("scheduledPurgeDate", .int(Int(d.scheduledPurgeDate)))]
+        return .object(o)
+    }
+
+    func list(_ items: [JSONValue], next: String?, path: String, maxResults: Int?, apiVersion: String) -> JSONValue {
+        var link: JSONValue = .null
+        if let next {
+            var url = "\(vaultURL)\(path)?api-version=\(apiVersion)&$skiptoken=\(next)"
+            if let maxResults { url += "&maxresults=\(maxResults)" }
+            link = .string(url)
+        }
+        return .object([("value", .array(items)), ("nextLink", link)])
+    }
+
+    static func record(_ r: AuditRecord) -> JSONValue {
+        .object([
+            ("seq", .int(Int(r.sequence))), ("time", .string(r.time)), ("caller", .string(r.caller)),
+            ("operation", .string(r.operation)), ("secretName", r.secretName.map(JSONValue.string) ?? .null),
+            ("secretVersion", r.secretVersion.map(JSONValue.string) ?? .null), ("result", .string(r.result)),
+            ("source", .string(r.source)),
+        ])
+    }
+
+    static func object(_ body: [UInt8]) throws -> [String: Any] {
+        guard !body.isEmpty else { throw BadRequest(message: "The request body is empty.") }
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            throw BadRequest(message: "The request body is not a JSON object.")
+        }
+        return obj
+    }
+
+    static func options(_ json: [String: Any]) throws -> SecretOptions {
+        var o = SecretOptions()
+        if let c = json["contentType"] {
+            guard let s = c as? String else { throw BadRequest(message: "contentType must be a string") }
+            o.contentType = s
+        }
+        if let t = json["tags"], !(t is NSNull) {
+            guard let d = t as? [String: Any], let tags = d as? [String: String] else {
+                throw BadRequest(message: "tags must map strings to strings")
+            }
+            o.tags = tags
+        }
+        if let a = json["attributes"], !(a is NSNull) {
+            guard let attrs = a as? [String: Any] else { throw BadRequest(message: "attributes must be an object") }
+            if let e = attrs["enabled"], !(e is NSNull) {
+                guard let b = e as? Bool else { throw BadRequest(message: "attributes.enabled must be true or false") }
+                o.enabled = b
+            }
+            o.notBefore = try time(attrs["nbf"], "nbf")
+            o.expires = try time(attrs["exp"], "exp")
+        }
+        return o
+    }
+
+    static func time(_ v: Any?, _ name: String) throws -> Int64? {
+        guard let v, !(v is NSNull) else { return nil }
+        guard let n = v as? NSNumber, !(v is Bool) else { throw BadRequest(message: "attributes.\(name) must be Unix seconds") }
+        return n.int64Value
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var r = Response(status: status, body: .init(byteBuffer: ByteBuffer(string: value.serialized(pretty: false))))
+        r.headers[.contentType] = "application/json; charset=utf-8"
+        return r
+    }
+
+    static func error(_ status: Int, code: String, message: String, inner: String? = nil) -> Response {
+        var e: [(String, JSONValue)] = [("code", .string(code)), ("message", .string(message))]
+        if let inner { e.append(("innererror", .object([("code", .string(inner))]))) }
+        return json(.object([("error", .object(e))]), status: .init(code: status))
+    }
+
+    static func error(_ e: VaultError) -> Response {
+        error(e.httpStatus, code: e.code, message: e.description, inner: e.innerCode)
+    }
+}
+
+/// Client-assertion ids seen recently, so one signed assertion cannot be replayed.
+final class SeenAssertions: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: [String: Date] = [:]
+
+    /// False when `jti` was already used.
+    func remember(_ jti: String, until: Date) -> Bool {
+        lock.withLock {
+            let now = Date()
+            if seen.count > 10_000 { seen = seen.filter { $0.value > now } }
+            if let t = seen[jti], t > now { return false }
+            seen[jti] = until
+            return true
+        }
+    }
+}
+
+typealias P256SigningKey = P256.Signing.PrivateKey

@@ -1,0 +1,341 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// A role: Azure Key Vault's built-in ones, or a custom one, as data actions (with `*` wildcards) minus
+/// `notDataActions`.
+public struct RoleDefinition: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var dataActions: [String]
+    public var notDataActions: [String]
+    public var builtIn: Bool
+
+    /// Azure's built-in roles for secrets, with their role definition ids; the Administrator also holds
+    /// Arca's own vault actions (audit, seal, rekey).
+    public static let builtIns: [RoleDefinition] = [
+        RoleDefinition(id: "00482a5a-887f-4fb3-b363-3b7fe8e74483", name: "Key Vault Administrator",
+                       dataActions: ["Microsoft.KeyVault/vaults/*", "Arca/vault/*"], notDataActions: [], builtIn: true),
+        RoleDefinition(id: "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", name: "Key Vault Secrets Officer",
+                       dataActions: ["Microsoft.KeyVault/vaults/secrets/*"], notDataActions: [], builtIn: true),
+        RoleDefinition(id: "4633458b-17de-408a-b874-0445c86b69e6", name: "Key Vault Secrets User",
+                       dataActions: ["Microsoft.KeyVault/vaults/secrets/getSecret/action",
+                                     "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
+                       notDataActions: [], builtIn: true),
+        RoleDefinition(id: "21090545-7ca7-4776-b22c-e363652d74d2", name: "Key Vault Reader",
+                       dataActions: ["Microsoft.KeyVault/vaults/*/read",
+                                     "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
+                       notDataActions: [], builtIn: true),
+    ]
+
+    /// Whether the role grants `action` (Azure's matching: case-insensitive, `*` matches any run of characters).
+    public func permits(_ action: String) -> Bool {
+        dataActions.contains { RoleDefinition.matches($0, action) }
+            && !notDataActions.contains { RoleDefinition.matches($0, action) }
+    }
+
+    static func matches(_ pattern: String, _ action: String) -> Bool {
+        let p = Array(pattern.lowercased().utf8), a = Array(action.lowercased().utf8)
+        // Glob with `*` only, iterative with backtracking to the last star.
+        var i = 0, j = 0, star = -1, mark = 0
+        while j < a.count {
+            if i < p.count, p[i] == a[j] {
+                i += 1
+                j += 1
+            } else if i < p.count, p[i] == 0x2a {
+                star = i
+                mark = j
+                i += 1
+            } else if star >= 0 {
+                i = star + 1
+                mark += 1
+                j = mark
+            } else {
+                return false
+            }
+        }
+        while i < p.count, p[i] == 0x2a { i += 1 }
+        return i == p.count
+    }
+}
+
+/// A role given to a principal at a scope: `/` (the vault), `/secrets/NAME` or `/secrets/PREFIX*`.
+public struct RoleAssignment: Sendable, Equatable {
+    public var id: String
+    public var roleId: String
+    public var principalId: String
+    public var scope: String
+
+    /// Whether the assignment's scope covers an operation's scope (`/` or `/secrets/name`).
+    public func covers(_ operationScope: String) -> Bool {
+        if scope == "/" { return true }
+        let s = scope.lowercased(), o = operationScope.lowercased()
+        if s.hasSuffix("*") { return o.hasPrefix(String(s.dropLast())) && o != "/" }
+        return s == o
+    }
+
+    /// Checks and normalises a scope as given on the command line.
+    public static func normalise(scope: String) throws -> String {
+        if scope == "/" { return "/" }
+        let prefix = "/secrets/"
+        guard scope.lowercased().hasPrefix(prefix) else {
+            throw VaultError.badParameter("a scope is /, /secrets/NAME or /secrets/PREFIX* (got '\(scope)')")
+        }
+        var name = String(scope.dropFirst(prefix.count))
+        let wildcard = name.hasSuffix("*")
+        if wildcard { name.removeLast() }
+        guard (wildcard && name.isEmpty) || VaultSession.isValidName(name) else {
+            throw VaultError.badParameter("'\(scope)' names no valid secret or prefix")
+        }
+        return prefix + name.lowercased() + (wildcard ? "*" : "")
+    }
+}
+
+/// A person or an application known to the vault.
+public struct DirectoryEntry: Sendable, Equatable {
+    public var objectId: String
+    public var kind: Principal.Kind
+    public var name: String
+    /// Applications only: what they sign in with.
+    public var clientId: String?
+    public var enabled: Bool
+    public var created: Int64
+
+    public var principal: Principal { Principal(objectId: objectId, displayName: name, kind: kind) }
+}
+
+/// A certificate registered for an application's certificate sign-in (public part only).
+public struct AppCertificate: Sendable, Equatable {
+    public var objectId: String
+    /// base64url SHA-1 and SHA-256 of the DER, as `x5t` and `x5t#S256` carry them.
+    public var thumbprintSHA1: String
+    public var thumbprintSHA256: String
+    public var der: [UInt8]
+}
+
+/// People, applications, their credentials, roles and assignments, kept in the vault file.
+///
+/// Passwords are hashed with scrypt (slow: people choose them); client secrets are 256-bit random strings, so
+/// a salted SHA-256 is enough and keeps the token endpoint fast.
+public struct VaultDirectory: Sendable {
+    let store: VaultStore
+
+    init(store: VaultStore) { self.store = store }
+
+    static let passwordScrypt = MasterKey.ScryptParameters.standard
+
+    static func newId() -> String { UUID().uuidString.lowercased() }
+
+    static func entry(_ row: Row) -> DirectoryEntry {
+        DirectoryEntry(objectId: row["object_id"], kind: Principal.Kind(rawValue: row["kind"]) ?? .user, name: row["name"],
+                       clientId: row["client_id"], enabled: (row["enabled"] as Int64) != 0, created: row["created"])
+    }
+
+    // MARK: Reading (the server's sign-in and authorisation paths)
+
+    public func entry(objectId: String) throws -> DirectoryEntry? {
+        try store.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE object_id = ?", arguments: [objectId.lowercased()]).map(Self.entry)
+        }
+    }
+
+    /// By object id, client id or name.
+    public func find(_ key: String) throws -> DirectoryEntry? {
+        try store.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT * FROM principals WHERE object_id = ? OR client_id = ? OR name = ? COLLATE NOCASE
+                """, arguments: [key.lowercased(), key.lowercased(), key]).map(Self.entry)
+        }
+    }
+
+    public func entries() throws -> [DirectoryEntry] {
+        try store.read { db in try Row.fetchAll(db, sql: "SELECT * FROM principals ORDER BY kind, name").map(Self.entry) }
+    }
+
+    /// The application whose client id and secret these are, or nil.
+    public func authenticateApp(clientId: String, secret: String) throws -> DirectoryEntry? {
+        let row = try store.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE client_id = ? AND kind = 'application'",
+                             arguments: [clientId.lowercased()])
+        }
+        guard let row, let stored: Data = row["secret_hash"], stored.count == 48 else { return nil }
+        let salt = Array(stored.prefix(16)), hash = Array(stored.dropFirst(16))
+        let candidate = Array(SHA256.hash(data: salt + Array(secret.utf8)))
+        guard Self.constantTimeEqual(candidate, hash) else { return nil }
+        return Self.entry(row)
+    }
+
+    /// The person with this name and password, or nil.
+    public func authenticateUser(name: String, password: String) throws -> DirectoryEntry? {
+        let row = try store.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE name = ? COLLATE NOCASE AND kind = 'user'", arguments: [name])
+        }
+        guard let row, let stored: Data = row["password_hash"], stored.count == 48, !password.isEmpty else { return nil }
+        let salt = Array(stored.prefix(16)), hash = Array(stored.dropFirst(16))
+        let candidate = try MasterKey.fromPassphrase(password, salt: salt, parameters: Self.passwordScrypt).withUnsafeBytes { Array($0) }
+        guard Self.constantTimeEqual(candidate, hash) else { return nil }
+        return Self.entry(row)
+    }
+
+    public func certificates(objectId: String) throws -> [AppCertificate] {
+        try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM app_certificates WHERE object_id = ?", arguments: [objectId]).map {
+                AppCertificate(objectId: $0["object_id"], thumbprintSHA1: $0["thumbprint_sha1"],
+                               thumbprintSHA256: $0["thumbprint_sha256"], der: Array($0["der"] as Data))
+            }
+        }
+    }
+
+    public func roles() throws -> [RoleDefinition] {
+        let custom = try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM role_definitions ORDER BY name").map { row -> RoleDefinition in
+                let decode = { (s: String) in (try? JSONDecoder().decode([String].self, from: Data(s.utf8))) ?? [] }
+                return RoleDefinition(id: row["id"], name: row["name"], dataActions: decode(row["data_actions"]),
+                                      notDataActions: decode(row["not_data_actions"]), builtIn: false)
+            }
+        }
+        return RoleDefinition.builtIns + custom
+    }
+
+    /// A role by id or name (case-insensitive).
+    public func role(_ key: String) throws -> RoleDefinition? {
+        try roles().first { $0.id.caseInsensitiveCompare(key) == .orderedSame || $0.name.caseInsensitiveCompare(key) == .orderedSame }
+    }
+
+    public func assignments(principalId: String? = nil) throws -> [RoleAssignment] {
+        try store.read { db in
+            let rows: [Row]
+            if let principalId {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM role_assignments WHERE principal_id = ?", arguments: [principalId])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM role_assignments ORDER BY principal_id, scope")
+            }
+            return rows.map { RoleAssignment(id: $0["id"], roleId: $0["role_id"], principalId: $0["principal_id"], scope: $0["scope"]) }
+        }
+    }
+
+    // MARK: Changing (operator commands on the vault file; audited by the Vault)
+
+    func addUser(_ db: Database, name: String, password: String) throws -> DirectoryEntry {
+        guard !name.isEmpty, name.count <= 256 else { throw VaultError.badParameter("a user name is 1-256 characters") }
+        guard password.count >= 12 else { throw VaultError.badParameter("a password has at least 12 characters") }
+        try uniqueName(db, name)
+        let salt = Array(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) })
+        let hash = try MasterKey.fromPassphrase(password, salt: salt, parameters: Self.passwordScrypt).withUnsafeBytes { Array($0) }
+        let e = DirectoryEntry(objectId: Self.newId(), kind: .user, name: name, clientId: nil, enabled: true, created: Vault.unixNow())
+        try db.execute(sql: """
+            INSERT INTO principals (object_id, kind, name, password_hash, enabled, created) VALUES (?, 'user', ?, ?, 1, ?)
+            """, arguments: [e.objectId, name, Data(salt + hash), e.created])
+        return e
+    }
+
+    /// A new application and its client secret (shown once).
+    func addApp(_ db: Database, name: String) throws -> (DirectoryEntry, String) {
+        guard !name.isEmpty, name.count <= 256 else { throw VaultError.badParameter("an application name is 1-256 characters") }
+        try uniqueName(db, name)
+        let e = DirectoryEntry(objectId: Self.newId(), kind: .application, name: name, clientId: Self.newId(), enabled: true,
+                               created: Vault.unixNow())
+        let secret = Self.newClientSecret()
+        try db.execute(sql: """
+            INSERT INTO principals (object_id, kind, name, client_id, secret_hash, enabled, created) VALUES (?, 'application', ?, ?, ?, 1, ?)
+            """, arguments: [e.objectId, name, e.clientId, Data(Self.secretHash(secret)), e.created])
+        return (e, secret)
+    }
+
+    func resetSecret(_ db: Database, objectId: String) throws -> String {
+        let secret = Self.newClientSecret()
+        try db.execute(sql: "UPDATE principals SET secret_hash = ? WHERE object_id = ? AND kind = 'application'",
+                       arguments: [Data(Self.secretHash(secret)), objectId])
+        guard db.changesCount == 1 else { throw VaultError.notFound("no application \(objectId)") }
+        return secret
+    }
+
+    func addCertificate(_ db: Database, objectId: String, der: [UInt8]) throws -> AppCertificate {
+        let b64url = { (d: [UInt8]) in Data(d).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "") }
+        let cert = AppCertificate(objectId: objectId, thumbprintSHA1: b64url(Array(Insecure.SHA1.hash(data: der))),
+                                  thumbprintSHA256: b64url(Array(SHA256.hash(data: der))), der: der)
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO app_certificates (object_id, thumbprint_sha1, thumbprint_sha256, der) VALUES (?, ?, ?, ?)
+            """, arguments: [objectId, cert.thumbprintSHA1, cert.thumbprintSHA256, Data(der)])
+        return cert
+    }
+
+    func setEnabled(_ db: Database, objectId: String, enabled: Bool) throws {
+        try db.execute(sql: "UPDATE principals SET enabled = ? WHERE object_id = ?", arguments: [enabled ? 1 : 0, objectId])
+        guard db.changesCount == 1 else { throw VaultError.notFound("no principal \(objectId)") }
+    }
+
+    func remove(_ db: Database, objectId: String) throws {
+        try db.execute(sql: "DELETE FROM principals WHERE object_id = ?", arguments: [objectId])
+        guard db.changesCount == 1 else { throw VaultError.notFound("no principal \(objectId)") }
+        try db.execute(sql: "DELETE FROM app_certificates WHERE object_id = ?", arguments: [objectId])
+        try db.execute(sql: "DELETE FROM role_assignments WHERE principal_id = ?", arguments: [objectId])
+    }
+
+    func addRole(_ db: Database, name: String, dataActions: [String], notDataActions: [String]) throws -> RoleDefinition {
+        guard !name.isEmpty, !dataActions.isEmpty else { throw VaultError.badParameter("a role needs a name and at least one data action") }
+        if try role(name) != nil { throw VaultError.conflict("a role named '\(name)' exists", inner: "RoleExists") }
+        let r = RoleDefinition(id: Self.newId(), name: name, dataActions: dataActions, notDataActions: notDataActions, builtIn: false)
+        let enc = { (a: [String]) in String(decoding: try! JSONEncoder().encode(a), as: UTF8.self) }
+        try db.execute(sql: "INSERT INTO role_definitions (id, name, data_actions, not_data_actions) VALUES (?, ?, ?, ?)",
+                       arguments: [r.id, name, enc(dataActions), enc(notDataActions)])
+        return r
+    }
+
+    func assign(_ db: Database, roleId: String, principalId: String, scope: String) throws -> RoleAssignment {
+        let a = RoleAssignment(id: Self.newId(), roleId: roleId, principalId: principalId, scope: try RoleAssignment.normalise(scope: scope))
+        try db.execute(sql: "INSERT INTO role_assignments (id, role_id, principal_id, scope, created) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [a.id, a.roleId, a.principalId, a.scope, Vault.unixNow()])
+        return a
+    }
+
+    func unassign(_ db: Database, id: String) throws {
+        try db.execute(sql: "DELETE FROM role_assignments WHERE id = ?", arguments: [id])
+        guard db.changesCount == 1 else { throw VaultError.notFound("no role assignment \(id)") }
+    }
+
+    func uniqueName(_ db: Database, _ name: String) throws {
+        if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM principals WHERE name = ? COLLATE NOCASE", arguments: [name]) ?? 0 > 0 {
+            throw VaultError.conflict("a user or application named '\(name)' exists", inner: "PrincipalExists")
+        }
+    }
+
+    static func newClientSecret() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var rng = SystemRandomNumberGenerator()
+        return "arca~" + String((0..<43).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+    }
+
+    static func secretHash(_ secret: String) -> [UInt8] {
+        let salt = Array(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) })
+        return salt + Array(SHA256.hash(data: salt + Array(secret.utf8)))
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var d: UInt8 = 0
+        for i in a.indices { d |= a[i] ^ b[i] }
+        return d == 0
+    }
+}
+
+/// Role-based access for the server: deny by default; a caller may act when one of its assignments covers the
+/// operation's scope with a role that grants the operation's data action. Disabled or removed principals get
+/// nothing. The local operator (the vault file's owner, embedded mode) and Arca's own retention may do all.
+public struct RBACAuthorizer: Authorizer {
+    let directory: VaultDirectory
+
+    public init(store: VaultStore) { directory = VaultDirectory(store: store) }
+
+    public func allows(_ caller: Principal, _ operation: VaultOperation) -> Bool {
+        if caller.kind == .localOperator || caller.kind == .system { return true }
+        guard let entry = try? directory.entry(objectId: caller.objectId), entry.enabled,
+              let assignments = try? directory.assignments(principalId: entry.objectId),
+              let roles = try? directory.roles() else { return false }
+        let byId = Dictionary(roles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return assignments.contains { a in
+            a.covers(operation.scope) && (byId[a.roleId]?.permits(operation.dataAction) ?? false)
+        }
+    }
+}

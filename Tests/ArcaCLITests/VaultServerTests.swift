@@ -1,0 +1,295 @@
+import Crypto
+import Foundation
+import Testing
+@testable import ArcaServer
+@testable import ArcaVault
+
+/// `arca vault serve` end to end: the official Azure SDK for Python against `serve --dev`, least-privilege
+/// applications (client secret and certificate), forged / tampered / expired / `alg: none` tokens, the audit
+/// trail through the server, and a server killed under write load.
+@Suite(.serialized) struct VaultServerTests {
+    /// A running `arca vault serve --dev` on a free loopback port.
+    final class Server {
+        let dir: String
+        let port: Int
+        let process = Process()
+        var dev: [String: Any] = [:]
+
+        init(dir: String? = nil) throws {
+            self.dir = dir ?? VaultCLITests.dir()
+            port = Self.freePort()
+            try start()
+        }
+
+        func start() throws {
+            try? FileManager.default.removeItem(atPath: dir + "/v/dev.json")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLITests.binary)
+            p.arguments = ["vault", "serve", "--dev", "--vault-dir", dir + "/v", "--listen", "127.0.0.1:\(port)"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            current = p
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                if let data = FileManager.default.contents(atPath: dir + "/v/dev.json"),
+                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                   curl(["-o", "/dev/null", "\(obj["vaultUrl"]!)/secrets?api-version=7.5"]).status == "401" {
+                    dev = obj
+                    return
+                }
+                usleep(100_000)
+            }
+            throw Failure(message: "the server did not start")
+        }
+
+        var current: Process?
+
+        func kill() {
+            guard let p = current else { return }
+            Foundation.kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+
+        deinit { kill() }
+
+        struct Failure: Error { var message: String }
+
+        static func freePort() -> Int {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+            return Int(UInt16(bigEndian: addr.sin_port))
+        }
+
+        /// curl against the server, trusting the dev CA: (HTTP status, body).
+        func curl(_ args: [String]) -> (status: String, body: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            let out = Pipe()
+            p.arguments = ["-s", "--cacert", dir + "/v/dev-ca.pem", "-w", "\n%{http_code}"] + args
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return ("000", "") }
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            return (String(lines.last ?? "000"), lines.dropLast().joined(separator: "\n"))
+        }
+
+        var url: String { dev["vaultUrl"] as! String }
+        var vaultArgs: [String] { ["--vault-dir", dir + "/v"] }
+
+        func token(clientId: String, secret: String) throws -> String {
+            let r = curl(["-X", "POST", "\(url)/\(dev["tenantId"]!)/oauth2/v2.0/token", "-d", "grant_type=client_credentials",
+                          "--data-urlencode", "client_id=\(clientId)", "--data-urlencode", "client_secret=\(secret)",
+                          "--data-urlencode", "scope=\(dev["resource"]!)/.default"])
+            let obj = try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]
+            guard r.status == "200", let t = obj?["access_token"] as? String else { throw Failure(message: "no token: \(r)") }
+            return t
+        }
+
+        func adminToken() throws -> String { try token(clientId: dev["clientId"] as! String, secret: dev["clientSecret"] as! String) }
+    }
+
+    static var python: String { CLITests.repoRoot.appendingPathComponent(".build/test-venv/bin/python").path }
+
+    static func runPython(_ script: String, env: [String: String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [script]
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func azureSDKWithLeastPrivilegeApplications() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.python), "run scripts/test.sh: it installs the Azure SDK")
+        let server = try Server()
+        let v = server.vaultArgs
+        // A reader with a client secret, and one with a certificate: Secrets User on one secret and on app-*.
+        let reader = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "reader", "--output", "json"] + v).out)
+        let certApp = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "cert-app", "--output", "json"] + v).out)
+        let pem = server.dir + "/client.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=cert-app", "-days", "2",
+                             "-keyout", server.dir + "/client-key.pem", "-out", server.dir + "/client-cert.pem"]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        let keyPEM = try String(contentsOfFile: server.dir + "/client-key.pem", encoding: .utf8)
+        let certPEM = try String(contentsOfFile: server.dir + "/client-cert.pem", encoding: .utf8)
+        try (keyPEM + certPEM).write(toFile: pem, atomically: true, encoding: .utf8)
+        #expect(try CLITests.arca(["vault", "app", "cert-add", "cert-app", "--cert", pem] + v).status == 0)
+        for app in ["reader", "cert-app"] {
+            for scope in ["/secrets/db-password", "/secrets/app-*"] {
+                let r = try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets User", "--assignee", app, "--scope", scope] + v)
+                #expect(r.status == 0, "\(r.err)")
+            }
+        }
+        let script = CLITests.repoRoot.appendingPathComponent("Tests/e2e/sdk_e2e.py").path
+        let run = try Self.runPython(script, env: [
+            "DEV_JSON": server.dir + "/v/dev.json",
+            "READER_CLIENT_ID": reader["clientId"] as! String, "READER_CLIENT_SECRET": reader["clientSecret"] as! String,
+            "CERT_CLIENT_ID": certApp["clientId"] as! String, "CERT_PEM": pem,
+        ])
+        #expect(run.status == 0, "\(run.err.suffix(3000))")
+        let r = try VaultCLITests.json(run.out)
+        #expect((r["admin_get"] as? [Any])?.count == 3)
+        #expect((r["admin_get"] as? [Any])?.first as? String == "hunter3")
+        #expect(r["admin_get_version"] as? String == "hunter2")
+        #expect(r["admin_tags"] as? [String: String] == ["env": "dev"])
+        #expect(r["admin_list"] as? [String] == ["app-token", "db-password", "other-secret"])
+        #expect(r["admin_versions"] as? Int == 2)
+        #expect(r["disabled_get"] as? Int == 403)
+        #expect(r["deleted_recovery_id"] as? Bool == true)
+        #expect(r["deleted_list"] as? [String] == ["other-secret"])
+        #expect(r["set_deleted_name"] as? Int == 409)
+        #expect(r["recovered"] as? String == "nope")
+        #expect(r["purged"] as? Int == 404)
+        #expect(r["missing"] as? Int == 404)
+        #expect(r["bad_name"] as? Int == 400)
+        #expect(r["too_large"] as? Int == 400)
+        for who in ["reader", "cert"] {
+            #expect(r["\(who)_get"] as? String == "hunter3", "\(who)")
+            #expect(r["\(who)_prefix_get"] as? String == "tok-1", "\(who)")
+            #expect(r["\(who)_other"] as? Int == 403, "\(who): no rights on other secrets")
+            #expect(r["\(who)_missing"] as? Int == 403, "\(who): cannot learn whether a secret exists")
+            #expect(r["\(who)_set"] as? Int == 403 && r["\(who)_list"] as? Int == 403 && r["\(who)_delete"] as? Int == 403, "\(who)")
+        }
+        #expect(r["wrong_secret"] as? Int == 401)
+
+        // The trail, read through the server, holds the applications' reads, denials and failed sign-ins
+        // with their identities and addresses; exported, it verifies against the key from dev.json.
+        let admin = try server.adminToken()
+        let denied = server.curl(["-H", "Authorization: Bearer \(admin)", "\(server.url)/arca/audit?api-version=7.5&result=Forbidden"])
+        #expect(denied.status == "200" && denied.body.contains(reader["objectId"] as! String) && denied.body.contains("127.0.0.1"))
+        let signIns = server.curl(["-H", "Authorization: Bearer \(admin)", "\(server.url)/arca/audit?operation=Authentication&result=Unauthorized"])
+        #expect(signIns.body.contains(reader["clientId"] as! String))
+        let export = server.curl(["-H", "Authorization: Bearer \(admin)", "\(server.url)/arca/audit/export"])
+        try export.body.write(toFile: server.dir + "/trail.jsonl", atomically: true, encoding: .utf8)
+        #expect(!export.body.contains("hunter2") && !export.body.contains(reader["clientSecret"] as! String))
+        let verify = try CLITests.arca(["vault", "audit", "verify", server.dir + "/trail.jsonl", "--key", server.dev["auditPublicKey"] as! String])
+        #expect(verify.status == 0, "\(verify.out)")
+        // The reader cannot read the trail.
+        let readerToken = try server.token(clientId: reader["clientId"] as! String, secret: reader["clientSecret"] as! String)
+        #expect(server.curl(["-H", "Authorization: Bearer \(readerToken)", "\(server.url)/arca/audit"]).status == "403")
+    }
+
+    @Test func forgedTamperedExpiredAndUnsignedTokensGet401() async throws {
+        let server = try Server()
+        let good = try server.adminToken()
+        let get = { (token: String) in
+            server.curl(["-H", "Authorization: Bearer \(token)", "\(server.url)/secrets?api-version=7.5"]).status
+        }
+        #expect(get(good) == "200")
+        let parts = good.split(separator: ".").map(String.init)
+        // Tampered: the payload changed, the signature kept.
+        var payload = try #require(Base64URL.decode(parts[1]))
+        let text = String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\"ver\":\"2.0\"", with: "\"ver\":\"9.9\"")
+        payload = Array(text.utf8)
+        #expect(get([parts[0], Base64URL.encode(payload), parts[2]].joined(separator: ".")) == "401")
+        // alg: none, no signature.
+        let none = Base64URL.encode(Array("{\"alg\":\"none\",\"typ\":\"JWT\"}".utf8))
+        #expect(get([none, parts[1], ""].joined(separator: ".")) == "401")
+        // Forged: the same claims signed with another key under the server's kid.
+        let vault = try Vault(directory: server.dir + "/v")
+        try vault.unseal(.keyFile(Array(try String(contentsOfFile: server.dir + "/v/dev-master.key", encoding: .utf8).utf8)),
+                         caller: .localOperator(user: "test"), source: "t", explicit: false)
+        let realKey = try vault.sealedValue("token-signing-key") { [] }
+        let tenant = server.dev["tenantId"] as! String, resource = server.dev["resource"] as! String
+        let issuer = "\(server.url)/\(tenant)/v2.0"
+        let forger = try await TokenService(signingKey: Array(P256.Signing.PrivateKey().rawRepresentation), issuer: issuer,
+                                            audience: resource, tenantId: tenant)
+        let admin = try #require(try vault.principals.find("arca-dev-admin"))
+        let forgedRaw = try await forger.issue(for: admin).token
+        let forgedParts = forgedRaw.split(separator: ".").map(String.init)
+        #expect(get([parts[0], forgedParts[1], forgedParts[2]].joined(separator: ".")) == "401")
+        // Expired: signed with the real key, but past its lifetime.
+        let real = try await TokenService(signingKey: realKey, issuer: issuer, audience: resource, tenantId: tenant)
+        let expired = try await real.sign(for: admin, issuedAt: Date().addingTimeInterval(-7200))
+        #expect(get(expired) == "401")
+        // Wrong audience, real key.
+        let otherAudience = try await TokenService(signingKey: realKey, issuer: issuer, audience: "https://elsewhere", tenantId: tenant)
+        #expect(get(try await otherAudience.issue(for: admin).token) == "401")
+        // A fresh real token still works (the checks above are not just a broken server).
+        #expect(get(try await real.issue(for: admin).token) == "200")
+        // The challenge names the authority with the tenant and the resource.
+        let challenge = server.curl(["-D", "-", "-o", "/dev/null", "\(server.url)/secrets/x?api-version=7.5"]).body
+        #expect(challenge.lowercased().contains("www-authenticate: bearer authorization=\"\(server.url)/\(tenant)\", resource=\"\(resource)\"".lowercased()))
+        // Every rejected request is in the trail.
+        let records = try await EmbeddedVaultClient(vault: vault, caller: .localOperator(user: "test")).auditRecords(AuditQuery(result: "Unauthorized"))
+        #expect(records.count >= 6)
+        // Bad input gets Azure's error shape and a 4xx, never a 500.
+        for (args, status) in [(["-X", "PUT", "-H", "Content-Type: application/json", "-d", "not json"], "400"),
+                               (["-X", "PUT", "-H", "Content-Type: application/json", "-d", "{\"value\": 42}"], "400"),
+                               (["-X", "PATCH", "-H", "Content-Type: application/json", "-d", "{\"attributes\": {\"enabled\": \"yes\"}}"], "400")] {
+            let r = server.curl(args + ["-H", "Authorization: Bearer \(good)", "\(server.url)/secrets/input-check?api-version=7.5"])
+            #expect(r.status == status && r.body.contains("\"error\""), "\(args): \(r)")
+        }
+        #expect(server.curl(["-H", "Authorization: Bearer \(good)", "\(server.url)/secrets?maxresults=999"]).status == "400")
+        #expect(server.curl(["-H", "Authorization: Bearer \(good)", "\(server.url)/nothing/here"]).status == "404")
+    }
+
+    @Test func killedUnderWriteLoadKeepsEveryAcknowledgedVersion() async throws {
+        let server = try Server()
+        let token = try server.adminToken()
+        // Two writers (curl loops in the shell) that print each version once its PUT returned 200.
+        let script = """
+            i=0
+            while :; do
+              i=$((i+1))
+              r=$(curl -s --cacert "$CA" -X PUT -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+                  -d "{\\"value\\": \\"w$1-$i\\"}" "$URL/secrets/load-$1?api-version=7.5") || exit 0
+              v=$(printf '%s' "$r" | sed -n 's/.*"id":"[^"]*\\/\\([0-9a-f]\\{32\\}\\)".*/\\1/p')
+              [ -n "$v" ] && echo "load-$1 $v w$1-$i"
+            done
+            """
+        var writers: [(Process, Pipe)] = []
+        for w in 0..<2 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", script, "writer", String(w)]
+            p.environment = ["CA": server.dir + "/v/dev-ca.pem", "TOKEN": token, "URL": server.url, "PATH": "/usr/bin:/bin"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            writers.append((p, out))
+        }
+        var acknowledged = Data()
+        let deadline = Date().addingTimeInterval(30)
+        var buffers = [Data(), Data()]
+        while Date() < deadline, buffers.map({ $0.split(separator: 0x0a).count }).min()! < 25 {
+            for (i, (_, out)) in writers.enumerated() { buffers[i].append(out.fileHandleForReading.availableData) }
+        }
+        server.kill()  // SIGKILL mid-stream
+        for (p, _) in writers {
+            Foundation.kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        for b in buffers { acknowledged.append(b) }
+        let lines = String(decoding: acknowledged, as: UTF8.self).split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            .filter { $0.count == 3 }
+        #expect(lines.count >= 50)
+        try server.start()  // the same vault folder, restarted
+        let fresh = try server.adminToken()
+        for l in lines {
+            let r = server.curl(["-H", "Authorization: Bearer \(fresh)", "\(server.url)/secrets/\(l[0])/\(l[1])?api-version=7.5"])
+            #expect(r.status == "200" && r.body.contains("\"value\":\"\(l[2])\""), "acknowledged \(l) lost: \(r)")
+        }
+        let verify = try CLITests.arca(["vault", "audit", "verify"] + server.vaultArgs)
+        #expect(verify.status == 0, "\(verify.out)")
+    }
+}
