@@ -14,6 +14,15 @@ public struct SecretAttributes: Sendable, Equatable {
     /// Days a deleted secret stays recoverable (7-90).
     public var recoverableDays: Int
 
+    public init(enabled: Bool, notBefore: Int64?, expires: Int64?, created: Int64, updated: Int64, recoverableDays: Int) {
+        self.enabled = enabled
+        self.notBefore = notBefore
+        self.expires = expires
+        self.created = created
+        self.updated = updated
+        self.recoverableDays = recoverableDays
+    }
+
     /// Azure's `recoveryLevel` for soft delete with purge allowed (`Customized…` below 90 days).
     public var recoveryLevel: String {
         recoverableDays >= 90 ? "Recoverable+Purgeable" : "CustomizedRecoverable+Purgeable"
@@ -27,12 +36,25 @@ public struct SecretProperties: Sendable, Equatable {
     public var contentType: String?
     public var tags: [String: String]
     public var attributes: SecretAttributes
+
+    public init(name: String, version: String, contentType: String?, tags: [String: String], attributes: SecretAttributes) {
+        self.name = name
+        self.version = version
+        self.contentType = contentType
+        self.tags = tags
+        self.attributes = attributes
+    }
 }
 
 /// A secret version with its value (the value is nil where Azure Key Vault's answer has none).
 public struct SecretBundle: Sendable, Equatable {
     public var properties: SecretProperties
     public var value: String?
+
+    public init(properties: SecretProperties, value: String?) {
+        self.properties = properties
+        self.value = value
+    }
 }
 
 /// A soft-deleted secret: its latest version's properties and when it will be purged.
@@ -40,6 +62,12 @@ public struct DeletedSecret: Sendable, Equatable {
     public var properties: SecretProperties
     public var deletedDate: Int64
     public var scheduledPurgeDate: Int64
+
+    public init(properties: SecretProperties, deletedDate: Int64, scheduledPurgeDate: Int64) {
+        self.properties = properties
+        self.deletedDate = deletedDate
+        self.scheduledPurgeDate = scheduledPurgeDate
+    }
 }
 
 /// One page of a list; `nextToken` (opaque) continues it.

@@ -1,4 +1,5 @@
 import ArcaReport
+import ArcaServer
 import ArcaVault
 import ArgumentParser
 import Dispatch
@@ -50,6 +51,12 @@ struct VaultOptions: ParsableArguments {
     @Option(name: .customLong("pkcs11-pin-file"), help: "The token PIN (PKCS#11 seal; default: the file named at init).")
     var pkcs11PinFile: String?
 
+    @Option(name: .customLong("vault"), help: "A vault server's URL (https://…): sign in with AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET.")
+    var remoteURL: String?
+
+    @Option(name: .customLong("ca-cert"), help: "Trust this CA (PEM) for the server (else $ARCA_CA_CERT).")
+    var caCert: String?
+
     var directory: String { vaultDir ?? Vault.defaultDirectory() }
 
     var caller: Principal {
@@ -57,8 +64,39 @@ struct VaultOptions: ParsableArguments {
         return .localOperator(user: user)
     }
 
+    /// Runs `body` with the vault's client: the server named by `--vault`, else the embedded vault (unsealed).
+    func withClient<T: Sendable>(_ body: @escaping @Sendable (any VaultClient) async throws -> T) throws -> T {
+        if let url = remoteURL {
+            let env = ProcessInfo.processInfo.environment
+            let remote = try vaultCall {
+                try RemoteVaultClient(vaultURL: url, credentials: try RemoteVaultClient.Credentials.fromEnvironment(),
+                                      caCert: caCert ?? env["ARCA_CA_CERT"].flatMap { $0.isEmpty ? nil : $0 })
+            }
+            return try blocking {
+                do {
+                    let r = try await body(remote)
+                    await remote.shutdown()
+                    return r
+                } catch {
+                    await remote.shutdown()
+                    throw error
+                }
+            }
+        }
+        let client = EmbeddedVaultClient(vault: try open(), caller: caller, source: "embedded")
+        return try blocking { try await body(client) }
+    }
+
+    /// Operator commands act on the vault's file, not through a server.
+    func requireLocal(_ what: String) throws {
+        if remoteURL != nil {
+            throw CLIError(code: Exit.usage, message: "arca: `arca vault \(what)` works on the vault's folder (run it where the vault lives), not through --vault")
+        }
+    }
+
     /// Opens the vault and unseals it with whatever credential its seal needs.
     func open(explicitUnseal: Bool = false) throws -> Vault {
+        try requireLocal("this command")
         let vault = try vaultCall { try Vault(directory: directory) }
         try vaultCall {
             try vault.unseal(try credential(for: vault), caller: caller, source: "embedded", explicit: explicitUnseal)
@@ -231,10 +269,9 @@ struct VaultWriteLoad: ParsableCommand {
     @Option var count: Int = 1_000_000
 
     func run() throws {
-        let client = try vault.client()
         for i in 0..<count {
             let name = "load-\(i % 7)", value = "value-\(i)"
-            let b = try blocking { try await client.setSecret(name, value: value, options: .init()) }
+            let b = try vault.withClient { client in try await client.setSecret(name, value: value, options: .init()) }
             IO.write(fd: 1, "\(name) \(b.properties.version) \(value)\n")
         }
     }
@@ -278,6 +315,7 @@ struct VaultInit: ParsableCommand {
     var allowInRepository = false
 
     func run() throws {
+        try vault.requireLocal("init")
         let dir = vault.directory
         if !allowInRepository, let repo = Vault.enclosingRepository(of: dir) {
             throw CLIError(code: Exit.usage, message: "arca: \(dir) is inside the git repository \(repo); a vault never belongs in a repository (choose --vault-dir elsewhere, or --allow-in-repository)")
@@ -347,6 +385,7 @@ struct VaultSeal: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
+        try vault.requireLocal("seal")
         let v = try vaultCall { try Vault(directory: vault.directory) }
         try vaultCall { try v.seal(caller: vault.caller, source: "embedded") }
         if vault.output == .json { VaultJSON.print(.object([("sealed", .bool(true))])) } else {
@@ -360,6 +399,7 @@ struct VaultStatus: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
+        try vault.requireLocal("status")
         let v = try vaultCall { try Vault(directory: vault.directory) }
         let s = try vaultCall { try v.status(caller: vault.caller, source: "embedded") }
         if vault.output == .json {

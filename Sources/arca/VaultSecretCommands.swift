@@ -42,10 +42,6 @@ struct AttributeOptions: ParsableArguments {
 }
 
 extension VaultOptions {
-    func client() throws -> EmbeddedVaultClient {
-        EmbeddedVaultClient(vault: try open(), caller: caller, source: "embedded")
-    }
-
     func printProperties(_ p: SecretProperties, value: String? = nil, verb: String) {
         if output == .json {
             VaultJSON.print(VaultJSON.properties(p, value: value))
@@ -86,8 +82,7 @@ struct SecretSet: ParsableCommand {
             throw CLIError(code: Exit.usage, message: "arca: the value is not UTF-8 text (store binary data base64-encoded, with --content-type)")
         }
         let options = try attributes.options(enabled: disabled ? false : nil)
-        let client = try vault.client()
-        let b = try blocking { try await client.setSecret(name, value: value, options: options) }
+        let b = try vault.withClient { client in try await client.setSecret(name, value: value, options: options) }
         vault.printProperties(b.properties, verb: "Stored")
     }
 }
@@ -99,8 +94,7 @@ struct SecretGet: ParsableCommand {
     @Option(help: "A version id (default: the latest).") var version: String?
 
     func run() throws {
-        let client = try vault.client()
-        let b = try blocking { try await client.getSecret(name, version: version) }
+        let b = try vault.withClient { client in try await client.getSecret(name, version: version) }
         if vault.output == .json {
             VaultJSON.print(VaultJSON.properties(b.properties, value: b.value))
         } else {
@@ -120,8 +114,7 @@ struct SecretUpdate: ParsableCommand {
 
     func run() throws {
         let options = try attributes.options(enabled: enabled)
-        let client = try vault.client()
-        let b = try blocking { try await client.updateSecret(name, version: version, options: options) }
+        let b = try vault.withClient { client in try await client.updateSecret(name, version: version, options: options) }
         vault.printProperties(b.properties, verb: "Updated")
     }
 }
@@ -136,10 +129,9 @@ struct SecretList: ParsableCommand {
     @Option(name: .customLong("skip-token"), help: "Continue a paged list.") var skipToken: String?
 
     func run() throws {
-        let client = try vault.client()
         let paged = maxResults != nil || skipToken != nil
         if deleted {
-            let (items, next): ([DeletedSecret], String?) = try blocking {
+            let (items, next): ([DeletedSecret], String?) = try vault.withClient { client in
                 if paged {
                     let p = try await client.listDeletedSecrets(maxResults: maxResults, skipToken: skipToken)
                     return (p.items, p.nextToken)
@@ -158,7 +150,7 @@ struct SecretList: ParsableCommand {
             IO.write(fd: 1, out)
             return
         }
-        let (items, next): ([SecretProperties], String?) = try blocking {
+        let (items, next): ([SecretProperties], String?) = try vault.withClient { client in
             if paged {
                 let p = try await client.listSecrets(maxResults: maxResults, skipToken: skipToken)
                 return (p.items, p.nextToken)
@@ -188,8 +180,7 @@ struct SecretVersions: ParsableCommand {
     @Argument var name: String
 
     func run() throws {
-        let client = try vault.client()
-        let items = try blocking { try await client.allVersions(name) }
+        let items = try vault.withClient { client in try await client.allVersions(name) }
         if vault.output == .json {
             VaultJSON.print(.object([("value", .array(items.map { VaultJSON.properties($0) }))]))
             return
@@ -207,8 +198,7 @@ struct SecretDelete: ParsableCommand {
     @Argument var name: String
 
     func run() throws {
-        let client = try vault.client()
-        let d = try blocking { try await client.deleteSecret(name) }
+        let d = try vault.withClient { client in try await client.deleteSecret(name) }
         if vault.output == .json { VaultJSON.print(VaultJSON.deleted(d)); return }
         IO.write(fd: 1, "Deleted \(d.properties.name); recoverable until \(formatTime(d.scheduledPurgeDate)) (`arca vault secret recover`).\n")
     }
@@ -220,8 +210,7 @@ struct SecretRecover: ParsableCommand {
     @Argument var name: String
 
     func run() throws {
-        let client = try vault.client()
-        let b = try blocking { try await client.recoverSecret(name) }
+        let b = try vault.withClient { client in try await client.recoverSecret(name) }
         vault.printProperties(b.properties, verb: "Recovered")
     }
 }
@@ -232,8 +221,7 @@ struct SecretPurge: ParsableCommand {
     @Argument var name: String
 
     func run() throws {
-        let client = try vault.client()
-        try blocking { try await client.purgeSecret(name) }
+        try vault.withClient { client in try await client.purgeSecret(name) }
         if vault.output == .json { VaultJSON.print(.object([("purged", .string(name))])) } else {
             IO.write(fd: 1, "Purged \(name).\n")
         }
@@ -271,10 +259,9 @@ struct AuditSearch: ParsableCommand {
     @Option(help: "Only the most recent N matches.") var limit: Int?
 
     func run() throws {
-        let client = try vault.client()
         let q = AuditQuery(caller: caller, operation: operation, secretName: secret, result: result,
                            since: since, until: until, limit: limit)
-        vault.printRecords(try blocking { try await client.auditRecords(q) })
+        vault.printRecords(try vault.withClient { client in try await client.auditRecords(q) })
     }
 }
 
@@ -284,9 +271,8 @@ struct AuditTail: ParsableCommand {
     @Option(name: .short, help: "How many.") var n: Int = 20
 
     func run() throws {
-        let client = try vault.client()
         let count = n
-        vault.printRecords(try blocking { try await client.auditRecords(AuditQuery(limit: count)) })
+        vault.printRecords(try vault.withClient { client in try await client.auditRecords(AuditQuery(limit: count)) })
     }
 }
 
@@ -298,8 +284,7 @@ struct AuditExportCommand: ParsableCommand {
     var file: String?
 
     func run() throws {
-        let client = try vault.client()
-        let text = try blocking { try await client.auditExport() }
+        let text = try vault.withClient { client in try await client.auditExport() }
         if let file {
             guard IO.writeFile(file, text) else { throw CLIError(code: Exit.runtime, message: "arca: cannot write \(file)") }
         } else {
@@ -328,7 +313,15 @@ struct AuditVerify: ParsableCommand {
         }
         let problem: AuditChain.Problem?
         let count: Int
-        if let file {
+        if vault.remoteURL != nil {
+            guard let publicKey else {
+                throw CLIError(code: Exit.usage, message: "arca: verifying a server's trail needs --key (the auditPublicKey printed at init)")
+            }
+            let text = try vault.withClient { client in try await client.auditExport() }
+            let (records, checkpoints) = try AuditExport.read(text)
+            problem = AuditChain.verify(records, checkpoints: checkpoints, publicKey: publicKey)
+            count = records.count
+        } else if let file {
             guard let publicKey else {
                 throw CLIError(code: Exit.usage, message: "arca: verifying an export needs --key: the key is never taken from the export itself")
             }

@@ -292,4 +292,47 @@ import Testing
         let verify = try CLITests.arca(["vault", "audit", "verify"] + server.vaultArgs)
         #expect(verify.status == 0, "\(verify.out)")
     }
+
+    /// Every secret and audit command through `--vault URL`, as an application, with the same answers and exit
+    /// codes as on the embedded vault.
+    @Test func remoteCLIWorksLikeEmbedded() throws {
+        let server = try Server()
+        let v = server.vaultArgs
+        let officer = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "cli-officer", "--output", "json"] + v).out)
+        #expect(try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets Officer", "--assignee", "cli-officer"] + v).status == 0)
+        let remote = ["--vault", server.url, "--ca-cert", server.dir + "/v/dev-ca.pem"]
+        let env = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": officer["clientId"] as! String,
+                   "AZURE_CLIENT_SECRET": officer["clientSecret"] as! String]
+        let set = try CLITests.arca(["vault", "secret", "set", "db-password", "--tag", "env=prod"] + remote, stdin: "hunter2\n", env: env)
+        #expect(set.status == 0, "\(set.err)")
+        #expect(try CLITests.arca(["vault", "secret", "get", "db-password"] + remote, env: env).out == "hunter2")
+        let json = try VaultCLITests.json(try CLITests.arca(["vault", "secret", "get", "db-password", "--output", "json"] + remote, env: env).out)
+        #expect(json["value"] as? String == "hunter2" && (json["tags"] as? [String: String]) == ["env": "prod"])
+        for i in 0..<3 { _ = try CLITests.arca(["vault", "secret", "set", "s-\(i)"] + remote, stdin: "v", env: env) }
+        let list = try VaultCLITests.json(try CLITests.arca(["vault", "secret", "list", "--max-results", "2", "--output", "json"] + remote, env: env).out)
+        #expect((list["value"] as? [Any])?.count == 2 && list["nextToken"] is String)
+        #expect(try CLITests.arca(["vault", "secret", "list"] + remote, env: env).out.split(separator: "\n").count == 4)
+        #expect(try CLITests.arca(["vault", "secret", "delete", "s-0"] + remote, env: env).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "set", "s-0"] + remote, stdin: "x", env: env).status == 7)
+        #expect(try CLITests.arca(["vault", "secret", "recover", "s-0"] + remote, env: env).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "get", "nope"] + remote, env: env).status == 4)
+        #expect(try CLITests.arca(["vault", "secret", "set", "bad_name"] + remote, stdin: "x", env: env).status == 2)
+        // The officer may not read the trail; a wrong secret cannot sign in; missing variables are named.
+        #expect(try CLITests.arca(["vault", "audit", "tail"] + remote, env: env).status == 5)
+        var wrong = env
+        wrong["AZURE_CLIENT_SECRET"] = "not-it"
+        #expect(try CLITests.arca(["vault", "secret", "get", "db-password"] + remote, env: wrong).status == 5)
+        let missing = try CLITests.arca(["vault", "secret", "get", "db-password"] + remote, env: ["AZURE_CLIENT_ID": ""])
+        #expect(missing.status == 5 && missing.err.contains("AZURE_CLIENT_ID"))
+        // The administrator reads and verifies the trail through the server.
+        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
+                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+        let audit = try CLITests.arca(["vault", "audit", "search", "--caller", officer["objectId"] as! String, "--output", "json"] + remote, env: admin)
+        #expect(audit.status == 0 && audit.out.contains("SecretSet") && audit.out.contains("127.0.0.1"))
+        let verify = try CLITests.arca(["vault", "audit", "verify", "--key", server.dev["auditPublicKey"] as! String] + remote, env: admin)
+        #expect(verify.status == 0, "\(verify.out)\(verify.err)")
+        // Operator commands refuse --vault with a clear message.
+        let op = try CLITests.arca(["vault", "rekey"] + remote, env: admin)
+        #expect(op.status == 2 && op.err.contains("vault's folder"))
+    }
 }
