@@ -253,7 +253,7 @@ public final class VaultServer: Sendable {
                                result: query["result"], since: query["since"], until: query["until"],
                                limit: query["limit"].flatMap { Int($0) })
             let records = try await client.auditRecords(q)
-            return Self.json(.object([("value", .array(records.map(Self.record)))]))
+            return Self.json(.object([("value", .array(records.map(\.json)))]))
         case .auditExport:
             let text = try await client.auditExport()
             var r = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -264,17 +264,8 @@ public final class VaultServer: Sendable {
 
     // MARK: - Azure Key Vault shapes
 
-    func attributes(_ a: SecretAttributes) -> JSONValue {
-        var o: [(String, JSONValue)] = [("enabled", .bool(a.enabled))]
-        if let n = a.notBefore { o.append(("nbf", .int(Int(n)))) }
-        if let x = a.expires { o.append(("exp", .int(Int(x)))) }
-        o += [("created", .int(Int(a.created))), ("updated", .int(Int(a.updated))),
-              ("recoverableDays", .int(a.recoverableDays)), ("recoveryLevel", .string(a.recoveryLevel))]
-        return .object(o)
-    }
-
     func common(_ p: SecretProperties, id: String) -> [(String, JSONValue)] {
-        var o: [(String, JSONValue)] = [("id", .string(id)), ("attributes", attributes(p.attributes))]
+        var o: [(String, JSONValue)] = [("id", .string(id)), ("attributes", p.attributes.json)]
         if let c = p.contentType { o.append(("contentType", .string(c))) }
         if !p.tags.isEmpty { o.append(("tags", .object(p.tags.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))) }
         return o
@@ -306,15 +297,6 @@ public final class VaultServer: Sendable {
             link = .string(url)
         }
         return .object([("value", .array(items)), ("nextLink", link)])
-    }
-
-    static func record(_ r: AuditRecord) -> JSONValue {
-        .object([
-            ("seq", .int(Int(r.sequence))), ("time", .string(r.time)), ("caller", .string(r.caller)),
-            ("operation", .string(r.operation)), ("secretName", r.secretName.map(JSONValue.string) ?? .null),
-            ("secretVersion", r.secretVersion.map(JSONValue.string) ?? .null), ("result", .string(r.result)),
-            ("source", .string(r.source)),
-        ])
     }
 
     static func object(_ body: [UInt8]) throws -> [String: Any] {
@@ -390,3 +372,27 @@ final class SeenAssertions: @unchecked Sendable {
 }
 
 typealias P256SigningKey = P256.Signing.PrivateKey
+
+extension SecretAttributes {
+    /// Azure Key Vault's `attributes` object (also what `--output json` prints).
+    public var json: JSONValue {
+        var o: [(String, JSONValue)] = [("enabled", .bool(enabled))]
+        if let n = notBefore { o.append(("nbf", .int(Int(n)))) }
+        if let x = expires { o.append(("exp", .int(Int(x)))) }
+        o += [("created", .int(Int(created))), ("updated", .int(Int(updated))),
+              ("recoverableDays", .int(recoverableDays)), ("recoveryLevel", .string(recoveryLevel))]
+        return .object(o)
+    }
+}
+
+extension AuditRecord {
+    /// One record as the server's `/arca/audit` and the CLI's `--output json` show it.
+    public var json: JSONValue {
+        .object([
+            ("seq", .int(Int(sequence))), ("time", .string(time)), ("caller", .string(caller)),
+            ("operation", .string(operation)), ("secretName", secretName.map(JSONValue.string) ?? .null),
+            ("secretVersion", secretVersion.map(JSONValue.string) ?? .null), ("result", .string(result)),
+            ("source", .string(source)),
+        ])
+    }
+}

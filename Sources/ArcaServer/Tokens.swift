@@ -112,20 +112,6 @@ final class TokenService: Sendable {
     }
 }
 
-enum Base64URL {
-    static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        s = s.replacingOccurrences(of: "=", with: "")
-        while s.count % 4 != 0 { s += "=" }
-        return Data(base64Encoded: s).map { Array($0) }
-    }
-}
-
 enum Hex {
     static func short(_ bytes: [UInt8]) -> String {
         bytes.prefix(8).map { String(format: "%02x", $0) }.joined()

@@ -251,10 +251,8 @@ public struct VaultDirectory: Sendable {
     }
 
     func addCertificate(_ db: Database, objectId: String, der: [UInt8]) throws -> AppCertificate {
-        let b64url = { (d: [UInt8]) in Data(d).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "") }
-        let cert = AppCertificate(objectId: objectId, thumbprintSHA1: b64url(Array(Insecure.SHA1.hash(data: der))),
-                                  thumbprintSHA256: b64url(Array(SHA256.hash(data: der))), der: der)
+        let cert = AppCertificate(objectId: objectId, thumbprintSHA1: Base64URL.encode(Array(Insecure.SHA1.hash(data: der))),
+                                  thumbprintSHA256: Base64URL.encode(Array(SHA256.hash(data: der))), der: der)
         try db.execute(sql: """
             INSERT OR REPLACE INTO app_certificates (object_id, thumbprint_sha1, thumbprint_sha256, der) VALUES (?, ?, ?, ?)
             """, arguments: [objectId, cert.thumbprintSHA1, cert.thumbprintSHA256, Data(der)])

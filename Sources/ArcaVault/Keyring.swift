@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// What the master key protects: the barrier's keys by term and the audit trail's checkpoint signing key.
 /// Only ever stored sealed (``SealedKeyring``).
@@ -41,5 +42,21 @@ public struct Keyring: Sendable {
         }
         guard let audit = try? Curve25519.Signing.PrivateKey(rawRepresentation: b[(3 + n * 36)...]) else { return nil }
         self.init(barrier: Barrier(keys: keys), auditKey: audit)
+    }
+}
+
+/// base64url without padding (JWTs, certificate thumbprints, skip tokens); decoding also takes padding and the
+/// standard alphabet.
+public enum Base64URL {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            .replacingOccurrences(of: "=", with: "")
+        while s.count % 4 != 0 { s += "=" }
+        return Data(base64Encoded: s).map { Array($0) }
     }
 }

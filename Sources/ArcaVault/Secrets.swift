@@ -279,16 +279,11 @@ public struct VaultSession {
     }
 
     /// Skip tokens are base64url (no padding), so they travel in a URL unescaped.
-    static func token(_ text: String) -> String {
-        Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func token(_ text: String) -> String { Base64URL.encode(Array(text.utf8)) }
 
     static func untoken(_ token: String?) throws -> String? {
         guard let token else { return nil }
-        var b64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while b64.count % 4 != 0 { b64 += "=" }
-        guard let d = Data(base64Encoded: b64), let s = String(data: d, encoding: .utf8) else {
+        guard let d = Base64URL.decode(token), let s = String(bytes: d, encoding: .utf8) else {
             throw VaultError.badParameter("the skip token is not one this vault issued")
         }
         return s

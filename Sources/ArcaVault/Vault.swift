@@ -352,22 +352,37 @@ public final class Vault: Sendable {
                            _ body: (VaultSession) throws -> (T, String?)) throws -> T {
         try authorize(caller, operation, source: source)
         let ring = try unsealed(caller, operation, source: source)
+        let retention = retentionDays
+        var outcome: Result<T, VaultError>?
         do {
-            return try transact { db in
-                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retentionDays)
-                try sweepRetention(db, session, ring)
-                let (result, version) = try body(session)
-                try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: ring.auditKey)
-                return result
+            // Group commit: concurrent operations share one transaction and one fsync; each runs in its own
+            // savepoint, and the answer leaves only after the commit that holds its audit record.
+            try store.grouped { db in
+                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention)
+                do {
+                    let result: T = try db.inSavepointReturning {
+                        try sweepRetention(db, session, ring)
+                        let (result, version) = try body(session)
+                        try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: ring.auditKey)
+                        return result
+                    }
+                    outcome = .success(result)
+                } catch let e as VaultError {
+                    if case .auditUnavailable = e { throw e }
+                    try appendAudit(db, caller, operation, version: nil, result: e.auditResult, source: source, key: ring.auditKey)
+                    outcome = .failure(e)
+                } catch let e as Barrier.Failure {
+                    try appendAudit(db, caller, operation, version: nil, result: "InternalServerError", source: source, key: ring.auditKey)
+                    outcome = .failure(.storage("a stored entry does not decrypt: \(e.description)"))
+                }
             }
         } catch let e as VaultError {
-            if case .auditUnavailable = e { throw e }
-            try audit(caller, operation, result: e.auditResult, source: source, key: ring.auditKey)
             throw e
-        } catch let e as Barrier.Failure {
-            try audit(caller, operation, result: "InternalServerError", source: source, key: ring.auditKey)
-            throw VaultError.storage("a stored entry does not decrypt: \(e.description)")
+        } catch let e as VaultStore.Failure {
+            throw VaultError.storage(e.description)
         }
+        guard let outcome else { throw VaultError.storage("the operation did not run") }
+        return try outcome.get()
     }
 
     /// The audit records matching `query` (reading the trail is itself audited).
@@ -546,6 +561,7 @@ public final class Vault: Sendable {
     }
 
     func transact<T>(_ body: (Database) throws -> T) throws -> T {
+        // (Single-purpose transactions: init, seal, rekey, denials. Operations use group commit.)
         do {
             return try store.write(body)
         } catch let e as VaultStore.Failure {
@@ -580,5 +596,17 @@ public final class Vault: Sendable {
         guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
             throw VaultError.storage("cannot write the key file \(path)")
         }
+    }
+}
+
+extension Database {
+    /// Runs `body` in a savepoint and returns its value; a throw rolls the savepoint back and propagates.
+    func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
+        var value: T?
+        try inSavepoint {
+            value = try body()
+            return .commit
+        }
+        return value!
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 /// What `migrate` and the CLI use to talk to a vault, embedded or (next) remote over HTTPS. Every call is one
 /// vault operation, authorised and audited by the vault.
 public protocol VaultClient: Sendable {
@@ -63,58 +64,66 @@ public struct EmbeddedVaultClient: VaultClient {
         self.source = source
     }
 
-    func run<T>(_ op: VaultOperation, _ body: (VaultSession) throws -> (T, String?)) throws -> T {
-        try vault.perform(op, as: caller, from: source, body)
+    /// Runs the operation on a Dispatch thread: the vault's calls block on SQLite and fsync, which must not
+    /// hold the cooperative pool's few threads, and concurrent callers then commit together (group commit).
+    func run<T: Sendable>(_ op: VaultOperation, _ body: @escaping @Sendable (VaultSession) throws -> (T, String?)) async throws -> T {
+        try await offload { [vault, caller, source] in try vault.perform(op, as: caller, from: source, body) }
+    }
+
+    func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
     }
 
     public func setSecret(_ name: String, value: String, options: SecretOptions) async throws -> SecretBundle {
-        try run(.secretSet(name)) { s in let b = try s.set(name, value: value, options: options); return (b, b.properties.version) }
+        try await run(.secretSet(name)) { s in let b = try s.set(name, value: value, options: options); return (b, b.properties.version) }
     }
 
     public func getSecret(_ name: String, version: String?) async throws -> SecretBundle {
-        try run(.secretGet(name)) { s in let b = try s.get(name, version: version); return (b, b.properties.version) }
+        try await run(.secretGet(name)) { s in let b = try s.get(name, version: version); return (b, b.properties.version) }
     }
 
     public func updateSecret(_ name: String, version: String?, options: SecretOptions) async throws -> SecretBundle {
-        try run(.secretUpdate(name)) { s in
+        try await run(.secretUpdate(name)) { s in
             let b = try s.update(name, version: version, options: options)
             return (b, b.properties.version)
         }
     }
 
     public func listSecrets(maxResults: Int?, skipToken: String?) async throws -> Page<SecretProperties> {
-        try run(.secretList) { s in (try s.list(maxResults: maxResults, skipToken: skipToken), nil) }
+        try await run(.secretList) { s in (try s.list(maxResults: maxResults, skipToken: skipToken), nil) }
     }
 
     public func listVersions(_ name: String, maxResults: Int?, skipToken: String?) async throws -> Page<SecretProperties> {
-        try run(.secretListVersions(name)) { s in (try s.versions(name, maxResults: maxResults, skipToken: skipToken), nil) }
+        try await run(.secretListVersions(name)) { s in (try s.versions(name, maxResults: maxResults, skipToken: skipToken), nil) }
     }
 
     public func deleteSecret(_ name: String) async throws -> DeletedSecret {
-        try run(.secretDelete(name)) { s in let d = try s.delete(name); return (d, d.properties.version) }
+        try await run(.secretDelete(name)) { s in let d = try s.delete(name); return (d, d.properties.version) }
     }
 
     public func getDeletedSecret(_ name: String) async throws -> DeletedSecret {
-        try run(.secretGetDeleted(name)) { s in (try s.getDeleted(name), nil) }
+        try await run(.secretGetDeleted(name)) { s in (try s.getDeleted(name), nil) }
     }
 
     public func listDeletedSecrets(maxResults: Int?, skipToken: String?) async throws -> Page<DeletedSecret> {
-        try run(.secretListDeleted) { s in (try s.listDeleted(maxResults: maxResults, skipToken: skipToken), nil) }
+        try await run(.secretListDeleted) { s in (try s.listDeleted(maxResults: maxResults, skipToken: skipToken), nil) }
     }
 
     public func recoverSecret(_ name: String) async throws -> SecretBundle {
-        try run(.secretRecover(name)) { s in let b = try s.recover(name); return (b, b.properties.version) }
+        try await run(.secretRecover(name)) { s in let b = try s.recover(name); return (b, b.properties.version) }
     }
 
     public func purgeSecret(_ name: String) async throws {
-        try run(.secretPurge(name)) { s in (try s.purge(name), nil) }
+        try await run(.secretPurge(name)) { s in (try s.purge(name), nil) }
     }
 
     public func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord] {
-        try vault.auditRecords(query, caller: caller, source: source)
+        try await offload { [vault, caller, source] in try vault.auditRecords(query, caller: caller, source: source) }
     }
 
     public func auditExport() async throws -> String {
-        try vault.auditExport(caller: caller, source: source)
+        try await offload { [vault, caller, source] in try vault.auditExport(caller: caller, source: source) }
     }
 }

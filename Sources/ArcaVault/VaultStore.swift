@@ -106,6 +106,18 @@ public final class VaultStore: Sendable {
         }
     }
 
+    /// Group commit: runs `work` inside a savepoint of a transaction shared with whatever other callers are
+    /// waiting at the same moment, and returns once that transaction is committed (one fsync for the whole
+    /// group). `work` reports its own outcome; a throw from it rolls back only its savepoint. If the commit
+    /// fails, every caller in the group gets the error, so nobody answers for a change that is not on disk.
+    func grouped(_ work: (Database) throws -> Void) throws {
+        try withoutActuallyEscaping(work) { escapable in
+            try committer.submit(escapable, pool: pool)
+        }
+    }
+
+    let committer = GroupCommitter()
+
     /// A read-only snapshot.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
@@ -133,5 +145,72 @@ public final class VaultStore: Sendable {
     /// For tests of the barrier: change a stored row as an attacker with file access could.
     func tamper(sql: String, arguments: StatementArguments = []) throws {
         try write { db in try db.execute(sql: sql, arguments: arguments) }
+    }
+}
+
+/// Leader/follower group commit: the first caller to find no leader runs everyone queued so far in one
+/// immediate transaction; the others wait for their job to be marked done.
+final class GroupCommitter: @unchecked Sendable {
+    final class Job {
+        let work: (Database) throws -> Void
+        var done = false
+        var failure: (any Error)?
+        init(_ work: @escaping (Database) throws -> Void) { self.work = work }
+    }
+
+    private let condition = NSCondition()
+    private var pending: [Job] = []
+    private var leading = false
+
+    func submit(_ work: @escaping (Database) throws -> Void, pool: DatabasePool) throws {
+        let job = Job(work)
+        condition.lock()
+        pending.append(job)
+        while !job.done {
+            if leading {
+                condition.wait()
+                continue
+            }
+            leading = true
+            let batch = pending
+            pending = []
+            condition.unlock()
+            let failure = GroupCommitter.run(batch, pool: pool)
+            condition.lock()
+            for j in batch {
+                j.done = true
+                if j.failure == nil { j.failure = failure }
+            }
+            leading = false
+            condition.broadcast()
+        }
+        condition.unlock()
+        if let f = job.failure { throw f }
+    }
+
+    /// One transaction for the batch; each job in a savepoint. Returns the commit's failure, if any.
+    static func run(_ batch: [Job], pool: DatabasePool) -> (any Error)? {
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for job in batch {
+                        do {
+                            try db.inSavepoint {
+                                try job.work(db)
+                                return .commit
+                            }
+                        } catch {
+                            job.failure = error
+                        }
+                    }
+                    return .commit
+                }
+            }
+            return nil
+        } catch let e as DatabaseError {
+            return VaultStore.Failure.database(e.message ?? "\(e)")
+        } catch {
+            return error
+        }
     }
 }

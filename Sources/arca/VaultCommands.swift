@@ -204,21 +204,12 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) thr
 
 /// JSON output (stable key order).
 enum VaultJSON {
-    static func attributes(_ a: SecretAttributes) -> JSONValue {
-        var o: [(String, JSONValue)] = [("enabled", .bool(a.enabled))]
-        if let n = a.notBefore { o.append(("nbf", .int(Int(n)))) }
-        if let x = a.expires { o.append(("exp", .int(Int(x)))) }
-        o += [("created", .int(Int(a.created))), ("updated", .int(Int(a.updated))),
-              ("recoverableDays", .int(a.recoverableDays)), ("recoveryLevel", .string(a.recoveryLevel))]
-        return .object(o)
-    }
-
     static func properties(_ p: SecretProperties, value: String? = nil) -> JSONValue {
         var o: [(String, JSONValue)] = [("name", .string(p.name)), ("version", .string(p.version))]
         if let value { o.append(("value", .string(value))) }
         if let c = p.contentType { o.append(("contentType", .string(c))) }
         o.append(("tags", .object(p.tags.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
-        o.append(("attributes", attributes(p.attributes)))
+        o.append(("attributes", p.attributes.json))
         return .object(o)
     }
 
@@ -226,15 +217,6 @@ enum VaultJSON {
         guard case .object(var o) = properties(d.properties) else { return .null }
         o += [("deletedDate", .int(Int(d.deletedDate))), ("scheduledPurgeDate", .int(Int(d.scheduledPurgeDate)))]
         return .object(o)
-    }
-
-    static func record(_ r: AuditRecord) -> JSONValue {
-        .object([
-            ("seq", .int(Int(r.sequence))), ("time", .string(r.time)), ("caller", .string(r.caller)),
-            ("operation", .string(r.operation)), ("secretName", r.secretName.map(JSONValue.string) ?? .null),
-            ("secretVersion", r.secretVersion.map(JSONValue.string) ?? .null), ("result", .string(r.result)),
-            ("source", .string(r.source)),
-        ])
     }
 
     static func print(_ v: JSONValue) { IO.write(fd: 1, v.serialized(pretty: true) + "\n") }

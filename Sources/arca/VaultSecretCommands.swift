@@ -237,7 +237,7 @@ struct AuditCommand: ParsableCommand {
 extension VaultOptions {
     func printRecords(_ records: [AuditRecord]) {
         if output == .json {
-            VaultJSON.print(.array(records.map(VaultJSON.record)))
+            VaultJSON.print(.array(records.map(\.json)))
             return
         }
         IO.write(fd: 1, records.map { r in

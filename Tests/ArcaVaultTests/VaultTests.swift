@@ -342,3 +342,34 @@ import Testing
         #expect(throws: VaultError.self) { try other.initialize(.keyFile(path: keyFile), caller: TestVault.op, source: "t") }
     }
 }
+
+@Suite struct GroupCommitTests {
+    /// Concurrent operations share transactions; a failing one in the same group neither breaks the others nor
+    /// escapes the trail, and every answer is backed by a committed record.
+    @Test func concurrentOperationsCommitTogetherAndFailAlone() async throws {
+        let (vault, c, _) = try TestVault.make()
+        let results = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    let name = i % 8 == 0 ? "bad_name_\(i)" : "s-\(i)"
+                    do {
+                        return (i, try await c.setSecret(name, value: "v\(i)", options: .init()).properties.version)
+                    } catch is VaultError {
+                        return (i, nil)
+                    }
+                }
+            }
+            var out: [Int: String?] = [:]
+            for try await (i, v) in group { out[i] = v }
+            return out
+        }
+        #expect(results.values.filter { $0 == nil }.count == 8)
+        for (i, version) in results {
+            guard let version else { continue }
+            #expect(try await c.getSecret("s-\(i)", version: version).value == "v\(i)")
+        }
+        let sets = try await c.auditRecords(AuditQuery(operation: "SecretSet"))
+        #expect(sets.filter { $0.result == "OK" }.count == 56 && sets.filter { $0.result == "BadRequest" }.count == 8)
+        #expect(try vault.verifyAudit(publicKey: nil).problem == nil)
+    }
+}
