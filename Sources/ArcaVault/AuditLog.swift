@@ -16,7 +16,7 @@ enum AuditLog {
     }
 
     static func last(_ db: Database) throws -> AuditRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(record)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1")).map(record)
     }
 
     static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -29,15 +29,15 @@ enum AuditLog {
                        result: String, source: String, key: Curve25519.Signing.PrivateKey?) throws -> AuditRecord {
         let r = AuditChain.next(after: try last(db), time: now(), caller: caller, operation: operation,
                                 secretName: secretName, secretVersion: secretVersion, result: result, source: source)
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, prev_hash, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [Int64(r.sequence), r.time, r.caller, r.operation, r.secretName, r.secretVersion, r.result,
+            """).execute(arguments: [Int64(r.sequence), r.time, r.caller, r.operation, r.secretName, r.secretVersion, r.result,
                              r.source, Data(r.previousHash), Data(r.hash)])
         if let key {
             let c = try AuditChain.checkpoint(r, key: key)
-            try db.execute(sql: "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)",
-                           arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)")
+                .execute(arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
         }
         return r
     }

@@ -135,7 +135,8 @@ public struct VaultDirectory: Sendable {
 
     public func entry(objectId: String) throws -> DirectoryEntry? {
         try store.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE object_id = ?", arguments: [objectId.lowercased()]).map(Self.entry)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM principals WHERE object_id = ?"), arguments: [objectId.lowercased()])
+                .map(Self.entry)
         }
     }
 
@@ -177,6 +178,27 @@ public struct VaultDirectory: Sendable {
         return Self.entry(row)
     }
 
+    /// The principal, its assignments and every role, read in one snapshot (the authorisation path).
+    func grants(objectId: String) throws -> (DirectoryEntry?, [RoleAssignment], [RoleDefinition]) {
+        try store.read { db in
+            let entry = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM principals WHERE object_id = ?"),
+                                         arguments: [objectId.lowercased()]).map(Self.entry)
+            let assignments = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_assignments WHERE principal_id = ?"),
+                                               arguments: [objectId.lowercased()]).map {
+                RoleAssignment(id: $0["id"], roleId: $0["role_id"], principalId: $0["principal_id"], scope: $0["scope"])
+            }
+            return (entry, assignments, RoleDefinition.builtIns + (try Self.customRoles(db)))
+        }
+    }
+
+    static func customRoles(_ db: Database) throws -> [RoleDefinition] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_definitions ORDER BY name")).map { row -> RoleDefinition in
+            let decode = { (s: String) in (try? JSONDecoder().decode([String].self, from: Data(s.utf8))) ?? [] }
+            return RoleDefinition(id: row["id"], name: row["name"], dataActions: decode(row["data_actions"]),
+                                  notDataActions: decode(row["not_data_actions"]), builtIn: false)
+        }
+    }
+
     public func certificates(objectId: String) throws -> [AppCertificate] {
         try store.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM app_certificates WHERE object_id = ?", arguments: [objectId]).map {
@@ -187,14 +209,7 @@ public struct VaultDirectory: Sendable {
     }
 
     public func roles() throws -> [RoleDefinition] {
-        let custom = try store.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM role_definitions ORDER BY name").map { row -> RoleDefinition in
-                let decode = { (s: String) in (try? JSONDecoder().decode([String].self, from: Data(s.utf8))) ?? [] }
-                return RoleDefinition(id: row["id"], name: row["name"], dataActions: decode(row["data_actions"]),
-                                      notDataActions: decode(row["not_data_actions"]), builtIn: false)
-            }
-        }
-        return RoleDefinition.builtIns + custom
+        RoleDefinition.builtIns + (try store.read { try Self.customRoles($0) })
     }
 
     /// A role by id or name (case-insensitive).
@@ -206,7 +221,7 @@ public struct VaultDirectory: Sendable {
         try store.read { db in
             let rows: [Row]
             if let principalId {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM role_assignments WHERE principal_id = ?", arguments: [principalId])
+                rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_assignments WHERE principal_id = ?"), arguments: [principalId])
             } else {
                 rows = try Row.fetchAll(db, sql: "SELECT * FROM role_assignments ORDER BY principal_id, scope")
             }
@@ -328,9 +343,10 @@ public struct RBACAuthorizer: Authorizer {
 
     public func allows(_ caller: Principal, _ operation: VaultOperation) -> Bool {
         if caller.kind == .localOperator || caller.kind == .system { return true }
-        guard let entry = try? directory.entry(objectId: caller.objectId), entry.enabled,
-              let assignments = try? directory.assignments(principalId: entry.objectId),
-              let roles = try? directory.roles() else { return false }
+        // One read for the principal, its assignments and the custom roles.
+        guard let (entry, assignments, roles) = try? directory.grants(objectId: caller.objectId), let entry, entry.enabled else {
+            return false
+        }
         let byId = Dictionary(roles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return assignments.contains { a in
             a.covers(operation.scope) && (byId[a.roleId]?.permits(operation.dataAction) ?? false)

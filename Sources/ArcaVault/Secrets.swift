@@ -150,7 +150,7 @@ public struct VaultSession {
 
     /// (display name, deleted date, purge date) of a secret that exists in any state.
     func secretRow(_ nameKey: String) throws -> Row? {
-        try Row.fetchOne(db, sql: "SELECT name, deleted, purge_at FROM secrets WHERE name_key = ?", arguments: [nameKey])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT name, deleted, purge_at FROM secrets WHERE name_key = ?"), arguments: [nameKey])
     }
 
     func notFound(_ name: String) -> VaultError {
@@ -178,10 +178,10 @@ public struct VaultSession {
 
     func versionRow(_ nameKey: String, _ version: String?) throws -> Row? {
         if let version {
-            return try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? AND version = ?",
+            return try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? AND version = ?"),
                                     arguments: [nameKey, version])
         }
-        return try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq DESC LIMIT 1",
+        return try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq DESC LIMIT 1"),
                                 arguments: [nameKey])
     }
 
@@ -373,7 +373,7 @@ public struct VaultSession {
 
     /// Deleted secrets whose retention has ended, as (name key, display name).
     func expiredDeletions() throws -> [(String, String)] {
-        try Row.fetchAll(db, sql: "SELECT name_key, name FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ?",
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT name_key, name FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ?"),
                          arguments: [now]).map { ($0["name_key"], $0["name"]) }
     }
 
