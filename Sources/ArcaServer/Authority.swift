@@ -56,7 +56,7 @@ extension VaultServer {
         let grant = form["grant_type"] ?? ""
         let claimed = form["client_id"] ?? form["username"] ?? "anonymous"
         func reject(_ status: Int, _ error: String, _ why: String) -> Response {
-            try? vault.auditRejected(operation: "Authentication", claimedCaller: String(claimed.prefix(128)), result: "Unauthorized",
+            try? vault.auditAttempt(operation: "Authentication", claimedCaller: String(claimed.prefix(128)), result: "Unauthorized",
                                      source: source)
             return oauthError(status, error, why)
         }

@@ -65,7 +65,7 @@ public final class VaultServer: Sendable {
         resource = options.resource ?? vaultURL
         let tenantBytes = try vault.sealedValue("tenant-id") { Array(UUID().uuidString.lowercased().utf8) }
         tenantId = String(decoding: tenantBytes, as: UTF8.self)
-        let signing = try vault.sealedValue("token-signing-key") { Array(P256SigningKey().rawRepresentation) }
+        let signing = try vault.sealedValue("token-signing-key") { Array(P256.Signing.PrivateKey().rawRepresentation) }
         tokens = try await TokenService(signingKey: signing, issuer: "\(vaultURL)/\(tenantId)/v2.0", audience: resource,
                                         tenantId: tenantId)
     }
@@ -103,7 +103,7 @@ public final class VaultServer: Sendable {
             switch await authenticate(request) {
             case .success(let p): principal = p
             case .failure(let rejection):
-                try vault.auditRejected(operation: route.operation.auditName, claimedCaller: rejection.claimed,
+                try vault.auditAttempt(operation: route.operation.auditName, claimedCaller: rejection.claimed,
                                         secretName: route.operation.secretName, result: "Unauthorized", source: source)
                 return challenge(rejection.reason.description)
             }
@@ -116,10 +116,9 @@ public final class VaultServer: Sendable {
             return Self.error(e)
         } catch let e as BadRequest {
             return Self.error(400, code: "BadParameter", message: e.message)
+        } catch is NIOTooManyBytesError {
+            return Self.error(413, code: "BadParameter", message: "The request body is larger than \(Self.maxBody) bytes.")
         } catch {
-            if "\(error)".contains("tooLarge") || "\(error)".contains("413") {
-                return Self.error(413, code: "BadParameter", message: "The request body is too large.")
-            }
             return Self.error(500, code: "InternalError", message: "The request failed.")
         }
     }
@@ -371,7 +370,6 @@ final class SeenAssertions: @unchecked Sendable {
     }
 }
 
-typealias P256SigningKey = P256.Signing.PrivateKey
 
 extension SecretAttributes {
     /// Azure Key Vault's `attributes` object (also what `--output json` prints).

@@ -38,7 +38,7 @@ final class TokenService: Sendable {
     init(signingKey raw: [UInt8], issuer: String, audience: String, tenantId: String) async throws {
         let p256 = try P256.Signing.PrivateKey(rawRepresentation: raw)
         let key = try ES256PrivateKey(backing: p256)
-        kid = Hex.short(Array(SHA256.hash(data: p256.publicKey.rawRepresentation)))
+        kid = Hex.encode(Array(SHA256.hash(data: p256.publicKey.rawRepresentation).prefix(8)))
         keys = JWTKeyCollection()
         await keys.add(ecdsa: key, kid: JWKIdentifier(string: kid))
         let x963 = Array(p256.publicKey.x963Representation)
@@ -109,11 +109,5 @@ final class TokenService: Sendable {
         func verify(using algorithm: some JWTAlgorithm) throws {
             try exp.verifyNotExpired(currentDate: Date())
         }
-    }
-}
-
-enum Hex {
-    static func short(_ bytes: [UInt8]) -> String {
-        bytes.prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -490,7 +490,7 @@ public final class Vault: Sendable {
 
     /// Records a sign-in attempt or a request refused before any operation ran (missing, forged or expired
     /// token): the caller as claimed, the result, and where it came from.
-    public func auditRejected(operation: String, claimedCaller: String, secretName: String? = nil, result: String,
+    public func auditAttempt(operation: String, claimedCaller: String, secretName: String? = nil, result: String,
                               source: String) throws {
         let key = currentKeyring?.auditKey
         try transact { db in
@@ -505,7 +505,7 @@ public final class Vault: Sendable {
 
     /// Records a successful sign-in.
     public func auditSignIn(_ principal: Principal, source: String) throws {
-        try auditRejected(operation: "Authentication", claimedCaller: principal.auditName, result: "OK", source: source)
+        try auditAttempt(operation: "Authentication", claimedCaller: principal.auditName, result: "OK", source: source)
     }
 
     // MARK: - Internals

@@ -240,6 +240,11 @@ import Testing
             #expect(r.status == status && r.body.contains("\"error\""), "\(args): \(r)")
         }
         #expect(server.curl(["-H", "Authorization: Bearer \(good)", "\(server.url)/secrets?maxresults=999"]).status == "400")
+        let huge = server.dir + "/huge.json"
+        try ("{\"value\": \"" + String(repeating: "x", count: 300 * 1024) + "\"}").write(toFile: huge, atomically: true, encoding: .utf8)
+        let tooLarge = server.curl(["-X", "PUT", "-H", "Authorization: Bearer \(good)", "-H", "Content-Type: application/json",
+                                    "--data-binary", "@" + huge, "\(server.url)/secrets/huge?api-version=7.5"])
+        #expect(tooLarge.status == "413" && tooLarge.body.contains("\"error\""), "\(tooLarge.status)")
         #expect(server.curl(["-H", "Authorization: Bearer \(good)", "\(server.url)/nothing/here"]).status == "404")
     }
 
