@@ -17,38 +17,28 @@ public protocol VaultClient: Sendable {
 }
 
 extension VaultClient {
-    /// Follows the pages of a list to the end.
-    public func allSecrets() async throws -> [SecretProperties] {
-        var out: [SecretProperties] = []
+    /// Follows a paged list to the end.
+    func collect<Item>(_ page: (String?) async throws -> Page<Item>) async throws -> [Item] {
+        var out: [Item] = []
         var token: String?
         repeat {
-            let page = try await listSecrets(maxResults: nil, skipToken: token)
-            out += page.items
-            token = page.nextToken
+            let p = try await page(token)
+            out += p.items
+            token = p.nextToken
         } while token != nil
         return out
+    }
+
+    public func allSecrets() async throws -> [SecretProperties] {
+        try await collect { try await listSecrets(maxResults: nil, skipToken: $0) }
     }
 
     public func allVersions(_ name: String) async throws -> [SecretProperties] {
-        var out: [SecretProperties] = []
-        var token: String?
-        repeat {
-            let page = try await listVersions(name, maxResults: nil, skipToken: token)
-            out += page.items
-            token = page.nextToken
-        } while token != nil
-        return out
+        try await collect { try await listVersions(name, maxResults: nil, skipToken: $0) }
     }
 
     public func allDeletedSecrets() async throws -> [DeletedSecret] {
-        var out: [DeletedSecret] = []
-        var token: String?
-        repeat {
-            let page = try await listDeletedSecrets(maxResults: nil, skipToken: token)
-            out += page.items
-            token = page.nextToken
-        } while token != nil
-        return out
+        try await collect { try await listDeletedSecrets(maxResults: nil, skipToken: $0) }
     }
 }
 

@@ -218,36 +218,45 @@ struct PrincipalList: ParsableCommand {
     }
 }
 
-struct PrincipalDisable: ParsableCommand {
+/// A change to one user or application, named by object id, client id or name.
+protocol PrincipalChange: ParsableCommand {
+    var vault: VaultOptions { get }
+    var principal: String { get }
+    func change(_ v: Vault, _ entry: DirectoryEntry) throws
+}
+
+extension PrincipalChange {
+    func run() throws {
+        let v = try vault.open()
+        let entry = try vault.principal(principal, in: v)
+        try vaultCall { try change(v, entry) }
+    }
+}
+
+struct PrincipalDisable: PrincipalChange {
     static let configuration = CommandConfiguration(commandName: "disable", abstract: "Stop a user or application signing in (its tokens stop working).")
     @OptionGroup var vault: VaultOptions
     @Argument var principal: String
-    func run() throws {
-        let v = try vault.open()
-        let e = try vault.principal(principal, in: v)
-        try vaultCall { try v.setPrincipalEnabled(objectId: e.objectId, enabled: false, caller: vault.caller, source: "embedded") }
+    func change(_ v: Vault, _ e: DirectoryEntry) throws {
+        try v.setPrincipalEnabled(objectId: e.objectId, enabled: false, caller: vault.caller, source: "embedded")
     }
 }
 
-struct PrincipalEnable: ParsableCommand {
+struct PrincipalEnable: PrincipalChange {
     static let configuration = CommandConfiguration(commandName: "enable", abstract: "Let a disabled user or application sign in again.")
     @OptionGroup var vault: VaultOptions
     @Argument var principal: String
-    func run() throws {
-        let v = try vault.open()
-        let e = try vault.principal(principal, in: v)
-        try vaultCall { try v.setPrincipalEnabled(objectId: e.objectId, enabled: true, caller: vault.caller, source: "embedded") }
+    func change(_ v: Vault, _ e: DirectoryEntry) throws {
+        try v.setPrincipalEnabled(objectId: e.objectId, enabled: true, caller: vault.caller, source: "embedded")
     }
 }
 
-struct PrincipalDelete: ParsableCommand {
+struct PrincipalDelete: PrincipalChange {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Remove a user or application with its certificates and role assignments.")
     @OptionGroup var vault: VaultOptions
     @Argument var principal: String
-    func run() throws {
-        let v = try vault.open()
-        let e = try vault.principal(principal, in: v)
-        try vaultCall { try v.removePrincipal(objectId: e.objectId, caller: vault.caller, source: "embedded") }
+    func change(_ v: Vault, _ e: DirectoryEntry) throws {
+        try v.removePrincipal(objectId: e.objectId, caller: vault.caller, source: "embedded")
     }
 }
 

@@ -329,6 +329,12 @@ import Testing
         #expect(try CLITests.arca(["vault", "secret", "get", "db-password"] + remote, env: wrong).status == 5)
         let missing = try CLITests.arca(["vault", "secret", "get", "db-password"] + remote, env: ["AZURE_CLIENT_ID": ""])
         #expect(missing.status == 5 && missing.err.contains("AZURE_CLIENT_ID"))
+        // Disabling the application on the vault's folder stops it at once; enabling brings it back.
+        #expect(try CLITests.arca(["vault", "app", "disable", "cli-officer"] + v).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "get", "db-password"] + remote, env: env).status == 5)
+        #expect(try CLITests.arca(["vault", "app", "enable", officer["clientId"] as! String] + v).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "get", "db-password"] + remote, env: env).out == "hunter2")
+        #expect(try CLITests.arca(["vault", "app", "delete", "no-such-app"] + v).status == 4)
         // The administrator reads and verifies the trail through the server.
         let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
                      "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
