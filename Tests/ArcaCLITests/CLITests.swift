@@ -18,8 +18,16 @@ import Testing
     @discardableResult
     static func arca(_ args: [String], cwd: String? = nil, stdin: String? = nil,
                      env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        try run(binary, args, cwd: cwd, stdin: stdin, env: env)
+    }
+
+    /// Runs a program to its end with `env` laid over this process's environment; standard input is `stdin`
+    /// (or closed at once). Returns the exit status and both outputs.
+    @discardableResult
+    static func run(_ executable: String, _ args: [String], cwd: String? = nil, stdin: String? = nil,
+                    env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         if !env.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
@@ -157,15 +165,7 @@ import Testing
         jsonschema.validate(doc, schema)
         print("valid", len(doc["runs"][0]["results"]))
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = ["-c", check, report]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        p.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 0 && text.contains("valid 3"), "\(text)")
+        let r = try Self.run(python, ["-c", check, report])
+        #expect(r.status == 0 && r.out.contains("valid 3"), "\(r.out)\(r.err)")
     }
 }

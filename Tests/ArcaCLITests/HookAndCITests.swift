@@ -24,22 +24,10 @@ struct Repo {
 
     @discardableResult
     func sh(_ argv: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        p.currentDirectoryURL = URL(fileURLWithPath: path)
-        var e = ProcessInfo.processInfo.environment
         // The hook and the CI lines call `arca` by name: put the built binary first on PATH.
-        e["PATH"] = URL(fileURLWithPath: CLITests.binary).deletingLastPathComponent().path + ":" + (e["PATH"] ?? "/usr/bin:/bin")
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), er = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: er, as: UTF8.self))
+        let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let bin = URL(fileURLWithPath: CLITests.binary).deletingLastPathComponent().path
+        return try CLITests.run("/usr/bin/env", argv, cwd: self.path, env: ["PATH": bin + ":" + searchPath].merging(env) { $1 })
     }
 
     func write(_ rel: String, _ text: String) throws {

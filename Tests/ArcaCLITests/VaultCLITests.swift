@@ -123,15 +123,9 @@ import Testing
     @Test func hsmSealedVaultOpensWithoutAPerson() throws {
         let d = Self.dir()
         let script = CLITests.repoRoot.appendingPathComponent("scripts/softhsm-token.sh").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [script, d + "/hsm"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let module = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
+        let token = try CLITests.run("/bin/bash", [script, d + "/hsm"])
+        let module = token.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard token.status == 0 else {
             #expect(ProcessInfo.processInfo.environment["CI"] == nil, "SoftHSM2 is missing: the test command installs it")
             return
         }

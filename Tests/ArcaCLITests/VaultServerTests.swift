@@ -12,7 +12,6 @@ import Testing
     final class Server {
         let dir: String
         let port: Int
-        let process = Process()
         var dev: [String: Any] = [:]
 
         init(dir: String? = nil) throws {
@@ -70,16 +69,10 @@ import Testing
 
         /// curl against the server, trusting the dev CA: (HTTP status, body).
         func curl(_ args: [String]) -> (status: String, body: String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            let out = Pipe()
-            p.arguments = ["-s", "--cacert", dir + "/v/dev-ca.pem", "-w", "\n%{http_code}"] + args
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { return ("000", "") }
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let r = try? CLITests.run("/usr/bin/curl", ["-s", "--cacert", dir + "/v/dev-ca.pem", "-w", "\n%{http_code}"] + args) else {
+                return ("000", "")
+            }
+            let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false)
             return (String(lines.last ?? "000"), lines.dropLast().joined(separator: "\n"))
         }
 
@@ -100,20 +93,6 @@ import Testing
 
     static var python: String { CLITests.repoRoot.appendingPathComponent(".build/test-venv/bin/python").path }
 
-    static func runPython(_ script: String, env: [String: String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [script]
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
     @Test func azureSDKWithLeastPrivilegeApplications() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.python), "run scripts/test.sh: it installs the Azure SDK")
         let server = try Server()
@@ -122,13 +101,10 @@ import Testing
         let reader = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "reader", "--output", "json"] + v).out)
         let certApp = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "cert-app", "--output", "json"] + v).out)
         let pem = server.dir + "/client.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=cert-app", "-days", "2",
-                             "-keyout", server.dir + "/client-key.pem", "-out", server.dir + "/client-cert.pem"]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
+        let openssl = try CLITests.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=cert-app",
+                                                            "-days", "2", "-keyout", server.dir + "/client-key.pem",
+                                                            "-out", server.dir + "/client-cert.pem"])
+        try #require(openssl.status == 0, "\(openssl.err)")
         let keyPEM = try String(contentsOfFile: server.dir + "/client-key.pem", encoding: .utf8)
         let certPEM = try String(contentsOfFile: server.dir + "/client-cert.pem", encoding: .utf8)
         try (keyPEM + certPEM).write(toFile: pem, atomically: true, encoding: .utf8)
@@ -140,7 +116,7 @@ import Testing
             }
         }
         let script = CLITests.repoRoot.appendingPathComponent("Tests/e2e/sdk_e2e.py").path
-        let run = try Self.runPython(script, env: [
+        let run = try CLITests.run(Self.python, [script], env: [
             "DEV_JSON": server.dir + "/v/dev.json",
             "READER_CLIENT_ID": reader["clientId"] as! String, "READER_CLIENT_SECRET": reader["clientSecret"] as! String,
             "CERT_CLIENT_ID": certApp["clientId"] as! String, "CERT_PEM": pem,
