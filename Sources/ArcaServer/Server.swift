@@ -95,7 +95,9 @@ public final class VaultServer: Sendable {
         let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
         do {
             if let answer = try await authorityRoute(&request, segments, source: source) { return answer }
-            guard let route = Route(method: request.method, segments: segments) else {
+            let route = Route(method: request.method, segments: segments)
+            let admin = route == nil ? AdminRoute(method: request.method, segments: segments) : nil
+            guard let operation = route?.operation ?? admin?.operation else {
                 return Self.error(404, code: "NotFound", message: "No such route: \(request.method.rawValue) \(request.uri.path)")
             }
             // Authenticate before reading the body: the SDKs' first request is body-less and expects a 401.
@@ -103,12 +105,14 @@ public final class VaultServer: Sendable {
             switch await authenticate(request) {
             case .success(let p): principal = p
             case .failure(let rejection):
-                try vault.auditAttempt(operation: route.operation.auditName, claimedCaller: rejection.claimed,
-                                        secretName: route.operation.secretName, result: "Unauthorized", source: source)
+                try vault.auditAttempt(operation: operation.auditName, claimedCaller: rejection.claimed,
+                                        secretName: operation.secretName, result: "Unauthorized", source: source)
                 return challenge(rejection.reason.description)
             }
             let body = try await request.collectBody(upTo: Self.maxBody)
             let client = EmbeddedVaultClient(vault: vault, caller: principal, source: source)
+            if let admin { return try await handleAdmin(admin, body: Array(buffer: body), admin: client) }
+            guard let route else { return Self.error(404, code: "NotFound", message: "No such route") }
             var query: [String: String] = [:]
             for (k, v) in request.uri.queryParameters where query[String(k)] == nil { query[String(k)] = String(v) }
             return try await handle(route, body: Array(buffer: body), query: query, client: client)

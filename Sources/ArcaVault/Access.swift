@@ -50,6 +50,8 @@ public enum VaultOperation: Sendable, Equatable {
     case vaultStatus
     /// Changes to people, applications, roles and assignments (the audit name says which).
     case directoryWrite(String)
+    /// Reading people, applications, roles and assignments.
+    case directoryRead
 
     /// The `operationName` Azure Key Vault's audit log uses (Arca's own for the vault's life cycle).
     public var auditName: String {
@@ -71,6 +73,7 @@ public enum VaultOperation: Sendable, Equatable {
         case .vaultRekey: return "VaultRekey"
         case .vaultStatus: return "VaultGet"
         case .directoryWrite(let name): return name
+        case .directoryRead: return "DirectoryRead"
         }
     }
 
@@ -89,6 +92,7 @@ public enum VaultOperation: Sendable, Equatable {
         case .vaultStatus: return "Arca/vault/status/read"
         case .vaultInitialize, .vaultUnseal, .vaultSeal, .vaultRekey: return "Arca/vault/operate/action"
         case .directoryWrite: return "Arca/vault/directory/write"
+        case .directoryRead: return "Arca/vault/directory/read"
         }
     }
 

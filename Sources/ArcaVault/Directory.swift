@@ -11,6 +11,10 @@ public struct RoleDefinition: Sendable, Equatable {
     public var notDataActions: [String]
     public var builtIn: Bool
 
+    public init(id: String, name: String, dataActions: [String], notDataActions: [String], builtIn: Bool = false) {
+        (self.id, self.name, self.dataActions, self.notDataActions, self.builtIn) = (id, name, dataActions, notDataActions, builtIn)
+    }
+
     /// Azure's built-in roles for secrets, with their role definition ids; the Administrator also holds
     /// Arca's own vault actions (audit, seal, rekey).
     public static let builtIns: [RoleDefinition] = [
@@ -66,6 +70,10 @@ public struct RoleAssignment: Sendable, Equatable {
     public var principalId: String
     public var scope: String
 
+    public init(id: String, roleId: String, principalId: String, scope: String) {
+        (self.id, self.roleId, self.principalId, self.scope) = (id, roleId, principalId, scope)
+    }
+
     /// Whether the assignment's scope covers an operation's scope (`/` or `/secrets/name`).
     public func covers(_ operationScope: String) -> Bool {
         if scope == "/" { return true }
@@ -101,6 +109,10 @@ public struct DirectoryEntry: Sendable, Equatable {
     public var enabled: Bool
     public var created: Int64
 
+    public init(objectId: String, kind: Principal.Kind, name: String, clientId: String?, enabled: Bool, created: Int64 = 0) {
+        (self.objectId, self.kind, self.name, self.clientId, self.enabled, self.created) = (objectId, kind, name, clientId, enabled, created)
+    }
+
     public var principal: Principal { Principal(objectId: objectId, displayName: name, kind: kind) }
 }
 
@@ -111,6 +123,10 @@ public struct AppCertificate: Sendable, Equatable {
     public var thumbprintSHA1: String
     public var thumbprintSHA256: String
     public var der: [UInt8]
+
+    public init(objectId: String, thumbprintSHA1: String, thumbprintSHA256: String, der: [UInt8] = []) {
+        (self.objectId, self.thumbprintSHA1, self.thumbprintSHA256, self.der) = (objectId, thumbprintSHA1, thumbprintSHA256, der)
+    }
 }
 
 /// People, applications, their credentials, roles and assignments, kept in the vault file.

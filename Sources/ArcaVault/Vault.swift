@@ -9,6 +9,7 @@ final class Locked<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
     func get() -> Value { lock.withLock { value } }
     func set(_ v: Value) { lock.withLock { value = v } }
+    func update<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
 }
 
 /// One vault: a folder holding `vault.db`. Every operation goes through ``perform(_:as:from:_:)``, which
@@ -88,6 +89,14 @@ public final class Vault: Sendable {
         public var retentionDays: Int
         public var schemaVersion: Int
         public var keyringTerms: [UInt32]?
+
+        public init(directory: String, initialized: Bool, seal: String?, operatorSealed: Bool, unsealed: Bool, secrets: Int,
+                    deletedSecrets: Int, versions: Int, auditRecords: Int, auditPublicKey: String?, retentionDays: Int,
+                    schemaVersion: Int, keyringTerms: [UInt32]? = nil) {
+            (self.directory, self.initialized, self.seal, self.operatorSealed, self.unsealed) = (directory, initialized, seal, operatorSealed, unsealed)
+            (self.secrets, self.deletedSecrets, self.versions, self.auditRecords) = (secrets, deletedSecrets, versions, auditRecords)
+            (self.auditPublicKey, self.retentionDays, self.schemaVersion, self.keyringTerms) = (auditPublicKey, retentionDays, schemaVersion, keyringTerms)
+        }
     }
 
     /// `ARCA_VAULT_DIR`, else `$XDG_DATA_HOME/arca/vault`, else `~/.local/share/arca/vault`: per user, never
@@ -227,6 +236,7 @@ public final class Vault: Sendable {
     /// `explicit` is `arca vault unseal`: it is audited and lifts an operator's seal; commands that unseal
     /// for their own use (`explicit: false`) refuse a vault an operator sealed.
     public func unseal(_ credential: Credential, caller: Principal, source: String, explicit: Bool) throws {
+        try authorize(caller, .vaultUnseal, source: source)
         guard let sealed = try store.read({ try sealedKeyring($0) }) else {
             throw VaultError.notInitialized("no vault in \(directory): create one with `arca vault init`")
         }
@@ -294,7 +304,23 @@ public final class Vault: Sendable {
 
     public var isUnsealed: Bool { state.get() != nil }
 
+    /// When the operator-seal flag was last read: `arca vault seal` run on the folder by another process
+    /// stops a long-running one (a server) within a second.
+    private let sealCheckedAt = Locked<Date>(Date())
+
+    func operatorSealedMeanwhile() -> Bool {
+        let now = Date()
+        let due = sealCheckedAt.update { last in
+            guard now.timeIntervalSince(last) >= 1 else { return false }
+            last = now
+            return true
+        }
+        guard due, state.get() != nil else { return false }
+        return (try? store.meta("operator-sealed")) == Array("1".utf8)
+    }
+
     public func status(caller: Principal, source: String) throws -> Status {
+        try authorize(caller, .vaultStatus, source: source)
         let ring = currentKeyring
         return try transact { db in
             let count = { (sql: String) in try Int.fetchOne(db, sql: sql) ?? 0 }
@@ -469,6 +495,15 @@ public final class Vault: Sendable {
         try perform(.directoryWrite("RoleAssignmentDelete"), as: caller, from: source) { s in (try principals.unassign(s.db, id: id), nil) }
     }
 
+    /// Reads the directory (people, applications, roles, assignments) for `caller`, authorised and audited;
+    /// works on a sealed vault, as the directory holds no secret values.
+    public func readDirectory<T>(as caller: Principal, from source: String, _ body: (VaultDirectory) throws -> T) throws -> T {
+        try authorize(caller, .directoryRead, source: source)
+        let result = try body(principals)
+        try audit(caller, .directoryRead, result: "OK", source: source, key: currentKeyring?.auditKey)
+        return result
+    }
+
     // MARK: - For the server
 
     /// A value kept in the vault file encrypted by the barrier (with `meta/<key>` as AAD), made by `create` on
@@ -526,6 +561,7 @@ public final class Vault: Sendable {
     }
 
     func unsealed(_ caller: Principal, _ operation: VaultOperation, source: String) throws -> Keyring {
+        if operatorSealedMeanwhile() { state.set(nil) }
         guard let ring = currentKeyring else {
             try audit(caller, operation, result: "ServiceUnavailable", source: source)
             throw VaultError.sealed("the vault in \(directory) is sealed")

@@ -66,28 +66,36 @@ struct VaultOptions: ParsableArguments {
 
     /// Runs `body` with the vault's client: the server named by `--vault`, else the embedded vault (unsealed).
     func withClient<T: Sendable>(_ body: @escaping @Sendable (any VaultClient) async throws -> T) throws -> T {
-        if let url = remoteURL {
-            let env = ProcessInfo.processInfo.environment
-            let remote = try vaultCall {
-                try RemoteVaultClient(vaultURL: url, credentials: try RemoteVaultClient.Credentials.fromEnvironment(),
-                                      caCert: caCert ?? env["ARCA_CA_CERT"].flatMap { $0.isEmpty ? nil : $0 })
-            }
-            return try blocking {
-                do {
-                    let r = try await body(remote)
-                    await remote.shutdown()
-                    return r
-                } catch {
-                    await remote.shutdown()
-                    throw error
-                }
-            }
-        }
-        let client = EmbeddedVaultClient(vault: try open(), caller: caller, source: "embedded")
-        return try blocking { try await body(client) }
+        try withVault(unseal: true, body)
     }
 
-    /// Operator commands act on the vault's file, not through a server.
+    /// Runs `body` with the vault — the server named by `--vault` (signed in as the application in AZURE_*),
+    /// else the embedded vault, unsealed first when `unseal` is set (reading state needs no credential).
+    func withVault<T: Sendable>(unseal: Bool,
+                                _ body: @escaping @Sendable (any VaultClient & VaultAdministration) async throws -> T) throws -> T {
+        guard let url = remoteURL else {
+            let v = unseal ? try open() : try vaultCall { try Vault(directory: directory) }
+            let client = EmbeddedVaultClient(vault: v, caller: caller, source: "embedded")
+            return try blocking { try await body(client) }
+        }
+        let env = ProcessInfo.processInfo.environment
+        let remote = try vaultCall {
+            try RemoteVaultClient(vaultURL: url, credentials: try RemoteVaultClient.Credentials.fromEnvironment(),
+                                  caCert: caCert ?? env["ARCA_CA_CERT"].flatMap { $0.isEmpty ? nil : $0 })
+        }
+        return try blocking {
+            do {
+                let r = try await body(remote)
+                await remote.shutdown()
+                return r
+            } catch {
+                await remote.shutdown()
+                throw error
+            }
+        }
+    }
+
+    /// Only `init` and `serve` act on the folder alone: a served vault is already initialised.
     func requireLocal(_ what: String) throws {
         if remoteURL != nil {
             throw CLIError(code: Exit.usage, message: "arca: `arca vault \(what)` works on the vault's folder (run it where the vault lives), not through --vault")
@@ -108,24 +116,29 @@ struct VaultOptions: ParsableArguments {
         guard let config = try vaultCall({ try vault.sealConfig() }) else {
             throw VaultExit.error(.notInitialized("no vault in \(directory): create one with `arca vault init`"))
         }
-        switch config.kind {
+        return try credential(kind: config.kind, config: config)
+    }
+
+    /// What opens a vault sealed with `kind`; `config` (the local vault's) supplies default file paths.
+    func credential(kind: String, config: Vault.SealConfig?) throws -> Vault.Credential {
+        switch kind {
         case "passphrase":
             return .passphrase(try passphrase(confirm: false))
         case "key-file":
-            guard let path = keyFile ?? config.keyFile else { throw CLIError(code: Exit.usage, message: "arca: give --key-file") }
+            guard let path = keyFile ?? config?.keyFile else { throw CLIError(code: Exit.usage, message: "arca: give --key-file") }
             guard let content = IO.readFile(path) else {
                 throw CLIError(code: VaultExit.sealed, message: "arca: cannot read the key file \(path)")
             }
             return .keyFile(Array(content.utf8))
         case "shamir":
-            return .shares(try shares(threshold: config.threshold ?? 2))
+            return .shares(try shares(threshold: config?.threshold ?? 2))
         case "pkcs11":
-            guard let path = pkcs11PinFile ?? config.pkcs11?.pinFile, let pin = IO.readFile(path) else {
+            guard let path = pkcs11PinFile ?? config?.pkcs11?.pinFile, let pin = IO.readFile(path) else {
                 throw CLIError(code: VaultExit.sealed, message: "arca: cannot read the PKCS#11 PIN file (--pkcs11-pin-file)")
             }
             return .pkcs11(pin: Array(pin.trimmingCharacters(in: .newlines).utf8))
         default:
-            throw CLIError(code: Exit.runtime, message: "arca: unknown seal '\(config.kind)'")
+            throw CLIError(code: Exit.runtime, message: "arca: unknown seal '\(kind)'")
         }
     }
 
@@ -297,7 +310,11 @@ struct VaultInit: ParsableCommand {
     var allowInRepository = false
 
     func run() throws {
-        try vault.requireLocal("init")
+        if let url = vault.remoteURL {
+            // A served vault is initialised before it is served (or by `serve --dev`): answer as a second init would.
+            let status = try vault.withVault(unseal: false) { try await $0.status() }
+            throw VaultExit.error(.alreadyInitialized("the vault at \(url) is already initialised (seal: \(status.seal ?? "-"))"))
+        }
         let dir = vault.directory
         if !allowInRepository, let repo = Vault.enclosingRepository(of: dir) {
             throw CLIError(code: Exit.usage, message: "arca: \(dir) is inside the git repository \(repo); a vault never belongs in a repository (choose --vault-dir elsewhere, or --allow-in-repository)")
@@ -350,13 +367,20 @@ struct VaultInit: ParsableCommand {
 
 struct VaultUnseal: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "unseal", abstract: "Check the credential opens the vault and lift an operator's seal.")
+        commandName: "unseal", abstract: "Check the credential opens the vault and lift an operator's seal (on a server: open its keyring again).")
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        _ = try vault.open(explicitUnseal: true)
+        let credential: Vault.Credential
+        if vault.remoteURL != nil {
+            let status = try vault.withVault(unseal: false) { try await $0.status() }
+            credential = try vault.credential(kind: status.seal ?? "", config: nil)
+        } else {
+            credential = try vault.credential(for: try vaultCall { try Vault(directory: vault.directory) })
+        }
+        try vault.withVault(unseal: false) { try await $0.unseal(credential) }
         if vault.output == .json { VaultJSON.print(.object([("sealed", .bool(false))])) } else {
-            IO.write(fd: 1, "The vault in \(vault.directory) is unsealed.\n")
+            IO.write(fd: 1, "The vault \(vault.remoteURL ?? "in " + vault.directory) is unsealed.\n")
         }
     }
 }
@@ -367,11 +391,9 @@ struct VaultSeal: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        try vault.requireLocal("seal")
-        let v = try vaultCall { try Vault(directory: vault.directory) }
-        try vaultCall { try v.seal(caller: vault.caller, source: "embedded") }
+        try vault.withVault(unseal: false) { try await $0.seal() }
         if vault.output == .json { VaultJSON.print(.object([("sealed", .bool(true))])) } else {
-            IO.write(fd: 1, "The vault in \(vault.directory) is sealed; `arca vault unseal` opens it again.\n")
+            IO.write(fd: 1, "The vault \(vault.remoteURL ?? "in " + vault.directory) is sealed; `arca vault unseal` opens it again.\n")
         }
     }
 }
@@ -381,21 +403,13 @@ struct VaultStatus: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        try vault.requireLocal("status")
-        let v = try vaultCall { try Vault(directory: vault.directory) }
-        let s = try vaultCall { try v.status(caller: vault.caller, source: "embedded") }
+        let s = try vault.withVault(unseal: false) { try await $0.status() }
         if vault.output == .json {
-            VaultJSON.print(.object([
-                ("vaultDir", .string(s.directory)), ("initialized", .bool(s.initialized)),
-                ("seal", s.seal.map(JSONValue.string) ?? .null), ("sealed", .bool(s.operatorSealed)),
-                ("secrets", .int(s.secrets)), ("deletedSecrets", .int(s.deletedSecrets)), ("versions", .int(s.versions)),
-                ("auditRecords", .int(s.auditRecords)), ("auditPublicKey", s.auditPublicKey.map(JSONValue.string) ?? .null),
-                ("retentionDays", .int(s.retentionDays)), ("schemaVersion", .int(s.schemaVersion)),
-            ]))
+            VaultJSON.print(s.json)
             return
         }
         IO.write(fd: 1, """
-            Vault:           \(s.directory)
+            Vault:           \(vault.remoteURL ?? s.directory)
             Seal:            \(s.seal ?? "-")\(s.operatorSealed ? " (sealed by an operator)" : "")
             Secrets:         \(s.secrets) (\(s.deletedSecrets) deleted, \(s.versions) versions)
             Audit records:   \(s.auditRecords)
@@ -412,8 +426,7 @@ struct VaultRekey: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        let v = try vault.open()
-        let (term, n) = try vaultCall { try v.rekey(caller: vault.caller, source: "embedded") }
+        let (term, n) = try vault.withVault(unseal: true) { try await $0.rekey() }
         if vault.output == .json {
             VaultJSON.print(.object([("term", .int(Int(term))), ("reencrypted", .int(n))]))
         } else {

@@ -100,20 +100,6 @@ struct AppCommand: ParsableCommand {
                                                                   PrincipalDisable.self, PrincipalEnable.self, PrincipalDelete.self])
 }
 
-extension VaultOptions {
-    /// The vault unsealed for a directory change, and the entry named by `key` (object id, client id or name).
-    func principal(_ key: String, in v: Vault) throws -> DirectoryEntry {
-        guard let e = try vaultCall({ try v.principals.find(key) }) else {
-            throw CLIError(code: VaultExit.notFound, message: "arca: no user or application '\(key)'")
-        }
-        return e
-    }
-
-    func tenantId(_ v: Vault) -> String? {
-        (try? v.sealedValue("tenant-id") { Array(UUID().uuidString.lowercased().utf8) }).map { String(decoding: $0, as: UTF8.self) }
-    }
-}
-
 struct UserCreate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "Add a person (password from --password-file or a prompt).")
     @OptionGroup var vault: VaultOptions
@@ -129,11 +115,8 @@ struct UserCreate: ParsableCommand {
             guard isatty(0) != 0 else { throw CLIError(code: Exit.usage, message: "arca: give --password-file") }
             password = Prompt.secret("Password for \(name): ")
         }
-        let v = try vault.open()
-        let e = try vaultCall { try v.createUser(name: name, password: password, caller: vault.caller, source: "embedded") }
-        if vault.output == .json {
-            VaultJSON.print(.object([("objectId", .string(e.objectId)), ("name", .string(e.name))]))
-        } else {
+        let e = try vault.withVault(unseal: true) { [name] in try await $0.createUser(name: name, password: password) }
+        if vault.output == .json { VaultJSON.print(e.json) } else {
             IO.write(fd: 1, "Created user \(e.name), object id \(e.objectId).\n")
         }
     }
@@ -145,18 +128,18 @@ struct AppCreate: ParsableCommand {
     @Argument var name: String
 
     func run() throws {
-        let v = try vault.open()
-        let (e, secret) = try vaultCall { try v.createApp(name: name, caller: vault.caller, source: "embedded") }
-        let tenant = vault.tenantId(v)
+        let (e, secret, tenant) = try vault.withVault(unseal: true) { [name] admin in
+            let (e, secret) = try await admin.createApp(name: name)
+            return (e, secret, try await admin.tenantId())
+        }
         if vault.output == .json {
-            VaultJSON.print(.object([("objectId", .string(e.objectId)), ("clientId", .string(e.clientId ?? "")),
-                                     ("clientSecret", .string(secret)), ("tenantId", tenant.map(JSONValue.string) ?? .null)]))
+            VaultJSON.print(e.json(adding: [("clientSecret", .string(secret)), ("tenantId", .string(tenant))]))
         } else {
             IO.write(fd: 1, """
                 Created application \(e.name).
                   object id:     \(e.objectId)   (give roles to this: arca vault role assign --assignee)
                   client id:     \(e.clientId ?? "")   (AZURE_CLIENT_ID)
-                  tenant id:     \(tenant ?? "-")   (AZURE_TENANT_ID)
+                  tenant id:     \(tenant)   (AZURE_TENANT_ID)
                   client secret: \(secret)   (AZURE_CLIENT_SECRET; shown once, stored only as a hash)
 
                 """)
@@ -170,10 +153,8 @@ struct AppSecretReset: ParsableCommand {
     @Argument var app: String
 
     func run() throws {
-        let v = try vault.open()
-        let e = try vault.principal(app, in: v)
-        let secret = try vaultCall { try v.resetAppSecret(objectId: e.objectId, caller: vault.caller, source: "embedded") }
-        if vault.output == .json { VaultJSON.print(.object([("clientId", .string(e.clientId ?? "")), ("clientSecret", .string(secret))])) } else {
+        let (e, secret) = try vault.withVault(unseal: true) { [app] in try await $0.resetAppSecret(app) }
+        if vault.output == .json { VaultJSON.print(e.json(adding: [("clientSecret", .string(secret))])) } else {
             IO.write(fd: 1, "New client secret for \(e.name): \(secret)\n")
         }
     }
@@ -191,10 +172,8 @@ struct AppCertAdd: ParsableCommand {
               let der = Data(base64Encoded: String(text[begin.upperBound..<end.lowerBound]), options: .ignoreUnknownCharacters) else {
             throw CLIError(code: Exit.usage, message: "arca: \(cert) holds no PEM certificate")
         }
-        let v = try vault.open()
-        let e = try vault.principal(app, in: v)
-        let c = try vaultCall { try v.addAppCertificate(objectId: e.objectId, der: Array(der), caller: vault.caller, source: "embedded") }
-        if vault.output == .json { VaultJSON.print(.object([("x5t", .string(c.thumbprintSHA1)), ("x5t#S256", .string(c.thumbprintSHA256))])) } else {
+        let (e, c) = try vault.withVault(unseal: true) { [app] in try await $0.addAppCertificate(app, der: Array(der)) }
+        if vault.output == .json { VaultJSON.print(c.json) } else {
             IO.write(fd: 1, "Registered the certificate for \(e.name) (x5t \(c.thumbprintSHA1)).\n")
         }
     }
@@ -205,13 +184,9 @@ struct PrincipalList: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        let v = try vaultCall { try Vault(directory: vault.directory) }
-        let entries = try vaultCall { try v.principals.entries() }
+        let entries = try vault.withVault(unseal: false) { try await $0.principals() }
         if vault.output == .json {
-            VaultJSON.print(.array(entries.map {
-                .object([("objectId", .string($0.objectId)), ("kind", .string($0.kind.rawValue)), ("name", .string($0.name)),
-                         ("clientId", $0.clientId.map(JSONValue.string) ?? .null), ("enabled", .bool($0.enabled))])
-            }))
+            VaultJSON.print(.array(entries.map(\.json)))
             return
         }
         IO.write(fd: 1, entries.map { "\($0.kind.rawValue)  \($0.name)  \($0.objectId)\($0.clientId.map { "  client \($0)" } ?? "")\($0.enabled ? "" : "  (disabled)")\n" }.joined())
@@ -222,14 +197,13 @@ struct PrincipalList: ParsableCommand {
 protocol PrincipalChange: ParsableCommand {
     var vault: VaultOptions { get }
     var principal: String { get }
-    func change(_ v: Vault, _ entry: DirectoryEntry) throws
+    static func change(_ admin: any VaultAdministration, _ key: String) async throws -> DirectoryEntry
 }
 
 extension PrincipalChange {
     func run() throws {
-        let v = try vault.open()
-        let entry = try vault.principal(principal, in: v)
-        try vaultCall { try change(v, entry) }
+        let e = try vault.withVault(unseal: true) { [principal] in try await Self.change($0, principal) }
+        if vault.output == .json { VaultJSON.print(e.json) }
     }
 }
 
@@ -237,8 +211,8 @@ struct PrincipalDisable: PrincipalChange {
     static let configuration = CommandConfiguration(commandName: "disable", abstract: "Stop a user or application signing in (its tokens stop working).")
     @OptionGroup var vault: VaultOptions
     @Argument var principal: String
-    func change(_ v: Vault, _ e: DirectoryEntry) throws {
-        try v.setPrincipalEnabled(objectId: e.objectId, enabled: false, caller: vault.caller, source: "embedded")
+    static func change(_ admin: any VaultAdministration, _ key: String) async throws -> DirectoryEntry {
+        try await admin.setPrincipalEnabled(key, enabled: false)
     }
 }
 
@@ -246,8 +220,8 @@ struct PrincipalEnable: PrincipalChange {
     static let configuration = CommandConfiguration(commandName: "enable", abstract: "Let a disabled user or application sign in again.")
     @OptionGroup var vault: VaultOptions
     @Argument var principal: String
-    func change(_ v: Vault, _ e: DirectoryEntry) throws {
-        try v.setPrincipalEnabled(objectId: e.objectId, enabled: true, caller: vault.caller, source: "embedded")
+    static func change(_ admin: any VaultAdministration, _ key: String) async throws -> DirectoryEntry {
+        try await admin.setPrincipalEnabled(key, enabled: true)
     }
 }
 
@@ -255,8 +229,8 @@ struct PrincipalDelete: PrincipalChange {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Remove a user or application with its certificates and role assignments.")
     @OptionGroup var vault: VaultOptions
     @Argument var principal: String
-    func change(_ v: Vault, _ e: DirectoryEntry) throws {
-        try v.removePrincipal(objectId: e.objectId, caller: vault.caller, source: "embedded")
+    static func change(_ admin: any VaultAdministration, _ key: String) async throws -> DirectoryEntry {
+        try await admin.removePrincipal(key)
     }
 }
 
@@ -269,14 +243,9 @@ struct RoleList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Built-in and custom roles with their data actions.")
     @OptionGroup var vault: VaultOptions
     func run() throws {
-        let v = try vaultCall { try Vault(directory: vault.directory) }
-        let roles = try vaultCall { try v.principals.roles() }
+        let roles = try vault.withVault(unseal: false) { try await $0.roles() }
         if vault.output == .json {
-            VaultJSON.print(.array(roles.map {
-                .object([("id", .string($0.id)), ("name", .string($0.name)), ("builtIn", .bool($0.builtIn)),
-                         ("dataActions", .array($0.dataActions.map(JSONValue.string))),
-                         ("notDataActions", .array($0.notDataActions.map(JSONValue.string)))])
-            }))
+            VaultJSON.print(.array(roles.map(\.json)))
             return
         }
         IO.write(fd: 1, roles.map { "\($0.name)  \($0.id)\n    " + $0.dataActions.joined(separator: "\n    ") + "\n" }.joined())
@@ -290,9 +259,10 @@ struct RoleCreate: ParsableCommand {
     @Option(name: .customLong("data-action")) var dataActions: [String] = []
     @Option(name: .customLong("not-data-action")) var notDataActions: [String] = []
     func run() throws {
-        let v = try vault.open()
-        let r = try vaultCall { try v.createRole(name: name, dataActions: dataActions, notDataActions: notDataActions, caller: vault.caller, source: "embedded") }
-        if vault.output == .json { VaultJSON.print(.object([("id", .string(r.id)), ("name", .string(r.name))])) } else {
+        let r = try vault.withVault(unseal: true) { [name, dataActions, notDataActions] in
+            try await $0.createRole(name: name, dataActions: dataActions, notDataActions: notDataActions)
+        }
+        if vault.output == .json { VaultJSON.print(r.json) } else {
             IO.write(fd: 1, "Created role \(r.name) (\(r.id)).\n")
         }
     }
@@ -305,16 +275,9 @@ struct RoleAssign: ParsableCommand {
     @Option(help: "Object id (or client id, or name) of the user or application.") var assignee: String
     @Option(help: "/, /secrets/NAME or /secrets/PREFIX*.") var scope: String = "/"
     func run() throws {
-        let v = try vault.open()
-        guard let r = try vaultCall({ try v.principals.role(role) }) else {
-            throw CLIError(code: VaultExit.notFound, message: "arca: no role '\(role)' (see `arca vault role list`)")
-        }
-        let e = try vault.principal(assignee, in: v)
-        let a = try vaultCall { try v.assignRole(roleId: r.id, principalId: e.objectId, scope: scope, caller: vault.caller, source: "embedded") }
-        if vault.output == .json {
-            VaultJSON.print(.object([("id", .string(a.id)), ("role", .string(r.name)), ("principalId", .string(a.principalId)), ("scope", .string(a.scope))]))
-        } else {
-            IO.write(fd: 1, "Assigned \(r.name) to \(e.name) at \(a.scope) (assignment \(a.id)).\n")
+        let a = try vault.withVault(unseal: true) { [role, assignee, scope] in try await $0.assignRole(role, to: assignee, scope: scope) }
+        if vault.output == .json { VaultJSON.print(a.json) } else {
+            IO.write(fd: 1, "Assigned \(role) to \(assignee) at \(a.scope) (assignment \(a.id)).\n")
         }
     }
 }
@@ -323,16 +286,16 @@ struct RoleAssignments: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "assignments", abstract: "List role assignments.")
     @OptionGroup var vault: VaultOptions
     func run() throws {
-        let v = try vaultCall { try Vault(directory: vault.directory) }
-        let list = try vaultCall { try v.principals.assignments() }
-        let roles = Dictionary(try vaultCall { try v.principals.roles() }.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let (list, roles) = try vault.withVault(unseal: false) { admin in (try await admin.assignments(), try await admin.roles()) }
+        let names = Dictionary(roles.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         if vault.output == .json {
-            VaultJSON.print(.array(list.map {
-                .object([("id", .string($0.id)), ("role", .string(roles[$0.roleId] ?? $0.roleId)), ("principalId", .string($0.principalId)), ("scope", .string($0.scope))])
+            VaultJSON.print(.array(list.map { a in
+                guard case .object(let fields) = a.json else { return a.json }
+                return .object(fields + [("role", .string(names[a.roleId] ?? a.roleId))])
             }))
             return
         }
-        IO.write(fd: 1, list.map { "\($0.id)  \(roles[$0.roleId] ?? $0.roleId)  \($0.principalId)  \($0.scope)\n" }.joined())
+        IO.write(fd: 1, list.map { "\($0.id)  \(names[$0.roleId] ?? $0.roleId)  \($0.principalId)  \($0.scope)\n" }.joined())
     }
 }
 
@@ -341,7 +304,6 @@ struct RoleUnassign: ParsableCommand {
     @OptionGroup var vault: VaultOptions
     @Argument var id: String
     func run() throws {
-        let v = try vault.open()
-        try vaultCall { try v.removeAssignment(id: id, caller: vault.caller, source: "embedded") }
+        try vault.withVault(unseal: true) { [id] in try await $0.removeAssignment(id) }
     }
 }

@@ -318,8 +318,91 @@ import Testing
         #expect(audit.status == 0 && audit.out.contains("SecretSet") && audit.out.contains("127.0.0.1"))
         let verify = try CLITests.arca(["vault", "audit", "verify", "--key", server.dev["auditPublicKey"] as! String] + remote, env: admin)
         #expect(verify.status == 0, "\(verify.out)\(verify.err)")
-        // Operator commands refuse --vault with a clear message.
-        let op = try CLITests.arca(["vault", "rekey"] + remote, env: admin)
-        #expect(op.status == 2 && op.err.contains("vault's folder"))
+        // Operator commands are the administrator's: the officer is refused.
+        for cmd in [["rekey"], ["seal"], ["app", "create", "sneaky"], ["role", "assignments"], ["status"]] {
+            #expect(try CLITests.arca(["vault"] + cmd + remote, env: env).status == 5, "\(cmd)")
+        }
+    }
+
+    /// The operator's commands — status, seal, unseal, rekey, users, applications, certificates, roles and
+    /// assignments — through `--vault URL` as the administrator application, with the embedded exit codes.
+    @Test func remoteOperatorCommands() throws {
+        let server = try Server()
+        let remote = ["--vault", server.url, "--ca-cert", server.dir + "/v/dev-ca.pem"]
+        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
+                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+        func arca(_ args: [String], stdin: String = "", as who: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+            try CLITests.arca(["vault"] + args + remote, stdin: stdin, env: who ?? admin)
+        }
+        let status = try VaultCLITests.json(try arca(["status", "--output", "json"]).out)
+        #expect(status["initialized"] as? Bool == true && status["seal"] as? String == "key-file" && status["sealed"] as? Bool == false)
+        #expect(try arca(["init"]).status == 7)
+        #expect(try arca(["secret", "set", "db-main"], stdin: "s3cret").status == 0)
+        #expect(try arca(["secret", "set", "other"], stdin: "nope").status == 0)
+
+        // An application made and given a prefix-scoped role through the server reads exactly that prefix.
+        let app = try VaultCLITests.json(try arca(["app", "create", "remote-reader", "--output", "json"]).out)
+        #expect(app["tenantId"] as? String == server.dev["tenantId"] as? String)
+        let appEnv = ["AZURE_TENANT_ID": admin["AZURE_TENANT_ID"]!, "AZURE_CLIENT_ID": app["clientId"] as! String,
+                      "AZURE_CLIENT_SECRET": app["clientSecret"] as! String]
+        let assigned = try VaultCLITests.json(try arca(["role", "assign", "--role", "Key Vault Secrets User", "--assignee", "remote-reader",
+                                                        "--scope", "/secrets/db-*", "--output", "json"]).out)
+        #expect(assigned["scope"] as? String == "/secrets/db-*")
+        #expect(try arca(["secret", "get", "db-main"], as: appEnv).out == "s3cret")
+        #expect(try arca(["secret", "get", "other"], as: appEnv).status == 5)
+        #expect(try arca(["app", "list"]).out.contains("remote-reader"))
+        #expect(try arca(["role", "assignments"]).out.contains("/secrets/db-*"))
+        #expect(try arca(["role", "assign", "--role", "No Such Role", "--assignee", "remote-reader"]).status == 4)
+        #expect(try arca(["app", "disable", "no-such-app"]).status == 4)
+
+        // A new client secret replaces the old one; a certificate registers; disable / enable / unassign bite at once.
+        let reset = try VaultCLITests.json(try arca(["app", "reset-secret", "remote-reader", "--output", "json"]).out)
+        #expect(try arca(["secret", "get", "db-main"], as: appEnv).status == 5)
+        var newEnv = appEnv
+        newEnv["AZURE_CLIENT_SECRET"] = reset["clientSecret"] as? String
+        #expect(try arca(["secret", "get", "db-main"], as: newEnv).out == "s3cret")
+        let cert = try VaultCLITests.json(try arca(["app", "cert-add", "remote-reader", "--cert", server.dir + "/v/dev-tls.pem", "--output", "json"]).out)
+        #expect((cert["x5t"] as? String)?.isEmpty == false)
+        #expect(try arca(["app", "disable", "remote-reader"]).status == 0)
+        #expect(try arca(["secret", "get", "db-main"], as: newEnv).status == 5)
+        #expect(try arca(["app", "enable", "remote-reader"]).status == 0)
+        #expect(try arca(["role", "unassign", assigned["id"] as! String]).status == 0)
+        #expect(try arca(["secret", "get", "db-main"], as: newEnv).status == 5)
+
+        // Custom roles and people.
+        let role = try VaultCLITests.json(try arca(["role", "create", "--name", "Lister", "--data-action",
+                                                    "Microsoft.KeyVault/vaults/secrets/readMetadata/action", "--output", "json"]).out)
+        #expect(try arca(["role", "list"]).out.contains("Lister") && role["builtIn"] as? Bool == false)
+        try "correct horse\n".write(toFile: server.dir + "/pw", atomically: true, encoding: .utf8)
+        let user = try VaultCLITests.json(try arca(["user", "create", "alice", "--password-file", server.dir + "/pw", "--output", "json"]).out)
+        #expect(user["kind"] as? String == "user")
+        #expect(try arca(["user", "delete", "alice"]).status == 0)
+        #expect(!(try arca(["user", "list"]).out.contains("alice")))
+
+        // Rekey keeps every value readable; seal stops the server answering (6) until unseal with the key file.
+        let rekey = try VaultCLITests.json(try arca(["rekey", "--output", "json"]).out)
+        #expect(rekey["term"] as? Int == 2)
+        #expect(try arca(["secret", "get", "db-main"]).out == "s3cret")
+        #expect(try arca(["seal"]).status == 0)
+        #expect(try arca(["secret", "get", "db-main"]).status == 6)
+        #expect(try VaultCLITests.json(try arca(["status", "--output", "json"]).out)["sealed"] as? Bool == true)
+        let keyFile = ["--key-file", server.dir + "/v/dev-master.key"]
+        #expect(try arca(["unseal", "--key-file", server.dir + "/v/no-such.key"]).status == 6)
+        try "00".write(toFile: server.dir + "/wrong.key", atomically: true, encoding: .utf8)
+        #expect(try arca(["unseal", "--key-file", server.dir + "/wrong.key"]).status != 0)
+        #expect(try arca(["secret", "get", "db-main"]).status == 6)
+        #expect(try arca(["unseal"] + keyFile).status == 0)
+        #expect(try arca(["secret", "get", "db-main"]).out == "s3cret")
+
+        // An operator's seal on the folder stops the running server too (within a second).
+        #expect(try CLITests.arca(["vault", "seal"] + server.vaultArgs).status == 0)
+        usleep(1_100_000)
+        #expect(try arca(["secret", "get", "db-main"]).status == 6)
+        #expect(try arca(["unseal"] + keyFile).status == 0)
+        #expect(try arca(["secret", "get", "db-main"]).out == "s3cret")
+        let trail = try arca(["audit", "search", "--output", "json"]).out
+        for op in ["VaultSeal", "VaultUnseal", "VaultRekey", "ApplicationSecretReset", "RoleAssignmentDelete", "DirectoryRead"] {
+            #expect(trail.contains(op), "\(op)")
+        }
     }
 }
