@@ -54,6 +54,9 @@ let package = Package(
             ]
         ),
         .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules"]),
+        // `arca migrate`: plans, rewrites and the lookup helpers; talks to a vault only through ArcaVault's
+        // VaultClient protocol, so it never pulls in the server.
+        .target(name: "ArcaMigrate", dependencies: ["ArcaScan", "ArcaVault"], exclude: ["helpers"]),
         // Arca's own PKCS#11 declarations and a small C face over a dlopen'ed module (the HSM seal).
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
         // The vault core: barrier, seals, versioned secrets, the audit trail, the one audited entry point.
@@ -88,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "arca",
             dependencies: [
-                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault", "ArcaServer",
+                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault", "ArcaServer", "ArcaMigrate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -97,5 +100,6 @@ let package = Package(
         .testTarget(name: "ArcaScanTests", dependencies: ["ArcaScan", "ArcaRules", "ArcaReport"]),
         .testTarget(name: "ArcaCLITests", dependencies: ["arca", "ArcaScan", "ArcaVault", "ArcaServer"]),
         .testTarget(name: "ArcaVaultTests", dependencies: ["ArcaVault"]),
+        .testTarget(name: "ArcaMigrateTests", dependencies: ["ArcaMigrate", "ArcaScan", "ArcaRules"]),
     ]
 )

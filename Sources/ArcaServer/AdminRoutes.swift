@@ -14,7 +14,7 @@ enum AdminRoute {
 
     init?(method: HTTPRequest.Method, segments: [String]) {
         guard segments.first == "arca", segments.count >= 2 else { return nil }
-        let s = segments.dropFirst().map { $0.removingPercentEncoding ?? $0 }
+        let s = Array(segments.dropFirst())
         switch (method, s.count, s[0]) {
         case (.get, 1, "status"): self = .status
         case (.post, 1, "seal"): self = .seal

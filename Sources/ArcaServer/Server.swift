@@ -92,7 +92,8 @@ public final class VaultServer: Sendable {
     func respond(_ request: Request, _ context: ServerContext) async -> Response {
         var request = request
         let source = context.remoteAddress?.ipAddress ?? "unknown"
-        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .map { $0.removingPercentEncoding ?? String($0) }
         do {
             if let answer = try await authorityRoute(&request, segments, source: source) { return answer }
             let route = Route(method: request.method, segments: segments)

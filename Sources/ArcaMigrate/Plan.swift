@@ -1,0 +1,390 @@
+import ArcaScan
+import Foundation
+
+/// What `arca migrate` will do: which secrets go into the vault under which names, and the new text of every
+/// file that uses them. Built from scan findings and the files' text; nothing is written here.
+public struct Plan: Sendable {
+    public struct Secret: Sendable {
+        public var name: String
+        /// The value (never printed; stored in the vault, compared on read-back).
+        public var value: String
+        public var rules: [String]
+        public var uses: [Use]
+    }
+
+    public struct Use: Sendable, Equatable {
+        public var path: String
+        public var line: Int
+        public var rule: String
+    }
+
+    /// One changed file: its text before and after, and how to rebuild the old text without storing secrets.
+    public struct File: Sendable {
+        public var path: String
+        public var language: String
+        public var old: String
+        public var new: String
+        /// The reverse edits: ranges of `new` (scalar offsets) and the old text there, secrets as references.
+        public var reverse: [Reverse]
+    }
+
+    public struct Reverse: Sendable, Codable, Equatable {
+        public var start: Int
+        public var end: Int
+        public var parts: [Part]
+    }
+
+    /// Old text is literal text and references to vault secrets, so the rollback record holds no secret.
+    public enum Part: Sendable, Codable, Equatable {
+        case text(String)
+        case secret(name: String)
+    }
+
+    public struct Skip: Sendable {
+        public var path: String
+        public var line: Int
+        public var reason: String
+    }
+
+    public var secrets: [Secret]
+    public var files: [File]
+    /// Helper files to add (path → content), one per language and folder, never overwriting one.
+    public var helpers: [(path: String, content: String)]
+    public var skipped: [Skip]
+
+    public var isEmpty: Bool { files.isEmpty }
+}
+
+/// Builds a plan.
+public struct Planner: Sendable {
+    public var root: String
+    /// Names already in the vault with their values (nil: not readable) — a name holding another value is not reused.
+    public var existing: [String: String]
+
+    public init(root: String, existing: [String: String] = [:]) {
+        self.root = root
+        self.existing = existing
+    }
+
+    struct Site {
+        var path: String
+        var line: Int
+        var rule: String
+        var value: String
+        var nameHint: String
+        var lo: Int
+        var hi: Int
+        /// Found by value, not by a rule: never names the secret.
+        var extra = false
+    }
+
+    public func plan(_ findings: [Finding]) -> Plan {
+        var skipped: [Plan.Skip] = []
+        var sites: [Site] = []
+        var texts: [String: (String, [Unicode.Scalar], Language)] = [:]
+        let byFile = Dictionary(grouping: findings.filter { $0.kind == .secret }, by: \.path)
+        for path in byFile.keys.sorted() {
+            let full = root == "." ? path : root + "/" + path
+            guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
+                skipped.append(.init(path: path, line: 0, reason: "not readable as UTF-8 text"))
+                continue
+            }
+            let firstLine = String(text.prefix { $0 != "\n" })
+            guard let language = Language.of(path: path, firstLine: firstLine) else {
+                for f in byFile[path]! {
+                    skipped.append(.init(path: path, line: f.line, reason: "no rewriter for this kind of file (\(path.split(separator: ".").last.map(String.init) ?? "no extension"))"))
+                }
+                continue
+            }
+            let scalars = Array(text.unicodeScalars)
+            texts[path] = (text, scalars, language)
+            let lineStarts = Self.lineStarts(scalars)
+            for f in byFile[path]! {
+                guard f.line >= 1, f.line <= lineStarts.count else { continue }
+                let lo = lineStarts[f.line - 1] + f.column - 1
+                let secret = Array(f.secret.unicodeScalars)
+                let hi = lo + secret.count
+                guard hi <= scalars.count, Array(scalars[lo..<hi]) == secret else {
+                    skipped.append(.init(path: path, line: f.line, reason: "the file changed since the scan"))
+                    continue
+                }
+                sites.append(Site(path: path, line: f.line, rule: f.ruleID, value: f.secret,
+                                  nameHint: f.variable ?? Self.assignedName(scalars, before: lo) ?? f.ruleID, lo: lo, hi: hi))
+            }
+        }
+        // The same value elsewhere (in a literal the rules did not flag, or another file) is a use too.
+        sites += otherUses(of: Set(sites.map(\.value)), known: sites, texts: &texts)
+        // One vault secret per value; the literal holding a secret can widen it (a connection string).
+        var resolved: [(Site, Literal?)] = []
+        for site in sites {
+            let (_, scalars, language) = texts[site.path]!
+            let literal = Literal.around(site.lo, site.hi, in: scalars, language: language.id)
+            if literal == nil {
+                if language.id == .shell, Self.bareShellWord(scalars, site.lo, site.hi) {
+                    resolved.append((site, nil))
+                } else {
+                    skipped.append(.init(path: site.path, line: site.line, reason: "not inside a string literal (a comment or documentation?)"))
+                }
+                continue
+            }
+            var s = site
+            if let l = literal, !l.interpolates(scalars, language: language.id) {
+                s.value = String(String.UnicodeScalarView(scalars[l.contentStart..<l.contentEnd]))
+                s.lo = l.contentStart
+                s.hi = l.contentEnd
+            }
+            resolved.append((s, literal))
+        }
+        // Names: from the variable the value was assigned to, unique per value.
+        var nameOf: [String: String] = [:]
+        var taken: [String: String] = existing
+        var secrets: [String: Plan.Secret] = [:]
+        for (site, _) in resolved.sorted(by: { ($0.0.extra ? 1 : 0, $0.0.path, $0.0.line) < ($1.0.extra ? 1 : 0, $1.0.path, $1.0.line) }) {
+            if nameOf[site.value] == nil {
+                let base = Naming.secretName(site.nameHint, fallback: site.rule)
+                var name = base, n = 2
+                while let other = taken[name], other != site.value {
+                    name = String(base.prefix(120)) + "-\(n)"
+                    n += 1
+                }
+                nameOf[site.value] = name
+                taken[name] = site.value
+            }
+            let name = nameOf[site.value]!
+            var entry = secrets[name] ?? Plan.Secret(name: name, value: site.value, rules: [], uses: [])
+            if !entry.rules.contains(site.rule) { entry.rules.append(site.rule) }
+            let use = Plan.Use(path: site.path, line: site.line, rule: site.rule)
+            if !entry.uses.contains(use) { entry.uses.append(use) }
+            secrets[name] = entry
+        }
+        // Edits per file, applied from the end.
+        var files: [Plan.File] = []
+        var helpers: [(String, String)] = []
+        for path in Set(resolved.map(\.0.path)).sorted() {
+            let (text, scalars, language) = texts[path]!
+            var edits: [(lo: Int, hi: Int, with: String, old: [Plan.Part])] = []
+            for (site, literal) in resolved where site.path == path {
+                let name = nameOf[site.value]!
+                let edit: (Int, Int, String)
+                if let l = literal {
+                    if l.interpolates(scalars, language: language.id) {
+                        if let inside = language.interpolated(l.quote, l.prefix, name) {
+                            edit = (site.lo, site.hi, inside)
+                        } else {
+                            let close = l.quote, open = l.prefix + l.quote
+                            edit = (site.lo, site.hi, close + language.concat + language.lookup(name, l.quote) + language.concat + open)
+                        }
+                    } else {
+                        edit = (l.start, l.end, language.lookup(name, l.quote))
+                    }
+                } else {
+                    edit = (site.lo, site.hi, language.lookup(name, "\""))
+                }
+                if edits.contains(where: { $0.lo < edit.1 && edit.0 < $0.hi }) { continue }  // one edit per literal
+                var old = String(String.UnicodeScalarView(scalars[edit.0..<edit.1]))
+                var parts: [Plan.Part] = []
+                let secretText = site.value
+                while let r = old.range(of: secretText) {
+                    if r.lowerBound > old.startIndex { parts.append(.text(String(old[..<r.lowerBound]))) }
+                    parts.append(.secret(name: name))
+                    old = String(old[r.upperBound...])
+                }
+                if !old.isEmpty { parts.append(.text(old)) }
+                edits.append((edit.0, edit.1, edit.2, parts))
+            }
+            // Go and C# constants cannot call functions: `const` becomes `var` / `static readonly`.
+            edits += Self.constantFixes(language, scalars, edits.map { ($0.lo, $0.hi) })
+            if let importLine = language.importLine?(path, text), !text.contains(importLine) {
+                let at = Self.importOffset(language, scalars)
+                edits.append((at, at, importLine + "\n", []))
+            }
+            edits.sort { $0.lo > $1.lo }
+            var out = scalars
+            var reverse: [Plan.Reverse] = []
+            var shift = 0
+            for e in edits.reversed() {
+                // Apply in ascending order to compute positions in the new text.
+                let newLo = e.lo + shift
+                let inserted = Array(e.with.unicodeScalars)
+                reverse.append(Plan.Reverse(start: newLo, end: newLo + inserted.count, parts: e.old))
+                shift += inserted.count - (e.hi - e.lo)
+            }
+            for e in edits { out.replaceSubrange(e.lo..<e.hi, with: Array(e.with.unicodeScalars)) }
+            let new = String(String.UnicodeScalarView(out))
+            files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new, reverse: reverse))
+            let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
+            let helperPath = folder + language.helperFile
+            if !helpers.contains(where: { $0.0 == helperPath }) {
+                helpers.append((helperPath, Helpers.source(for: language, file: path, text: text)))
+            }
+        }
+        let ordered = secrets.values.sorted { $0.name < $1.name }
+        return Plan(secrets: ordered, files: files, helpers: helpers.map { (path: $0.0, content: $0.1) }, skipped: skipped)
+    }
+
+    /// Occurrences of `values` not among `known`: in the files already read, and in the other source files
+    /// under the root (up to 1 MiB each; `.git`, dependency and build folders skipped).
+    func otherUses(of values: Set<String>, known: [Site], texts: inout [String: (String, [Unicode.Scalar], Language)]) -> [Site] {
+        guard !values.isEmpty else { return [] }
+        let skipDirs: Set<String> = [".git", "node_modules", ".build", "build", "dist", "vendor", "target", ".venv", "venv", "__pycache__"]
+        var paths = Set(texts.keys)
+        if let walker = FileManager.default.enumerator(atPath: root) {
+            for case let rel as String in walker {
+                let name = (rel as NSString).lastPathComponent
+                if skipDirs.contains(name) { walker.skipDescendants(); continue }
+                if Language.of(path: rel) != nil, !Self.helperNames.contains(name) { paths.insert(rel) }
+            }
+        }
+        var out: [Site] = []
+        let taken = Set(known.map { "\($0.path):\($0.lo)" })
+        for path in paths.sorted() {
+            if texts[path] == nil {
+                let full = root + "/" + path
+                guard let attrs = try? FileManager.default.attributesOfItem(atPath: full), (attrs[.size] as? Int ?? 0) <= 1 << 20,
+                      let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8),
+                      values.contains(where: { text.contains($0) }),
+                      let language = Language.of(path: path, firstLine: String(text.prefix { $0 != "\n" })) else { continue }
+                texts[path] = (text, Array(text.unicodeScalars), language)
+            }
+            let (_, scalars, _) = texts[path]!
+            let starts = Self.lineStarts(scalars)
+            for value in values {
+                let v = Array(value.unicodeScalars)
+                guard let first = v.first, v.count <= scalars.count else { continue }
+                var i = 0
+                while i + v.count <= scalars.count {
+                    if scalars[i] == first, Array(scalars[i..<(i + v.count)]) == v {
+                        if !taken.contains("\(path):\(i)") {
+                            let line = (starts.lastIndex { $0 <= i } ?? 0) + 1
+                            let rule = known.first { $0.value == value }?.rule ?? "same-value"
+                            out.append(Site(path: path, line: line, rule: rule, value: value, nameHint: rule, lo: i, hi: i + v.count, extra: true))
+                        }
+                        i += v.count
+                    } else {
+                        i += 1
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    static let helperNames: Set<String> = Set(Language.all.map(\.helperFile))
+
+    static func lineStarts(_ s: [Unicode.Scalar]) -> [Int] {
+        var starts = [0]
+        for (i, c) in s.enumerated() where c == "\n" { starts.append(i + 1) }
+        return starts
+    }
+
+    /// `NAME =`, `NAME:`, `"NAME":`, `NAME :=`, `NAME =>` right before `lo` on its line.
+    static func assignedName(_ s: [Unicode.Scalar], before lo: Int) -> String? {
+        var start = lo
+        while start > 0, s[start - 1] != "\n" { start -= 1 }
+        let line = String(String.UnicodeScalarView(s[start..<lo]))
+        let pattern = #"([A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::=|=>|\+=|=|:)\s*[A-Za-z@$]{0,2}["'`]*[^"'`=]*$"#
+        guard let r = line.range(of: pattern, options: .regularExpression) else { return nil }
+        let m = String(line[r])
+        let name = m.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" }
+        return name.isEmpty ? nil : String(name)
+    }
+
+    static func bareShellWord(_ s: [Unicode.Scalar], _ lo: Int, _ hi: Int) -> Bool {
+        (lo == 0 || s[lo - 1] == "=" || s[lo - 1] == " ") && (hi == s.count || s[hi] == "\n" || s[hi] == " " || s[hi] == ";")
+    }
+
+    /// `const X = "…"` (Go), `const string X = "…"` (C#), `const val X = "…"` (Kotlin) on the edited lines.
+    static func constantFixes(_ language: Language, _ s: [Unicode.Scalar], _ edits: [(Int, Int)]) -> [(lo: Int, hi: Int, with: String, old: [Plan.Part])] {
+        let (keyword, replacement): (String, String)
+        switch language.id {
+        case .go: (keyword, replacement) = ("const ", "var ")
+        case .csharp: (keyword, replacement) = ("const ", "static readonly ")
+        case .kotlin: (keyword, replacement) = ("const val ", "val ")
+        default: return []
+        }
+        var out: [(Int, Int, String, [Plan.Part])] = []
+        var seen = Set<Int>()
+        for (lo, _) in edits {
+            var start = lo
+            while start > 0, s[start - 1] != "\n" { start -= 1 }
+            let line = String(String.UnicodeScalarView(s[start..<lo]))
+            guard let r = line.range(of: keyword), !seen.contains(start) else { continue }
+            let offset = start + line.unicodeScalars.distance(from: line.unicodeScalars.startIndex, to: r.lowerBound.samePosition(in: line.unicodeScalars)!)
+            var kwEnd = offset + keyword.unicodeScalars.count
+            // C#: `private const string` keeps its modifiers; `static readonly` replaces `const`.
+            if language.id == .csharp { kwEnd = offset + "const ".count }
+            out.append((offset, kwEnd, replacement, [.text(keyword)]))
+            seen.insert(start)
+        }
+        return out
+    }
+
+    /// Where an import goes: after a shebang, encoding line, module docstring, `from __future__`, `<?php`,
+    /// `"use strict"`, or leading comments; at the top otherwise.
+    static func importOffset(_ language: Language, _ s: [Unicode.Scalar]) -> Int {
+        let starts = lineStarts(s)
+        var line = 0
+        func text(_ i: Int) -> String {
+            let end = i + 1 < starts.count ? starts[i + 1] - 1 : s.count
+            return String(String.UnicodeScalarView(s[starts[i]..<max(starts[i], end)]))
+        }
+        var docstringSeen = false
+        while line < starts.count {
+            let t = text(line).trimmingCharacters(in: .whitespaces)
+            let keep: Bool
+            switch language.id {
+            case .python:
+                if !docstringSeen, let q = ["\"\"\"", "'''"].first(where: { t.hasPrefix($0) || t.hasPrefix("r" + $0) }) {
+                    // The module docstring: skip to its closing quotes.
+                    docstringSeen = true
+                    var rest = String(t.dropFirst(t.hasPrefix("r") ? 4 : 3))
+                    while !rest.contains(q), line + 1 < starts.count {
+                        line += 1
+                        rest = text(line)
+                    }
+                    keep = true
+                } else {
+                    keep = t.hasPrefix("#") || t.hasPrefix("from __future__") || (t.isEmpty && !docstringSeen)
+                }
+            case .shell: keep = line == 0 && t.hasPrefix("#!") || (t.hasPrefix("set -") && line < 3)
+            case .javascript, .typescript: keep = t.hasPrefix("#!") || t == "\"use strict\";" || t == "'use strict';" || t.hasPrefix("//")
+            case .php: keep = t.hasPrefix("<?php") || t.hasPrefix("declare(")
+            case .ruby: keep = t.hasPrefix("#")
+            default: keep = false
+            }
+            guard keep else { break }
+            line += 1
+        }
+        return line < starts.count ? starts[line] : s.count
+    }
+}
+
+/// Vault names from the variable a secret was assigned to: `DB_PASSWORD` → `db-password`,
+/// `stripeApiKey` → `stripe-api-key`; valid for the vault (`^[0-9a-zA-Z-]{1,127}$`).
+public enum Naming {
+    public static func secretName(_ hint: String, fallback: String) -> String {
+        var out = ""
+        var previousLower = false
+        for c in hint.unicodeScalars {
+            if CharacterSet.uppercaseLetters.contains(c) {
+                if previousLower { out += "-" }
+                out += String(c).lowercased()
+                previousLower = false
+            } else if CharacterSet.alphanumerics.contains(c), c.isASCII {
+                out.unicodeScalars.append(c)
+                previousLower = CharacterSet.lowercaseLetters.contains(c) || CharacterSet.decimalDigits.contains(c)
+            } else {
+                out += "-"
+                previousLower = false
+            }
+        }
+        let parts = out.split(separator: "-").filter { !$0.isEmpty }
+        var name = parts.joined(separator: "-")
+        // Leading `self`/`this`/`config` and such add nothing.
+        for noise in ["self-", "this-", "os-environ-", "process-env-", "env-"] where name.hasPrefix(noise) {
+            name = String(name.dropFirst(noise.count))
+        }
+        if name.isEmpty || name.count < 2 { return fallback == hint ? "secret" : secretName(fallback, fallback: fallback) }
+        return String(name.prefix(127))
+    }
+}

@@ -1,0 +1,76 @@
+// Vault lookups added by `arca migrate` (Node.js standard library only).
+//
+// secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API, signing
+// in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The call is synchronous
+// (the code it replaces read a constant): it runs this file as a child process. Values are cached for
+// ARCA_SECRET_TTL seconds (default 300).
+"use strict";
+const cache = new Map();
+
+function fail(message) {
+  const e = new Error("arca vault: " + message);
+  e.name = "VaultError";
+  throw e;
+}
+
+function secret(name) {
+  const ttl = Number(process.env.ARCA_SECRET_TTL || "300") * 1000;
+  const hit = cache.get(name);
+  if (hit && Date.now() - hit.at < ttl) return hit.value;
+  const { spawnSync } = require("node:child_process");
+  const r = spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env: process.env });
+  if (r.status !== 0) fail((r.stderr || "lookup failed").trim().replace(/^arca vault: /, ""));
+  cache.set(name, { value: r.stdout, at: Date.now() });
+  return r.stdout;
+}
+
+async function fetchSecret(name) {
+  const https = require("node:https");
+  const fs = require("node:fs");
+  const vault = (process.env.ARCA_VAULT_URL || fail("ARCA_VAULT_URL is not set (see docs/migrate.md)")).replace(/\/$/, "");
+  const missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"].filter((n) => !process.env[n]);
+  if (missing.length) fail(missing.join(", ") + " not set (the application's credentials)");
+  const ca = process.env.ARCA_CA_CERT ? fs.readFileSync(process.env.ARCA_CA_CERT) : undefined;
+  const request = (url, body, headers) =>
+    new Promise((resolve, reject) => {
+      const req = https.request(url, { method: body ? "POST" : "GET", headers, ca, timeout: 30000 }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (text += c));
+        res.on("end", () => {
+          let json = {};
+          try { json = JSON.parse(text); } catch (_) { /* not JSON */ }
+          if (res.statusCode >= 300) {
+            const m = (json.error && json.error.message) || json.error_description || text;
+            reject(new Error(url.split("?")[0] + " answered " + res.statusCode + ": " + m));
+          } else resolve(json);
+        });
+      });
+      req.on("error", (e) => reject(new Error("cannot reach " + url.split("?")[0] + ": " + e.message)));
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      if (body) req.write(body);
+      req.end();
+    });
+  const authority = (process.env.AZURE_AUTHORITY_HOST || vault).replace(/\/$/, "");
+  const resource = (process.env.ARCA_VAULT_RESOURCE || vault).replace(/\/$/, "");
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: process.env.AZURE_CLIENT_ID,
+    client_secret: process.env.AZURE_CLIENT_SECRET,
+    scope: resource + "/.default",
+  }).toString();
+  const token = await request(authority + "/" + process.env.AZURE_TENANT_ID + "/oauth2/v2.0/token", form,
+    { "Content-Type": "application/x-www-form-urlencoded" });
+  const answer = await request(vault + "/secrets/" + encodeURIComponent(name) + "?api-version=7.5", null,
+    { Authorization: "Bearer " + token.access_token });
+  return answer.value;
+}
+
+module.exports = { secret, fetchSecret };
+
+if (require.main === module) {
+  fetchSecret(process.argv[2]).then(
+    (v) => process.stdout.write(v),
+    (e) => { process.stderr.write("arca vault: " + e.message.replace(/^arca vault: /, "") + "\n"); process.exit(1); });
+}

@@ -1,0 +1,249 @@
+import ArcaMigrate
+import ArcaReport
+import ArcaRules
+import ArcaScan
+import ArcaVault
+import ArgumentParser
+import Foundation
+
+/// `arca migrate`: found secrets into the vault, code rewritten to look them up (dry run by default).
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move found secrets into the vault and rewrite the code to look them up (a dry run unless --apply).",
+        discussion: """
+            Plans from a fresh scan of PATH (or the findings named in --from REPORT.json), prints the secrets with the
+            names they get and the diff it would apply. With --apply: stores each secret in the vault and reads it back,
+            then rewrites the files (all or none), rescans them, checks each still parses, and keeps a rollback record
+            (no secret in it) for `arca migrate --rollback`.
+            Exit codes: 0 done (or nothing to do), 2 bad usage or a dirty tree, 3 a step failed (nothing was left half-done),
+            4-7 as `arca vault`.
+            """)
+
+    @Argument(help: "The project to migrate.") var path: String = "."
+    @Option(help: "Migrate only the findings of an earlier `arca scan --format json` report (matched by fingerprint).") var from: String?
+    @Flag(help: "Write: store the secrets, rewrite the files.") var apply = false
+    @Flag(help: "Do not ask for confirmation.") var yes = false
+    @Option(help: "Only findings of this rule id, or under this path (repeatable).") var only: [String] = []
+    @Flag(help: "Migrate even with uncommitted changes in the files it would rewrite.") var force = false
+    @Flag(help: "Restore the files of the last migration exactly (secrets read back from the vault).") var rollback = false
+    @Flag(help: "Show secrets in full in the diff.") var noRedact = false
+    @Flag(help: "Do not scan git history for the commits that still hold the migrated values.") var noHistory = false
+    @Option(help: "Write the migration report (JSON, no secret values) to this file.") var report: String?
+    @OptionGroup var rules: RuleOptions
+    @OptionGroup var vault: VaultOptions
+
+    /// Test hook: milliseconds to wait between file renames (to kill a migration half-way in a test).
+    var renamePause: UInt32 { UInt32(ProcessInfo.processInfo.environment["ARCA_MIGRATE_RENAME_PAUSE_MS"] ?? "") ?? 0 }
+
+    func run() throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw CLIError(code: Exit.usage, message: "arca: \(path) is not a folder")
+        }
+        let root = IO.absolutePath(path)
+        let migration = Migration(root: root)
+        if let note = try migrateCall({ try migration.recover() }) { IO.write(fd: 2, "arca: \(note)\n") }
+        if rollback { return try runRollback(migration) }
+
+        let ruleSet = try rules.load()
+        var options = ScanOptions()
+        options.detect.envUsage = .none
+        let scanner = ArcaScan.Scanner(rules: ruleSet, options: options)
+        var findings: [Finding]
+        do { findings = try scanner.scan(root: root).findings } catch {
+            throw CLIError(code: Exit.usage, message: "arca: cannot scan \(error)")
+        }
+        findings = findings.filter { $0.kind == .secret && !Self.isHelper($0.path) }
+        if let from { findings = try Self.select(findings, report: from) }
+        if !only.isEmpty {
+            findings = findings.filter { f in only.contains { f.ruleID == $0 || f.path == $0 || f.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
+        }
+        var plan = Planner(root: root).plan(findings)
+        for s in plan.skipped { IO.write(fd: 2, "arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n") }
+        guard !plan.isEmpty else {
+            IO.write(fd: 1, "Nothing to migrate in \(path).\n")
+            return
+        }
+        // A name the vault already holds with another value gets a suffix.
+        let names = plan.secrets.map(\.name)
+        let taken: [String: String] = (try? vault.withVault(unseal: apply) { client in
+            var out: [String: String] = [:]
+            for n in names { if let b = try? await client.getSecret(n, version: nil), let v = b.value { out[n] = v } }
+            return out
+        }) ?? [:]
+        if taken.contains(where: { name, value in plan.secrets.contains { $0.name == name && $0.value != value } }) {
+            plan = Planner(root: root, existing: taken).plan(findings)
+        }
+        printPlan(plan)
+        guard apply else {
+            IO.write(fd: 1, "\nDry run: nothing was written. Run with --apply to store the secrets and rewrite the files.\n")
+            return
+        }
+        try refuseDirty(root, plan.files.map(\.path))
+        if !yes {
+            guard isatty(0) != 0 else { throw CLIError(code: Exit.usage, message: "arca: confirm with --yes (standard input is not a terminal)") }
+            IO.write(fd: 2, "Store \(plan.secrets.count) secret(s) in \(vaultName) and rewrite \(plan.files.count) file(s)? [y/N] ")
+            guard readLine()?.lowercased().hasPrefix("y") == true else { throw CLIError(code: Exit.usage, message: "arca: nothing done") }
+        }
+        // 1. Store and read back, before any file is touched.
+        let source = URL(fileURLWithPath: root).lastPathComponent
+        let frozen = plan
+        let versions = try migrateCall { try vault.withVault(unseal: true) { try await Migration.store(frozen, in: $0, source: source) } }
+        // 2. Rewrite (all files or none).
+        let record = try migrateCall { try migration.apply(plan, versions: versions, vault: vaultName, pauseBetweenRenames: renamePause) }
+        // 3. Verify: rescan, syntax; undo on failure.
+        let verifier = Verifier(root: root)
+        let left = verifier.leftovers(plan.files.map(\.path), values: Set(plan.secrets.map(\.value)), scanner: scanner,
+                                      scratch: DetectorScratch(rules: ruleSet))
+        let checks = verifier.syntax(plan.files)
+        let failed = checks.filter { !$0.passed }
+        if !left.isEmpty || !failed.isEmpty {
+            _ = try migrateCall { try vault.withVault(unseal: true) { try await migration.rollback(client: $0) } }
+            var why = left.map { "  \($0): a migrated secret is still there\n" }.joined()
+            why += failed.map { "  \($0.path): \($0.tool ?? "") failed:\n\($0.output.split(separator: "\n").prefix(8).map { "    " + $0 }.joined(separator: "\n"))\n" }.joined()
+            throw CLIError(code: Exit.runtime, message: "arca: the rewritten files did not pass their checks, so they were restored:\n" + why)
+        }
+        let history = noHistory ? [:] : historyCommits(root, plan, scanner: scanner)
+        printReport(plan, versions: versions, checks: checks, history: history, record: record)
+        if let report { try writeReport(report, plan, versions: versions, checks: checks, history: history, record: record) }
+    }
+
+    var vaultName: String { vault.remoteURL ?? "the vault in \(vault.directory)" }
+
+    static func isHelper(_ path: String) -> Bool {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return ["arca_vault.py", "arca-vault.cjs", "arca-vault.sh", "ArcaVault.java", "ArcaVault.swift", "arca_vault.go",
+                "ArcaVault.kt", "ArcaVault.cs", "arca_vault.rb", "arca_vault.php"].contains(name)
+    }
+
+    /// The findings whose fingerprints an earlier JSON report lists.
+    static func select(_ findings: [Finding], report: String) throws -> [Finding] {
+        guard let text = IO.readFile(report), let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let list = obj["findings"] as? [[String: Any]] else {
+            throw CLIError(code: Exit.usage, message: "arca: \(report) is not an `arca scan --format json` report")
+        }
+        let wanted = Set(list.compactMap { $0["fingerprint"] as? String })
+        return findings.filter { wanted.contains($0.fingerprint) }
+    }
+
+    func refuseDirty(_ root: String, _ paths: [String]) throws {
+        guard !force, IO.gitTopLevel(root) != nil,
+              let r = try? Self.git(["status", "--porcelain", "--"] + paths, in: root), r.status == 0 else { return }
+        let dirty = r.out.split(separator: "\n")
+        guard dirty.isEmpty else {
+            throw CLIError(code: Exit.usage, message: "arca: uncommitted changes in files migrate would rewrite (commit or stash them, or --force):\n"
+                           + dirty.map { "  \($0)" }.joined(separator: "\n"))
+        }
+    }
+
+    static func git(_ args: [String], in dir: String) throws -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "-C", dir] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, out)
+    }
+
+    // MARK: Output
+
+    func redacted(_ text: String, _ plan: Plan) -> String {
+        guard !noRedact else { return text }
+        var out = text
+        for s in plan.secrets.sorted(by: { $0.value.count > $1.value.count }) {
+            out = out.replacingOccurrences(of: s.value, with: Finding.redact(s.value))
+        }
+        return out
+    }
+
+    func printPlan(_ plan: Plan) {
+        var text = "Secrets to move into \(vaultName):\n"
+        for s in plan.secrets {
+            text += "  \(s.name)  (\(s.rules.joined(separator: ", ")))\n"
+            for u in s.uses { text += "      \(u.path):\(u.line)\n" }
+        }
+        text += "\n"
+        for f in plan.files { text += redacted(UnifiedDiff.make(old: f.old, new: f.new, path: f.path), plan) }
+        for h in plan.helpers where !FileManager.default.fileExists(atPath: IO.absolutePath(path) + "/" + h.path) {
+            text += "new file: \(h.path) (the vault lookup helper)\n"
+        }
+        IO.write(fd: 1, text)
+    }
+
+    func historyCommits(_ root: String, _ plan: Plan, scanner: ArcaScan.Scanner) -> [String: [CommitInfo]] {
+        guard IO.gitTopLevel(root) != nil, let history = try? scanner.scanHistory(repository: root, selection: HistorySelection()) else { return [:] }
+        var out: [String: [CommitInfo]] = [:]
+        for f in history.findings where f.kind == .secret {
+            guard let commit = f.commit, let s = plan.secrets.first(where: { $0.value.contains(f.secret) }) else { continue }
+            if !(out[s.name] ?? []).contains(where: { $0.id == commit.id }) { out[s.name, default: []].append(commit) }
+        }
+        return out
+    }
+
+    func printReport(_ plan: Plan, versions: [String: String], checks: [Verifier.Check], history: [String: [CommitInfo]],
+                     record: Migration.Record) {
+        var t = "\nMigrated \(plan.secrets.count) secret(s) into \(vaultName); \(plan.files.count) file(s) rewritten.\n"
+        for s in plan.secrets {
+            t += "  \(s.name)  version \(versions[s.name] ?? "?")\n"
+            for u in s.uses { t += "      used in \(u.path):\(u.line)\n" }
+        }
+        if !plan.helpers.isEmpty { t += "Lookup helpers: \(plan.helpers.map(\.path).joined(separator: ", "))\n" }
+        t += "Checks: rescan clean; " + checks.map { "\($0.path) \($0.tool == nil ? "not checked (no toolchain here)" : "ok (\($0.tool!.split(separator: " ").first!))")" }.joined(separator: "; ") + "\n"
+        t += """
+
+            The application that runs this code needs an identity with Key Vault Secrets User on exactly these secrets:
+              arca vault app create APP-NAME
+            \(plan.secrets.map { "  arca vault role assign --role \"Key Vault Secrets User\" --assignee APP-NAME --scope /secrets/\($0.name)" }.joined(separator: "\n"))
+            and, where it runs: ARCA_VAULT_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (ARCA_CA_CERT for a private CA).
+
+            ROTATE these secrets: the old values are still in git history and in every clone.
+
+            """
+        for s in plan.secrets {
+            let commits = history[s.name] ?? []
+            t += commits.isEmpty ? "  \(s.name): not found in committed history (rotate it anyway if it was ever shared)\n"
+                : "  \(s.name): in \(commits.count) commit(s): " + commits.prefix(5).map { String($0.id.prefix(12)) }.joined(separator: ", ") + (commits.count > 5 ? ", …" : "") + "\n"
+        }
+        t += "\nUndo with `arca migrate --rollback` (record \(record.id)).\n"
+        IO.write(fd: 1, t)
+    }
+
+    func writeReport(_ file: String, _ plan: Plan, versions: [String: String], checks: [Verifier.Check],
+                     history: [String: [CommitInfo]], record: Migration.Record) throws {
+        let json: JSONValue = .object([
+            ("vault", .string(vaultName)), ("record", .string(record.id)),
+            ("secrets", .array(plan.secrets.map { s in
+                .object([
+                    ("name", .string(s.name)), ("version", .string(versions[s.name] ?? "")),
+                    ("rules", .array(s.rules.map(JSONValue.string))),
+                    ("uses", .array(s.uses.map { .object([("path", .string($0.path)), ("line", .int($0.line)), ("rule", .string($0.rule))]) })),
+                    ("role", .string("Key Vault Secrets User")), ("scope", .string("/secrets/\(s.name)")),
+                    ("historyCommits", .array((history[s.name] ?? []).map { .string($0.id) })),
+                ])
+            })),
+            ("files", .array(plan.files.map { .string($0.path) })),
+            ("helpers", .array(plan.helpers.map { .string($0.path) })),
+            ("checks", .array(checks.map { .object([("path", .string($0.path)), ("tool", $0.tool.map(JSONValue.string) ?? .null), ("passed", .bool($0.passed))]) })),
+            ("skipped", .array(plan.skipped.map { .object([("path", .string($0.path)), ("line", .int($0.line)), ("reason", .string($0.reason))]) })),
+        ])
+        guard IO.writeFile(file, json.serialized(pretty: true) + "\n") else { throw CLIError(code: Exit.runtime, message: "arca: cannot write \(file)") }
+    }
+
+    // MARK: Rollback
+
+    func runRollback(_ migration: Migration) throws {
+        let force = self.force
+        let record = try migrateCall { try vault.withVault(unseal: true) { try await migration.rollback(client: $0, force: force) } }
+        IO.write(fd: 1, "Restored \(record.files.count) file(s) of migration \(record.id)\(record.helpers.isEmpty ? "" : " and removed \(record.helpers.joined(separator: ", "))"). The secrets stay in the vault.\n")
+    }
+}
+
+func migrateCall<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as Migration.Failure {
+        throw CLIError(code: Exit.runtime, message: "arca: \(e.description)")
+    }
+}
