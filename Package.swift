@@ -100,6 +100,6 @@ let package = Package(
         .testTarget(name: "ArcaScanTests", dependencies: ["ArcaScan", "ArcaRules", "ArcaReport"]),
         .testTarget(name: "ArcaCLITests", dependencies: ["arca", "ArcaScan", "ArcaVault", "ArcaServer"]),
         .testTarget(name: "ArcaVaultTests", dependencies: ["ArcaVault"]),
-        .testTarget(name: "ArcaMigrateTests", dependencies: ["ArcaMigrate", "ArcaScan", "ArcaRules"]),
+        .testTarget(name: "ArcaMigrateTests", dependencies: ["ArcaMigrate", "ArcaScan", "ArcaRules", "ArcaVault"], exclude: ["golden"]),
     ]
 )

@@ -3,7 +3,14 @@
 public struct Language: Sendable, Equatable {
     public enum ID: String, Sendable, CaseIterable {
         case python, javascript, typescript, go, java, kotlin, csharp, ruby, php, swift, shell
+        /// Configuration: values become references that `arca run` resolves (no helper, no import).
+        case dotenv, yaml, json, properties
+
+        public var isConfig: Bool { [.dotenv, .yaml, .json, .properties].contains(self) }
     }
+
+    /// What a configuration value becomes: a reference in Azure App Service's Key Vault form.
+    public static func reference(_ name: String) -> String { "@Microsoft.KeyVault(SecretName=\(name))" }
 
     public var id: ID
     /// The lookup expression for secret `name`; `quote` is the quote of the literal it replaces, reused where
@@ -36,6 +43,10 @@ public struct Language: Sendable, Equatable {
         case "php": return php
         case "swift": return swift
         case "sh", "bash", "zsh", "ksh": return shell
+        case "yml", "yaml": return yaml
+        case "json": return json
+        case "properties", "ini", "cfg", "conf", "toml": return properties
+        case _ where name == ".env" || name.hasPrefix(".env.") || ext == "env": return dotenv
         default:
             if ext.isEmpty, firstLine.hasPrefix("#!"), ["sh", "bash", "zsh", "ksh", "dash"].contains(where: { firstLine.hasSuffix("/" + $0) || firstLine.hasSuffix(" " + $0) }) {
                 return shell
@@ -45,6 +56,7 @@ public struct Language: Sendable, Equatable {
     }
 
     public static let all: [Language] = [python, javascript, typescript, go, java, kotlin, csharp, ruby, php, swift, shell]
+    public static let configs: [Language] = [dotenv, yaml, json, properties]
 
     static func quoted(_ name: String, _ quote: String = "\"") -> String { quote == "'" ? "'\(name)'" : "\"\(name)\"" }
 
@@ -116,6 +128,19 @@ public struct Language: Sendable, Equatable {
         interpolated: { quote, _, name in quote == "\"" ? "$(arca_secret \(name))" : nil },
         helperFile: "arca-vault.sh",
         importLine: { _, _ in ". \"$(dirname \"$0\")/arca-vault.sh\"" })
+
+    public static let dotenv = config(.dotenv, bareQuoted: false)
+    public static let yaml = config(.yaml, bareQuoted: true)
+    public static let json = config(.json, bareQuoted: true)
+    public static let properties = config(.properties, bareQuoted: false)
+
+    /// A configuration format: the literal keeps its quotes; a bare value is quoted where the format needs it
+    /// (YAML: `@` cannot start a plain scalar).
+    static func config(_ id: ID, bareQuoted: Bool) -> Language {
+        Language(id: id, lookup: { name, quote in
+            quote.isEmpty ? (bareQuoted ? "\"\(reference(name))\"" : reference(name)) : quote + reference(name) + quote
+        }, interpolated: { _, _, _ in nil }, helperFile: "", importLine: nil)
+    }
 
     static func isESModule(_ file: String, _ text: String) -> Bool {
         if file.hasSuffix(".mjs") || file.hasSuffix(".mts") { return true }

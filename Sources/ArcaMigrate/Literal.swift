@@ -11,7 +11,7 @@ struct Literal: Equatable {
     /// Finds the literal holding scalars `secret` (`lo..<hi`) in `text`, or nil when the secret is not inside
     /// one (a bare value in a config file or an unquoted shell word).
     static func around(_ lo: Int, _ hi: Int, in text: [Unicode.Scalar], language: Language.ID) -> Literal? {
-        let quotes: Set<Unicode.Scalar> = language == .shell ? ["\"", "'"] : ["\"", "'", "`"]
+        let quotes: Set<Unicode.Scalar> = language == .shell || language.isConfig ? ["\"", "'"] : ["\"", "'", "`"]
         // Opening quote: the nearest unescaped quote to the left (on the same line unless a multi-line quote).
         var i = lo - 1
         var open: Int?
@@ -80,7 +80,7 @@ struct Literal: Equatable {
         case .ruby: return quote == "\"" && body.contains("#{")
         case .csharp: return prefix.contains("$") && body.contains("{")
         case .php, .shell: return quote == "\"" && body.contains("$")
-        case .go, .java: return false
+        case .go, .java, .dotenv, .yaml, .json, .properties: return false
         }
     }
 }

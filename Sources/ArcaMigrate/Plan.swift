@@ -76,13 +76,18 @@ public struct Planner: Sendable {
         var hi: Int
         /// Found by value, not by a rule: never names the secret.
         var extra = false
+        /// An environment read (`--env`): this expression becomes the lookup.
+        var envRead: (Int, Int)? = nil
     }
 
-    public func plan(_ findings: [Finding]) -> Plan {
+    /// `env`: with `migrate --env`, the values of the variables that credential reads name (from .env files
+    /// and the environment); those reads become lookups too.
+    public func plan(_ findings: [Finding], env: [String: String]? = nil) -> Plan {
         var skipped: [Plan.Skip] = []
         var sites: [Site] = []
         var texts: [String: (String, [Unicode.Scalar], Language)] = [:]
-        let byFile = Dictionary(grouping: findings.filter { $0.kind == .secret }, by: \.path)
+        let wanted = findings.filter { $0.kind == .secret || (env != nil && $0.kind == .envUsage && $0.credentialName == true) }
+        let byFile = Dictionary(grouping: wanted, by: \.path)
         for path in byFile.keys.sorted() {
             let full = root == "." ? path : root + "/" + path
             guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
@@ -102,25 +107,54 @@ public struct Planner: Sendable {
             for f in byFile[path]! {
                 guard f.line >= 1, f.line <= lineStarts.count else { continue }
                 let lo = lineStarts[f.line - 1] + f.column - 1
+                if f.kind == .envUsage {
+                    // In configuration a variable is defined, not read: its value is a secret finding of its own.
+                    if language.id.isConfig { continue }
+                    let lineEnd = f.line < lineStarts.count ? lineStarts[f.line] - 1 : scalars.count
+                    let line = String(String.UnicodeScalarView(scalars[lineStarts[f.line - 1]..<max(lineStarts[f.line - 1], lineEnd)]))
+                    guard let range = EnvReads.expression(f.secret, language: language.id, line: line, lineStart: lineStarts[f.line - 1], at: lo) else {
+                        skipped.append(.init(path: path, line: f.line, reason: "this read of \(f.secret) has no vault form yet (a default value or an unusual form)"))
+                        continue
+                    }
+                    guard let value = env?[f.secret], !value.isEmpty else {
+                        skipped.append(.init(path: path, line: f.line, reason: "no value for \(f.secret): give --env-file or set it in the environment"))
+                        continue
+                    }
+                    sites.append(Site(path: path, line: f.line, rule: f.ruleID, value: value, nameHint: f.secret, lo: range.0, hi: range.1,
+                                      envRead: range))
+                    continue
+                }
                 let secret = Array(f.secret.unicodeScalars)
                 let hi = lo + secret.count
                 guard hi <= scalars.count, Array(scalars[lo..<hi]) == secret else {
                     skipped.append(.init(path: path, line: f.line, reason: "the file changed since the scan"))
                     continue
                 }
-                sites.append(Site(path: path, line: f.line, rule: f.ruleID, value: f.secret,
-                                  nameHint: f.variable ?? Self.assignedName(scalars, before: lo) ?? f.ruleID, lo: lo, hi: hi))
+                var hint = f.variable ?? Self.assignedName(scalars, before: lo) ?? f.ruleID
+                if language.id == .yaml, let parents = Self.yamlParents(scalars, lineStarts, line: f.line - 1), !parents.isEmpty {
+                    hint = (parents + [hint]).joined(separator: "-")
+                }
+                sites.append(Site(path: path, line: f.line, rule: f.ruleID, value: f.secret, nameHint: hint, lo: lo, hi: hi))
             }
         }
         // The same value elsewhere (in a literal the rules did not flag, or another file) is a use too.
-        sites += otherUses(of: Set(sites.map(\.value)), known: sites, texts: &texts)
+        sites += otherUses(of: Set(sites.filter { $0.envRead == nil }.map(\.value)), known: sites, texts: &texts)
         // One vault secret per value; the literal holding a secret can widen it (a connection string).
         var resolved: [(Site, Literal?)] = []
         for site in sites {
             let (_, scalars, language) = texts[site.path]!
+            if site.envRead != nil {
+                resolved.append((site, nil))
+                continue
+            }
             let literal = Literal.around(site.lo, site.hi, in: scalars, language: language.id)
             if literal == nil {
-                if language.id == .shell, Self.bareShellWord(scalars, site.lo, site.hi) {
+                if language.id.isConfig, let (lo, hi) = Self.bareConfigValue(scalars, site.lo, site.hi) {
+                    var s = site
+                    (s.lo, s.hi) = (lo, hi)
+                    s.value = String(String.UnicodeScalarView(scalars[lo..<hi]))
+                    resolved.append((s, nil))
+                } else if language.id == .shell, Self.bareShellWord(scalars, site.lo, site.hi) {
                     resolved.append((site, nil))
                 } else {
                     skipped.append(.init(path: site.path, line: site.line, reason: "not inside a string literal (a comment or documentation?)"))
@@ -141,7 +175,11 @@ public struct Planner: Sendable {
         var secrets: [String: Plan.Secret] = [:]
         for (site, _) in resolved.sorted(by: { ($0.0.extra ? 1 : 0, $0.0.path, $0.0.line) < ($1.0.extra ? 1 : 0, $1.0.path, $1.0.line) }) {
             if nameOf[site.value] == nil {
-                let base = Naming.secretName(site.nameHint, fallback: site.rule)
+                var base = Naming.secretName(site.nameHint, fallback: site.rule)
+                // `key`, `token`, `secret` alone say less than the rule that found a provider's token.
+                if Naming.vague.contains(base), !site.rule.hasPrefix("generic-"), !site.rule.hasPrefix("env-") {
+                    base = Naming.secretName(site.rule, fallback: site.rule)
+                }
                 var name = base, n = 2
                 while let other = taken[name], other != site.value {
                     name = String(base.prefix(120)) + "-\(n)"
@@ -177,13 +215,15 @@ public struct Planner: Sendable {
                     } else {
                         edit = (l.start, l.end, language.lookup(name, l.quote))
                     }
+                } else if site.envRead != nil {
+                    edit = (site.lo, site.hi, EnvReads.replacement(language, name: name))
                 } else {
-                    edit = (site.lo, site.hi, language.lookup(name, "\""))
+                    edit = (site.lo, site.hi, language.lookup(name, language.id.isConfig ? "" : "\""))
                 }
                 if edits.contains(where: { $0.lo < edit.1 && edit.0 < $0.hi }) { continue }  // one edit per literal
                 var old = String(String.UnicodeScalarView(scalars[edit.0..<edit.1]))
                 var parts: [Plan.Part] = []
-                let secretText = site.value
+                let secretText = site.envRead == nil ? site.value : "\u{0}never\u{0}"
                 while let r = old.range(of: secretText) {
                     if r.lowerBound > old.startIndex { parts.append(.text(String(old[..<r.lowerBound]))) }
                     parts.append(.secret(name: name))
@@ -214,7 +254,7 @@ public struct Planner: Sendable {
             files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new, reverse: reverse))
             let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
             let helperPath = folder + language.helperFile
-            if !helpers.contains(where: { $0.0 == helperPath }) {
+            if !language.helperFile.isEmpty, !helpers.contains(where: { $0.0 == helperPath }) {
                 helpers.append((helperPath, Helpers.source(for: language, file: path, text: text)))
             }
         }
@@ -287,6 +327,44 @@ public struct Planner: Sendable {
         let m = String(line[r])
         let name = m.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" }
         return name.isEmpty ? nil : String(name)
+    }
+
+    /// The keys above a YAML line (by indentation), nearest last: `database` for `database:\n  password: x`.
+    static func yamlParents(_ s: [Unicode.Scalar], _ starts: [Int], line: Int) -> [String]? {
+        func indentAndKey(_ i: Int) -> (Int, String?) {
+            let end = i + 1 < starts.count ? starts[i + 1] - 1 : s.count
+            let text = String(String.UnicodeScalarView(s[starts[i]..<max(starts[i], end)]))
+            let indent = text.prefix { $0 == " " || $0 == "-" }.count
+            let body = text.dropFirst(indent)
+            guard !body.isEmpty, !body.hasPrefix("#"), let colon = body.firstIndex(of: ":") else { return (indent, nil) }
+            return (indent, String(body[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "\"' ")))
+        }
+        var (indent, _) = indentAndKey(line)
+        var out: [String] = []
+        var i = line - 1
+        while i >= 0, indent > 0 {
+            let (d, key) = indentAndKey(i)
+            if let key, d < indent, !key.isEmpty {
+                // Kubernetes/compose env lists name their variable: `- name: X` is not a parent.
+                out.insert(key, at: 0)
+                indent = d
+            }
+            i -= 1
+        }
+        return out.count > 2 ? Array(out.suffix(2)) : out
+    }
+
+    /// A configuration value without quotes: from after `=` or `:` to the end of the line (less a trailing
+    /// ` # comment`), when the secret lies inside it.
+    static func bareConfigValue(_ s: [Unicode.Scalar], _ lo: Int, _ hi: Int) -> (Int, Int)? {
+        var start = lo
+        while start > 0, s[start - 1] != "\n", s[start - 1] != "=", !(s[start - 1] == " " && start >= 2 && s[start - 2] == ":") { start -= 1 }
+        guard start > 0, s[start - 1] != "\n" || start == lo else { return nil }
+        var end = hi
+        while end < s.count, s[end] != "\n", !(s[end] == " " && end + 1 < s.count && s[end + 1] == "#") { end += 1 }
+        while end > hi, s[end - 1] == " " || s[end - 1] == "\t" || s[end - 1] == "\r" { end -= 1 }
+        while start < lo, s[start] == " " || s[start] == "\t" { start += 1 }
+        return (start, end)
     }
 
     static func bareShellWord(_ s: [Unicode.Scalar], _ lo: Int, _ hi: Int) -> Bool {
@@ -362,6 +440,9 @@ public struct Planner: Sendable {
 /// Vault names from the variable a secret was assigned to: `DB_PASSWORD` → `db-password`,
 /// `stripeApiKey` → `stripe-api-key`; valid for the vault (`^[0-9a-zA-Z-]{1,127}$`).
 public enum Naming {
+    static let vague: Set<String> = ["key", "token", "secret", "password", "pass", "pwd", "value", "auth", "credential",
+                                     "credentials", "api-key", "apikey", "s", "k", "v"]
+
     public static func secretName(_ hint: String, fallback: String) -> String {
         var out = ""
         var previousLower = false

@@ -29,6 +29,8 @@ struct Migrate: ParsableCommand {
     @Flag(help: "Show secrets in full in the diff.") var noRedact = false
     @Flag(help: "Do not scan git history for the commits that still hold the migrated values.") var noHistory = false
     @Option(help: "Write the migration report (JSON, no secret values) to this file.") var report: String?
+    @Flag(help: "Also turn reads of credentials from the environment into vault lookups (values from --env-file, then the environment).") var env = false
+    @Option(name: .customLong("env-file"), help: "A .env file holding the values of the variables --env migrates (repeatable).") var envFiles: [String] = []
     @OptionGroup var rules: RuleOptions
     @OptionGroup var vault: VaultOptions
 
@@ -47,18 +49,19 @@ struct Migrate: ParsableCommand {
 
         let ruleSet = try rules.load()
         var options = ScanOptions()
-        options.detect.envUsage = .none
+        options.detect.envUsage = env ? .credentials : .none
         let scanner = ArcaScan.Scanner(rules: ruleSet, options: options)
         var findings: [Finding]
         do { findings = try scanner.scan(root: root).findings } catch {
             throw CLIError(code: Exit.usage, message: "arca: cannot scan \(error)")
         }
-        findings = findings.filter { $0.kind == .secret && !Self.isHelper($0.path) }
+        findings = findings.filter { ($0.kind == .secret || env) && !Self.isHelper($0.path) }
         if let from { findings = try Self.select(findings, report: from) }
         if !only.isEmpty {
             findings = findings.filter { f in only.contains { f.ruleID == $0 || f.path == $0 || f.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
         }
-        var plan = Planner(root: root).plan(findings)
+        let envValues = env ? try environmentValues() : nil
+        var plan = Planner(root: root).plan(findings, env: envValues)
         for s in plan.skipped { IO.write(fd: 2, "arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n") }
         guard !plan.isEmpty else {
             IO.write(fd: 1, "Nothing to migrate in \(path).\n")
@@ -72,7 +75,7 @@ struct Migrate: ParsableCommand {
             return out
         }) ?? [:]
         if taken.contains(where: { name, value in plan.secrets.contains { $0.name == name && $0.value != value } }) {
-            plan = Planner(root: root, existing: taken).plan(findings)
+            plan = Planner(root: root, existing: taken).plan(findings, env: envValues)
         }
         printPlan(plan)
         guard apply else {
@@ -106,6 +109,16 @@ struct Migrate: ParsableCommand {
         let history = noHistory ? [:] : historyCommits(root, plan, scanner: scanner)
         printReport(plan, versions: versions, checks: checks, history: history, record: record)
         if let report { try writeReport(report, plan, versions: versions, checks: checks, history: history, record: record) }
+    }
+
+    /// The values `--env` imports: the .env files (later files win), then this process's environment.
+    func environmentValues() throws -> [String: String] {
+        var values = ProcessInfo.processInfo.environment
+        for f in envFiles {
+            guard let text = IO.readFile(f) else { throw CLIError(code: Exit.usage, message: "arca: cannot read \(f)") }
+            values.merge(EnvReads.parseDotenv(text)) { _, file in file }
+        }
+        return values.filter { KeyVaultReference.parse($0.value) == nil }
     }
 
     var vaultName: String { vault.remoteURL ?? "the vault in \(vault.directory)" }

@@ -12,7 +12,7 @@ struct Arca: ParsableCommand {
         commandName: "arca",
         abstract: "Find leaked credentials in code and history, and move them into a vault.",
         version: version,
-        subcommands: [Scan.self, BaselineCommand.self, RulesCommand.self, HookCommand.self, Migrate.self, VaultCommand.self])
+        subcommands: [Scan.self, BaselineCommand.self, RulesCommand.self, HookCommand.self, Migrate.self, Run.self, VaultCommand.self])
 }
 
 // ArgumentParser exits 64 on bad usage; Arca documents 2, so parse and dispatch by hand.

@@ -1,0 +1,102 @@
+import Foundation
+
+/// Reads of a credential from the environment, per language: the whole expression around the variable's
+/// name, so `migrate --env` can replace it with a vault lookup.
+public enum EnvReads {
+    /// Patterns with `NAME` standing for the variable (escaped before use).
+    static func patterns(_ language: Language.ID) -> [String] {
+        let q = #"(["'])NAME\1"#
+        switch language {
+        case .python:
+            return [#"os\.environ\[\s*"# + q + #"\s*\]"#, #"(?:os\.environ|environ)\.get\(\s*"# + q + #"\s*(?:,[^()\n]*)?\)"#,
+                    #"os\.getenv\(\s*"# + q + #"\s*(?:,[^()\n]*)?\)"#]
+        case .javascript, .typescript:
+            return [#"process\.env\.NAME\b"#, #"process\.env\[\s*(["'`])NAME\1\s*\]"#]
+        case .java, .kotlin:
+            return [#"(?:java\.lang\.)?System\.getenv\(\s*"NAME"\s*\)"#]
+        case .go:
+            return [#"os\.Getenv\(\s*"NAME"\s*\)"#]
+        case .csharp:
+            return [#"(?:System\.)?Environment\.GetEnvironmentVariable\(\s*"NAME"\s*\)"#]
+        case .ruby:
+            return [#"ENV\[\s*"# + q + #"\s*\]"#, #"ENV\.fetch\(\s*"# + q + #"\s*(?:,[^()\n]*)?\)"#]
+        case .php:
+            return [#"getenv\(\s*"# + q + #"\s*\)"#, #"\$_ENV\[\s*"# + q + #"\s*\]"#, #"\$_SERVER\[\s*"# + q + #"\s*\]"#]
+        case .swift:
+            return [#"ProcessInfo\.processInfo\.environment\[\s*"NAME"\s*\]"#]
+        case .shell:
+            return [#"\$\{NAME\}"#, #"\$NAME(?![A-Za-z0-9_])"#]
+        case .dotenv, .yaml, .json, .properties:
+            return []
+        }
+    }
+
+    /// The expression reading `name` that covers scalar offset `at` on the line `line` (starting at offset
+    /// `lineStart`), as absolute scalar offsets.
+    static func expression(_ name: String, language: Language.ID, line: String, lineStart: Int, at: Int) -> (Int, Int)? {
+        let ns = line as NSString
+        for p in patterns(language) {
+            // Not in the middle of a longer name (`MySystem.getenv`, `x.os.environ`).
+            let pattern = #"(?<![A-Za-z0-9_$.])"# + p.replacingOccurrences(of: "NAME", with: NSRegularExpression.escapedPattern(for: name))
+            guard let re = try? NSRegularExpression(pattern: pattern) else { continue }
+            for m in re.matches(in: line, range: NSRange(location: 0, length: ns.length)) {
+                // Offsets in scalars, not UTF-16 units.
+                let lo = lineStart + ns.substring(to: m.range.location).unicodeScalars.count
+                let hi = lo + ns.substring(with: m.range).unicodeScalars.count
+                if lo <= at && at < hi { return (lo, hi) }
+            }
+        }
+        return nil
+    }
+
+    /// The lookup in place of the read: Swift's `environment[…]` is optional, so the lookup stays optional.
+    static func replacement(_ language: Language, name: String) -> String {
+        switch language.id {
+        case .swift: return "Optional(\(language.lookup(name, "\"")))"
+        case .shell: return "$(arca_secret \(name))"
+        default: return language.lookup(name, "\"")
+        }
+    }
+
+    /// `KEY=value` lines of a dotenv file (quotes removed, `export` allowed, comments skipped).
+    public static func parseDotenv(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for raw in text.split(separator: "\n") {
+            var line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") || !line.contains("=") { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }
+            let key = line[..<line.firstIndex(of: "=")!].trimmingCharacters(in: .whitespaces)
+            var value = String(line[line.index(after: line.firstIndex(of: "=")!)...]).trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let f = value.first, (f == "\"" || f == "'"), value.last == f {
+                value = String(value.dropFirst().dropLast())
+            } else if let hash = value.range(of: " #") {
+                value = String(value[..<hash.lowerBound]).trimmingCharacters(in: .whitespaces)
+            }
+            out[key] = value
+        }
+        return out
+    }
+}
+
+/// Key Vault references as Azure App Service writes them, which `migrate` puts in configuration and
+/// `arca run` resolves: `@Microsoft.KeyVault(SecretName=NAME)`, `@Microsoft.KeyVault(VaultName=V;SecretName=NAME;SecretVersion=X)`
+/// or `@Microsoft.KeyVault(SecretUri=https://host/secrets/NAME[/VERSION])`.
+public enum KeyVaultReference {
+    public static func parse(_ value: String) -> (name: String, version: String?)? {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        guard v.hasPrefix("@Microsoft.KeyVault("), v.hasSuffix(")") else { return nil }
+        let inner = v.dropFirst("@Microsoft.KeyVault(".count).dropLast()
+        var fields: [String: String] = [:]
+        for part in inner.split(separator: ";") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { fields[kv[0].trimmingCharacters(in: .whitespaces).lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
+        }
+        if let name = fields["secretname"], !name.isEmpty { return (name, fields["secretversion"].flatMap { $0.isEmpty ? nil : $0 }) }
+        if let uri = fields["secreturi"], let url = URL(string: uri) {
+            let parts = url.path.split(separator: "/").map(String.init)
+            guard parts.count >= 2, parts[0] == "secrets" else { return nil }
+            return (parts[1], parts.count > 2 && !parts[2].isEmpty ? parts[2] : nil)
+        }
+        return nil
+    }
+}
