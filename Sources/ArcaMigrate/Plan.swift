@@ -61,9 +61,18 @@ public struct Planner: Sendable {
     /// Names already in the vault with their values (nil: not readable) — a name holding another value is not reused.
     public var existing: [String: String]
 
-    public init(root: String, existing: [String: String] = [:]) {
+    /// With `--only PATH`: other uses of a value are looked for only under these paths.
+    public var paths: [String]?
+
+    public init(root: String, existing: [String: String] = [:], paths: [String]? = nil) {
         self.root = root
         self.existing = existing
+        self.paths = paths
+    }
+
+    func inScope(_ path: String) -> Bool {
+        guard let paths else { return true }
+        return paths.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
     }
 
     struct Site {
@@ -277,7 +286,7 @@ public struct Planner: Sendable {
         }
         var out: [Site] = []
         let taken = Set(known.map { "\($0.path):\($0.lo)" })
-        for path in paths.sorted() {
+        for path in paths.sorted() where inScope(path) {
             if texts[path] == nil {
                 let full = root + "/" + path
                 guard let attrs = try? FileManager.default.attributesOfItem(atPath: full), (attrs[.size] as? Int ?? 0) <= 1 << 20,

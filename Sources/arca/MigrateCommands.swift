@@ -57,11 +57,13 @@ struct Migrate: ParsableCommand {
         }
         findings = findings.filter { ($0.kind == .secret || env) && !Self.isHelper($0.path) }
         if let from { findings = try Self.select(findings, report: from) }
+        let ruleIDs = Set(ruleSet.rules.map(\.id))
+        let onlyPaths = only.filter { !ruleIDs.contains($0) }
         if !only.isEmpty {
             findings = findings.filter { f in only.contains { f.ruleID == $0 || f.path == $0 || f.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
         }
         let envValues = env ? try environmentValues() : nil
-        var plan = Planner(root: root).plan(findings, env: envValues)
+        var plan = Planner(root: root, paths: onlyPaths.isEmpty ? nil : onlyPaths).plan(findings, env: envValues)
         for s in plan.skipped { IO.write(fd: 2, "arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n") }
         guard !plan.isEmpty else {
             IO.write(fd: 1, "Nothing to migrate in \(path).\n")
@@ -75,7 +77,7 @@ struct Migrate: ParsableCommand {
             return out
         }) ?? [:]
         if taken.contains(where: { name, value in plan.secrets.contains { $0.name == name && $0.value != value } }) {
-            plan = Planner(root: root, existing: taken).plan(findings, env: envValues)
+            plan = Planner(root: root, existing: taken, paths: onlyPaths.isEmpty ? nil : onlyPaths).plan(findings, env: envValues)
         }
         printPlan(plan)
         guard apply else {
