@@ -56,6 +56,8 @@ public struct Verifier: Sendable {
                 return run(file.path, "php", ["-l", path])
             case .go:
                 return run(file.path, "gofmt", ["-e", "-l", path])
+            case .json:
+                return run(file.path, "python3", ["-c", "import json,sys; json.load(open(sys.argv[1], encoding='utf-8'))", path])
             default:
                 return Check(path: file.path, tool: nil, passed: true, output: "")
             }
@@ -82,7 +84,7 @@ public struct Verifier: Sendable {
         do { try p.run() } catch { return Check(path: rel, tool: tool, passed: false, output: "\(error)") }
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        return Check(path: rel, tool: ([tool] + args.filter { !$0.hasPrefix("/") && !$0.contains("import ast") }).joined(separator: " "),
+        return Check(path: rel, tool: ([tool] + args.filter { !$0.hasPrefix("/") && !$0.contains("import ") }).joined(separator: " "),
                      passed: p.terminationStatus == 0, output: out)
     }
 

@@ -1,0 +1,130 @@
+import ArcaRules
+import ArcaScan
+import Foundation
+import Testing
+@testable import ArcaMigrate
+
+/// The planner's cases that break naive edits, one file at a time (expected text written out literally).
+@Suite struct PlannerTests {
+    static let stripe = "sk_live_51Hq2vKj4Lm8Np0Rs3Tu6Vw9Xy1Za4Bc7De0Fg3Hi6Jk9Lm2No5Pq8Rs1Tu4Vw7"
+
+    static func plan(_ files: [String: String], env: [String: String]? = nil) throws -> (Plan, String) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("arca-plan-\(UUID().uuidString)").path
+        for (rel, text) in files {
+            let path = root + "/" + rel
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        var options = ScanOptions()
+        options.detect.envUsage = env == nil ? .none : .credentials
+        let findings = try Scanner(rules: try RuleSet.load(builtin: true, extraDirectories: []), options: options).scan(root: root).findings
+        return (Planner(root: root).plan(findings, env: env), root)
+    }
+
+    static func new(_ plan: Plan, _ path: String) -> String? { plan.files.first { $0.path == path }?.new }
+
+    @Test func pythonTripleQuotedAndRepeatedValues() throws {
+        let (plan, _) = try Self.plan(["a.py": """
+            STRIPE_KEY = \"\"\"\(Self.stripe)\"\"\"
+            OTHER = STRIPE_KEY
+            again = "\(Self.stripe)"
+
+            """])
+        #expect(Self.new(plan, "a.py") == """
+            from arca_vault import secret as arca_secret
+            STRIPE_KEY = arca_secret("stripe-key")
+            OTHER = STRIPE_KEY
+            again = arca_secret("stripe-key")
+
+            """)
+        #expect(plan.secrets.map(\.name) == ["stripe-key"] && plan.secrets[0].uses.count == 2)
+    }
+
+    @Test func aSecretInACommentIsSkippedWithAReason() throws {
+        let (plan, _) = try Self.plan(["b.py": "# old key: \(Self.stripe)\nx = 1\n"])
+        #expect(plan.files.isEmpty)
+        #expect(plan.skipped.first?.reason.contains("not inside a string literal") == true)
+    }
+
+    /// The first use (by path) names a value; with no assignment to name it, the rule does.
+    @Test func javascriptConcatenationAndShellBareWords() throws {
+        let (plan, _) = try Self.plan([
+            "c.js": "const header = \"Bearer \" + \"\(Self.stripe)\";\n",
+            "d.sh": "#!/bin/sh\nexport STRIPE_KEY=\(Self.stripe)\ncurl -u \"$STRIPE_KEY:\" https://api.stripe.com\n",
+        ])
+        #expect(Self.new(plan, "c.js") == "const arcaSecret = require(\"./arca-vault.cjs\").secret;\nconst header = \"Bearer \" + arcaSecret(\"stripe-live-secret-key\");\n")
+        #expect(Self.new(plan, "d.sh") == "#!/bin/sh\n. \"$(dirname \"$0\")/arca-vault.sh\"\nexport STRIPE_KEY=\"$(arca_secret stripe-live-secret-key)\"\ncurl -u \"$STRIPE_KEY:\" https://api.stripe.com\n")
+    }
+
+    @Test func collidingNamesGetSuffixesAndEnvReadsNeedAValue() throws {
+        let (plan, _) = try Self.plan([
+            "a/settings.py": "DB_PASSWORD = \"Tr0ub4dor&3xQ9z\"\n",
+            "b/settings.py": "DB_PASSWORD = \"hG7kq2Lm9xQ4zR\"\nimport os\nTOKEN = os.environ[\"API_TOKEN\"]\n",
+        ], env: [:])
+        #expect(plan.secrets.map(\.name) == ["db-password", "db-password-2"])
+        #expect(plan.skipped.contains { $0.reason.contains("no value for API_TOKEN") })
+    }
+
+    @Test func configurationValuesBecomeReferences() throws {
+        let (plan, _) = try Self.plan([
+            "config/application.yml": "spring:\n  datasource:\n    password: Kq8!vR2mZp7w\n",
+            "app.properties": "db.password=aW9s!2kLmQ8z\n",
+        ])
+        #expect(Self.new(plan, "config/application.yml") == "spring:\n  datasource:\n    password: \"@Microsoft.KeyVault(SecretName=spring-datasource-password)\"\n")
+        #expect(Self.new(plan, "app.properties") == "db.password=@Microsoft.KeyVault(SecretName=db-password)\n")
+        #expect(plan.helpers.isEmpty)
+    }
+
+    @Test func namesAreValidForTheVault() {
+        #expect(Naming.secretName("DB_PASSWORD", fallback: "x") == "db-password")
+        #expect(Naming.secretName("stripeApiKey", fallback: "x") == "stripe-api-key")
+        #expect(Naming.secretName("self.client_secret", fallback: "x") == "client-secret")
+        #expect(Naming.secretName("$", fallback: "github-pat") == "github-pat")
+        #expect(Naming.secretName(String(repeating: "a", count: 300), fallback: "x").count == 127)
+    }
+
+    @Test func keyVaultReferences() {
+        #expect(KeyVaultReference.parse("@Microsoft.KeyVault(SecretName=db-password)")! == ("db-password", nil))
+        #expect(KeyVaultReference.parse("@Microsoft.KeyVault(VaultName=v;SecretName=db;SecretVersion=abc)")! == ("db", "abc"))
+        #expect(KeyVaultReference.parse("@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/db/)")! == ("db", nil))
+        #expect(KeyVaultReference.parse("@Microsoft.KeyVault(Nothing=1)") == nil)
+        #expect(KeyVaultReference.parse("plain value") == nil)
+    }
+
+    @Test func unifiedDiffHunks() {
+        let old = (1...20).map { "line \($0)\n" }.joined()
+        let new = old.replacingOccurrences(of: "line 3\n", with: "line three\n").replacingOccurrences(of: "line 18\n", with: "")
+        #expect(UnifiedDiff.make(old: old, new: new, path: "f") == """
+            --- a/f
+            +++ b/f
+            @@ -1,6 +1,6 @@
+             line 1
+             line 2
+            -line 3
+            +line three
+             line 4
+             line 5
+             line 6
+            @@ -15,6 +15,5 @@
+             line 15
+             line 16
+             line 17
+            -line 18
+             line 19
+             line 20
+
+            """)
+        #expect(UnifiedDiff.make(old: old, new: old, path: "f").isEmpty)
+    }
+
+    @Test func embeddedHelpersMatchTheFolder() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/ArcaMigrate/helpers").standardized.path
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(files == EmbeddedHelpers.files.keys.sorted(), "run scripts/embed-helpers.py")
+        for f in files {
+            let text = try String(contentsOfFile: folder + "/" + f, encoding: .utf8)
+            #expect(EmbeddedHelpers.files[f] == String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)), "\(f): run scripts/embed-helpers.py")
+        }
+        #expect(Set(Language.all.map(\.helperFile)).isSubset(of: Set(files)))
+    }
+}
