@@ -8,13 +8,15 @@ enum EmbeddedHelpers {
 // Vault lookups added by `arca migrate` (.NET base class library only).
 //
 // ArcaVault.Secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires.
 using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net.Http;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 
@@ -77,6 +79,31 @@ public static class ArcaVault
         return json;
     }
 
+    static string B64(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>An RS256 client assertion for the certificate and private key in the PEM file <paramref name="path"/>.</summary>
+    static string Assertion(string path, string audience)
+    {
+        try
+        {
+            using var cert = X509Certificate2.CreateFromPemFile(path, path);
+            using var rsa = cert.GetRSAPrivateKey();
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var id = Env("AZURE_CLIENT_ID");
+            var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["alg"] = "RS256", ["typ"] = "JWT", ["x5t"] = B64(SHA1.HashData(cert.RawData)) });
+            var claims = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            {
+                ["aud"] = audience, ["iss"] = id, ["sub"] = id, ["jti"] = Guid.NewGuid().ToString(), ["nbf"] = now, ["iat"] = now, ["exp"] = now + 600,
+            });
+            var input = B64(header) + "." + B64(claims);
+            return input + "." + B64(rsa.SignData(System.Text.Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        }
+        catch (Exception e) when (e is not VaultException)
+        {
+            throw new VaultException($"cannot sign in with AZURE_CLIENT_CERTIFICATE_PATH {path}: {e.Message}");
+        }
+    }
+
     /// <summary>The current value of the vault secret <paramref name="name"/>.</summary>
     public static string Secret(string name)
     {
@@ -87,16 +114,24 @@ public static class ArcaVault
             var vault = (Env("ARCA_VAULT_URL") ?? throw new VaultException("ARCA_VAULT_URL is not set (see docs/migrate.md)")).TrimEnd('/');
             if (token == null || (tokenExpires - DateTime.UtcNow).TotalSeconds < 60)
             {
-                var missing = new[] { "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET" }.Where(n => Env(n) == null).ToList();
+                var missing = new[] { "AZURE_TENANT_ID", "AZURE_CLIENT_ID" }.Where(n => Env(n) == null).ToList();
+                if (Env("AZURE_CLIENT_SECRET") == null && Env("AZURE_CLIENT_CERTIFICATE_PATH") == null)
+                    missing.Add("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
                 if (missing.Count > 0) throw new VaultException(string.Join(", ", missing) + " not set (the application's credentials)");
                 var authority = (Env("AZURE_AUTHORITY_HOST") ?? vault).TrimEnd('/');
                 var resource = (Env("ARCA_VAULT_RESOURCE") ?? vault).TrimEnd('/');
-                var form = new FormUrlEncodedContent(new Dictionary<string, string>
+                var endpoint = $"{authority}/{Env("AZURE_TENANT_ID")}/oauth2/v2.0/token";
+                var fields = new Dictionary<string, string>
                 {
-                    ["grant_type"] = "client_credentials", ["client_id"] = Env("AZURE_CLIENT_ID"),
-                    ["client_secret"] = Env("AZURE_CLIENT_SECRET"), ["scope"] = resource + "/.default",
-                });
-                var answer = Send(new HttpRequestMessage(HttpMethod.Post, $"{authority}/{Env("AZURE_TENANT_ID")}/oauth2/v2.0/token") { Content = form });
+                    ["grant_type"] = "client_credentials", ["client_id"] = Env("AZURE_CLIENT_ID"), ["scope"] = resource + "/.default",
+                };
+                if (Env("AZURE_CLIENT_SECRET") != null) fields["client_secret"] = Env("AZURE_CLIENT_SECRET");
+                else
+                {
+                    fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                    fields["client_assertion"] = Assertion(Env("AZURE_CLIENT_CERTIFICATE_PATH"), endpoint);
+                }
+                var answer = Send(new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new FormUrlEncodedContent(fields) });
                 token = answer.GetProperty("access_token").GetString();
                 var lifetime = answer.TryGetProperty("expires_in", out var x) && x.ValueKind == JsonValueKind.Number ? x.GetDouble() : 3600;
                 tokenExpires = DateTime.UtcNow.AddSeconds(lifetime);
@@ -115,8 +150,9 @@ public static class ArcaVault
  * Vault lookups added by `arca migrate` (Java standard library only, Java 11+).
  *
  * ArcaVault.secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
- * signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
- * AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
+ * signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+ * certificate and PKCS#8 private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion;
+ * authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
  * ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires.
  */
 import java.io.FileInputStream;
@@ -126,7 +162,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.security.KeyFactory;
 import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.Signature;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
+import java.util.UUID;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.HashMap;
@@ -215,6 +257,35 @@ final class ArcaVault {
 
     private static String enc(String s) { return URLEncoder.encode(s, StandardCharsets.UTF_8); }
 
+    private static byte[] pemBlock(String pem, String label, String path) {
+        int a = pem.indexOf("-----BEGIN " + label + "-----"), b = pem.indexOf("-----END " + label + "-----");
+        if (a < 0 || b < a) throw new VaultException(path + " holds no " + label + " (PEM, PKCS#8 key)");
+        return Base64.getMimeDecoder().decode(pem.substring(a + label.length() + 16, b));
+    }
+
+    /** An RS256 client assertion for the certificate and key in the PEM file {@code path}. */
+    private static String assertion(String path, String audience) {
+        try {
+            String pem = new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(path)), StandardCharsets.US_ASCII);
+            Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
+            String x5t = b64.encodeToString(MessageDigest.getInstance("SHA-1").digest(pemBlock(pem, "CERTIFICATE", path)));
+            long now = System.currentTimeMillis() / 1000;
+            String id = env("AZURE_CLIENT_ID");
+            String header = "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"" + x5t + "\"}";
+            String claims = "{\"aud\":\"" + audience + "\",\"iss\":\"" + id + "\",\"sub\":\"" + id + "\",\"jti\":\"" + UUID.randomUUID()
+                + "\",\"nbf\":" + now + ",\"iat\":" + now + ",\"exp\":" + (now + 600) + "}";
+            String input = b64.encodeToString(header.getBytes(StandardCharsets.UTF_8)) + "." + b64.encodeToString(claims.getBytes(StandardCharsets.UTF_8));
+            Signature rsa = Signature.getInstance("SHA256withRSA");
+            rsa.initSign(KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(pemBlock(pem, "PRIVATE KEY", path))));
+            rsa.update(input.getBytes(StandardCharsets.US_ASCII));
+            return input + "." + b64.encodeToString(rsa.sign());
+        } catch (VaultException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new VaultException("cannot sign in with AZURE_CLIENT_CERTIFICATE_PATH " + path + ": " + e);
+        }
+    }
+
     /** The current value of the vault secret {@code name}. */
     static synchronized String secret(String name) {
         long ttl = Long.parseLong(env("ARCA_SECRET_TTL") != null ? env("ARCA_SECRET_TTL") : "300") * 1000;
@@ -225,15 +296,21 @@ final class ArcaVault {
         vault = vault.replaceAll("/$", "");
         if (token == null || System.currentTimeMillis() > tokenExpires - 60_000) {
             StringBuilder missing = new StringBuilder();
-            for (String n : new String[] {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"}) {
+            for (String n : new String[] {"AZURE_TENANT_ID", "AZURE_CLIENT_ID"}) {
                 if (env(n) == null) missing.append(missing.length() > 0 ? ", " : "").append(n);
+            }
+            if (env("AZURE_CLIENT_SECRET") == null && env("AZURE_CLIENT_CERTIFICATE_PATH") == null) {
+                missing.append(missing.length() > 0 ? ", " : "").append("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
             }
             if (missing.length() > 0) throw new VaultException(missing + " not set (the application's credentials)");
             String authority = (env("AZURE_AUTHORITY_HOST") != null ? env("AZURE_AUTHORITY_HOST") : vault).replaceAll("/$", "");
             String resource = (env("ARCA_VAULT_RESOURCE") != null ? env("ARCA_VAULT_RESOURCE") : vault).replaceAll("/$", "");
-            String form = "grant_type=client_credentials&client_id=" + enc(env("AZURE_CLIENT_ID")) + "&client_secret="
-                + enc(env("AZURE_CLIENT_SECRET")) + "&scope=" + enc(resource + "/.default");
-            String answer = send(HttpRequest.newBuilder(URI.create(authority + "/" + env("AZURE_TENANT_ID") + "/oauth2/v2.0/token"))
+            String endpoint = authority + "/" + env("AZURE_TENANT_ID") + "/oauth2/v2.0/token";
+            String form = "grant_type=client_credentials&client_id=" + enc(env("AZURE_CLIENT_ID")) + "&scope=" + enc(resource + "/.default")
+                + (env("AZURE_CLIENT_SECRET") != null ? "&client_secret=" + enc(env("AZURE_CLIENT_SECRET"))
+                   : "&client_assertion_type=" + enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                     + "&client_assertion=" + enc(assertion(env("AZURE_CLIENT_CERTIFICATE_PATH"), endpoint)));
+            String answer = send(HttpRequest.newBuilder(URI.create(endpoint))
                 .header("Content-Type", "application/x-www-form-urlencoded").timeout(Duration.ofSeconds(30))
                 .POST(HttpRequest.BodyPublishers.ofString(form)).build());
             token = field(answer, "access_token");
@@ -252,8 +329,9 @@ final class ArcaVault {
 // Vault lookups added by `arca migrate` (Kotlin on the JDK's standard library, Java 11+).
 //
 // ArcaVault.secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
-// AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and PKCS#8 private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion;
+// authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires.
 {{PACKAGE}}
 import java.io.FileInputStream
@@ -262,7 +340,13 @@ import java.net.URLEncoder
 import java.net.http.HttpClient
 import java.net.http.HttpRequest
 import java.net.http.HttpResponse
+import java.security.KeyFactory
 import java.security.KeyStore
+import java.security.MessageDigest
+import java.security.Signature
+import java.security.spec.PKCS8EncodedKeySpec
+import java.util.Base64
+import java.util.UUID
 import java.security.cert.CertificateFactory
 import java.time.Duration
 import javax.net.ssl.SSLContext
@@ -306,6 +390,30 @@ object ArcaVault {
 
     private fun enc(s: String) = URLEncoder.encode(s, Charsets.UTF_8)
 
+    private fun pemBlock(pem: String, label: String, path: String): ByteArray {
+        val body = pem.substringAfter("-----BEGIN $label-----", "").substringBefore("-----END $label-----", "")
+        if (body.isEmpty()) throw VaultException("$path holds no $label (PEM, PKCS#8 key)")
+        return Base64.getMimeDecoder().decode(body)
+    }
+
+    /** An RS256 client assertion for the certificate and key in the PEM file [path]. */
+    private fun assertion(path: String, audience: String): String {
+        val pem = try { java.io.File(path).readText() } catch (e: Exception) {
+            throw VaultException("cannot read AZURE_CLIENT_CERTIFICATE_PATH $path: ${e.message}")
+        }
+        val b64 = Base64.getUrlEncoder().withoutPadding()
+        val x5t = b64.encodeToString(MessageDigest.getInstance("SHA-1").digest(pemBlock(pem, "CERTIFICATE", path)))
+        val now = System.currentTimeMillis() / 1000
+        val id = env("AZURE_CLIENT_ID")
+        val header = """{"alg":"RS256","typ":"JWT","x5t":"$x5t"}"""
+        val claims = """{"aud":"$audience","iss":"$id","sub":"$id","jti":"${UUID.randomUUID()}","nbf":$now,"iat":$now,"exp":${now + 600}}"""
+        val input = b64.encodeToString(header.toByteArray()) + "." + b64.encodeToString(claims.toByteArray())
+        val rsa = Signature.getInstance("SHA256withRSA")
+        rsa.initSign(KeyFactory.getInstance("RSA").generatePrivate(PKCS8EncodedKeySpec(pemBlock(pem, "PRIVATE KEY", path))))
+        rsa.update(input.toByteArray())
+        return input + "." + b64.encodeToString(rsa.sign())
+    }
+
     /** The current value of the vault secret [name]. */
     @Synchronized
     fun secret(name: String): String {
@@ -313,13 +421,19 @@ object ArcaVault {
         cache[name]?.let { if (System.currentTimeMillis() - it.second < ttl) return it.first }
         val vault = (env("ARCA_VAULT_URL") ?: throw VaultException("ARCA_VAULT_URL is not set (see docs/migrate.md)")).trimEnd('/')
         if (token == null || System.currentTimeMillis() > tokenExpires - 60_000) {
-            val missing = listOf("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET").filter { env(it) == null }
+            val missing = listOf("AZURE_TENANT_ID", "AZURE_CLIENT_ID").filter { env(it) == null }.toMutableList()
+            if (env("AZURE_CLIENT_SECRET") == null && env("AZURE_CLIENT_CERTIFICATE_PATH") == null) {
+                missing += "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH"
+            }
             if (missing.isNotEmpty()) throw VaultException("${missing.joinToString(", ")} not set (the application's credentials)")
             val authority = (env("AZURE_AUTHORITY_HOST") ?: vault).trimEnd('/')
             val resource = (env("ARCA_VAULT_RESOURCE") ?: vault).trimEnd('/')
-            val form = "grant_type=client_credentials&client_id=${enc(env("AZURE_CLIENT_ID")!!)}" +
-                "&client_secret=${enc(env("AZURE_CLIENT_SECRET")!!)}&scope=${enc("$resource/.default")}"
-            val answer = send(HttpRequest.newBuilder(URI.create("$authority/${env("AZURE_TENANT_ID")}/oauth2/v2.0/token"))
+            val endpoint = "$authority/${env("AZURE_TENANT_ID")}/oauth2/v2.0/token"
+            val credential = env("AZURE_CLIENT_SECRET")?.let { "&client_secret=${enc(it)}" }
+                ?: ("&client_assertion_type=${enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")}" +
+                    "&client_assertion=${enc(assertion(env("AZURE_CLIENT_CERTIFICATE_PATH")!!, endpoint))}")
+            val form = "grant_type=client_credentials&client_id=${enc(env("AZURE_CLIENT_ID")!!)}&scope=${enc("$resource/.default")}$credential"
+            val answer = send(HttpRequest.newBuilder(URI.create(endpoint))
                 .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(form)).build())
             token = field(answer, "access_token")
             val lifetime = Regex("\"expires_in\"\\s*:\\s*\"?(\\d+)").find(answer)?.groupValues?.get(1)?.toLong() ?: 3600
@@ -337,8 +451,9 @@ object ArcaVault {
 // Vault lookups added by `arca migrate` (Foundation only).
 //
 // ArcaVault.secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
-// AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion made with
+// the openssl program; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires. A missing
 // variable or an unreachable vault stops the program with one message naming what is wrong.
 //
@@ -419,6 +534,38 @@ enum ArcaVault {
         return (Int(String(decoding: out[(cut + 1)...], as: UTF8.self)) ?? 0, out[..<cut])
     }
 
+    private static func openssl(_ args: [String], input: Data = Data()) -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["openssl"] + args
+        let stdin = Pipe(), stdout = Pipe()
+        (p.standardInput, p.standardOutput, p.standardError) = (stdin, stdout, FileHandle.nullDevice)
+        do { try p.run() } catch { fail("certificate sign-in needs the openssl program (\(error))") }
+        stdin.fileHandleForWriting.write(input)
+        try? stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { fail("cannot use the certificate and key in AZURE_CLIENT_CERTIFICATE_PATH (openssl \(args[0]) failed)") }
+        return out
+    }
+
+    private static func b64url(_ d: Data) -> String {
+        d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// An RS256 client assertion for the certificate and private key in the PEM file `path`.
+    private static func assertion(_ path: String, audience: String) -> String {
+        guard FileManager.default.isReadableFile(atPath: path) else { fail("cannot read AZURE_CLIENT_CERTIFICATE_PATH \(path)") }
+        let der = openssl(["x509", "-in", path, "-outform", "der"])
+        let x5t = b64url(openssl(["dgst", "-sha1", "-binary"], input: der))
+        let now = Int(Date().timeIntervalSince1970), id = env("AZURE_CLIENT_ID")!
+        let header = #"{"alg":"RS256","typ":"JWT","x5t":"\#(x5t)"}"#
+        let claims = #"{"aud":"\#(audience)","iss":"\#(id)","sub":"\#(id)","jti":"\#(UUID().uuidString)","nbf":\#(now),"iat":\#(now),"exp":\#(now + 600)}"#
+        let input = b64url(Data(header.utf8)) + "." + b64url(Data(claims.utf8))
+        return input + "." + b64url(openssl(["dgst", "-sha256", "-sign", path], input: Data(input.utf8)))
+    }
+
     /// The current value of the vault secret `name`.
     static func secret(_ name: String) -> String {
         lock.lock()
@@ -428,18 +575,28 @@ enum ArcaVault {
         guard var vault = env("ARCA_VAULT_URL") else { fail("ARCA_VAULT_URL is not set (see docs/migrate.md)") }
         if vault.hasSuffix("/") { vault.removeLast() }
         if token == nil || token!.expires.timeIntervalSinceNow < 60 {
-            let missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"].filter { env($0) == nil }
+            var missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"].filter { env($0) == nil }
+            if env("AZURE_CLIENT_SECRET") == nil && env("AZURE_CLIENT_CERTIFICATE_PATH") == nil {
+                missing.append("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
+            }
             if !missing.isEmpty { fail("\(missing.joined(separator: ", ")) not set (the application's credentials)") }
             var authority = env("AZURE_AUTHORITY_HOST") ?? vault, resource = env("ARCA_VAULT_RESOURCE") ?? vault
             if authority.hasSuffix("/") { authority.removeLast() }
             if resource.hasSuffix("/") { resource.removeLast() }
             let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
             func enc(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s }
-            var request = URLRequest(url: URL(string: "\(authority)/\(env("AZURE_TENANT_ID")!)/oauth2/v2.0/token")!)
+            let endpoint = "\(authority)/\(env("AZURE_TENANT_ID")!)/oauth2/v2.0/token"
+            var request = URLRequest(url: URL(string: endpoint)!)
             request.httpMethod = "POST"
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(("grant_type=client_credentials&client_id=\(enc(env("AZURE_CLIENT_ID")!))"
-                + "&client_secret=\(enc(env("AZURE_CLIENT_SECRET")!))&scope=\(enc(resource + "/.default"))").utf8)
+            var form = "grant_type=client_credentials&client_id=\(enc(env("AZURE_CLIENT_ID")!))&scope=\(enc(resource + "/.default"))"
+            if let secret = env("AZURE_CLIENT_SECRET") {
+                form += "&client_secret=\(enc(secret))"
+            } else {
+                form += "&client_assertion_type=\(enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))"
+                form += "&client_assertion=\(assertion(env("AZURE_CLIENT_CERTIFICATE_PATH")!, audience: endpoint))"
+            }
+            request.httpBody = Data(form.utf8)
             let answer = send(request)
             guard let access = answer["access_token"] as? String else { fail("the token endpoint gave no access token") }
             let lifetime = (answer["expires_in"] as? NSNumber)?.doubleValue ?? Double(answer["expires_in"] as? String ?? "") ?? 3600
@@ -458,7 +615,8 @@ enum ArcaVault {
 // Vault lookups added by `arca migrate` (Node.js standard library only).
 //
 // secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API, signing
-// in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the certificate
+// and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The call is synchronous
 // (the code it replaces read a constant): it runs this file as a child process. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300).
@@ -482,11 +640,31 @@ function secret(name) {
   return r.stdout;
 }
 
+// An RS256 client assertion for the certificate (and private key) in the PEM file at `path`.
+function assertion(path, audience) {
+  const crypto = require("node:crypto");
+  let pem;
+  try { pem = require("node:fs").readFileSync(path, "utf8"); } catch (e) {
+    fail("cannot read AZURE_CLIENT_CERTIFICATE_PATH " + path + ": " + e.message);
+  }
+  const b64 = (b) => Buffer.from(b).toString("base64url");
+  const cert = new crypto.X509Certificate(pem);
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: "RS256", typ: "JWT", x5t: b64(crypto.createHash("sha1").update(cert.raw).digest()) };
+  const id = process.env.AZURE_CLIENT_ID;
+  const claims = { aud: audience, iss: id, sub: id, jti: crypto.randomUUID(), nbf: now, iat: now, exp: now + 600 };
+  const input = b64(JSON.stringify(header)) + "." + b64(JSON.stringify(claims));
+  return input + "." + b64(crypto.sign("sha256", Buffer.from(input), crypto.createPrivateKey(pem)));
+}
+
 async function fetchSecret(name) {
   const https = require("node:https");
   const fs = require("node:fs");
   const vault = (process.env.ARCA_VAULT_URL || fail("ARCA_VAULT_URL is not set (see docs/migrate.md)")).replace(/\/$/, "");
-  const missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"].filter((n) => !process.env[n]);
+  const missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"].filter((n) => !process.env[n]);
+  if (!process.env.AZURE_CLIENT_SECRET && !process.env.AZURE_CLIENT_CERTIFICATE_PATH) {
+    missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
+  }
   if (missing.length) fail(missing.join(", ") + " not set (the application's credentials)");
   const ca = process.env.ARCA_CA_CERT ? fs.readFileSync(process.env.ARCA_CA_CERT) : undefined;
   const request = (url, body, headers) =>
@@ -511,13 +689,15 @@ async function fetchSecret(name) {
     });
   const authority = (process.env.AZURE_AUTHORITY_HOST || vault).replace(/\/$/, "");
   const resource = (process.env.ARCA_VAULT_RESOURCE || vault).replace(/\/$/, "");
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: process.env.AZURE_CLIENT_ID,
-    client_secret: process.env.AZURE_CLIENT_SECRET,
-    scope: resource + "/.default",
-  }).toString();
-  const token = await request(authority + "/" + process.env.AZURE_TENANT_ID + "/oauth2/v2.0/token", form,
+  const endpoint = authority + "/" + process.env.AZURE_TENANT_ID + "/oauth2/v2.0/token";
+  const fields = { grant_type: "client_credentials", client_id: process.env.AZURE_CLIENT_ID, scope: resource + "/.default" };
+  if (process.env.AZURE_CLIENT_SECRET) {
+    fields.client_secret = process.env.AZURE_CLIENT_SECRET;
+  } else {
+    fields.client_assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    fields.client_assertion = assertion(process.env.AZURE_CLIENT_CERTIFICATE_PATH, endpoint);
+  }
+  const token = await request(endpoint, new URLSearchParams(fields).toString(),
     { "Content-Type": "application/x-www-form-urlencoded" });
   const answer = await request(vault + "/secrets/" + encodeURIComponent(name) + "?api-version=7.5", null,
     { Authorization: "Bearer " + token.access_token });
@@ -536,8 +716,9 @@ if (require.main === module) {
 # Vault lookups added by `arca migrate` (POSIX shell and curl).
 #
 # arca_secret NAME prints a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-# signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
-# AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The token is kept for the
+# signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+# certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion made with
+# openssl; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The token is kept for the
 # shell's lifetime until shortly before it expires.
 
 _arca_fail() { printf 'arca vault: %s\n' "$1" >&2; return 1; }
@@ -560,23 +741,48 @@ _arca_curl() { # _arca_curl URL [curl args…]: body on stdout, fails with the v
   esac
 }
 
+_arca_b64() { base64 | tr -d '\n=' | tr '/+' '_-'; }
+
+_arca_assertion() { # _arca_assertion PEM AUDIENCE: an RS256 client assertion for the certificate in PEM
+  [ -r "$1" ] || { _arca_fail "cannot read AZURE_CLIENT_CERTIFICATE_PATH $1"; return 1; }
+  _arca_x5t=$(openssl x509 -in "$1" -outform der | openssl dgst -sha1 -binary | _arca_b64) ||
+    { _arca_fail "$1 holds no certificate (needs the openssl program)"; return 1; }
+  _arca_t=$(date +%s)
+  _arca_in="$(printf '{"alg":"RS256","typ":"JWT","x5t":"%s"}' "$_arca_x5t" | _arca_b64).$(printf \
+    '{"aud":"%s","iss":"%s","sub":"%s","jti":"%s","nbf":%s,"iat":%s,"exp":%s}' "$2" "$AZURE_CLIENT_ID" \
+    "$AZURE_CLIENT_ID" "$(openssl rand -hex 16)" "$_arca_t" "$_arca_t" "$((_arca_t + 600))" | _arca_b64)"
+  _arca_sig=$(printf '%s' "$_arca_in" | openssl dgst -sha256 -sign "$1" | _arca_b64) ||
+    { _arca_fail "cannot sign with the key in $1"; return 1; }
+  printf '%s.%s' "$_arca_in" "$_arca_sig"
+}
+
 arca_secret() {
+  _arca_name=$1
   [ -n "${ARCA_VAULT_URL:-}" ] || { _arca_fail "ARCA_VAULT_URL is not set (see docs/migrate.md)"; return 1; }
-  for _arca_v in AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET; do
+  for _arca_v in AZURE_TENANT_ID AZURE_CLIENT_ID; do
     eval "[ -n \"\${$_arca_v:-}\" ]" || { _arca_fail "$_arca_v is not set (the application's credentials)"; return 1; }
   done
+  [ -n "${AZURE_CLIENT_SECRET:-}${AZURE_CLIENT_CERTIFICATE_PATH:-}" ] ||
+    { _arca_fail "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH is not set (the application's credentials)"; return 1; }
   _arca_vault=${ARCA_VAULT_URL%/}
   _arca_now=$(date +%s)
   if [ -z "${_ARCA_TOKEN:-}" ] || [ "$_arca_now" -ge "${_ARCA_TOKEN_EXPIRES:-0}" ]; then
     _arca_authority=${AZURE_AUTHORITY_HOST:-$_arca_vault}
     _arca_resource=${ARCA_VAULT_RESOURCE:-$_arca_vault}
-    _arca_answer=$(_arca_curl "${_arca_authority%/}/$AZURE_TENANT_ID/oauth2/v2.0/token" \
-      --data-urlencode grant_type=client_credentials --data-urlencode "client_id=$AZURE_CLIENT_ID" \
-      --data-urlencode "client_secret=$AZURE_CLIENT_SECRET" --data-urlencode "scope=${_arca_resource%/}/.default") || return 1
+    _arca_endpoint="${_arca_authority%/}/$AZURE_TENANT_ID/oauth2/v2.0/token"
+    if [ -n "${AZURE_CLIENT_SECRET:-}" ]; then
+      set -- --data-urlencode "client_secret=$AZURE_CLIENT_SECRET"
+    else
+      _arca_jwt=$(_arca_assertion "$AZURE_CLIENT_CERTIFICATE_PATH" "$_arca_endpoint") || return 1
+      set -- --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
+        --data-urlencode "client_assertion=$_arca_jwt"
+    fi
+    _arca_answer=$(_arca_curl "$_arca_endpoint" --data-urlencode grant_type=client_credentials \
+      --data-urlencode "client_id=$AZURE_CLIENT_ID" --data-urlencode "scope=${_arca_resource%/}/.default" "$@") || return 1
     _ARCA_TOKEN=$(printf '%s' "$_arca_answer" | _arca_json access_token)
     _ARCA_TOKEN_EXPIRES=$((_arca_now + 3000))
   fi
-  _arca_answer=$(_arca_curl "$_arca_vault/secrets/$1?api-version=7.5" -H "Authorization: Bearer $_ARCA_TOKEN") || return 1
+  _arca_answer=$(_arca_curl "$_arca_vault/secrets/$_arca_name?api-version=7.5" -H "Authorization: Bearer $_ARCA_TOKEN") || return 1
   printf '%s' "$_arca_answer" | _arca_json value
 }
 """####,
@@ -584,7 +790,8 @@ arca_secret() {
 // Vault lookups added by `arca migrate` (Go standard library only).
 //
 // arcaSecret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires. A missing
 // variable or an unreachable vault stops the program with one message naming what is wrong.
@@ -592,9 +799,16 @@ arca_secret() {
 package {{PACKAGE}}
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -653,6 +867,47 @@ func arcaCall(req *http.Request) map[string]any {
 	return answer
 }
 
+// arcaAssertion is an RS256 client assertion for the certificate and private key in the PEM file path.
+func arcaAssertion(path, audience string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		arcaFail("cannot read AZURE_CLIENT_CERTIFICATE_PATH %s: %v", path, err)
+	}
+	var der []byte
+	var key *rsa.PrivateKey
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		switch block.Type {
+		case "CERTIFICATE":
+			der = block.Bytes
+		case "PRIVATE KEY":
+			if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+				key, _ = k.(*rsa.PrivateKey)
+			}
+		case "RSA PRIVATE KEY":
+			key, _ = x509.ParsePKCS1PrivateKey(block.Bytes)
+		}
+	}
+	if der == nil || key == nil {
+		arcaFail("%s needs a certificate and its RSA private key (PEM)", path)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	thumb := sha1.Sum(der)
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
+	now := time.Now().Unix()
+	id := os.Getenv("AZURE_CLIENT_ID")
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "x5t": b64(thumb[:])})
+	claims, _ := json.Marshal(map[string]any{"aud": audience, "iss": id, "sub": id, "jti": fmt.Sprintf("%x", jti),
+		"nbf": now, "iat": now, "exp": now + 600})
+	input := b64(header) + "." + b64(claims)
+	digest := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		arcaFail("cannot sign with the key in %s: %v", path, err)
+	}
+	return input + "." + b64(sig)
+}
+
 func arcaSecret(name string) string {
 	arcaVault.Lock()
 	defer arcaVault.Unlock()
@@ -669,10 +924,13 @@ func arcaSecret(name string) string {
 	}
 	if arcaVault.token == "" || time.Until(arcaVault.expires) < time.Minute {
 		var missing []string
-		for _, n := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} {
+		for _, n := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} {
 			if os.Getenv(n) == "" {
 				missing = append(missing, n)
 			}
+		}
+		if os.Getenv("AZURE_CLIENT_SECRET") == "" && os.Getenv("AZURE_CLIENT_CERTIFICATE_PATH") == "" {
+			missing = append(missing, "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
 		}
 		if len(missing) > 0 {
 			arcaFail("%s not set (the application's credentials)", strings.Join(missing, ", "))
@@ -684,10 +942,16 @@ func arcaSecret(name string) string {
 		if resource == "" {
 			resource = vault
 		}
+		endpoint := strings.TrimSuffix(authority, "/") + "/" + os.Getenv("AZURE_TENANT_ID") + "/oauth2/v2.0/token"
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {os.Getenv("AZURE_CLIENT_ID")},
-			"client_secret": {os.Getenv("AZURE_CLIENT_SECRET")}, "scope": {strings.TrimSuffix(resource, "/") + "/.default"}}
-		req, _ := http.NewRequest("POST", strings.TrimSuffix(authority, "/")+"/"+os.Getenv("AZURE_TENANT_ID")+"/oauth2/v2.0/token",
-			strings.NewReader(form.Encode()))
+			"scope": {strings.TrimSuffix(resource, "/") + "/.default"}}
+		if s := os.Getenv("AZURE_CLIENT_SECRET"); s != "" {
+			form.Set("client_secret", s)
+		} else {
+			form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+			form.Set("client_assertion", arcaAssertion(os.Getenv("AZURE_CLIENT_CERTIFICATE_PATH"), endpoint))
+		}
+		req, _ := http.NewRequest("POST", endpoint, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		answer := arcaCall(req)
 		arcaVault.token, _ = answer["access_token"].(string)
@@ -709,7 +973,8 @@ func arcaSecret(name string) string {
 // Vault lookups added by `arca migrate` (PHP standard library only).
 //
 // arca_secret($name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) within the process, and the access token until shortly before it expires.
 
@@ -738,21 +1003,47 @@ function arca_vault_call(string $url, array $http): array {
     return $answer;
 }
 
+// An RS256 client assertion for the certificate and private key in the PEM file $path.
+function arca_vault_assertion(string $path, string $audience): string {
+    $pem = @file_get_contents($path);
+    $key = $pem === false ? false : openssl_pkey_get_private($pem);
+    $fingerprint = $pem === false ? false : openssl_x509_fingerprint($pem, 'sha1', true);
+    if ($key === false || $fingerprint === false) {
+        throw new ArcaVaultError("arca vault: AZURE_CLIENT_CERTIFICATE_PATH $path needs a certificate and its private key (PEM)");
+    }
+    $b64 = fn(string $s): string => rtrim(strtr(base64_encode($s), '+/', '-_'), '=');
+    $now = time();
+    $id = arca_vault_env('AZURE_CLIENT_ID');
+    $input = $b64(json_encode(['alg' => 'RS256', 'typ' => 'JWT', 'x5t' => $b64($fingerprint)])) . '.'
+        . $b64(json_encode(['aud' => $audience, 'iss' => $id, 'sub' => $id, 'jti' => bin2hex(random_bytes(16)),
+            'nbf' => $now, 'iat' => $now, 'exp' => $now + 600], JSON_UNESCAPED_SLASHES));
+    openssl_sign($input, $signature, $key, OPENSSL_ALGO_SHA256);
+    return $input . '.' . $b64($signature);
+}
+
 function arca_secret(string $name): string {
     static $cache = [], $token = null, $expires = 0;
     $ttl = (float)(arca_vault_env('ARCA_SECRET_TTL') ?? 300);
     if (isset($cache[$name]) && microtime(true) - $cache[$name][1] < $ttl) { return $cache[$name][0]; }
     $vault = rtrim(arca_vault_env('ARCA_VAULT_URL') ?? throw new ArcaVaultError('arca vault: ARCA_VAULT_URL is not set (see docs/migrate.md)'), '/');
     if ($token === null || $expires - time() < 60) {
-        $missing = array_filter(['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'], fn($n) => arca_vault_env($n) === null);
+        $missing = array_filter(['AZURE_TENANT_ID', 'AZURE_CLIENT_ID'], fn($n) => arca_vault_env($n) === null);
+        if (arca_vault_env('AZURE_CLIENT_SECRET') === null && arca_vault_env('AZURE_CLIENT_CERTIFICATE_PATH') === null) {
+            $missing[] = 'AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH';
+        }
         if ($missing) { throw new ArcaVaultError('arca vault: ' . implode(', ', $missing) . " not set (the application's credentials)"); }
         $authority = rtrim(arca_vault_env('AZURE_AUTHORITY_HOST') ?? $vault, '/');
         $resource = rtrim(arca_vault_env('ARCA_VAULT_RESOURCE') ?? $vault, '/');
-        $answer = arca_vault_call("$authority/" . arca_vault_env('AZURE_TENANT_ID') . '/oauth2/v2.0/token', [
-            'method' => 'POST', 'header' => 'Content-Type: application/x-www-form-urlencoded',
-            'content' => http_build_query(['grant_type' => 'client_credentials', 'client_id' => arca_vault_env('AZURE_CLIENT_ID'),
-                'client_secret' => arca_vault_env('AZURE_CLIENT_SECRET'), 'scope' => "$resource/.default"]),
-        ]);
+        $endpoint = "$authority/" . arca_vault_env('AZURE_TENANT_ID') . '/oauth2/v2.0/token';
+        $form = ['grant_type' => 'client_credentials', 'client_id' => arca_vault_env('AZURE_CLIENT_ID'), 'scope' => "$resource/.default"];
+        if (arca_vault_env('AZURE_CLIENT_SECRET') !== null) {
+            $form['client_secret'] = arca_vault_env('AZURE_CLIENT_SECRET');
+        } else {
+            $form['client_assertion_type'] = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+            $form['client_assertion'] = arca_vault_assertion(arca_vault_env('AZURE_CLIENT_CERTIFICATE_PATH'), $endpoint);
+        }
+        $answer = arca_vault_call($endpoint, ['method' => 'POST', 'header' => 'Content-Type: application/x-www-form-urlencoded',
+            'content' => http_build_query($form)]);
         $token = $answer['access_token'];
         $expires = time() + (int)($answer['expires_in'] ?? 3600);
     }
@@ -766,12 +1057,17 @@ function arca_secret(string $name): string {
 """Vault lookups added by `arca migrate` (standard library only).
 
 secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API, signing in
-as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority: AZURE_AUTHORITY_HOST,
-default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for ARCA_SECRET_TTL seconds
+as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the certificate and
+private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (an RS256 client assertion signed by the openssl
+program; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for ARCA_SECRET_TTL seconds
 (default 300) and the access token until shortly before it expires.
 """
+import base64
+import hashlib
 import json
 import os
+import subprocess
+import uuid
 import ssl
 import threading
 import time
@@ -820,22 +1116,55 @@ def _request(url, data=None, headers=None):
 def _access_token(vault):
     if _token[0] and time.time() < _token[1] - 60:
         return _token[0]
-    missing = [n for n in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET") if not os.environ.get(n)]
+    missing = [n for n in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID") if not os.environ.get(n)]
+    if not os.environ.get("AZURE_CLIENT_SECRET") and not os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH"):
+        missing.append("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
     if missing:
         raise VaultError("arca vault: %s not set (the application's credentials)" % ", ".join(missing))
     authority = os.environ.get("AZURE_AUTHORITY_HOST") or vault
     resource = os.environ.get("ARCA_VAULT_RESOURCE") or vault
-    form = urllib.parse.urlencode({
-        "grant_type": "client_credentials",
-        "client_id": os.environ["AZURE_CLIENT_ID"],
-        "client_secret": os.environ["AZURE_CLIENT_SECRET"],
-        "scope": resource.rstrip("/") + "/.default",
-    }).encode()
-    answer = _request("%s/%s/oauth2/v2.0/token" % (authority.rstrip("/"), os.environ["AZURE_TENANT_ID"]), form,
+    endpoint = "%s/%s/oauth2/v2.0/token" % (authority.rstrip("/"), os.environ["AZURE_TENANT_ID"])
+    fields = {"grant_type": "client_credentials", "client_id": os.environ["AZURE_CLIENT_ID"],
+              "scope": resource.rstrip("/") + "/.default"}
+    if os.environ.get("AZURE_CLIENT_SECRET"):
+        fields["client_secret"] = os.environ["AZURE_CLIENT_SECRET"]
+    else:
+        fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        fields["client_assertion"] = _assertion(os.environ["AZURE_CLIENT_CERTIFICATE_PATH"], endpoint)
+    answer = _request(endpoint, urllib.parse.urlencode(fields).encode(),
                       {"Content-Type": "application/x-www-form-urlencoded"})
     _token[0] = answer["access_token"]
     _token[1] = time.time() + float(answer.get("expires_in", 3600))
     return _token[0]
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _assertion(path, audience):
+    """An RS256 client assertion for the certificate in `path` (PEM with its private key)."""
+    try:
+        pem = open(path, encoding="ascii").read()
+    except OSError as e:
+        raise VaultError("arca vault: cannot read AZURE_CLIENT_CERTIFICATE_PATH %s: %s" % (path, e.strerror)) from None
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    if begin not in pem:
+        raise VaultError("arca vault: %s holds no certificate" % path)
+    der = base64.b64decode(pem.split(begin, 1)[1].split(end, 1)[0])
+    now = int(time.time())
+    header = {"alg": "RS256", "typ": "JWT", "x5t": _b64(hashlib.sha1(der).digest())}
+    claims = {"aud": audience, "iss": os.environ["AZURE_CLIENT_ID"], "sub": os.environ["AZURE_CLIENT_ID"],
+              "jti": str(uuid.uuid4()), "nbf": now, "iat": now, "exp": now + 600}
+    signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
+    try:
+        signed = subprocess.run(["openssl", "dgst", "-sha256", "-sign", path], input=signing_input.encode(),
+                                capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        why = getattr(e, "stderr", b"") or b""
+        raise VaultError("arca vault: cannot sign with the key in %s (needs the openssl program): %s"
+                         % (path, why.decode(errors="replace").strip() or e)) from None
+    return signing_input + "." + _b64(signed.stdout)
 
 
 def secret(name):
@@ -864,10 +1193,13 @@ if __name__ == "__main__":
 # Vault lookups added by `arca migrate` (Ruby standard library only).
 #
 # ArcaVault.secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-# signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+# signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+# certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 # AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 # ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires.
+require "base64"
 require "json"
+require "securerandom"
 require "net/http"
 require "openssl"
 require "uri"
@@ -904,6 +1236,22 @@ module ArcaVault
     answer
   end
 
+  # An RS256 client assertion for the certificate and private key in the PEM file +path+.
+  def self.assertion(path, audience)
+    pem = File.read(path)
+    cert = OpenSSL::X509::Certificate.new(pem)
+    key = OpenSSL::PKey.read(pem)
+    b64 = ->(s) { Base64.urlsafe_encode64(s, padding: false) }
+    now = Time.now.to_i
+    id = env("AZURE_CLIENT_ID")
+    header = { alg: "RS256", typ: "JWT", x5t: b64.call(OpenSSL::Digest::SHA1.digest(cert.to_der)) }
+    claims = { aud: audience, iss: id, sub: id, jti: SecureRandom.uuid, nbf: now, iat: now, exp: now + 600 }
+    input = "#{b64.call(header.to_json)}.#{b64.call(claims.to_json)}"
+    "#{input}.#{b64.call(key.sign(OpenSSL::Digest.new('SHA256'), input))}"
+  rescue SystemCallError, OpenSSL::OpenSSLError => e
+    raise Error, "arca vault: cannot sign in with AZURE_CLIENT_CERTIFICATE_PATH #{path}: #{e.message}"
+  end
+
   def self.secret(name)
     @lock.synchronize do
       ttl = (env("ARCA_SECRET_TTL") || "300").to_f
@@ -912,14 +1260,21 @@ module ArcaVault
       vault = env("ARCA_VAULT_URL") or raise Error, "arca vault: ARCA_VAULT_URL is not set (see docs/migrate.md)"
       vault = vault.chomp("/")
       if @token.nil? || @expires - Time.now < 60
-        missing = %w[AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET].reject { |n| env(n) }
+        missing = %w[AZURE_TENANT_ID AZURE_CLIENT_ID].reject { |n| env(n) }
+        missing << "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH" unless env("AZURE_CLIENT_SECRET") || env("AZURE_CLIENT_CERTIFICATE_PATH")
         raise Error, "arca vault: #{missing.join(', ')} not set (the application's credentials)" unless missing.empty?
         authority = (env("AZURE_AUTHORITY_HOST") || vault).chomp("/")
         resource = (env("ARCA_VAULT_RESOURCE") || vault).chomp("/")
         uri = URI("#{authority}/#{env('AZURE_TENANT_ID')}/oauth2/v2.0/token")
         req = Net::HTTP::Post.new(uri)
-        req.set_form_data("grant_type" => "client_credentials", "client_id" => env("AZURE_CLIENT_ID"),
-                          "client_secret" => env("AZURE_CLIENT_SECRET"), "scope" => "#{resource}/.default")
+        form = { "grant_type" => "client_credentials", "client_id" => env("AZURE_CLIENT_ID"), "scope" => "#{resource}/.default" }
+        if env("AZURE_CLIENT_SECRET")
+          form["client_secret"] = env("AZURE_CLIENT_SECRET")
+        else
+          form["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+          form["client_assertion"] = assertion(env("AZURE_CLIENT_CERTIFICATE_PATH"), uri.to_s)
+        end
+        req.set_form_data(form)
         answer = call(uri, req)
         @token = answer["access_token"]
         @expires = Time.now + (answer["expires_in"] || 3600).to_i

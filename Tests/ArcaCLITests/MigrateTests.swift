@@ -156,6 +156,16 @@ import Testing
                        "AZURE_CLIENT_ID": app["clientId"] as! String, "AZURE_CLIENT_SECRET": app["clientSecret"] as! String,
                        "SMTP_PASSWORD": ""]
         #expect(try Self.runPrograms(root, env: runtime) == before)
+        // The same application signing in with a certificate (AZURE_CLIENT_CERTIFICATE_PATH) instead.
+        let keys = try CLITests.tree(["x": ""])
+        let made = try CLITests.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keys + "/key.pem",
+                                                        "-out", keys + "/cert.pem", "-subj", "/CN=billing-runner", "-days", "2"])
+        #expect(made.status == 0, "\(made.err)")
+        let pem = try String(contentsOfFile: keys + "/cert.pem", encoding: .utf8) + String(contentsOfFile: keys + "/key.pem", encoding: .utf8)
+        try pem.write(toFile: keys + "/client.pem", atomically: true, encoding: .utf8)
+        #expect(try CLITests.arca(["vault", "app", "cert-add", "billing-runner", "--cert", keys + "/cert.pem"] + remote, env: admin).status == 0)
+        let withCertificate = runtime.merging(["AZURE_CLIENT_SECRET": "", "AZURE_CLIENT_CERTIFICATE_PATH": keys + "/client.pem"]) { $1 }
+        #expect(try Self.runPrograms(root, env: withCertificate) == before)
         // `arca run` resolves the .env reference into the child's environment.
         let printer = try CLITests.tree(["print_smtp.py": "import os, hashlib\nprint(hashlib.sha256(os.environ['SMTP_PASSWORD'].encode()).hexdigest())\n"])
         let viaRun = try CLITests.run(CLITests.binary, ["run", "--env-file", root + "/.env", "--", "python3", "print_smtp.py"], cwd: printer,

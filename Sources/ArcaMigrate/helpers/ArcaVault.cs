@@ -1,13 +1,15 @@
 // Vault lookups added by `arca migrate` (.NET base class library only).
 //
 // ArcaVault.Secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires.
 using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net.Http;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 
@@ -70,6 +72,31 @@ public static class ArcaVault
         return json;
     }
 
+    static string B64(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>An RS256 client assertion for the certificate and private key in the PEM file <paramref name="path"/>.</summary>
+    static string Assertion(string path, string audience)
+    {
+        try
+        {
+            using var cert = X509Certificate2.CreateFromPemFile(path, path);
+            using var rsa = cert.GetRSAPrivateKey();
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var id = Env("AZURE_CLIENT_ID");
+            var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["alg"] = "RS256", ["typ"] = "JWT", ["x5t"] = B64(SHA1.HashData(cert.RawData)) });
+            var claims = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            {
+                ["aud"] = audience, ["iss"] = id, ["sub"] = id, ["jti"] = Guid.NewGuid().ToString(), ["nbf"] = now, ["iat"] = now, ["exp"] = now + 600,
+            });
+            var input = B64(header) + "." + B64(claims);
+            return input + "." + B64(rsa.SignData(System.Text.Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        }
+        catch (Exception e) when (e is not VaultException)
+        {
+            throw new VaultException($"cannot sign in with AZURE_CLIENT_CERTIFICATE_PATH {path}: {e.Message}");
+        }
+    }
+
     /// <summary>The current value of the vault secret <paramref name="name"/>.</summary>
     public static string Secret(string name)
     {
@@ -80,16 +107,24 @@ public static class ArcaVault
             var vault = (Env("ARCA_VAULT_URL") ?? throw new VaultException("ARCA_VAULT_URL is not set (see docs/migrate.md)")).TrimEnd('/');
             if (token == null || (tokenExpires - DateTime.UtcNow).TotalSeconds < 60)
             {
-                var missing = new[] { "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET" }.Where(n => Env(n) == null).ToList();
+                var missing = new[] { "AZURE_TENANT_ID", "AZURE_CLIENT_ID" }.Where(n => Env(n) == null).ToList();
+                if (Env("AZURE_CLIENT_SECRET") == null && Env("AZURE_CLIENT_CERTIFICATE_PATH") == null)
+                    missing.Add("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
                 if (missing.Count > 0) throw new VaultException(string.Join(", ", missing) + " not set (the application's credentials)");
                 var authority = (Env("AZURE_AUTHORITY_HOST") ?? vault).TrimEnd('/');
                 var resource = (Env("ARCA_VAULT_RESOURCE") ?? vault).TrimEnd('/');
-                var form = new FormUrlEncodedContent(new Dictionary<string, string>
+                var endpoint = $"{authority}/{Env("AZURE_TENANT_ID")}/oauth2/v2.0/token";
+                var fields = new Dictionary<string, string>
                 {
-                    ["grant_type"] = "client_credentials", ["client_id"] = Env("AZURE_CLIENT_ID"),
-                    ["client_secret"] = Env("AZURE_CLIENT_SECRET"), ["scope"] = resource + "/.default",
-                });
-                var answer = Send(new HttpRequestMessage(HttpMethod.Post, $"{authority}/{Env("AZURE_TENANT_ID")}/oauth2/v2.0/token") { Content = form });
+                    ["grant_type"] = "client_credentials", ["client_id"] = Env("AZURE_CLIENT_ID"), ["scope"] = resource + "/.default",
+                };
+                if (Env("AZURE_CLIENT_SECRET") != null) fields["client_secret"] = Env("AZURE_CLIENT_SECRET");
+                else
+                {
+                    fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                    fields["client_assertion"] = Assertion(Env("AZURE_CLIENT_CERTIFICATE_PATH"), endpoint);
+                }
+                var answer = Send(new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new FormUrlEncodedContent(fields) });
                 token = answer.GetProperty("access_token").GetString();
                 var lifetime = answer.TryGetProperty("expires_in", out var x) && x.ValueKind == JsonValueKind.Number ? x.GetDouble() : 3600;
                 tokenExpires = DateTime.UtcNow.AddSeconds(lifetime);

@@ -2,8 +2,9 @@
  * Vault lookups added by `arca migrate` (Java standard library only, Java 11+).
  *
  * ArcaVault.secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
- * signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
- * AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
+ * signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+ * certificate and PKCS#8 private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion;
+ * authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
  * ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires.
  */
 import java.io.FileInputStream;
@@ -13,7 +14,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.security.KeyFactory;
 import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.Signature;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
+import java.util.UUID;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.HashMap;
@@ -102,6 +109,35 @@ final class ArcaVault {
 
     private static String enc(String s) { return URLEncoder.encode(s, StandardCharsets.UTF_8); }
 
+    private static byte[] pemBlock(String pem, String label, String path) {
+        int a = pem.indexOf("-----BEGIN " + label + "-----"), b = pem.indexOf("-----END " + label + "-----");
+        if (a < 0 || b < a) throw new VaultException(path + " holds no " + label + " (PEM, PKCS#8 key)");
+        return Base64.getMimeDecoder().decode(pem.substring(a + label.length() + 16, b));
+    }
+
+    /** An RS256 client assertion for the certificate and key in the PEM file {@code path}. */
+    private static String assertion(String path, String audience) {
+        try {
+            String pem = new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(path)), StandardCharsets.US_ASCII);
+            Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
+            String x5t = b64.encodeToString(MessageDigest.getInstance("SHA-1").digest(pemBlock(pem, "CERTIFICATE", path)));
+            long now = System.currentTimeMillis() / 1000;
+            String id = env("AZURE_CLIENT_ID");
+            String header = "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"" + x5t + "\"}";
+            String claims = "{\"aud\":\"" + audience + "\",\"iss\":\"" + id + "\",\"sub\":\"" + id + "\",\"jti\":\"" + UUID.randomUUID()
+                + "\",\"nbf\":" + now + ",\"iat\":" + now + ",\"exp\":" + (now + 600) + "}";
+            String input = b64.encodeToString(header.getBytes(StandardCharsets.UTF_8)) + "." + b64.encodeToString(claims.getBytes(StandardCharsets.UTF_8));
+            Signature rsa = Signature.getInstance("SHA256withRSA");
+            rsa.initSign(KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(pemBlock(pem, "PRIVATE KEY", path))));
+            rsa.update(input.getBytes(StandardCharsets.US_ASCII));
+            return input + "." + b64.encodeToString(rsa.sign());
+        } catch (VaultException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new VaultException("cannot sign in with AZURE_CLIENT_CERTIFICATE_PATH " + path + ": " + e);
+        }
+    }
+
     /** The current value of the vault secret {@code name}. */
     static synchronized String secret(String name) {
         long ttl = Long.parseLong(env("ARCA_SECRET_TTL") != null ? env("ARCA_SECRET_TTL") : "300") * 1000;
@@ -112,15 +148,21 @@ final class ArcaVault {
         vault = vault.replaceAll("/$", "");
         if (token == null || System.currentTimeMillis() > tokenExpires - 60_000) {
             StringBuilder missing = new StringBuilder();
-            for (String n : new String[] {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"}) {
+            for (String n : new String[] {"AZURE_TENANT_ID", "AZURE_CLIENT_ID"}) {
                 if (env(n) == null) missing.append(missing.length() > 0 ? ", " : "").append(n);
+            }
+            if (env("AZURE_CLIENT_SECRET") == null && env("AZURE_CLIENT_CERTIFICATE_PATH") == null) {
+                missing.append(missing.length() > 0 ? ", " : "").append("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
             }
             if (missing.length() > 0) throw new VaultException(missing + " not set (the application's credentials)");
             String authority = (env("AZURE_AUTHORITY_HOST") != null ? env("AZURE_AUTHORITY_HOST") : vault).replaceAll("/$", "");
             String resource = (env("ARCA_VAULT_RESOURCE") != null ? env("ARCA_VAULT_RESOURCE") : vault).replaceAll("/$", "");
-            String form = "grant_type=client_credentials&client_id=" + enc(env("AZURE_CLIENT_ID")) + "&client_secret="
-                + enc(env("AZURE_CLIENT_SECRET")) + "&scope=" + enc(resource + "/.default");
-            String answer = send(HttpRequest.newBuilder(URI.create(authority + "/" + env("AZURE_TENANT_ID") + "/oauth2/v2.0/token"))
+            String endpoint = authority + "/" + env("AZURE_TENANT_ID") + "/oauth2/v2.0/token";
+            String form = "grant_type=client_credentials&client_id=" + enc(env("AZURE_CLIENT_ID")) + "&scope=" + enc(resource + "/.default")
+                + (env("AZURE_CLIENT_SECRET") != null ? "&client_secret=" + enc(env("AZURE_CLIENT_SECRET"))
+                   : "&client_assertion_type=" + enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                     + "&client_assertion=" + enc(assertion(env("AZURE_CLIENT_CERTIFICATE_PATH"), endpoint)));
+            String answer = send(HttpRequest.newBuilder(URI.create(endpoint))
                 .header("Content-Type", "application/x-www-form-urlencoded").timeout(Duration.ofSeconds(30))
                 .POST(HttpRequest.BodyPublishers.ofString(form)).build());
             token = field(answer, "access_token");

@@ -1,8 +1,9 @@
 // Vault lookups added by `arca migrate` (Foundation only).
 //
 // ArcaVault.secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
-// AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion made with
+// the openssl program; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires. A missing
 // variable or an unreachable vault stops the program with one message naming what is wrong.
 //
@@ -83,6 +84,38 @@ enum ArcaVault {
         return (Int(String(decoding: out[(cut + 1)...], as: UTF8.self)) ?? 0, out[..<cut])
     }
 
+    private static func openssl(_ args: [String], input: Data = Data()) -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["openssl"] + args
+        let stdin = Pipe(), stdout = Pipe()
+        (p.standardInput, p.standardOutput, p.standardError) = (stdin, stdout, FileHandle.nullDevice)
+        do { try p.run() } catch { fail("certificate sign-in needs the openssl program (\(error))") }
+        stdin.fileHandleForWriting.write(input)
+        try? stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { fail("cannot use the certificate and key in AZURE_CLIENT_CERTIFICATE_PATH (openssl \(args[0]) failed)") }
+        return out
+    }
+
+    private static func b64url(_ d: Data) -> String {
+        d.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// An RS256 client assertion for the certificate and private key in the PEM file `path`.
+    private static func assertion(_ path: String, audience: String) -> String {
+        guard FileManager.default.isReadableFile(atPath: path) else { fail("cannot read AZURE_CLIENT_CERTIFICATE_PATH \(path)") }
+        let der = openssl(["x509", "-in", path, "-outform", "der"])
+        let x5t = b64url(openssl(["dgst", "-sha1", "-binary"], input: der))
+        let now = Int(Date().timeIntervalSince1970), id = env("AZURE_CLIENT_ID")!
+        let header = #"{"alg":"RS256","typ":"JWT","x5t":"\#(x5t)"}"#
+        let claims = #"{"aud":"\#(audience)","iss":"\#(id)","sub":"\#(id)","jti":"\#(UUID().uuidString)","nbf":\#(now),"iat":\#(now),"exp":\#(now + 600)}"#
+        let input = b64url(Data(header.utf8)) + "." + b64url(Data(claims.utf8))
+        return input + "." + b64url(openssl(["dgst", "-sha256", "-sign", path], input: Data(input.utf8)))
+    }
+
     /// The current value of the vault secret `name`.
     static func secret(_ name: String) -> String {
         lock.lock()
@@ -92,18 +125,28 @@ enum ArcaVault {
         guard var vault = env("ARCA_VAULT_URL") else { fail("ARCA_VAULT_URL is not set (see docs/migrate.md)") }
         if vault.hasSuffix("/") { vault.removeLast() }
         if token == nil || token!.expires.timeIntervalSinceNow < 60 {
-            let missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"].filter { env($0) == nil }
+            var missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"].filter { env($0) == nil }
+            if env("AZURE_CLIENT_SECRET") == nil && env("AZURE_CLIENT_CERTIFICATE_PATH") == nil {
+                missing.append("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
+            }
             if !missing.isEmpty { fail("\(missing.joined(separator: ", ")) not set (the application's credentials)") }
             var authority = env("AZURE_AUTHORITY_HOST") ?? vault, resource = env("ARCA_VAULT_RESOURCE") ?? vault
             if authority.hasSuffix("/") { authority.removeLast() }
             if resource.hasSuffix("/") { resource.removeLast() }
             let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
             func enc(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s }
-            var request = URLRequest(url: URL(string: "\(authority)/\(env("AZURE_TENANT_ID")!)/oauth2/v2.0/token")!)
+            let endpoint = "\(authority)/\(env("AZURE_TENANT_ID")!)/oauth2/v2.0/token"
+            var request = URLRequest(url: URL(string: endpoint)!)
             request.httpMethod = "POST"
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(("grant_type=client_credentials&client_id=\(enc(env("AZURE_CLIENT_ID")!))"
-                + "&client_secret=\(enc(env("AZURE_CLIENT_SECRET")!))&scope=\(enc(resource + "/.default"))").utf8)
+            var form = "grant_type=client_credentials&client_id=\(enc(env("AZURE_CLIENT_ID")!))&scope=\(enc(resource + "/.default"))"
+            if let secret = env("AZURE_CLIENT_SECRET") {
+                form += "&client_secret=\(enc(secret))"
+            } else {
+                form += "&client_assertion_type=\(enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))"
+                form += "&client_assertion=\(assertion(env("AZURE_CLIENT_CERTIFICATE_PATH")!, audience: endpoint))"
+            }
+            request.httpBody = Data(form.utf8)
             let answer = send(request)
             guard let access = answer["access_token"] as? String else { fail("the token endpoint gave no access token") }
             let lifetime = (answer["expires_in"] as? NSNumber)?.doubleValue ?? Double(answer["expires_in"] as? String ?? "") ?? 3600

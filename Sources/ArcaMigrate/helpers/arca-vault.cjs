@@ -1,7 +1,8 @@
 // Vault lookups added by `arca migrate` (Node.js standard library only).
 //
 // secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API, signing
-// in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the certificate
+// and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The call is synchronous
 // (the code it replaces read a constant): it runs this file as a child process. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300).
@@ -25,11 +26,31 @@ function secret(name) {
   return r.stdout;
 }
 
+// An RS256 client assertion for the certificate (and private key) in the PEM file at `path`.
+function assertion(path, audience) {
+  const crypto = require("node:crypto");
+  let pem;
+  try { pem = require("node:fs").readFileSync(path, "utf8"); } catch (e) {
+    fail("cannot read AZURE_CLIENT_CERTIFICATE_PATH " + path + ": " + e.message);
+  }
+  const b64 = (b) => Buffer.from(b).toString("base64url");
+  const cert = new crypto.X509Certificate(pem);
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: "RS256", typ: "JWT", x5t: b64(crypto.createHash("sha1").update(cert.raw).digest()) };
+  const id = process.env.AZURE_CLIENT_ID;
+  const claims = { aud: audience, iss: id, sub: id, jti: crypto.randomUUID(), nbf: now, iat: now, exp: now + 600 };
+  const input = b64(JSON.stringify(header)) + "." + b64(JSON.stringify(claims));
+  return input + "." + b64(crypto.sign("sha256", Buffer.from(input), crypto.createPrivateKey(pem)));
+}
+
 async function fetchSecret(name) {
   const https = require("node:https");
   const fs = require("node:fs");
   const vault = (process.env.ARCA_VAULT_URL || fail("ARCA_VAULT_URL is not set (see docs/migrate.md)")).replace(/\/$/, "");
-  const missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"].filter((n) => !process.env[n]);
+  const missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"].filter((n) => !process.env[n]);
+  if (!process.env.AZURE_CLIENT_SECRET && !process.env.AZURE_CLIENT_CERTIFICATE_PATH) {
+    missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
+  }
   if (missing.length) fail(missing.join(", ") + " not set (the application's credentials)");
   const ca = process.env.ARCA_CA_CERT ? fs.readFileSync(process.env.ARCA_CA_CERT) : undefined;
   const request = (url, body, headers) =>
@@ -54,13 +75,15 @@ async function fetchSecret(name) {
     });
   const authority = (process.env.AZURE_AUTHORITY_HOST || vault).replace(/\/$/, "");
   const resource = (process.env.ARCA_VAULT_RESOURCE || vault).replace(/\/$/, "");
-  const form = new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: process.env.AZURE_CLIENT_ID,
-    client_secret: process.env.AZURE_CLIENT_SECRET,
-    scope: resource + "/.default",
-  }).toString();
-  const token = await request(authority + "/" + process.env.AZURE_TENANT_ID + "/oauth2/v2.0/token", form,
+  const endpoint = authority + "/" + process.env.AZURE_TENANT_ID + "/oauth2/v2.0/token";
+  const fields = { grant_type: "client_credentials", client_id: process.env.AZURE_CLIENT_ID, scope: resource + "/.default" };
+  if (process.env.AZURE_CLIENT_SECRET) {
+    fields.client_secret = process.env.AZURE_CLIENT_SECRET;
+  } else {
+    fields.client_assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    fields.client_assertion = assertion(process.env.AZURE_CLIENT_CERTIFICATE_PATH, endpoint);
+  }
+  const token = await request(endpoint, new URLSearchParams(fields).toString(),
     { "Content-Type": "application/x-www-form-urlencoded" });
   const answer = await request(vault + "/secrets/" + encodeURIComponent(name) + "?api-version=7.5", null,
     { Authorization: "Bearer " + token.access_token });

@@ -1,8 +1,9 @@
 # Vault lookups added by `arca migrate` (POSIX shell and curl).
 #
 # arca_secret NAME prints a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-# signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
-# AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The token is kept for the
+# signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+# certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion made with
+# openssl; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The token is kept for the
 # shell's lifetime until shortly before it expires.
 
 _arca_fail() { printf 'arca vault: %s\n' "$1" >&2; return 1; }
@@ -25,22 +26,47 @@ _arca_curl() { # _arca_curl URL [curl args…]: body on stdout, fails with the v
   esac
 }
 
+_arca_b64() { base64 | tr -d '\n=' | tr '/+' '_-'; }
+
+_arca_assertion() { # _arca_assertion PEM AUDIENCE: an RS256 client assertion for the certificate in PEM
+  [ -r "$1" ] || { _arca_fail "cannot read AZURE_CLIENT_CERTIFICATE_PATH $1"; return 1; }
+  _arca_x5t=$(openssl x509 -in "$1" -outform der | openssl dgst -sha1 -binary | _arca_b64) ||
+    { _arca_fail "$1 holds no certificate (needs the openssl program)"; return 1; }
+  _arca_t=$(date +%s)
+  _arca_in="$(printf '{"alg":"RS256","typ":"JWT","x5t":"%s"}' "$_arca_x5t" | _arca_b64).$(printf \
+    '{"aud":"%s","iss":"%s","sub":"%s","jti":"%s","nbf":%s,"iat":%s,"exp":%s}' "$2" "$AZURE_CLIENT_ID" \
+    "$AZURE_CLIENT_ID" "$(openssl rand -hex 16)" "$_arca_t" "$_arca_t" "$((_arca_t + 600))" | _arca_b64)"
+  _arca_sig=$(printf '%s' "$_arca_in" | openssl dgst -sha256 -sign "$1" | _arca_b64) ||
+    { _arca_fail "cannot sign with the key in $1"; return 1; }
+  printf '%s.%s' "$_arca_in" "$_arca_sig"
+}
+
 arca_secret() {
+  _arca_name=$1
   [ -n "${ARCA_VAULT_URL:-}" ] || { _arca_fail "ARCA_VAULT_URL is not set (see docs/migrate.md)"; return 1; }
-  for _arca_v in AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET; do
+  for _arca_v in AZURE_TENANT_ID AZURE_CLIENT_ID; do
     eval "[ -n \"\${$_arca_v:-}\" ]" || { _arca_fail "$_arca_v is not set (the application's credentials)"; return 1; }
   done
+  [ -n "${AZURE_CLIENT_SECRET:-}${AZURE_CLIENT_CERTIFICATE_PATH:-}" ] ||
+    { _arca_fail "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH is not set (the application's credentials)"; return 1; }
   _arca_vault=${ARCA_VAULT_URL%/}
   _arca_now=$(date +%s)
   if [ -z "${_ARCA_TOKEN:-}" ] || [ "$_arca_now" -ge "${_ARCA_TOKEN_EXPIRES:-0}" ]; then
     _arca_authority=${AZURE_AUTHORITY_HOST:-$_arca_vault}
     _arca_resource=${ARCA_VAULT_RESOURCE:-$_arca_vault}
-    _arca_answer=$(_arca_curl "${_arca_authority%/}/$AZURE_TENANT_ID/oauth2/v2.0/token" \
-      --data-urlencode grant_type=client_credentials --data-urlencode "client_id=$AZURE_CLIENT_ID" \
-      --data-urlencode "client_secret=$AZURE_CLIENT_SECRET" --data-urlencode "scope=${_arca_resource%/}/.default") || return 1
+    _arca_endpoint="${_arca_authority%/}/$AZURE_TENANT_ID/oauth2/v2.0/token"
+    if [ -n "${AZURE_CLIENT_SECRET:-}" ]; then
+      set -- --data-urlencode "client_secret=$AZURE_CLIENT_SECRET"
+    else
+      _arca_jwt=$(_arca_assertion "$AZURE_CLIENT_CERTIFICATE_PATH" "$_arca_endpoint") || return 1
+      set -- --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
+        --data-urlencode "client_assertion=$_arca_jwt"
+    fi
+    _arca_answer=$(_arca_curl "$_arca_endpoint" --data-urlencode grant_type=client_credentials \
+      --data-urlencode "client_id=$AZURE_CLIENT_ID" --data-urlencode "scope=${_arca_resource%/}/.default" "$@") || return 1
     _ARCA_TOKEN=$(printf '%s' "$_arca_answer" | _arca_json access_token)
     _ARCA_TOKEN_EXPIRES=$((_arca_now + 3000))
   fi
-  _arca_answer=$(_arca_curl "$_arca_vault/secrets/$1?api-version=7.5" -H "Authorization: Bearer $_ARCA_TOKEN") || return 1
+  _arca_answer=$(_arca_curl "$_arca_vault/secrets/$_arca_name?api-version=7.5" -H "Authorization: Bearer $_ARCA_TOKEN") || return 1
   printf '%s' "$_arca_answer" | _arca_json value
 }

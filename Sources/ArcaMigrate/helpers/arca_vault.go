@@ -1,7 +1,8 @@
 // Vault lookups added by `arca migrate` (Go standard library only).
 //
 // arcaSecret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
-// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority:
+// signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
+// certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) and the access token until shortly before it expires. A missing
 // variable or an unreachable vault stops the program with one message naming what is wrong.
@@ -9,9 +10,16 @@
 package {{PACKAGE}}
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,6 +78,47 @@ func arcaCall(req *http.Request) map[string]any {
 	return answer
 }
 
+// arcaAssertion is an RS256 client assertion for the certificate and private key in the PEM file path.
+func arcaAssertion(path, audience string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		arcaFail("cannot read AZURE_CLIENT_CERTIFICATE_PATH %s: %v", path, err)
+	}
+	var der []byte
+	var key *rsa.PrivateKey
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		switch block.Type {
+		case "CERTIFICATE":
+			der = block.Bytes
+		case "PRIVATE KEY":
+			if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+				key, _ = k.(*rsa.PrivateKey)
+			}
+		case "RSA PRIVATE KEY":
+			key, _ = x509.ParsePKCS1PrivateKey(block.Bytes)
+		}
+	}
+	if der == nil || key == nil {
+		arcaFail("%s needs a certificate and its RSA private key (PEM)", path)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	thumb := sha1.Sum(der)
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
+	now := time.Now().Unix()
+	id := os.Getenv("AZURE_CLIENT_ID")
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "x5t": b64(thumb[:])})
+	claims, _ := json.Marshal(map[string]any{"aud": audience, "iss": id, "sub": id, "jti": fmt.Sprintf("%x", jti),
+		"nbf": now, "iat": now, "exp": now + 600})
+	input := b64(header) + "." + b64(claims)
+	digest := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		arcaFail("cannot sign with the key in %s: %v", path, err)
+	}
+	return input + "." + b64(sig)
+}
+
 func arcaSecret(name string) string {
 	arcaVault.Lock()
 	defer arcaVault.Unlock()
@@ -86,10 +135,13 @@ func arcaSecret(name string) string {
 	}
 	if arcaVault.token == "" || time.Until(arcaVault.expires) < time.Minute {
 		var missing []string
-		for _, n := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"} {
+		for _, n := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} {
 			if os.Getenv(n) == "" {
 				missing = append(missing, n)
 			}
+		}
+		if os.Getenv("AZURE_CLIENT_SECRET") == "" && os.Getenv("AZURE_CLIENT_CERTIFICATE_PATH") == "" {
+			missing = append(missing, "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
 		}
 		if len(missing) > 0 {
 			arcaFail("%s not set (the application's credentials)", strings.Join(missing, ", "))
@@ -101,10 +153,16 @@ func arcaSecret(name string) string {
 		if resource == "" {
 			resource = vault
 		}
+		endpoint := strings.TrimSuffix(authority, "/") + "/" + os.Getenv("AZURE_TENANT_ID") + "/oauth2/v2.0/token"
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {os.Getenv("AZURE_CLIENT_ID")},
-			"client_secret": {os.Getenv("AZURE_CLIENT_SECRET")}, "scope": {strings.TrimSuffix(resource, "/") + "/.default"}}
-		req, _ := http.NewRequest("POST", strings.TrimSuffix(authority, "/")+"/"+os.Getenv("AZURE_TENANT_ID")+"/oauth2/v2.0/token",
-			strings.NewReader(form.Encode()))
+			"scope": {strings.TrimSuffix(resource, "/") + "/.default"}}
+		if s := os.Getenv("AZURE_CLIENT_SECRET"); s != "" {
+			form.Set("client_secret", s)
+		} else {
+			form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+			form.Set("client_assertion", arcaAssertion(os.Getenv("AZURE_CLIENT_CERTIFICATE_PATH"), endpoint))
+		}
+		req, _ := http.NewRequest("POST", endpoint, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		answer := arcaCall(req)
 		arcaVault.token, _ = answer["access_token"].(string)

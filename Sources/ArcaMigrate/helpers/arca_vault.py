@@ -1,12 +1,17 @@
 """Vault lookups added by `arca migrate` (standard library only).
 
 secret(name) reads a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API, signing in
-as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET (authority: AZURE_AUTHORITY_HOST,
-default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for ARCA_SECRET_TTL seconds
+as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the certificate and
+private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (an RS256 client assertion signed by the openssl
+program; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for ARCA_SECRET_TTL seconds
 (default 300) and the access token until shortly before it expires.
 """
+import base64
+import hashlib
 import json
 import os
+import subprocess
+import uuid
 import ssl
 import threading
 import time
@@ -55,22 +60,55 @@ def _request(url, data=None, headers=None):
 def _access_token(vault):
     if _token[0] and time.time() < _token[1] - 60:
         return _token[0]
-    missing = [n for n in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET") if not os.environ.get(n)]
+    missing = [n for n in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID") if not os.environ.get(n)]
+    if not os.environ.get("AZURE_CLIENT_SECRET") and not os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH"):
+        missing.append("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
     if missing:
         raise VaultError("arca vault: %s not set (the application's credentials)" % ", ".join(missing))
     authority = os.environ.get("AZURE_AUTHORITY_HOST") or vault
     resource = os.environ.get("ARCA_VAULT_RESOURCE") or vault
-    form = urllib.parse.urlencode({
-        "grant_type": "client_credentials",
-        "client_id": os.environ["AZURE_CLIENT_ID"],
-        "client_secret": os.environ["AZURE_CLIENT_SECRET"],
-        "scope": resource.rstrip("/") + "/.default",
-    }).encode()
-    answer = _request("%s/%s/oauth2/v2.0/token" % (authority.rstrip("/"), os.environ["AZURE_TENANT_ID"]), form,
+    endpoint = "%s/%s/oauth2/v2.0/token" % (authority.rstrip("/"), os.environ["AZURE_TENANT_ID"])
+    fields = {"grant_type": "client_credentials", "client_id": os.environ["AZURE_CLIENT_ID"],
+              "scope": resource.rstrip("/") + "/.default"}
+    if os.environ.get("AZURE_CLIENT_SECRET"):
+        fields["client_secret"] = os.environ["AZURE_CLIENT_SECRET"]
+    else:
+        fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        fields["client_assertion"] = _assertion(os.environ["AZURE_CLIENT_CERTIFICATE_PATH"], endpoint)
+    answer = _request(endpoint, urllib.parse.urlencode(fields).encode(),
                       {"Content-Type": "application/x-www-form-urlencoded"})
     _token[0] = answer["access_token"]
     _token[1] = time.time() + float(answer.get("expires_in", 3600))
     return _token[0]
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _assertion(path, audience):
+    """An RS256 client assertion for the certificate in `path` (PEM with its private key)."""
+    try:
+        pem = open(path, encoding="ascii").read()
+    except OSError as e:
+        raise VaultError("arca vault: cannot read AZURE_CLIENT_CERTIFICATE_PATH %s: %s" % (path, e.strerror)) from None
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    if begin not in pem:
+        raise VaultError("arca vault: %s holds no certificate" % path)
+    der = base64.b64decode(pem.split(begin, 1)[1].split(end, 1)[0])
+    now = int(time.time())
+    header = {"alg": "RS256", "typ": "JWT", "x5t": _b64(hashlib.sha1(der).digest())}
+    claims = {"aud": audience, "iss": os.environ["AZURE_CLIENT_ID"], "sub": os.environ["AZURE_CLIENT_ID"],
+              "jti": str(uuid.uuid4()), "nbf": now, "iat": now, "exp": now + 600}
+    signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
+    try:
+        signed = subprocess.run(["openssl", "dgst", "-sha256", "-sign", path], input=signing_input.encode(),
+                                capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        why = getattr(e, "stderr", b"") or b""
+        raise VaultError("arca vault: cannot sign with the key in %s (needs the openssl program): %s"
+                         % (path, why.decode(errors="replace").strip() or e)) from None
+    return signing_input + "." + _b64(signed.stdout)
 
 
 def secret(name):
