@@ -2,7 +2,7 @@
 
 /// The lookup helpers, one per language, compiled into the binary.
 enum EmbeddedHelpers {
-    /// (file name, text), sorted by name.
+    /// (path under helpers/, text): the standard-library helpers, and the `azure-sdk/` ones for `--style azure-sdk`.
     static let files: [String: String] = [
         "ArcaVault.cs": ####"""
 // Vault lookups added by `arca migrate` (.NET base class library only).
@@ -1288,6 +1288,270 @@ module ArcaVault
     end
   end
 end
+"""####,
+        "azure-sdk/ArcaVault.cs": ####"""
+// Vault lookups added by `arca migrate --style azure-sdk`, through the official Azure SDK for .NET.
+//
+// ArcaVault.Secret(name) reads a secret from the Key Vault at AZURE_KEYVAULT_URL (else ARCA_VAULT_URL) with
+// Azure.Security.KeyVault.Secrets, signing in with DefaultAzureCredential (AZURE_TENANT_ID / AZURE_CLIENT_ID with
+// AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, a managed identity, the Azure CLI…). Values are cached
+// for ARCA_SECRET_TTL seconds (default 300).
+// Needs: dotnet add package Azure.Security.KeyVault.Secrets; dotnet add package Azure.Identity
+using System;
+using System.Collections.Generic;
+using Azure.Identity;
+using Azure.Security.KeyVault.Secrets;
+
+{{NAMESPACE}}
+public static class ArcaVault
+{
+    static readonly object Gate = new object();
+    static readonly Dictionary<string, (string Value, DateTime At)> Cache = new Dictionary<string, (string, DateTime)>();
+    static SecretClient client;
+
+    /// <summary>The current value of the Key Vault secret <paramref name="name"/>.</summary>
+    public static string Secret(string name)
+    {
+        lock (Gate)
+        {
+            var ttl = double.Parse(Environment.GetEnvironmentVariable("ARCA_SECRET_TTL") is { Length: > 0 } t ? t : "300");
+            if (Cache.TryGetValue(name, out var hit) && (DateTime.UtcNow - hit.At).TotalSeconds < ttl) return hit.Value;
+            if (client == null)
+            {
+                var url = Environment.GetEnvironmentVariable("AZURE_KEYVAULT_URL") is { Length: > 0 } u ? u
+                    : Environment.GetEnvironmentVariable("ARCA_VAULT_URL") is { Length: > 0 } a ? a
+                    : throw new InvalidOperationException("arca vault: AZURE_KEYVAULT_URL is not set (the vault's URL)");
+                client = new SecretClient(new Uri(url), new DefaultAzureCredential());
+            }
+            var value = client.GetSecret(name).Value.Value;
+            Cache[name] = (value, DateTime.UtcNow);
+            return value;
+        }
+    }
+}
+"""####,
+        "azure-sdk/ArcaVault.java": ####"""
+/*
+ * Vault lookups added by `arca migrate --style azure-sdk`, through the official Azure SDK for Java.
+ *
+ * ArcaVault.secret(name) reads a secret from the Key Vault at AZURE_KEYVAULT_URL (else ARCA_VAULT_URL) with
+ * azure-security-keyvault-secrets, signing in with DefaultAzureCredential (AZURE_TENANT_ID / AZURE_CLIENT_ID with
+ * AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, a managed identity, the Azure CLI…). Values are cached
+ * for ARCA_SECRET_TTL seconds (default 300).
+ * Needs: com.azure:azure-security-keyvault-secrets and com.azure:azure-identity.
+ */
+import com.azure.identity.DefaultAzureCredentialBuilder;
+import com.azure.security.keyvault.secrets.SecretClient;
+import com.azure.security.keyvault.secrets.SecretClientBuilder;
+import java.util.HashMap;
+import java.util.Map;
+
+final class ArcaVault {
+    private static final Map<String, Object[]> CACHE = new HashMap<>();
+    private static SecretClient client;
+
+    private ArcaVault() {}
+
+    /** The current value of the Key Vault secret {@code name}. */
+    static synchronized String secret(String name) {
+        String ttlText = System.getenv("ARCA_SECRET_TTL");
+        long ttl = Long.parseLong(ttlText != null && !ttlText.isEmpty() ? ttlText : "300") * 1000;
+        Object[] hit = CACHE.get(name);
+        if (hit != null && System.currentTimeMillis() - (Long) hit[1] < ttl) return (String) hit[0];
+        if (client == null) {
+            String url = System.getenv("AZURE_KEYVAULT_URL");
+            if (url == null || url.isEmpty()) url = System.getenv("ARCA_VAULT_URL");
+            if (url == null || url.isEmpty()) throw new IllegalStateException("arca vault: AZURE_KEYVAULT_URL is not set (the vault's URL)");
+            client = new SecretClientBuilder().vaultUrl(url).credential(new DefaultAzureCredentialBuilder().build()).buildClient();
+        }
+        String value = client.getSecret(name).getValue();
+        CACHE.put(name, new Object[] {value, System.currentTimeMillis()});
+        return value;
+    }
+}
+"""####,
+        "azure-sdk/ArcaVault.kt": ####"""
+// Vault lookups added by `arca migrate --style azure-sdk`, through the official Azure SDK for Java.
+//
+// ArcaVault.secret(name) reads a secret from the Key Vault at AZURE_KEYVAULT_URL (else ARCA_VAULT_URL) with
+// azure-security-keyvault-secrets, signing in with DefaultAzureCredential (AZURE_TENANT_ID / AZURE_CLIENT_ID with
+// AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, a managed identity, the Azure CLI…). Values are cached
+// for ARCA_SECRET_TTL seconds (default 300).
+// Needs: com.azure:azure-security-keyvault-secrets and com.azure:azure-identity.
+{{PACKAGE}}
+import com.azure.identity.DefaultAzureCredentialBuilder
+import com.azure.security.keyvault.secrets.SecretClient
+import com.azure.security.keyvault.secrets.SecretClientBuilder
+
+object ArcaVault {
+    private val cache = HashMap<String, Pair<String, Long>>()
+
+    private val client: SecretClient by lazy {
+        val url = System.getenv("AZURE_KEYVAULT_URL")?.takeIf { it.isNotEmpty() } ?: System.getenv("ARCA_VAULT_URL")?.takeIf { it.isNotEmpty() }
+            ?: throw IllegalStateException("arca vault: AZURE_KEYVAULT_URL is not set (the vault's URL)")
+        SecretClientBuilder().vaultUrl(url).credential(DefaultAzureCredentialBuilder().build()).buildClient()
+    }
+
+    /** The current value of the Key Vault secret [name]. */
+    @Synchronized
+    fun secret(name: String): String {
+        val ttl = (System.getenv("ARCA_SECRET_TTL")?.takeIf { it.isNotEmpty() } ?: "300").toLong() * 1000
+        cache[name]?.let { if (System.currentTimeMillis() - it.second < ttl) return it.first }
+        val value = client.getSecret(name).value
+        cache[name] = value to System.currentTimeMillis()
+        return value
+    }
+}
+"""####,
+        "azure-sdk/arca-vault.cjs": ####"""
+// Vault lookups added by `arca migrate --style azure-sdk`, through the official Azure SDK for JavaScript.
+//
+// secret(name) reads a secret from the Key Vault at AZURE_KEYVAULT_URL (else ARCA_VAULT_URL) with
+// @azure/keyvault-secrets, signing in with DefaultAzureCredential (AZURE_TENANT_ID / AZURE_CLIENT_ID with
+// AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, a managed identity, the Azure CLI…). The SDK is
+// asynchronous and the code this replaces read a constant, so the first read of each secret runs this file as a
+// child process. Values are cached for ARCA_SECRET_TTL seconds (default 300).
+// Needs: npm install @azure/identity @azure/keyvault-secrets
+"use strict";
+const cache = new Map();
+
+function secret(name) {
+  const ttl = Number(process.env.ARCA_SECRET_TTL || "300") * 1000;
+  const hit = cache.get(name);
+  if (hit && Date.now() - hit.at < ttl) return hit.value;
+  const r = require("node:child_process").spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env: process.env });
+  if (r.status !== 0) throw new Error("arca vault: " + (r.stderr || "lookup failed").trim());
+  cache.set(name, { value: r.stdout, at: Date.now() });
+  return r.stdout;
+}
+
+async function fetchSecret(name) {
+  const { DefaultAzureCredential } = require("@azure/identity");
+  const { SecretClient } = require("@azure/keyvault-secrets");
+  const url = process.env.AZURE_KEYVAULT_URL || process.env.ARCA_VAULT_URL;
+  if (!url) throw new Error("AZURE_KEYVAULT_URL is not set (the vault's URL)");
+  return (await new SecretClient(url, new DefaultAzureCredential()).getSecret(name)).value;
+}
+
+module.exports = { secret, fetchSecret };
+
+if (require.main === module) {
+  fetchSecret(process.argv[2]).then((v) => process.stdout.write(v), (e) => {
+    process.stderr.write(e.message + "\n");
+    process.exit(1);
+  });
+}
+"""####,
+        "azure-sdk/arca_vault.go": ####"""
+// Vault lookups added by `arca migrate --style azure-sdk`, through the official Azure SDK for Go.
+//
+// arcaSecret(name) reads a secret from the Key Vault at AZURE_KEYVAULT_URL (else ARCA_VAULT_URL) with azsecrets,
+// signing in with DefaultAzureCredential (AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or
+// AZURE_CLIENT_CERTIFICATE_PATH, a managed identity, the Azure CLI…). Values are cached for ARCA_SECRET_TTL
+// seconds (default 300). A failure stops the program with one message.
+// Needs: go get github.com/Azure/azure-sdk-for-go/sdk/azidentity github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets
+
+package {{PACKAGE}}
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+)
+
+var arcaVault = struct {
+	sync.Mutex
+	client *azsecrets.Client
+	cache  map[string]arcaCached
+}{cache: map[string]arcaCached{}}
+
+type arcaCached struct {
+	value string
+	at    time.Time
+}
+
+func arcaSecret(name string) string {
+	arcaVault.Lock()
+	defer arcaVault.Unlock()
+	ttl, err := strconv.Atoi(os.Getenv("ARCA_SECRET_TTL"))
+	if err != nil {
+		ttl = 300
+	}
+	if hit, ok := arcaVault.cache[name]; ok && time.Since(hit.at) < time.Duration(ttl)*time.Second {
+		return hit.value
+	}
+	if arcaVault.client == nil {
+		url := os.Getenv("AZURE_KEYVAULT_URL")
+		if url == "" {
+			url = os.Getenv("ARCA_VAULT_URL")
+		}
+		if url == "" {
+			fmt.Fprintln(os.Stderr, "arca vault: AZURE_KEYVAULT_URL is not set (the vault's URL)")
+			os.Exit(70)
+		}
+		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		if err == nil {
+			arcaVault.client, err = azsecrets.NewClient(url, cred, nil)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "arca vault:", err)
+			os.Exit(70)
+		}
+	}
+	resp, err := arcaVault.client.GetSecret(context.Background(), name, "", nil)
+	if err != nil || resp.Value == nil {
+		fmt.Fprintln(os.Stderr, "arca vault: cannot read", name+":", err)
+		os.Exit(70)
+	}
+	arcaVault.cache[name] = arcaCached{*resp.Value, time.Now()}
+	return *resp.Value
+}
+"""####,
+        "azure-sdk/arca_vault.py": ####"""
+"""Vault lookups added by `arca migrate --style azure-sdk`, through the official Azure SDK for Python.
+
+secret(name) reads a secret from the Key Vault at AZURE_KEYVAULT_URL (else ARCA_VAULT_URL) with
+azure-keyvault-secrets, signing in with DefaultAzureCredential (AZURE_TENANT_ID / AZURE_CLIENT_ID with
+AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, a managed identity, the Azure CLI…). Values are cached for
+ARCA_SECRET_TTL seconds (default 300). Needs: pip install azure-identity azure-keyvault-secrets
+"""
+import os
+import threading
+import time
+
+from azure.identity import DefaultAzureCredential
+from azure.keyvault.secrets import SecretClient
+
+_lock = threading.Lock()
+_cache = {}
+_client = []
+
+
+class VaultError(RuntimeError):
+    pass
+
+
+def secret(name):
+    """The current value of the Key Vault secret `name`."""
+    ttl = float(os.environ.get("ARCA_SECRET_TTL", "300"))
+    with _lock:
+        hit = _cache.get(name)
+        if hit and time.time() - hit[1] < ttl:
+            return hit[0]
+        if not _client:
+            url = os.environ.get("AZURE_KEYVAULT_URL") or os.environ.get("ARCA_VAULT_URL")
+            if not url:
+                raise VaultError("arca vault: AZURE_KEYVAULT_URL is not set (the vault's URL)")
+            _client.append(SecretClient(vault_url=url, credential=DefaultAzureCredential()))
+        value = _client[0].get_secret(name).value
+        _cache[name] = (value, time.time())
+        return value
 """####,
     ]
 }

@@ -63,11 +63,13 @@ public struct Planner: Sendable {
 
     /// With `--only PATH`: other uses of a value are looked for only under these paths.
     public var paths: [String]?
+    public var style: HelperStyle
 
-    public init(root: String, existing: [String: String] = [:], paths: [String]? = nil) {
+    public init(root: String, existing: [String: String] = [:], paths: [String]? = nil, style: HelperStyle = .arca) {
         self.root = root
         self.existing = existing
         self.paths = paths
+        self.style = style
     }
 
     func inScope(_ path: String) -> Bool {
@@ -264,7 +266,10 @@ public struct Planner: Sendable {
             let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
             let helperPath = folder + language.helperFile
             if !language.helperFile.isEmpty, !helpers.contains(where: { $0.0 == helperPath }) {
-                helpers.append((helperPath, Helpers.source(for: language, file: path, text: text)))
+                helpers.append((helperPath, Helpers.source(for: language, file: path, text: text, style: style)))
+                if !Helpers.has(style, language) {
+                    skipped.append(.init(path: helperPath, line: 0, reason: "no official Azure SDK for \(language.id.rawValue): the standard-library helper is used"))
+                }
             }
         }
         let ordered = secrets.values.sorted { $0.name < $1.name }

@@ -6,6 +6,8 @@ import ArcaVault
 import ArgumentParser
 import Foundation
 
+extension HelperStyle: ExpressibleByArgument {}
+
 /// `arca migrate`: found secrets into the vault, code rewritten to look them up (dry run by default).
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +33,7 @@ struct Migrate: ParsableCommand {
     @Option(help: "Write the migration report (JSON, no secret values) to this file.") var report: String?
     @Flag(help: "Also turn reads of credentials from the environment into vault lookups (values from --env-file, then the environment).") var env = false
     @Option(name: .customLong("env-file"), help: "A .env file holding the values of the variables --env migrates (repeatable).") var envFiles: [String] = []
+    @Option(help: "Lookup helpers: arca (standard library, any Key Vault API) or azure-sdk (the official Azure SDK where one exists).") var style: HelperStyle = .arca
     @OptionGroup var rules: RuleOptions
     @OptionGroup var vault: VaultOptions
 
@@ -63,7 +66,7 @@ struct Migrate: ParsableCommand {
             findings = findings.filter { f in only.contains { f.ruleID == $0 || f.path == $0 || f.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
         }
         let envValues = env ? try environmentValues() : nil
-        var plan = Planner(root: root, paths: onlyPaths.isEmpty ? nil : onlyPaths).plan(findings, env: envValues)
+        var plan = Planner(root: root, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
         for s in plan.skipped { IO.write(fd: 2, "arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n") }
         guard !plan.isEmpty else {
             IO.write(fd: 1, "Nothing to migrate in \(path).\n")
@@ -77,7 +80,7 @@ struct Migrate: ParsableCommand {
             return out
         }) ?? [:]
         if taken.contains(where: { name, value in plan.secrets.contains { $0.name == name && $0.value != value } }) {
-            plan = Planner(root: root, existing: taken, paths: onlyPaths.isEmpty ? nil : onlyPaths).plan(findings, env: envValues)
+            plan = Planner(root: root, existing: taken, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
         }
         printPlan(plan)
         guard apply else {
@@ -100,7 +103,7 @@ struct Migrate: ParsableCommand {
         let verifier = Verifier(root: root)
         let left = verifier.leftovers(plan.files.map(\.path), values: Set(plan.secrets.map(\.value)), scanner: scanner,
                                       scratch: DetectorScratch(rules: ruleSet))
-        let checks = verifier.syntax(plan.files)
+        let checks = verifier.syntax(plan.files, style: style)
         let failed = checks.filter { !$0.passed }
         if !left.isEmpty || !failed.isEmpty {
             _ = try migrateCall { try vault.withVault(unseal: true) { try await migration.rollback(client: $0) } }

@@ -119,12 +119,48 @@ import Testing
 
     @Test func embeddedHelpersMatchTheFolder() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/ArcaMigrate/helpers").standardized.path
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        let files = try FileManager.default.subpathsOfDirectory(atPath: folder).filter { !$0.hasSuffix("azure-sdk") }.sorted()
         #expect(files == EmbeddedHelpers.files.keys.sorted(), "run scripts/embed-helpers.py")
         for f in files {
             let text = try String(contentsOfFile: folder + "/" + f, encoding: .utf8)
             #expect(EmbeddedHelpers.files[f] == String(text.dropLast(text.hasSuffix("\n") ? 1 : 0)), "\(f): run scripts/embed-helpers.py")
         }
         #expect(Set(Language.all.map(\.helperFile)).isSubset(of: Set(files)))
+    }
+
+    @Test func azureSDKStyleUsesTheOfficialSDKWhereOneExists() throws {
+        let files = ["a.py": "DB_PASSWORD = \"Tr0ub4dor&3xQ9z\"\n", "b.js": "const dbPassword = \"Tr0ub4dor&3xQ9z\";\n",
+                     "C.java": "class C { static final String DB_PASSWORD = \"Tr0ub4dor&3xQ9z\"; }\n",
+                     "d.swift": "let dbPassword = \"Tr0ub4dor&3xQ9z\"\n"]
+        let (arca, root) = try Self.plan(files)
+        var options = ScanOptions()
+        options.detect.envUsage = .none
+        let findings = try Scanner(rules: try RuleSet.load(builtin: true, extraDirectories: []), options: options).scan(root: root).findings
+        let sdk = Planner(root: root, style: .azureSDK).plan(findings)
+        // The call sites are the same; the helpers differ.
+        #expect(sdk.files.map(\.new) == arca.files.map(\.new))
+        let helper = { (plan: Plan, path: String) in plan.helpers.first { $0.path == path }?.content ?? "" }
+        #expect(helper(sdk, "arca_vault.py").contains("from azure.keyvault.secrets import SecretClient"))
+        #expect(helper(sdk, "arca-vault.cjs").contains("require(\"@azure/keyvault-secrets\")"))
+        #expect(helper(sdk, "ArcaVault.java").contains("new SecretClientBuilder()"))
+        #expect(helper(sdk, "ArcaVault.swift") == helper(arca, "ArcaVault.swift"))
+        #expect(sdk.skipped.contains { $0.path == "ArcaVault.swift" && $0.reason.contains("no official Azure SDK") })
+        // The Python helper imports with the real SDK installed (the test venv has it).
+        let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/test-venv/bin/python").standardized.path
+        if FileManager.default.isExecutableFile(atPath: python) {
+            let dir = root + "/sdk"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try helper(sdk, "arca_vault.py").write(toFile: dir + "/arca_vault.py", atomically: true, encoding: .utf8)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: python)
+            p.arguments = ["-c", "import arca_vault, os; os.environ.pop('AZURE_KEYVAULT_URL', None); os.environ.pop('ARCA_VAULT_URL', None)\ntry:\n    arca_vault.secret('x')\nexcept arca_vault.VaultError as e:\n    print(e)"]
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+            #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("AZURE_KEYVAULT_URL is not set"))
+        }
     }
 }
