@@ -88,6 +88,12 @@ struct Migrate: ParsableCommand {
             return
         }
         try refuseDirty(root, plan.files.map(\.path))
+        if vault.remoteURL == nil {
+            let dir = IO.absolutePath(vault.directory)
+            if dir == root || dir.hasPrefix(root + "/") {
+                throw CLIError(code: Exit.usage, message: "arca: the vault \(dir) is inside the project being migrated; keep it outside (--vault-dir, ARCA_VAULT_DIR) or use a server (--vault URL)")
+            }
+        }
         if !yes {
             guard isatty(0) != 0 else { throw CLIError(code: Exit.usage, message: "arca: confirm with --yes (standard input is not a terminal)") }
             IO.write(fd: 2, "Store \(plan.secrets.count) secret(s) in \(vaultName) and rewrite \(plan.files.count) file(s)? [y/N] ")

@@ -203,6 +203,8 @@ import Testing
         #expect(try CLITests.arca(["migrate", root, "--rollback", "--vault-dir", vaultDir]).status == 3)  // nothing to roll back
         try "not json".write(toFile: root + "/r.json", atomically: true, encoding: .utf8)
         #expect(try CLITests.arca(["migrate", root, "--from", root + "/r.json", "--vault-dir", vaultDir]).status == 2)
+        let inside = try CLITests.arca(["migrate", root, "--apply", "--yes", "--force", "--vault-dir", root + "/.vault"])
+        #expect(inside.status == 2 && inside.err.contains("inside the project"))
         // --force migrates the dirty files; --only narrows to one path.
         let only = try CLITests.arca(["migrate", root, "--apply", "--yes", "--force", "--only", "java", "--vault-dir", vaultDir])
         #expect(only.status == 0, "\(only.err)")
