@@ -102,6 +102,12 @@ public struct Migration: Sendable {
         let formatter = ISO8601DateFormatter()
         var record = Record(id: UUID().uuidString.lowercased(), created: formatter.string(from: Date()), state: "prepared",
                             vault: vault, files: entries, helpers: helpers, secrets: versions)
+        // The record must hold references only: refuse rather than write a value to disk.
+        let text = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        if plan.secrets.contains(where: { text.contains($0.value) || text.contains(Self.jsonEscaped($0.value)) }) {
+            for file in plan.files { unlink(root + "/" + file.path + Self.pendingSuffix) }
+            throw Failure.io("the rollback record would hold a secret value; nothing was rewritten")
+        }
         try save(record)
         for h in plan.helpers where helpers.contains(h.path) {
             try Self.writeSynced(root + "/" + h.path, h.content, mode: 0o644)
@@ -216,6 +222,11 @@ public struct Migration: Sendable {
         do { return try JSONDecoder().decode(Record.self, from: data) } catch {
             throw Failure.noRecord("the migration record \(recordPath(id)) is damaged: \(error)")
         }
+    }
+
+    static func jsonEscaped(_ s: String) -> String {
+        let data = (try? JSONEncoder().encode([s])) ?? Data()
+        return String(String(decoding: data, as: UTF8.self).dropFirst(2).dropLast(2))
     }
 
     static func sha256(_ text: String) -> String {
