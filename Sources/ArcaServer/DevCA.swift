@@ -41,7 +41,9 @@ public enum DevCA {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true, keyAgreement: true))
                 try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                // `vault.localhost` too: the Azure SDKs want the vault's host to be a sub-domain of the token resource
+                // (serve as https://vault.localhost:PORT with --resource https://localhost:PORT).
+                SubjectAlternativeNames([.dnsName("localhost"), .dnsName("vault.localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
                 SubjectKeyIdentifier(hash: serverPublic)
                 AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: caPublic).keyIdentifier)
             },

@@ -258,4 +258,48 @@ import Testing
             #expect(try Self.git(["status", "--porcelain", "--untracked-files=all"], root).isEmpty)
         }
     }
+
+    /// `--style azure-sdk`: the migrated Python program reads through the official Azure SDK for Python
+    /// (`azure-keyvault-secrets` with `DefaultAzureCredential`), unmodified, against the server serving as
+    /// https://vault.localhost:PORT with the token resource https://localhost:PORT (the SDK wants the vault's
+    /// host under the resource's). The test maps vault.localhost to 127.0.0.1 for Python (no resolver does here).
+    @Test func azureSDKStylePythonRunsThroughTheOfficialSDK() throws {
+        let python = CLITests.repoRoot.appendingPathComponent(".build/test-venv/bin/python").path
+        let root = try CLITests.tree(["report.py": """
+            import hashlib
+            DB_PASSWORD = "\(Self.dbPassword)"
+            STRIPE_KEY = "\(Self.stripe)"
+            print(hashlib.sha256((DB_PASSWORD + STRIPE_KEY).encode()).hexdigest())
+
+            """])
+        let before = try CLITests.run(python, ["report.py"], cwd: root)
+        let server = try VaultServerTests.Server(extra: { ["--vault-url", "https://vault.localhost:\($0)", "--resource", "https://localhost:\($0)"] })
+        let local = "https://localhost:\(server.port)"
+        let ca = server.dir + "/v/dev-ca.pem"
+        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
+                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String, "AZURE_AUTHORITY_HOST": local]
+        let remote = ["--vault", local, "--ca-cert", ca]
+        let applied = try CLITests.arca(["migrate", root, "--apply", "--yes", "--force", "--style", "azure-sdk", "--no-history"] + remote, env: admin)
+        #expect(applied.status == 0, "\(applied.err)")
+        #expect(try String(contentsOfFile: root + "/arca_vault.py", encoding: .utf8).contains("from azure.keyvault.secrets import SecretClient"))
+        let app = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "sdk-runner", "--output", "json"] + remote, env: admin).out)
+        for name in ["db-password", "stripe-key"] {
+            #expect(try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets User", "--assignee", "sdk-runner",
+                                       "--scope", "/secrets/\(name)"] + remote, env: admin).status == 0)
+        }
+        let shim = try CLITests.tree(["sitecustomize.py": """
+            import socket
+            _real = socket.getaddrinfo
+            def _local(host, *args, **kwargs):
+                return _real("127.0.0.1" if host == "vault.localhost" else host, *args, **kwargs)
+            socket.getaddrinfo = _local
+
+            """])
+        let after = try CLITests.run(python, ["report.py"], cwd: root, env: [
+            "AZURE_KEYVAULT_URL": "https://vault.localhost:\(server.port)", "AZURE_AUTHORITY_HOST": local, "ARCA_CA_CERT": ca,
+            "AZURE_TENANT_ID": admin["AZURE_TENANT_ID"]!, "AZURE_CLIENT_ID": app["clientId"] as! String,
+            "AZURE_CLIENT_SECRET": app["clientSecret"] as! String, "PYTHONPATH": shim])
+        #expect(after.status == 0, "\(after.err.suffix(1500))")
+        #expect(after.out == before.out && !before.out.isEmpty)
+    }
 }

@@ -14,8 +14,12 @@ import Testing
         let port: Int
         var dev: [String: Any] = [:]
 
-        init(dir: String? = nil) throws {
+        /// Extra `serve` arguments, given the port.
+        let extra: @Sendable (Int) -> [String]
+
+        init(dir: String? = nil, extra: @escaping @Sendable (Int) -> [String] = { _ in [] }) throws {
             self.dir = dir ?? VaultCLITests.dir()
+            self.extra = extra
             port = Self.freePort()
             try start()
         }
@@ -24,7 +28,7 @@ import Testing
             try? FileManager.default.removeItem(atPath: dir + "/v/dev.json")
             let p = Process()
             p.executableURL = URL(fileURLWithPath: CLITests.binary)
-            p.arguments = ["vault", "serve", "--dev", "--vault-dir", dir + "/v", "--listen", "127.0.0.1:\(port)"]
+            p.arguments = ["vault", "serve", "--dev", "--vault-dir", dir + "/v", "--listen", "127.0.0.1:\(port)"] + extra(port)
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
@@ -33,7 +37,7 @@ import Testing
             while Date() < deadline {
                 if let data = FileManager.default.contents(atPath: dir + "/v/dev.json"),
                    let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                   curl(["-o", "/dev/null", "\(obj["vaultUrl"]!)/secrets?api-version=7.5"]).status == "401" {
+                   obj["vaultUrl"] != nil, curl(["-o", "/dev/null", "https://localhost:\(port)/secrets?api-version=7.5"]).status == "401" {
                     dev = obj
                     return
                 }
