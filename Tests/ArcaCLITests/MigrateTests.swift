@@ -203,6 +203,19 @@ import Testing
         #expect(try CLITests.arca(["migrate", root, "--rollback", "--vault-dir", vaultDir]).status == 3)  // nothing to roll back
         try "not json".write(toFile: root + "/r.json", atomically: true, encoding: .utf8)
         #expect(try CLITests.arca(["migrate", root, "--from", root + "/r.json", "--vault-dir", vaultDir]).status == 2)
+        // --from takes the findings of a redacted JSON report, by fingerprint.
+        let report = root + "/../scan.json"
+        _ = try CLITests.arca(["scan", root, "--format", "json", "-o", report, "--quiet"])
+        let fromReport = try CLITests.arca(["migrate", root, "--from", report, "--vault-dir", vaultDir])
+        #expect(fromReport.status == 0 && fromReport.out.contains("db-password") && fromReport.out.contains("Dry run"), "\(fromReport.err)")
+        // arca run: a reference to a missing secret stops before the command (4); a missing command is 127.
+        let ref = ["X": "@Microsoft.KeyVault(SecretName=nope)"]
+        #expect(try CLITests.arca(["run", "--vault-dir", vaultDir, "--", "/bin/sh", "-c", "echo $X"], env: ref).status == 4)
+        #expect(try CLITests.arca(["run", "--vault-dir", vaultDir, "--", "no-such-command-here"]).status == 127)
+        #expect(try CLITests.arca(["vault", "secret", "set", "yes-here", "--vault-dir", vaultDir], stdin: "v4lue").status == 0)
+        let ran = try CLITests.arca(["run", "--vault-dir", vaultDir, "--", "/bin/sh", "-c", "printf %s \"$X\"; exit 3"],
+                                    env: ["X": "@Microsoft.KeyVault(SecretName=yes-here)"])
+        #expect(ran.status == 3 && ran.out == "v4lue")
         let inside = try CLITests.arca(["migrate", root, "--apply", "--yes", "--force", "--vault-dir", root + "/.vault"])
         #expect(inside.status == 2 && inside.err.contains("inside the project"))
         // --force migrates the dirty files; --only narrows to one path.
