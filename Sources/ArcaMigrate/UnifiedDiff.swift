@@ -1,4 +1,5 @@
-/// `diff -u` output for two texts (Myers' algorithm on lines, three lines of context).
+/// `diff -u` output for two texts (lines compared with the standard library's `difference(from:)`, three lines
+/// of context).
 public enum UnifiedDiff {
     public static func make(old: String, new: String, path: String, context: Int = 3) -> String {
         let a = lines(old), b = lines(new)
@@ -53,36 +54,31 @@ public enum UnifiedDiff {
         var newIndex: Int
     }
 
-    /// The shortest edit script (Myers 1986), as a sequence of same / delete / insert lines.
+    /// The edit script in file order, from the standard library's `difference(from:)` (Myers' algorithm):
+    /// deletions before insertions where both happen.
     static func script(_ a: [String], _ b: [String]) -> [Op] {
-        let n = a.count, m = b.count, maxD = n + m
-        var v = [Int](repeating: 0, count: 2 * maxD + 2)
-        var trace: [[Int]] = []
-        let offset = maxD + 1
-        outer: for d in 0...maxD {
-            trace.append(v)
-            for k in stride(from: -d, through: d, by: 2) {
-                var x = (k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1])) ? v[offset + k + 1] : v[offset + k - 1] + 1
-                var y = x - k
-                while x < n && y < m && a[x] == b[y] { x += 1; y += 1 }
-                v[offset + k] = x
-                if x >= n && y >= m { trace.append(v); break outer }
+        var removed = Set<Int>(), inserted = Set<Int>()
+        for change in b.difference(from: a) {
+            switch change {
+            case .remove(let offset, _, _): removed.insert(offset)
+            case .insert(let offset, _, _): inserted.insert(offset)
             }
         }
-        // Walk back through the trace.
         var ops: [Op] = []
-        var x = n, y = m
-        for d in stride(from: trace.count - 2, through: 0, by: -1) {
-            let vd = trace[d]
-            let k = x - y
-            let prevK = (k == -d || (k != d && vd[offset + k - 1] < vd[offset + k + 1])) ? k + 1 : k - 1
-            let prevX = vd[offset + prevK], prevY = prevX - prevK
-            while x > prevX && y > prevY { x -= 1; y -= 1; ops.append(Op(kind: .same, oldIndex: x, newIndex: y)) }
-            if d > 0 {
-                if x == prevX { y -= 1; ops.append(Op(kind: .insert, oldIndex: x, newIndex: y)) } else { x -= 1; ops.append(Op(kind: .delete, oldIndex: x, newIndex: y)) }
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if i < a.count, removed.contains(i) {
+                ops.append(Op(kind: .delete, oldIndex: i, newIndex: j))
+                i += 1
+            } else if j < b.count, inserted.contains(j) {
+                ops.append(Op(kind: .insert, oldIndex: i, newIndex: j))
+                j += 1
+            } else {
+                ops.append(Op(kind: .same, oldIndex: i, newIndex: j))
+                i += 1
+                j += 1
             }
         }
-        while x > 0 && y > 0 { x -= 1; y -= 1; ops.append(Op(kind: .same, oldIndex: x, newIndex: y)) }
-        return ops.reversed()
+        return ops
     }
 }
