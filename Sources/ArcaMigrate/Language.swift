@@ -68,25 +68,21 @@ public struct Language: Sendable, Equatable {
         helperFile: "arca_vault.py",
         importLine: { _, _ in "from arca_vault import secret as arca_secret" })
 
-    public static let javascript = Language(
-        id: .javascript, lookup: { "arcaSecret(\(quoted($0, $1)))" },
-        interpolated: { quote, _, name in quote == "`" ? "${arcaSecret(\"\(name)\")}" : nil },
-        helperFile: "arca-vault.cjs",
-        importLine: { file, text in
-            isESModule(file, text)
-                ? "import { createRequire as arcaRequire } from \"node:module\"; const arcaSecret = arcaRequire(import.meta.url)(\"./arca-vault.cjs\").secret;"
-                : "const arcaSecret = require(\"./arca-vault.cjs\").secret;"
-        })
+    public static let javascript = node(.javascript, declaration: "const arcaSecret")
+    public static let typescript = node(.typescript, declaration: "const arcaSecret: (name: string) => string")
 
-    public static let typescript = Language(
-        id: .typescript, lookup: { "arcaSecret(\(quoted($0, $1)))" },
-        interpolated: { quote, _, name in quote == "`" ? "${arcaSecret(\"\(name)\")}" : nil },
-        helperFile: "arca-vault.cjs",
-        importLine: { file, text in
-            isESModule(file, text)
-                ? "import { createRequire as arcaRequire } from \"node:module\"; const arcaSecret: (name: string) => string = arcaRequire(import.meta.url)(\"./arca-vault.cjs\").secret;"
-                : "const arcaSecret: (name: string) => string = require(\"./arca-vault.cjs\").secret;"
-        })
+    /// JavaScript and TypeScript: the same lookup; TypeScript types the imported function.
+    static func node(_ id: ID, declaration: String) -> Language {
+        Language(
+            id: id, lookup: { "arcaSecret(\(quoted($0, $1)))" },
+            interpolated: { quote, _, name in quote == "`" ? "${arcaSecret(\"\(name)\")}" : nil },
+            helperFile: "arca-vault.cjs",
+            importLine: { file, text in
+                isESModule(file, text)
+                    ? "import { createRequire as arcaRequire } from \"node:module\"; \(declaration) = arcaRequire(import.meta.url)(\"./arca-vault.cjs\").secret;"
+                    : "\(declaration) = require(\"./arca-vault.cjs\").secret;"
+            })
+    }
 
     public static let go = Language(
         id: .go, lookup: { name, _ in "arcaSecret(\(quoted(name)))" }, interpolated: { _, _, _ in nil },

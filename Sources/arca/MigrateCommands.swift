@@ -115,7 +115,8 @@ struct Migrate: ParsableCommand {
             _ = try migrateCall { try vault.withVault(unseal: true) { try await migration.rollback(client: $0) } }
             var why = left.map { "  \($0): a migrated secret is still there\n" }.joined()
             why += failed.map { "  \($0.path): \($0.tool ?? "") failed:\n\($0.output.split(separator: "\n").prefix(8).map { "    " + $0 }.joined(separator: "\n"))\n" }.joined()
-            throw CLIError(code: Exit.runtime, message: "arca: the rewritten files did not pass their checks, so they were restored:\n" + why)
+            // A compiler quotes source lines: keep the migrated values out of what it says.
+            throw CLIError(code: Exit.runtime, message: "arca: the rewritten files did not pass their checks, so they were restored:\n" + redacted(why, plan))
         }
         let history = noHistory ? [:] : historyCommits(root, plan, scanner: scanner)
         printReport(plan, versions: versions, checks: checks, history: history, record: record)
