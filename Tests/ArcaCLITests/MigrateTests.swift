@@ -225,6 +225,30 @@ import Testing
         #expect(try String(contentsOfFile: root + "/billing.py", encoding: .utf8).contains(Self.dbPassword))
     }
 
+    /// A rewrite that no longer compiles (a Java `switch` needs a compile-time constant) is undone at once.
+    @Test func aRewriteThatDoesNotCompileIsRestored() throws {
+        let original = """
+            public class Modes {
+                static final String ADMIN_PASSWORD = "hG7kq2Lm9xQ4zR";
+                static String role(String given) {
+                    switch (given) {
+                        case ADMIN_PASSWORD: return "admin";
+                        default: return "user";
+                    }
+                }
+            }
+
+            """
+        let root = try CLITests.tree(["Modes.java": original])
+        let vaultDir = VaultCLITests.dir() + "/v"
+        #expect(try CLITests.arca(["vault", "init", "--seal", "key-file", "--vault-dir", vaultDir]).status == 0)
+        let r = try CLITests.arca(["migrate", root, "--apply", "--yes", "--vault-dir", vaultDir])
+        #expect(r.status == 3 && r.err.contains("Modes.java") && r.err.contains("restored"), "\(r.err)")
+        #expect(!r.err.contains("hG7kq2Lm9xQ4zR"))
+        #expect(try String(contentsOfFile: root + "/Modes.java", encoding: .utf8) == original)
+        #expect(!FileManager.default.fileExists(atPath: root + "/ArcaVault.java"))
+    }
+
     /// Killed at different moments of the rewrite: the next run finishes or drops it, so the tree is all old or
     /// all new, and every secret the new files look up is in the vault.
     @Test(arguments: [150, 450, 750, 1050])
