@@ -103,12 +103,16 @@ struct VaultOptions: ParsableArguments {
     }
 
     /// Opens the vault and unseals it with whatever credential its seal needs.
+    /// The vault is unsealed once per process: a command that calls it several times (`migrate`) asks for the
+    /// passphrase or shares once.
     func open(explicitUnseal: Bool = false) throws -> Vault {
         try requireLocal("this command")
+        if !explicitUnseal, let open = OpenVaults.shared.get(directory) { return open }
         let vault = try vaultCall { try Vault(directory: directory) }
         try vaultCall {
             try vault.unseal(try credential(for: vault), caller: caller, source: "embedded", explicit: explicitUnseal)
         }
+        OpenVaults.shared.set(directory, vault)
         return vault
     }
 
@@ -197,6 +201,15 @@ func vaultCall<T>(_ body: () throws -> T) throws -> T {
     } catch let e as VaultError {
         throw VaultExit.error(e)
     }
+}
+
+/// The vaults this process has unsealed, by folder.
+final class OpenVaults: @unchecked Sendable {
+    static let shared = OpenVaults()
+    private let lock = NSLock()
+    private var vaults: [String: Vault] = [:]
+    func get(_ directory: String) -> Vault? { lock.withLock { vaults[directory] } }
+    func set(_ directory: String, _ vault: Vault) { lock.withLock { vaults[directory] = vault } }
 }
 
 /// Waits for an async call from the synchronous command (the embedded client does no real waiting).
