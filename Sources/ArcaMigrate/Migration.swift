@@ -80,13 +80,16 @@ public struct Migration: Sendable {
 
     // MARK: Apply
 
-    /// Replaces the files: new texts beside the old (`NAME.arca-new`, synced), then the record (the commit
-    /// point), then the renames; helpers are created only where none exists.
+    /// Replaces the files: a pending list, new texts beside the old (`NAME.arca-new`, synced) and the new
+    /// helpers (only where none exists), then the record (the commit point), then the renames.
     public func apply(_ plan: Plan, versions: [String: String], vault: String, pauseBetweenRenames: UInt32 = 0) throws -> Record {
         try recover()
-        // Which files get a pending copy, so a migration killed before its record can be cleaned up.
+        let helpers = plan.helpers.filter { !FileManager.default.fileExists(atPath: root + "/" + $0.path) }
+        // What gets a pending copy and which helpers are new, so a migration killed before its record can be
+        // undone: `file PATH` / `helper PATH` lines.
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        try Self.writeSynced(stateDirectory + "/pending", plan.files.map(\.path).joined(separator: "\n"), mode: 0o600)
+        let pending = plan.files.map { "file \($0.path)" } + helpers.map { "helper \($0.path)" }
+        try Self.writeSynced(stateDirectory + "/pending", pending.joined(separator: "\n"), mode: 0o600)
         var entries: [Record.FileEntry] = []
         for file in plan.files {
             let path = root + "/" + file.path
@@ -95,23 +98,18 @@ public struct Migration: Sendable {
             try Self.writeSynced(path + Self.pendingSuffix, file.new, mode: mode_t(st.st_mode & 0o7777))
             entries.append(.init(path: file.path, newSHA256: Self.sha256(file.new), mode: UInt32(st.st_mode & 0o7777), reverse: file.reverse))
         }
-        var helpers: [String] = []
-        for h in plan.helpers where !FileManager.default.fileExists(atPath: root + "/" + h.path) {
-            helpers.append(h.path)
-        }
+        // Helpers exist before the record, so a rolled-forward migration never refers to a missing one.
+        for h in helpers { try Self.writeSynced(root + "/" + h.path, h.content, mode: 0o644) }
         let formatter = ISO8601DateFormatter()
         var record = Record(id: UUID().uuidString.lowercased(), created: formatter.string(from: Date()), state: "prepared",
-                            vault: vault, files: entries, helpers: helpers, secrets: versions)
+                            vault: vault, files: entries, helpers: helpers.map(\.path), secrets: versions)
         // The record must hold references only: refuse rather than write a value to disk.
         let text = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
         if plan.secrets.contains(where: { text.contains($0.value) || text.contains(Self.jsonEscaped($0.value)) }) {
-            for file in plan.files { unlink(root + "/" + file.path + Self.pendingSuffix) }
+            try recover()
             throw Failure.io("the rollback record would hold a secret value; nothing was rewritten")
         }
         try save(record)
-        for h in plan.helpers where helpers.contains(h.path) {
-            try Self.writeSynced(root + "/" + h.path, h.content, mode: 0o644)
-        }
         for e in entries {
             if pauseBetweenRenames > 0 { usleep(pauseBetweenRenames * 1000) }
             guard rename(root + "/" + e.path + Self.pendingSuffix, root + "/" + e.path) == 0 else {
@@ -144,9 +142,13 @@ public struct Migration: Sendable {
         }
         var dropped = 0
         let pending = FileManager.default.contents(atPath: stateDirectory + "/pending").map { String(decoding: $0, as: UTF8.self) } ?? ""
-        for rel in pending.split(separator: "\n") where FileManager.default.fileExists(atPath: root + "/" + rel + Self.pendingSuffix) {
-            try? FileManager.default.removeItem(atPath: root + "/" + rel + Self.pendingSuffix)
-            dropped += 1
+        for line in pending.split(separator: "\n") {
+            let (kind, rel) = (line.prefix { $0 != " " }, line.drop { $0 != " " }.dropFirst())
+            let path = root + "/" + rel + (kind == "file" ? Self.pendingSuffix : "")
+            if FileManager.default.fileExists(atPath: path) {
+                try? FileManager.default.removeItem(atPath: path)
+                dropped += 1
+            }
         }
         try? FileManager.default.removeItem(atPath: stateDirectory + "/pending")
         return dropped > 0 ? "dropped \(dropped) unfinished file(s) of an interrupted migration; nothing had changed" : nil

@@ -286,6 +286,10 @@ import Testing
         #expect(unchanged == 0 || unchanged == originals.count, "a mix: \(unchanged) of \(originals.count) files unchanged")
         let pending = try CLITests.run("/usr/bin/find", [root, "-name", "*.arca-new"]).out
         #expect(pending.isEmpty)
+        if unchanged == originals.count {
+            // Dropped before its record: not a file or helper of it is left.
+            #expect(try Self.git(["status", "--porcelain", "--untracked-files=all"], root).isEmpty)
+        }
         if unchanged == 0 {
             for name in ["db-password", "stripe-key", "api-password"] {
                 let got = try CLITests.arca(["vault", "secret", "get", name, "--vault-dir", vaultDir])

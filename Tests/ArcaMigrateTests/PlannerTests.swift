@@ -163,4 +163,20 @@ import Testing
             #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("AZURE_KEYVAULT_URL is not set"))
         }
     }
+
+    /// A migration killed after writing its pending copies and helpers but before its record is dropped.
+    @Test func recoveryDropsAMigrationKilledBeforeItsRecord() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("arca-recover-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/.arca-migrate", withIntermediateDirectories: true)
+        try "old\n".write(toFile: root + "/a.py", atomically: true, encoding: .utf8)
+        try "new\n".write(toFile: root + "/a.py.arca-new", atomically: true, encoding: .utf8)
+        try "helper\n".write(toFile: root + "/arca_vault.py", atomically: true, encoding: .utf8)
+        try "file a.py\nhelper arca_vault.py".write(toFile: root + "/.arca-migrate/pending", atomically: true, encoding: .utf8)
+        let migration = Migration(root: root)
+        #expect(try migration.recover()?.contains("dropped 2") == true)
+        #expect(try String(contentsOfFile: root + "/a.py", encoding: .utf8) == "old\n")
+        #expect(!FileManager.default.fileExists(atPath: root + "/a.py.arca-new"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/arca_vault.py"))
+        #expect(try migration.recover() == nil)
+    }
 }
