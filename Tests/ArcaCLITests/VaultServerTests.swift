@@ -338,6 +338,22 @@ import Testing
         func arca(_ args: [String], stdin: String = "", as who: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
             try CLITests.arca(["vault"] + args + remote, stdin: stdin, env: who ?? admin)
         }
+        // The operator routes answer bad input with Azure's error shape and a 4xx, and change nothing.
+        let token = try server.adminToken()
+        func post(_ path: String, _ body: String, auth: Bool = true) -> (status: String, body: String) {
+            server.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body]
+                        + (auth ? ["-H", "Authorization: Bearer \(token)"] : []) + ["\(server.url)\(path)?api-version=7.5"])
+        }
+        for (path, body) in [("/arca/principals", "not json"), ("/arca/principals", #"{"kind":"robot","name":"x"}"#),
+                             ("/arca/principals", #"{"kind":"user","name":"bob"}"#), ("/arca/unseal", "{}"),
+                             ("/arca/roleassignments", #"{"role":"Key Vault Secrets User","assignee":"arca-dev-admin","scope":"/nope"}"#),
+                             ("/arca/principals/arca-dev-admin/certificates", #"{"certificate":"%%%"}"#)] {
+            let r = post(path, body)
+            #expect(r.status == "400" && r.body.contains("\"error\""), "\(path) \(body): \(r)")
+        }
+        #expect(post("/arca/principals", #"{"kind":"application","name":"x"}"#, auth: false).status == "401")
+        #expect(server.curl(["-X", "PUT", "-H", "Authorization: Bearer \(token)", "\(server.url)/arca/status?api-version=7.5"]).status == "404")
+        #expect(!(try arca(["app", "list"]).out.contains("bob")))
         let status = try VaultCLITests.json(try arca(["status", "--output", "json"]).out)
         #expect(status["initialized"] as? Bool == true && status["seal"] as? String == "key-file" && status["sealed"] as? Bool == false)
         #expect(try arca(["init"]).status == 7)
