@@ -232,7 +232,7 @@ public struct Migration: Sendable {
     }
 
     static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Array(SHA256.hash(data: Array(text.utf8))))
     }
 
     static func writeSynced(_ path: String, _ text: String, mode: mode_t) throws {

@@ -74,7 +74,12 @@ public struct Planner: Sendable {
 
     func inScope(_ path: String) -> Bool {
         guard let paths else { return true }
-        return paths.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+        return paths.contains { Self.path(path, isUnder: $0) }
+    }
+
+    /// `path` is `folder` or lies below it (`--only PATH`).
+    public static func path(_ path: String, isUnder folder: String) -> Bool {
+        path == folder || path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
     }
 
     struct Site {
@@ -323,7 +328,8 @@ public struct Planner: Sendable {
         return out
     }
 
-    static let helperNames: Set<String> = Set(Language.all.map(\.helperFile))
+    /// The helper files `migrate` adds: never themselves migrated.
+    public static let helperNames: Set<String> = Set(Language.all.map(\.helperFile))
 
     static func lineStarts(_ s: [Unicode.Scalar]) -> [Int] {
         var starts = [0]

@@ -79,18 +79,29 @@ public struct Verifier: Sendable {
 
     func run(_ rel: String, _ tool: String, _ args: [String]) -> Check {
         guard let exe = Self.which(tool) else { return Check(path: rel, tool: nil, passed: true, output: "") }
+        let shown = ([tool] + args.filter { !$0.hasPrefix("/") && !$0.contains("import ") }).joined(separator: " ")
+        do {
+            let r = try Self.capture(exe, args, errors: true)
+            return Check(path: rel, tool: shown, passed: r.status == 0, output: r.output)
+        } catch {
+            return Check(path: rel, tool: tool, passed: false, output: "\(error)")
+        }
+    }
+
+    /// Runs a program to its end with no input: its exit status and standard output (with standard error when
+    /// `errors`).
+    public static func capture(_ executable: String, _ args: [String], errors: Bool) throws -> (status: Int32, output: String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         let pipe = Pipe()
         p.standardOutput = pipe
-        p.standardError = pipe
+        p.standardError = errors ? pipe : FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { return Check(path: rel, tool: tool, passed: false, output: "\(error)") }
+        try p.run()
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        return Check(path: rel, tool: ([tool] + args.filter { !$0.hasPrefix("/") && !$0.contains("import ") }).joined(separator: " "),
-                     passed: p.terminationStatus == 0, output: out)
+        return (p.terminationStatus, out)
     }
 
     static func which(_ tool: String) -> String? {

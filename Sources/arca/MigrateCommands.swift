@@ -58,12 +58,12 @@ struct Migrate: ParsableCommand {
         do { findings = try scanner.scan(root: root).findings } catch {
             throw CLIError(code: Exit.usage, message: "arca: cannot scan \(error)")
         }
-        findings = findings.filter { ($0.kind == .secret || env) && !Self.isHelper($0.path) }
+        findings = findings.filter { ($0.kind == .secret || env) && !Planner.helperNames.contains(($0.path as NSString).lastPathComponent) }
         if let from { findings = try Self.select(findings, report: from) }
         let ruleIDs = Set(ruleSet.rules.map(\.id))
         let onlyPaths = only.filter { !ruleIDs.contains($0) }
         if !only.isEmpty {
-            findings = findings.filter { f in only.contains { f.ruleID == $0 || f.path == $0 || f.path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
+            findings = findings.filter { f in only.contains { f.ruleID == $0 || Planner.path(f.path, isUnder: $0) } }
         }
         let envValues = env ? try environmentValues() : nil
         var plan = Planner(root: root, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
@@ -135,12 +135,6 @@ struct Migrate: ParsableCommand {
 
     var vaultName: String { vault.remoteURL ?? "the vault in \(vault.directory)" }
 
-    static func isHelper(_ path: String) -> Bool {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        return ["arca_vault.py", "arca-vault.cjs", "arca-vault.sh", "ArcaVault.java", "ArcaVault.swift", "arca_vault.go",
-                "ArcaVault.kt", "ArcaVault.cs", "arca_vault.rb", "arca_vault.php"].contains(name)
-    }
-
     /// The findings whose fingerprints an earlier JSON report lists.
     static func select(_ findings: [Finding], report: String) throws -> [Finding] {
         guard let text = IO.readFile(report), let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
@@ -153,25 +147,13 @@ struct Migrate: ParsableCommand {
 
     func refuseDirty(_ root: String, _ paths: [String]) throws {
         guard !force, IO.gitTopLevel(root) != nil,
-              let r = try? Self.git(["status", "--porcelain", "--"] + paths, in: root), r.status == 0 else { return }
-        let dirty = r.out.split(separator: "\n")
+              let r = try? Verifier.capture("/usr/bin/env", ["git", "-C", root, "status", "--porcelain", "--"] + paths, errors: false),
+              r.status == 0 else { return }
+        let dirty = r.output.split(separator: "\n")
         guard dirty.isEmpty else {
             throw CLIError(code: Exit.usage, message: "arca: uncommitted changes in files migrate would rewrite (commit or stash them, or --force):\n"
                            + dirty.map { "  \($0)" }.joined(separator: "\n"))
         }
-    }
-
-    static func git(_ args: [String], in dir: String) throws -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-C", dir] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, out)
     }
 
     // MARK: Output
