@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Tests only: property-based checks of the guarantees (no secret in any output, …).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -97,8 +99,13 @@ let package = Package(
         ),
         .testTarget(name: "ArcaRegexTests", dependencies: ["ArcaRegex"]),
         .testTarget(name: "ArcaRulesTests", dependencies: ["ArcaRules", "ArcaRegex"]),
-        .testTarget(name: "ArcaScanTests", dependencies: ["ArcaScan", "ArcaRules", "ArcaReport"]),
-        .testTarget(name: "ArcaCLITests", dependencies: ["arca", "ArcaScan", "ArcaVault", "ArcaServer"]),
+        .testTarget(name: "ArcaScanTests", dependencies: [
+            "ArcaScan", "ArcaRules", "ArcaReport", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "ArcaCLITests", dependencies: [
+            "arca", "ArcaScan", "ArcaVault", "ArcaServer",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "ArcaVaultTests", dependencies: ["ArcaVault"]),
         .testTarget(name: "ArcaMigrateTests", dependencies: ["ArcaMigrate", "ArcaScan", "ArcaRules", "ArcaVault"], exclude: ["golden"]),
     ]

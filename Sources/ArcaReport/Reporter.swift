@@ -21,6 +21,8 @@ public struct ReportInput: Sendable {
     /// Findings hidden because the baseline lists them.
     public var suppressedByBaseline: Int
     public var toolVersion: String
+    /// Masks every secret this scan found (those the baseline hides too) in any string; `.none` with `reveal`.
+    public var redactor: Redactor
 
     public init(findings: [Finding], result: ScanResult, root: String, absoluteRoot: String, reveal: Bool,
                 rules: RuleSet, staleBaseline: [BaselineEntry] = [], suppressedByBaseline: Int = 0,
@@ -34,6 +36,7 @@ public struct ReportInput: Sendable {
         self.staleBaseline = staleBaseline
         self.suppressedByBaseline = suppressedByBaseline
         self.toolVersion = toolVersion
+        self.redactor = reveal ? .none : Redactor(findings: result.findings + findings)
     }
 
     var secretCount: Int { findings.filter { $0.kind == .secret }.count }
@@ -44,14 +47,22 @@ public struct ReportInput: Sendable {
 /// fingerprint, a message or a summary.
 public enum Reporter {
     /// The report in `format`.
+    ///
+    /// Redaction happens twice, through the one ``Redactor`` that knows every secret of the scan: on each
+    /// finding's strings before rendering (so no format's escaping can hide a value from the final pass), and on
+    /// the rendered report as a whole.
     public static func render(_ input: ReportInput, format: ReportFormat, color: Bool = false, staged: Bool = false)
         -> String {
+        var shown = input
+        if !input.reveal { shown.findings = input.findings.map { input.redactor.mask($0) } }
+        let out: String
         switch format {
-        case .text: return TextReport.render(input, color: color, staged: staged)
-        case .json: return JSONReport.render(input).serialized() + "\n"
-        case .sarif: return SARIFReport.render(input).serialized() + "\n"
-        case .junit: return JUnitReport.render(input)
+        case .text: out = TextReport.render(shown, color: color, staged: staged)
+        case .json: out = JSONReport.render(shown).serialized() + "\n"
+        case .sarif: out = SARIFReport.render(shown).serialized() + "\n"
+        case .junit: out = JUnitReport.render(shown)
         }
+        return input.redactor(out)
     }
 
     /// The one-line summary: files, bytes, time, findings.
@@ -64,7 +75,7 @@ public enum Reporter {
         if !r.skipped.isEmpty { s += ", \(r.skipped.count) skipped" }
         if input.suppressedByBaseline > 0 { s += ", \(input.suppressedByBaseline) in baseline" }
         if !input.staleBaseline.isEmpty { s += ", \(input.staleBaseline.count) stale baseline entries" }
-        return s
+        return input.redactor(s)
     }
 
     static func formatBytes(_ n: Int) -> String {
@@ -86,7 +97,7 @@ public enum Reporter {
     }
 }
 
-/// JSON: `{"findings": [...], "summary": {...}, "skipped": [...], "staleBaseline": [...]}`.
+/// JSON: `{"findings": [...], "summary": {...}, "errors": [...], "skipped": [...], "staleBaseline": [...]}`.
 public enum JSONReport {
     public static func finding(_ f: Finding, reveal: Bool) -> JSONValue {
         var pairs: [(String, JSONValue)] = [
@@ -133,8 +144,10 @@ public enum JSONReport {
                 ("secrets", .int(input.secretCount)),
                 ("envUsages", .int(input.envCount)),
                 ("skipped", .int(r.skipped.count)),
+                ("errors", .int(r.errors.count)),
                 ("suppressedByBaseline", .int(input.suppressedByBaseline)),
             ])),
+            ("errors", .array(r.errors.map { .string($0) })),
             ("skipped", .array(r.skipped.map { .object([("path", .string($0.path)), ("reason", .string($0.reason))]) })),
             ("staleBaseline", .array(input.staleBaseline.map {
                 .object([("fingerprint", .string($0.fingerprint)), ("rule", .string($0.ruleID)), ("path", .string($0.path))])

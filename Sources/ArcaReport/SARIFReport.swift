@@ -54,6 +54,13 @@ public enum SARIFReport {
                 ]))])),
                 ("originalUriBaseIds", .object([("%SRCROOT%", .object([("uri", .string("file://" + uri(base)))]))])),
                 ("columnKind", .string("unicodeCodePoints")),
+                // An incomplete scan says so: executionSuccessful false, one notification per error.
+                ("invocations", .array([.object([
+                    ("executionSuccessful", .bool(input.result.errors.isEmpty)),
+                    ("toolExecutionNotifications", .array(input.result.errors.map {
+                        .object([("level", .string("error")), ("message", .object([("text", .string($0))]))])
+                    })),
+                ])])),
                 ("results", .array(results)),
             ])])),
         ])

@@ -38,6 +38,10 @@ public enum TextReport {
             }
             out += "      fingerprint \(f.fingerprint)\n"
         }
+        if !input.result.errors.isEmpty {
+            out += "\n" + paint("The scan is incomplete:", "1;31") + "\n"
+            for e in input.result.errors { out += "  error: \(e)\n" }
+        }
         if !input.staleBaseline.isEmpty {
             out += "\nBaseline entries that no longer match anything (remove them with `arca baseline create`):\n"
             for e in input.staleBaseline { out += "  \(e.fingerprint)  \(e.ruleID)  \(e.path)\n" }
@@ -62,10 +66,10 @@ public enum JUnitReport {
     public static func render(_ input: ReportInput) -> String {
         let failures = input.findings.filter { $0.kind == .secret }
         let envs = input.findings.filter { $0.kind == .envUsage }
-        let total = max(1, failures.count + envs.count)
+        let total = max(1, failures.count + envs.count + input.result.errors.count)
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuites name=\"arca\" tests=\"\(total)\" failures=\"\(failures.count)\" errors=\"0\">\n"
-        out += "  <testsuite name=\"arca scan\" tests=\"\(total)\" failures=\"\(failures.count)\" errors=\"0\" "
+        out += "<testsuites name=\"arca\" tests=\"\(total)\" failures=\"\(failures.count)\" errors=\"\(input.result.errors.count)\">\n"
+        out += "  <testsuite name=\"arca scan\" tests=\"\(total)\" failures=\"\(failures.count)\" errors=\"\(input.result.errors.count)\" "
             + "skipped=\"\(envs.count)\" time=\"\(Reporter.fixed(input.result.seconds, 3))\">\n"
         if input.findings.isEmpty {
             out += "    <testcase classname=\"arca\" name=\"no secrets found\" time=\"0\"/>\n"
@@ -84,6 +88,10 @@ public enum JUnitReport {
                 out += "      <skipped message=\"\(xml("env-usage \(f.secret) (\(f.language ?? "?"))"))\"/>\n"
             }
             out += "    </testcase>\n"
+        }
+        for e in input.result.errors {
+            out += "    <testcase classname=\"arca\" name=\"scan error\" time=\"0\">\n"
+            out += "      <error message=\"\(xml(e))\"/>\n    </testcase>\n"
         }
         out += "  </testsuite>\n</testsuites>\n"
         return out

@@ -281,6 +281,7 @@ public struct Detector: Sendable {
             }
             finding.credentialName = credential
             finding.variable = secret
+            if credential { finding.definedValue = Detector.assignedValue(base, buf.count, after: sr.upperBound) }
             finding.fingerprint = Finding.fingerprint(rule: rule.id, path: path, secret: secret)
             withContext(&finding)
             return finding
@@ -324,6 +325,41 @@ public struct Detector: Sendable {
         finding.fingerprint = Finding.fingerprint(rule: rule.id, path: path, secret: secret)
         withContext(&finding)
         return finding
+    }
+
+    /// The value assigned right after a variable name ending at `pos`: `NAME=value`, `NAME: value`,
+    /// `- "NAME=value"`, or a manifest's `value: …` on the next line. Nil for none, or for a reference
+    /// (`${X}`, `$X`) that holds no value.
+    static func assignedValue(_ base: UnsafePointer<UInt8>, _ n: Int, after pos: Int) -> String? {
+        let end = lineEnd(base, n, pos, forward: 0, within: contextWindow)
+        var i = pos
+        func skipBlanks() { while i < end && (base[i] == 0x20 || base[i] == 0x09) { i += 1 } }
+        if i < end && (base[i] == 0x22 || base[i] == 0x27) { i += 1 }
+        skipBlanks()
+        if i >= end || base[i] == 0x0d {
+            // A manifest's `- name: X` followed by `value: …` on the next line.
+            guard end < n else { return nil }
+            let nextEnd = lineEnd(base, n, end + 1, forward: 0, within: contextWindow)
+            let line = String(decoding: UnsafeBufferPointer(start: base + end + 1, count: nextEnd - end - 1), as: UTF8.self)
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            guard trimmed.hasPrefix("value:") else { return nil }
+            return cleanValue(trimmed.dropFirst("value:".count))
+        }
+        guard base[i] == UInt8(ascii: "=") || base[i] == UInt8(ascii: ":") else { return nil }
+        i += 1
+        return cleanValue(String(decoding: UnsafeBufferPointer(start: base + i, count: end - i), as: UTF8.self)[...])
+    }
+
+    static func cleanValue(_ raw: Substring) -> String? {
+        var v = raw.drop { $0 == " " || $0 == "\t" }
+        while let last = v.last, last == " " || last == "\t" || last == "\r" { v = v.dropLast() }
+        if let first = v.first, first == "\"" || first == "'", v.count >= 2, v.last == first {
+            v = v.dropFirst().dropLast()
+        } else if let last = v.last, last == "\"" || last == "'" {
+            v = v.dropLast()  // `- "NAME=value"`: the quote opened before the name
+        }
+        guard !v.isEmpty, !v.hasPrefix("$") else { return nil }
+        return String(v)
     }
 
     static func found(_ re: Regex, in bytes: UnsafeRawBufferPointer, _ matcher: Matcher) -> Bool {

@@ -36,6 +36,10 @@ public struct Finding: Sendable, Hashable {
     public var commit: CommitInfo? = nil
     /// For history scans: whether the secret (same rule and value, at any path) is still in HEAD's tree.
     public var presentAtHead: Bool? = nil
+    /// For an env-usage finding that defines a credential-named variable (`.env`, Dockerfile `ENV`, compose
+    /// `environment:`, a manifest's `value:`): the value assigned, which is a secret. Never printed; the
+    /// ``Redactor`` masks it wherever it appears.
+    public var definedValue: String? = nil
     /// Stable identity: hash of (rule, path, secret). Survives edits elsewhere in the file and line moves.
     public var fingerprint: String
 

@@ -20,6 +20,9 @@ public struct ScanOptions: Sendable {
     public var followSymlinks = false
     /// Worker threads; 0 means one per core.
     public var workers = 0
+    /// Scan binary content as raw bytes instead of skipping it (the pre-commit hook: nothing staged goes
+    /// through unscanned).
+    public var scanBinary = false
 
     public init() {}
 }
@@ -28,6 +31,22 @@ public struct ScanOptions: Sendable {
 public struct Skipped: Sendable, Hashable {
     public var path: String
     public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    /// The kind of skip, for `--allow-skip`: `too-large`, `binary`, `unreadable`, `link` or `other`.
+    public var kind: String {
+        if reason.hasPrefix("too large") { return "too-large" }
+        if reason.hasPrefix("binary") { return "binary" }
+        if reason.hasPrefix("unreadable") { return "unreadable" }
+        if reason.contains("symbolic link") { return "link" }
+        return "other"
+    }
+
+    public static let kinds = ["too-large", "binary", "unreadable", "link", "other"]
 }
 
 /// What a scan found and what it covered.
@@ -37,6 +56,9 @@ public struct ScanResult: Sendable {
     public var bytesScanned = 0
     public var skipped: [Skipped] = []
     public var warnings: [String] = []
+    /// What went wrong while scanning (an unreadable file or directory, a missing or corrupt git object, a
+    /// failed libgit2 call): the scan is incomplete, so the run ends with exit code 3 whatever it found.
+    public var errors: [String] = []
     public var seconds = 0.0
     /// Matches stopped by the PCRE2 match limits.
     public var limitHits = 0
@@ -49,14 +71,22 @@ public struct ScanResult: Sendable {
         bytesScanned += other.bytesScanned
         skipped += other.skipped
         warnings += other.warnings
+        errors += other.errors
         limitHits += other.limitHits
     }
 }
 
-/// A scan that could not run at all (exit code 2).
+/// A scan that could not run at all: bad usage (exit code 2: no such path, not a repository, an unknown
+/// revision) or a runtime failure (exit code 3: a corrupt repository, a failed libgit2 call).
 public struct ScanError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    public var runtime: Bool
     public var description: String { message }
+
+    public init(message: String, runtime: Bool = false) {
+        self.message = message
+        self.runtime = runtime
+    }
 }
 
 /// Walks a tree (or reads one file or standard input), filters it, and runs the ``Detector`` on both cores.
@@ -99,6 +129,7 @@ public struct Scanner: Sendable {
         var result = collector.state.withLock { $0 }
         result.skipped += walkResult.skipped
         result.warnings += walkResult.warnings
+        result.errors += walkResult.errors
         result.findings.sort(by: Scanner.order)
         result.skipped.sort { $0.path < $1.path }
         result.seconds = Scanner.now() - started
@@ -130,13 +161,16 @@ public struct Scanner: Sendable {
     /// The one gate every source (files, standard input, staged blobs, history blobs) goes through: the size
     /// limit, UTF-16 with a byte-order mark transcoded to UTF-8, a NUL in the first 8,000 bytes skipped as
     /// binary, then the detector.
-    func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch) -> TextOutcome {
-        if let reason = Scanner.skipReason(buf.count, maxSize: options.maxFileSize) { return .skipped(reason) }
+    func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch,
+                    maxSize: Int? = nil, scanBinary: Bool? = nil) -> TextOutcome {
+        if let reason = Scanner.skipReason(buf.count, maxSize: maxSize ?? options.maxFileSize) { return .skipped(reason) }
         if buf.count >= 2, (buf[0] == 0xff && buf[1] == 0xfe) || (buf[0] == 0xfe && buf[1] == 0xff),
            let decoded = Scanner.decodeUTF16(Array(buf)) {
             return .scanned(decoded.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) })
         }
-        if let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil { return .skipped("binary") }
+        if !(scanBinary ?? options.scanBinary), let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
+            return .skipped("binary")
+        }
         return .scanned(detector.detect(buf, path: path, scratch: scratch))
     }
 
@@ -180,7 +214,7 @@ public struct Scanner: Sendable {
             }
             guard let dir = opendir(job.absolute) else {
                 let reason = String(cString: strerror(errno))
-                result.warnings.append("\(job.relative.isEmpty ? "." : job.relative): cannot read directory: \(reason)")
+                result.errors.append("\(job.relative.isEmpty ? "." : job.relative): cannot read directory: \(reason)")
                 result.skipped.append(Skipped(path: job.relative.isEmpty ? "." : job.relative,
                                               reason: "unreadable directory: \(reason)"))
                 continue
@@ -244,7 +278,7 @@ public struct Scanner: Sendable {
             switch Scanner.read(job.absolute, maxSize: options.maxFileSize, into: &buffer) {
             case .failure(let reason):
                 local.skipped.append(Skipped(path: job.relative, reason: reason))
-                if reason.hasPrefix("unreadable") { local.warnings.append("\(job.relative): \(reason)") }
+                if reason.hasPrefix("unreadable") { local.errors.append("\(job.relative): \(reason)") }
                 continue
             case .success(let count):
                 let outcome = buffer.withUnsafeBytes {

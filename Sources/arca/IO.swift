@@ -16,12 +16,15 @@ enum IO {
         }
     }
 
-    static func readAll(fd: Int32) -> [UInt8] {
+    static func readAll(fd: Int32) -> [UInt8] { readAllChecked(fd: fd) ?? [] }
+
+    /// Everything up to end of file, or nil when a read fails (never a silently truncated prefix).
+    static func readAllChecked(fd: Int32) -> [UInt8]? {
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; break }
+            if n < 0 { if errno == EINTR { continue }; return nil }
             if n == 0 { break }
             out += buf[0..<n]
         }
@@ -32,7 +35,7 @@ enum IO {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        return String(decoding: readAll(fd: fd), as: UTF8.self)
+        return readAllChecked(fd: fd).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Writes atomically: a temporary file in the same directory, then rename.

@@ -107,6 +107,9 @@ struct ScanFlags: ParsableArguments {
     @Option(help: "Worker threads (default: one per core).")
     var threads: Int = 0
 
+    @Option(help: ArgumentHelp("With --staged: let a commit through although files of this kind of skip could not be scanned (too-large, binary, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
+    var allowSkip: [String] = []
+
     func validate() throws {
         guard !(git && staged) else { throw ValidationError("--git and --staged cannot be combined") }
         if !git && (branch != nil || sinceCommit != nil || range != nil || maxCount != nil) {
@@ -117,6 +120,9 @@ struct ScanFlags: ParsableArguments {
         guard path != "-" || (!git && !staged) else { throw ValidationError("--git and --staged need a repository path") }
         guard maxFileSize > 0 else { throw ValidationError("--max-file-size must be positive") }
         guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
+        for k in allowSkip where !Skipped.kinds.contains(k) {
+            throw ValidationError("--allow-skip takes \(Skipped.kinds.joined(separator: ", ")), not '\(k)'")
+        }
     }
 
     func options() -> ScanOptions {
@@ -135,7 +141,10 @@ struct ScanFlags: ParsableArguments {
         let scanner = Scanner(rules: ruleSet, options: options())
         if path == "-" {
             let scratch = DetectorScratch(rules: ruleSet)
-            return scanner.scan(bytes: IO.readAll(fd: 0), path: "<stdin>", scratch: scratch)
+            guard let bytes = IO.readAllChecked(fd: 0) else {
+                throw CLIError(code: Exit.runtime, message: "arca: cannot read standard input: \(String(cString: strerror(errno)))")
+            }
+            return scanner.scan(bytes: bytes, path: "<stdin>", scratch: scratch)
         }
         do {
             if git {
@@ -145,8 +154,44 @@ struct ScanFlags: ParsableArguments {
             if staged { return try scanner.scanStaged(repository: path) }
             return try scanner.scan(root: path)
         } catch {
-            throw CLIError(code: Exit.usage, message: "arca: cannot scan \(error)")
+            throw CLIError(code: error.runtime ? Exit.runtime : Exit.usage, message: "arca: cannot scan \(error)")
         }
+    }
+
+    /// What a finished scan says on standard error besides the report, and the exit code it calls for (nil when
+    /// the findings decide). Errors are printed even with `quiet`: an incomplete scan is never silent.
+    ///
+    /// - errors (an unreadable file, a missing git object): exit 3, whatever was found;
+    /// - with `--staged`, a staged file that could not be scanned (unless `--allow-skip` names its kind): exit 3,
+    ///   the commit is blocked and the file named;
+    /// - other skips are named, except binary files in a tree or history scan, which are counted.
+    func finish(_ result: ScanResult, redactor: Redactor, quiet: Bool) -> Int32? {
+        var code: Int32?
+        for e in result.errors { IO.write(fd: 2, redactor("arca: error: \(e)\n")) }
+        if !result.errors.isEmpty {
+            IO.write(fd: 2, "arca: the scan is incomplete: \(result.errors.count) error\(result.errors.count == 1 ? "" : "s") (exit 3)\n")
+            code = Exit.runtime
+        }
+        let unscanned = staged ? result.skipped.filter { !allowSkip.contains($0.kind) } : []
+        if !unscanned.isEmpty {
+            var msg = "arca: commit blocked: \(unscanned.count) staged file\(unscanned.count == 1 ? "" : "s") could not be scanned:\n"
+            for k in unscanned { msg += "  \(k.path): \(k.reason)\n" }
+            msg += "arca: raise --max-file-size, or let such files through knowingly with --allow-skip KIND "
+                + "(\(Set(unscanned.map(\.kind)).sorted().joined(separator: ", "))) in the hook.\n"
+            IO.write(fd: 2, redactor(msg))
+            code = Exit.runtime
+        }
+        if !quiet {
+            for w in result.warnings { IO.write(fd: 2, redactor("arca: warning: \(w)\n")) }
+            let named = result.skipped.filter { (staged || $0.kind != "binary") && !unscanned.contains($0) }
+            for k in named.prefix(50) { IO.write(fd: 2, redactor("arca: skipped \(k.path): \(k.reason)\n")) }
+            if named.count > 50 { IO.write(fd: 2, "arca: … and \(named.count - 50) more skipped (--format json lists them all)\n") }
+            let binary = result.skipped.count - named.count - unscanned.count
+            if binary > 0 {
+                IO.write(fd: 2, "arca: skipped \(binary) binary file\(binary == 1 ? "" : "s") (--format json lists them)\n")
+            }
+        }
+        return code
     }
 
     /// `.arca-baseline` in the scanned directory (or the repository root) when present.
@@ -230,10 +275,9 @@ struct Scan: ParsableCommand {
         } else {
             IO.write(fd: 1, report)
         }
-        if !quiet {
-            for w in result.warnings { IO.write(fd: 2, "arca: warning: \(w)\n") }
-            IO.write(fd: 2, Reporter.summary(input) + "\n")
-        }
+        let failure = scan.finish(result, redactor: input.redactor, quiet: quiet)
+        if !quiet { IO.write(fd: 2, Reporter.summary(input) + "\n") }
+        if let failure { throw ExitCode(failure) }
         if findings.contains(where: { $0.kind == .secret && $0.severity >= failOn }) {
             throw ExitCode(Exit.leaks)
         }
@@ -257,6 +301,10 @@ struct BaselineCommand: ParsableCommand {
         func run() throws {
             let ruleSet = try scan.rules.load()
             let result = try scan.run(ruleSet)
+            // An incomplete scan would write an incomplete baseline: refuse it.
+            if let failure = scan.finish(result, redactor: Redactor(findings: result.findings), quiet: false) {
+                throw CLIError(code: failure, message: "arca: no baseline written: the scan is incomplete")
+            }
             let baseline = Baseline(findings: result.findings)
             guard IO.writeFile(output, baseline.serialized()) else {
                 throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
@@ -281,10 +329,20 @@ struct HookCommand: ParsableCommand {
         @Flag(help: "Replace an existing pre-commit hook instead of chaining it.")
         var force = false
 
+        @Option(help: ArgumentHelp("Let commits through although staged files of this kind could not be scanned (too-large, binary, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
+        var allowSkip: [String] = []
+
+        func validate() throws {
+            for k in allowSkip where !Skipped.kinds.contains(k) {
+                throw ValidationError("--allow-skip takes \(Skipped.kinds.joined(separator: ", ")), not '\(k)'")
+            }
+        }
+
         func run() throws {
             let outcome: GitHooks.Outcome
             do {
-                outcome = try GitHooks.install(repository: path, binary: IO.executablePath(), force: force)
+                outcome = try GitHooks.install(repository: path, binary: IO.executablePath(), force: force,
+                                               allowSkips: allowSkip)
             } catch {
                 throw CLIError(code: Exit.usage, message: "arca: \(error)")
             }

@@ -207,13 +207,14 @@ final class GitRepoFixture {
         #expect(try scanner.scanStaged(repository: repo.path).findings.map(\.ruleID) == ["stripe-live-secret-key"])
         try repo.git("commit", "-qm", "utf16")
         #expect(try scanner.scanHistory(repository: repo.path).findings.map(\.ruleID) == ["stripe-live-secret-key"])
-        // A real binary with a secret inside is skipped, not reported.
+        // A staged binary with a secret inside is scanned as raw bytes (nothing staged goes through unscanned);
+        // history scans keep skipping binary blobs.
         var binary = Data([0x00, 0x01, 0x02])
         binary.append(Data("K = \"\(Fixtures.stripeKey)\"\n".utf8))
         repo.tree.write("blob.bin", binary)
         try repo.git("add", "blob.bin")
         let r = try scanner.scanStaged(repository: repo.path)
-        #expect(r.findings.isEmpty && r.skipped.map(\.path) == ["blob.bin"] && r.skipped.first?.reason == "binary")
+        #expect(r.findings.map(\.path).contains("blob.bin") && r.skipped.isEmpty)
     }
 
     @Test func firstCommitInAnEmptyRepository() throws {

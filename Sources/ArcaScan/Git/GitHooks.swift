@@ -22,7 +22,10 @@ public enum GitHooks {
 
     /// Writes `pre-commit` into the repository's hooks directory (honouring `core.hooksPath`), running
     /// `binary scan --staged`. An existing foreign hook is kept and chained unless `force`.
-    public static func install(repository path: String, binary: String, force: Bool) throws(ScanError) -> Outcome {
+    /// `allowSkips` are written into the hook as `--allow-skip KIND`: the kinds of unscannable staged file the
+    /// team lets through knowingly (by default the hook fails closed).
+    public static func install(repository path: String, binary: String, force: Bool,
+                               allowSkips: [String] = []) throws(ScanError) -> Outcome {
         let repo: GitRepository
         do { repo = try GitRepository(path: path) } catch { throw ScanError(message: error.message) }
         let dir = repo.hooksDirectory()
@@ -53,7 +56,7 @@ public enum GitHooks {
         fi
         ARCA='\(binary.replacingQuotes())'
         [ -x "$ARCA" ] || ARCA=arca
-        exec "$ARCA" scan --staged
+        exec "$ARCA" scan --staged\(allowSkips.map { " --allow-skip " + $0 }.joined())
 
         """
         let fd = open(hook, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
@@ -77,7 +80,8 @@ extension String {
 }
 
 extension GitRepository {
-    /// `core.hooksPath` (relative to the work tree) or the repository's `hooks` directory.
+    /// `core.hooksPath` (relative to the work tree) or the `hooks` directory of the repository's common git dir
+    /// (the same for every worktree).
     func hooksDirectory() -> String {
         var cfg: OpaquePointer?
         if git_repository_config_snapshot(&cfg, handle) == 0, let cfg {
@@ -89,6 +93,9 @@ extension GitRepository {
                 return (workdir ?? gitDir) + (workdir?.hasSuffix("/") == false ? "/" : "") + p
             }
         }
-        return gitDir + (gitDir.hasSuffix("/") ? "" : "/") + "hooks"
+        // The common git dir: a linked worktree's own git dir (`.git/worktrees/NAME`) has a `hooks` folder git
+        // never runs; every worktree runs the main repository's hooks.
+        let common = git_repository_commondir(handle).map { String(cString: $0) } ?? gitDir
+        return common + (common.hasSuffix("/") ? "" : "/") + "hooks"
     }
 }

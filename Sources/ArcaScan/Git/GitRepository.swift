@@ -9,6 +9,9 @@ import Darwin
 /// A libgit2 failure, with libgit2's own message (read right after the failing call: it is thread-local).
 public struct GitError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    /// The caller named something that is not there (not a repository, an unknown revision): exit code 2.
+    /// Every other libgit2 failure is a runtime error (exit code 3).
+    public var usage = false
     public var description: String { message }
 
     static func last(_ what: String, code: Int32) -> GitError {
@@ -72,7 +75,7 @@ final class GitRepository {
         let rc = git_repository_open_ext(&repo, path, 0, nil)
         guard rc == 0, let repo else {
             throw rc == GIT_ENOTFOUND.rawValue
-                ? GitError(message: "\(path): not a git repository (or any of its parents)")
+                ? GitError(message: "\(path): not a git repository (or any of its parents)", usage: true)
                 : GitError.last("\(path): cannot open repository", code: rc)
         }
         handle = repo
@@ -89,11 +92,19 @@ final class GitRepository {
     func resolveCommit(_ spec: String) throws(GitError) -> GitOID {
         var obj: OpaquePointer?
         var rc = git_revparse_single(&obj, handle, spec)
-        guard rc == 0, let obj else { throw GitError.last("unknown revision '\(spec)'", code: rc) }
+        guard rc == 0, let obj else {
+            var e = GitError.last("unknown revision '\(spec)'", code: rc)
+            e.usage = rc == GIT_ENOTFOUND.rawValue || rc == GIT_EAMBIGUOUS.rawValue || rc == GIT_EINVALIDSPEC.rawValue
+            throw e
+        }
         defer { git_object_free(obj) }
         var commit: OpaquePointer?
         rc = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT)
-        guard rc == 0, let commit else { throw GitError.last("'\(spec)' is not a commit", code: rc) }
+        guard rc == 0, let commit else {
+            var e = GitError.last("'\(spec)' is not a commit", code: rc)
+            e.usage = true
+            throw e
+        }
         defer { git_object_free(commit) }
         return GitOID(git_object_id(commit)!.pointee)
     }

@@ -44,11 +44,11 @@ extension Scanner {
             result.seconds = Scanner.now() - started
             return result
         } catch let e as GitError {
-            throw ScanError(message: e.message)
+            throw ScanError(message: e.message, runtime: !e.usage)
         } catch let e as ScanError {
             throw e
         } catch {
-            throw ScanError(message: "\(error)")
+            throw ScanError(message: "\(error)", runtime: true)
         }
     }
 
@@ -117,7 +117,11 @@ extension Scanner {
                     if boundary.count >= 8 { break }
                 }
                 for b in boundary {
-                    guard let tree = try? repo.commit(b).tree else { continue }  // shallow: parent not present
+                    let tree: GitOID
+                    do { tree = try repo.commit(b).tree } catch {
+                        if repo.isShallow { continue }  // a shallow clone's boundary: the parent is not present
+                        throw error
+                    }
                     try repo.allBlobs(tree: tree) { _, blob in seen.insert(blob) }
                 }
             } catch {
@@ -132,7 +136,13 @@ extension Scanner {
                 let (_, tree, parents) = try repo.commit(id)
                 var parentTree: GitOID?
                 if let p = parents.first {
-                    parentTree = trees[p] ?? (try? repo.commit(p))?.tree
+                    if let t = trees[p] {
+                        parentTree = t
+                    } else {
+                        do { parentTree = try repo.commit(p).tree } catch {
+                            if !repo.isShallow { throw error }  // shallow: the parent is not present
+                        }
+                    }
                 }
                 trees[id] = tree
                 try repo.changedBlobs(tree: tree, old: parentTree) { path, blob in
@@ -161,7 +171,7 @@ extension Scanner {
         }
         // Which secrets are still at HEAD (same rule and value, any path)?
         let present = try secretsAtHead(repo: repo, findings: inner.findings.map { ($0.blob, $0.finding) },
-                                        checkUnscanned: restricted, scanned: seen)
+                                        checkUnscanned: restricted, scanned: seen, errors: &inner.stats.errors)
         var infos: [Int: CommitInfo] = [:]
         var result = ScanResult(findings: [])
         result.mergeCounts(inner.stats)
@@ -182,7 +192,7 @@ extension Scanner {
         let scratch = DetectorScratch(rules: detector.rules)
         let repo: GitRepository
         do { repo = try GitRepository(path: gitDir) } catch {
-            state.inner.withLock { $0.stats.warnings.append("cannot open \(gitDir): \(error)") }
+            state.inner.withLock { $0.stats.errors.append("cannot open \(gitDir): \(error)") }
             while queue.pop() != nil {}
             return
         }
@@ -191,7 +201,6 @@ extension Scanner {
             do {
                 try repo.withBlob(job.blob) { buf in
                     switch detectText(buf, path: job.path, scratch: scratch) {
-                    case .skipped("binary"): break  // skipped silently: history holds many binary blobs
                     case .skipped(let reason):
                         local.stats.skipped.append(Skipped(path: "\(job.path)@\(job.blob)", reason: reason))
                     case .scanned(let findings):
@@ -201,7 +210,8 @@ extension Scanner {
                     }
                 }
             } catch {
-                local.stats.warnings.append("\(job.path): \(error)")
+                // A missing or corrupt object: the history could not be scanned whole.
+                local.stats.errors.append("\(job.path) (blob \(job.blob)): \(error)")
             }
         }
         local.stats.limitHits = scratch.limitHits
@@ -213,24 +223,30 @@ extension Scanner {
 
     /// Keys (rule ‖ NUL ‖ secret) of secrets found in blobs that HEAD's tree holds.
     func secretsAtHead(repo: GitRepository, findings: [(GitOID, Finding)], checkUnscanned: Bool,
-                       scanned: Set<GitOID>) throws -> Set<String> {
+                       scanned: Set<GitOID>, errors: inout [String]) throws -> Set<String> {
         guard !findings.isEmpty, let head = try repo.headCommit() else { return [] }
         var byBlob: [GitOID: [String]] = [:]
         for (blob, f) in findings where f.kind == .secret { byBlob[blob, default: []].append(f.ruleID + "\u{0}" + f.secret) }
         var present = Set<String>()
         let secrets = Set(findings.filter { $0.1.kind == .secret }.map { ($0.1.ruleID, $0.1.secret) }.map { "\($0.0)\u{0}\($0.1)" })
         let tree = try repo.commit(head).tree
-        try repo.allBlobs(tree: tree) { _, blob in
+        var failures: [String] = []
+        try repo.allBlobs(tree: tree) { path, blob in
             if let keys = byBlob[blob] { present.formUnion(keys); return }
             guard checkUnscanned, !scanned.contains(blob) else { return }
             // A restricted walk did not scan this HEAD blob: look for the found secrets in it directly.
-            _ = try? repo.withBlob(blob) { buf in
-                for key in secrets where !present.contains(key) {
-                    let secret = Array(key.split(separator: "\u{0}", maxSplits: 1)[1].utf8)
-                    if Detector.find(secret, in: buf) != nil { present.insert(key) }
+            do {
+                try repo.withBlob(blob) { buf in
+                    for key in secrets where !present.contains(key) {
+                        let secret = Array(key.split(separator: "\u{0}", maxSplits: 1)[1].utf8)
+                        if Detector.find(secret, in: buf) != nil { present.insert(key) }
+                    }
                 }
+            } catch {
+                failures.append("\(path) (blob \(blob)) at HEAD: \(error)")
             }
         }
+        errors += failures
         return present
     }
 
@@ -297,7 +313,20 @@ extension Scanner {
                 || ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
                 continue
             }
-            switch file.bytes.withUnsafeBytes({ detectText($0, path: file.path, scratch: scratch) }) {
+            let outcome: TextOutcome
+            if !file.wholeFile && file.bytes.count > options.maxFileSize {
+                // Over the size limit: only its added lines count, so they are scanned alone (every other line
+                // emptied, so line numbers stay), whatever the file's size.
+                let sparse = StagedSnapshot.addedLinesOnly(file.bytes, file.addedLines)
+                outcome = sparse.withUnsafeBytes { detectText($0, path: file.path, scratch: scratch, maxSize: .max,
+                                                             scanBinary: true) }
+            } else {
+                // Binary content is scanned as raw bytes: nothing staged goes through unscanned.
+                outcome = file.bytes.withUnsafeBytes {
+                    detectText($0, path: file.path, scratch: scratch, scanBinary: true)
+                }
+            }
+            switch outcome {
             case .skipped(let reason): result.skipped.append(Skipped(path: file.path, reason: reason))
             case .scanned(let found):
                 result.filesScanned += 1
@@ -335,7 +364,7 @@ public struct StagedSnapshot: Sendable {
     /// Reads the staged changes of the repository holding `path`.
     public static func read(repository path: String) throws(ScanError) -> StagedSnapshot {
         let started = Scanner.now()
-        do throws(GitError) {
+        do {
             let repo = try GitRepository(path: path)
             let changes: [StagedFile]
             if let output = Scanner.stagedDiffFromGit(repo) {
@@ -345,14 +374,41 @@ public struct StagedSnapshot: Sendable {
             }
             var files: [File] = []
             for change in changes {
-                let bytes = try repo.withBlob(change.blob) { Array($0) }
+                let bytes: [UInt8]
+                do { bytes = try repo.withBlob(change.blob) { Array($0) } } catch {
+                    throw ScanError(message: "cannot read the staged \(change.path) (blob \(change.blob)): \(error)",
+                                    runtime: true)
+                }
                 files.append(File(path: change.path, addedLines: change.addedLines, wholeFile: change.binary,
                                   bytes: bytes))
             }
             let ignore = repo.workdir.flatMap { Scanner.readSmallText($0 + "/.arcaignore") }
             return StagedSnapshot(files: files, arcaignore: ignore, seconds: Scanner.now() - started)
+        } catch let e as ScanError {
+            throw e
+        } catch let e as GitError {
+            throw ScanError(message: e.message, runtime: !e.usage)
         } catch {
-            throw ScanError(message: error.message)
+            throw ScanError(message: "\(error)", runtime: true)
         }
+    }
+
+    /// `bytes` with every line that is not in `added` emptied (its newline kept), so a scan of the result sees
+    /// only the added lines, at their own line numbers.
+    static func addedLinesOnly(_ bytes: [UInt8], _ added: Set<Int>) -> [UInt8] {
+        var out: [UInt8] = []
+        var line = 1
+        var start = 0
+        bytes.withUnsafeBufferPointer { b in
+            while start < b.count {
+                var end = start
+                while end < b.count && b[end] != 0x0a { end += 1 }
+                if added.contains(line) { out += b[start..<end] }
+                if end < b.count { out.append(0x0a) }
+                line += 1
+                start = end + 1
+            }
+        }
+        return out
     }
 }

@@ -1,0 +1,142 @@
+import ArcaRules
+
+/// The one redaction point: knows every secret a scan found — the values of secret findings and the values that
+/// env-usage findings saw assigned to credential-named variables — and masks each occurrence of any of them in
+/// any string, whatever produced it (a context line, a commit summary, a warning, a whole rendered report).
+///
+/// Reports, the summary, warnings and the pre-commit hook's message all go through it unless `--no-redact`.
+public struct Redactor: Sendable {
+    /// The secrets, longest first, as bytes.
+    let secrets: [[UInt8]]
+    /// Over the ASCII secrets (the automaton folds case, which keeps ASCII lengths); the others are searched
+    /// one by one.
+    let automaton: KeywordAutomaton?
+    let ascii: [Int]
+    let others: [Int]
+
+    /// Secrets shorter than this are masked where their finding shows them, not in every other string: a
+    /// three-letter value would otherwise mask unrelated words everywhere.
+    public static let minimumLength = 4
+
+    /// A redactor that masks nothing (`--no-redact`).
+    public static let none = Redactor(values: [])
+
+    /// A redactor for every secret in `findings`.
+    public init(findings: [Finding]) {
+        var values: [String] = []
+        for f in findings {
+            if f.kind == .secret { values.append(f.secret) }
+            if let v = f.definedValue { values.append(v) }
+        }
+        self.init(values: values)
+    }
+
+    /// A redactor for these values.
+    public init(values: [String]) {
+        var seen = Set<String>()
+        var list: [[UInt8]] = []
+        for v in values where v.utf8.count >= Redactor.minimumLength && seen.insert(v).inserted {
+            list.append(Array(v.utf8))
+            // A multi-line secret (a PEM block) is shown line by line in some places: mask each long line too.
+            if v.contains("\n") {
+                for line in v.split(separator: "\n") where line.utf8.count >= 16 && seen.insert(String(line)).inserted {
+                    list.append(Array(line.utf8))
+                }
+            }
+        }
+        list.sort { $0.count > $1.count }
+        secrets = list
+        ascii = list.indices.filter { list[$0].allSatisfy { $0 < 0x80 } }
+        others = list.indices.filter { !list[$0].allSatisfy { $0 < 0x80 } }
+        automaton = ascii.isEmpty ? nil : KeywordAutomaton(keywords: ascii.map { String(decoding: list[$0], as: UTF8.self) })
+    }
+
+    /// Whether there is anything to mask.
+    public var isEmpty: Bool { secrets.isEmpty }
+
+    /// `text` with every occurrence of every known secret replaced by its redacted form
+    /// (``Finding/redact(_:)``). Overlapping occurrences are masked as one stretch.
+    public func callAsFunction(_ text: String) -> String {
+        guard !secrets.isEmpty, !text.isEmpty else { return text }
+        var bytes = Array(text.utf8)
+        guard let spans = spans(in: &bytes) else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var pos = 0
+        for (range, index) in spans {
+            out += bytes[pos..<range.lowerBound]
+            out += Array(Finding.redact(String(decoding: secrets[index], as: UTF8.self)).utf8)
+            pos = range.upperBound
+        }
+        out += bytes[pos...]
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `f` with every string a report may show masked: the context around it, its commit's summary and author.
+    /// The secret itself stays (reports show it through ``Finding/displaySecret(reveal:)``).
+    public func mask(_ f: Finding) -> Finding {
+        guard !isEmpty else { return f }
+        var f = f
+        f.contextBefore = self(f.contextBefore)
+        f.contextAfter = self(f.contextAfter)
+        if let v = f.definedValue, !v.isEmpty {
+            // Short values the global pass leaves alone are still masked next to their own finding.
+            f.contextAfter = f.contextAfter.replacing(v, with: Finding.redact(v))
+        }
+        if var c = f.commit {
+            c.summary = self(c.summary)
+            c.author = self(c.author)
+            c.email = self(c.email)
+            f.commit = c
+        }
+        if f.kind == .envUsage, let v = f.variable { f.variable = self(v) }
+        return f
+    }
+
+    /// Whether `text` holds any known secret.
+    public func leaks(_ text: String) -> Bool {
+        guard !secrets.isEmpty else { return false }
+        var bytes = Array(text.utf8)
+        return spans(in: &bytes) != nil
+    }
+
+    /// Non-overlapping (range, secret index) pairs in order, or nil when there are none. The automaton matches
+    /// case-insensitively; each hit is confirmed byte for byte.
+    private func spans(in bytes: inout [UInt8]) -> [(Range<Int>, Int)]? {
+        var hits: [(Range<Int>, Int)] = []
+        bytes.withUnsafeBytes { buf in
+            automaton?.scan(buf) { k, end in
+                let index = ascii[k]
+                let secret = secrets[index]
+                let start = end - secret.count
+                guard start >= 0 else { return }
+                var same = true
+                for j in 0..<secret.count where buf[start + j] != secret[j] { same = false; break }
+                if same { hits.append((start..<end, index)) }
+            }
+            for index in others {
+                var from = 0
+                while from < buf.count,
+                      let at = Detector.find(secrets[index], in: UnsafeRawBufferPointer(rebasing: buf[from...])) {
+                    hits.append(((from + at)..<(from + at + secrets[index].count), index))
+                    from += at + 1
+                }
+            }
+        }
+        guard !hits.isEmpty else { return nil }
+        // Longest first among those starting at the same place; then drop hits inside an earlier kept one,
+        // and merge partial overlaps into the earlier span.
+        hits.sort { $0.0.lowerBound != $1.0.lowerBound ? $0.0.lowerBound < $1.0.lowerBound : $0.0.count > $1.0.count }
+        var kept: [(Range<Int>, Int)] = []
+        for h in hits {
+            if let last = kept.last, h.0.lowerBound < last.0.upperBound {
+                if h.0.upperBound > last.0.upperBound {
+                    kept[kept.count - 1] = (last.0.lowerBound..<h.0.upperBound, last.1)
+                }
+                continue
+            }
+            kept.append(h)
+        }
+        return kept
+    }
+}

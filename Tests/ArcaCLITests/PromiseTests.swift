@@ -1,0 +1,201 @@
+import Foundation
+import PropertyBased
+import Testing
+
+/// The promises docs/ci.md and the README make, each from an outside reproduction that broke it first: no secret
+/// in any output unless --no-redact, a hook that never lets a staged file through unscanned, and errors that
+/// never end as a clean exit.
+@Suite struct PromiseTests {
+    /// A GitHub classic token with a valid checksum (CRC32 of the body, base62, six characters).
+    static let githubToken = "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"
+
+    static func hookedRepo() throws -> Repo {
+        let repo = try Repo()
+        try repo.write("README.md", "hi\n")
+        try repo.git("add", ".")
+        try repo.git("commit", "-qm", "init")
+        #expect(try CLITests.arca(["hook", "install", repo.path]).status == 0)
+        return repo
+    }
+
+    // MARK: 1. No secret in any output
+
+    /// Reproduction: the `env-dotenv` finding's context line printed the token that the `github-pat-classic`
+    /// finding on the same line redacted; also Dockerfile `ENV`, compose `environment:`, `--git`, the hook.
+    @Test func envUsageContextNeverShowsTheValue() throws {
+        let repo = try Repo()
+        try repo.write(".env", "GITHUB_TOKEN=\(Self.githubToken)\nDB_PASSWORD=Hunter2-but-longer\n")
+        try repo.write("Dockerfile", "FROM python:3.12\nENV GITHUB_TOKEN=\(Self.githubToken)\n")
+        try repo.write("docker-compose.yml", "services:\n  app:\n    environment:\n      - GITHUB_TOKEN=\(Self.githubToken)\n")
+        try repo.git("add", ".")
+        try repo.git("commit", "-qm", "config", "--no-verify")
+        var runs: [(Int32, String, String)] = []
+        for format in ["text", "json", "sarif", "junit"] {
+            runs.append(try CLITests.arca(["scan", repo.path, "--format", format, "--color", "always"]))
+            runs.append(try CLITests.arca(["scan", "--git", repo.path, "--format", format]))
+        }
+        for (status, out, err) in runs {
+            #expect(status == 1)
+            #expect(!out.contains(Self.githubToken) && !err.contains(Self.githubToken), "\(out)")
+            #expect(!out.contains("Hunter2-but-longer") && !err.contains("Hunter2-but-longer"))
+        }
+        let text = try CLITests.arca(["scan", repo.path, "--color", "never"]).out
+        #expect(text.contains("env-dotenv") && text.contains("GITHUB_TOKEN=ghp_*****"), "\(text)")
+        // The hook's block message (what CI logs show).
+        let hooked = try Self.hookedRepo()
+        try hooked.write(".env", "GITHUB_TOKEN=\(Self.githubToken)\n")
+        try hooked.git("add", ".env")
+        let blocked = try hooked.git("commit", "-qm", "leak")
+        #expect(blocked.status != 0 && (blocked.out + blocked.err).contains("Commit blocked"))
+        #expect(!(blocked.out + blocked.err).contains(Self.githubToken))
+        // Asked for, it is shown.
+        #expect(try CLITests.arca(["scan", repo.path, "--no-redact"]).out.contains(Self.githubToken))
+    }
+
+    /// The invariant through the real binary: random secrets (random bodies in known token shapes, random
+    /// passwords) planted in every kind of file, every format to stdout and to a file, the history scan, a
+    /// baseline, and the hook; no secret byte string appears in stdout, stderr or any file written.
+    @Test func noSecretInAnyOutputOfTheBinary() async throws {
+        let alnum = Gen.letterOrNumber.string(of: 36...36)
+        await propertyCheck(count: 6, input: alnum, Gen.letterOrNumber.string(of: 14...20)) { body, pw in
+            let stripe = "sk_live_51" + body + "Aa9"
+            let slack = "xoxb-263594206564-2692305932455-" + String(body.prefix(24))
+            let password = "Pw-" + pw + "-9!"
+            let secrets = [stripe, slack, password]
+            let repo = try Repo()
+            let files = [
+                ".env": "STRIPE_KEY=\(stripe)\nDB_PASSWORD=\(password)\n",
+                "Dockerfile": "FROM x\nENV SLACK_TOKEN=\(slack)\n",
+                "docker-compose.yml": "services:\n  a:\n    environment:\n      - DB_PASSWORD=\(password)\n",
+                "k8s/app.yaml": "env:\n  - name: DB_PASSWORD\n    value: \"\(password)\"\n",
+                "app.py": "import os\nSTRIPE = \"\(stripe)\"\npw = os.environ.get(\"DB_PASSWORD\")\n",
+                "web/app.js": "const slack = '\(slack)';\n",
+                "run.sh": "export DB_PASSWORD='\(password)'\n",
+                "conf/db.yml": "password: \"\(password)\"\n",
+            ]
+            for (path, text) in files { try repo.write(path, text) }
+            try repo.git("add", ".")
+            try repo.git("commit", "-qm", "add \(stripe)", "--no-verify")
+            let outDir = try CLITests.tree([:])
+            var seen: [String] = []
+            for format in ["text", "json", "sarif", "junit"] {
+                let a = try CLITests.arca(["scan", repo.path, "--format", format, "--env-usage", "all"])
+                let b = try CLITests.arca(["scan", "--git", repo.path, "--format", format, "-o", outDir + "/r.\(format)"])
+                seen += [a.out, a.err, b.out, b.err, (try? String(contentsOfFile: outDir + "/r.\(format)", encoding: .utf8)) ?? ""]
+                #expect(a.status == 1 && b.status == 1)
+            }
+            let base = try CLITests.arca(["baseline", "create", repo.path, "-o", outDir + "/baseline"])
+            seen += [base.out, base.err, (try? String(contentsOfFile: outDir + "/baseline", encoding: .utf8)) ?? ""]
+            #expect(try CLITests.arca(["hook", "install", repo.path]).status == 0)
+            try repo.write("new.py", "K = \"\(stripe)\"\nP = \"\(password)\"  # password\n")
+            try repo.git("add", "new.py")
+            let hook = try repo.git("commit", "-qm", "leak")
+            #expect(hook.status != 0)
+            seen += [hook.out, hook.err]
+            for text in seen {
+                for s in secrets { #expect(!text.contains(s), "a planted secret leaked: \(text.prefix(400))") }
+            }
+        }
+    }
+
+    // MARK: 2. The hook never lets a staged file through unscanned
+
+    /// Reproduction: a staged file over 10 MiB was skipped and the commit passed.
+    @Test func hookScansTheAddedLinesOfBigFiles() throws {
+        let repo = try Self.hookedRepo()
+        let filler = String(repeating: "lorem ipsum dolor sit amet, consectetur adipiscing elit\n", count: 200_000)
+        try repo.write("data/big.txt", filler + "token = \"\(CLITests.stripeKey)\"\n")
+        try repo.git("add", "data/big.txt")
+        let blocked = try repo.git("commit", "-qm", "big")
+        #expect(blocked.status != 0 && (blocked.out + blocked.err).contains("stripe-live-secret-key"),
+                "\(blocked.out)\(blocked.err)")
+        // An existing big file that gains a secret line: only the added lines are scanned, at their own numbers.
+        try repo.write("data/big.txt", filler)
+        try repo.git("add", "data/big.txt")
+        #expect(try repo.git("commit", "-qm", "big, clean").status == 0)
+        try repo.write("data/big.txt", filler + "x\n" + "token = \"\(CLITests.stripeKey)\"\n")
+        try repo.git("add", "data/big.txt")
+        let json = try CLITests.arca(["scan", "--staged", repo.path, "--format", "json"])
+        #expect(json.status == 1 && json.out.contains("\"line\": 200002"), "\(json.out)")
+    }
+
+    /// Reproduction: a text file starting with a NUL byte and holding a token was skipped as binary and passed,
+    /// and the terminal said only "1 skipped".
+    @Test func hookScansBinaryStagedContentAndFailsClosedOnWhatItCannotScan() throws {
+        let repo = try Self.hookedRepo()
+        try repo.write("notes.txt", "\u{0}token = \"\(CLITests.stripeKey)\"\n")
+        try repo.git("add", "notes.txt")
+        let blocked = try repo.git("commit", "-qm", "nul")
+        #expect(blocked.status != 0 && (blocked.out + blocked.err).contains("stripe-live-secret-key"))
+        try repo.git("reset", "-q", "notes.txt")
+        // A binary over the size limit cannot be scanned: named, and the commit is blocked (exit 3)…
+        var bytes = [UInt8](repeating: 0, count: 2 * 1024 * 1024)
+        bytes[100] = 1
+        try Data(bytes).write(to: URL(fileURLWithPath: repo.path + "/model.bin"))
+        try repo.git("add", "model.bin")
+        let staged = try CLITests.arca(["scan", "--staged", repo.path, "--max-file-size", "1"])
+        #expect(staged.status == 3 && staged.err.contains("model.bin") && staged.err.contains("commit blocked"),
+                "\(staged.err)")
+        // …even with -q; unless that kind of skip is allowed knowingly.
+        #expect(try CLITests.arca(["scan", "--staged", repo.path, "--max-file-size", "1", "-q"]).err.contains("model.bin"))
+        #expect(try CLITests.arca(["scan", "--staged", repo.path, "--max-file-size", "1", "--allow-skip", "too-large"]).status == 0)
+        #expect(try CLITests.arca(["hook", "install", repo.path, "--allow-skip", "nonsense"]).status == 2)
+        // A tree scan names what it skipped (except binary files, which it counts).
+        let tree = try CLITests.tree(["big.txt": String(repeating: "a\n", count: 600_000), "x.bin": "\u{0}\u{1}"])
+        let scan = try CLITests.arca(["scan", tree, "--max-file-size", "1"])
+        #expect(scan.status == 0 && scan.err.contains("skipped big.txt: too large") && scan.err.contains("1 binary file"))
+    }
+
+    /// Reproduction: `arca hook install` in a linked worktree wrote into `.git/worktrees/<name>/hooks`, which git
+    /// never runs, so a secret was committed.
+    @Test func hookInstalledFromALinkedWorktreeBlocksItsCommits() throws {
+        let repo = try Repo()
+        try repo.write("README.md", "hi\n")
+        try repo.git("add", ".")
+        try repo.git("commit", "-qm", "init")
+        let wt = try CLITests.tree([:]) + "/wt"
+        #expect(try repo.git("worktree", "add", "-q", wt, "-b", "feature").status == 0)
+        let install = try CLITests.arca(["hook", "install", wt])
+        #expect(install.status == 0 && install.err.contains(repo.path + "/.git/hooks/pre-commit"), "\(install.err)")
+        let linked = Repo(path: wt)
+        try linked.write("app.py", "STRIPE = \"\(CLITests.stripeKey)\"\n")
+        try linked.git("add", "app.py")
+        let blocked = try linked.git("commit", "-qm", "leak")
+        #expect(blocked.status != 0 && (blocked.out + blocked.err).contains("Commit blocked"))
+        #expect(try linked.git("log", "--oneline").out.split(separator: "\n").count == 1)
+    }
+
+    // MARK: 3. Errors are never "clean"
+
+    /// Reproduction: a repository whose only secret's blob object is deleted: `arca scan --git` warned and
+    /// exited 0 with `skipped: []`; with `-q`, nothing at all.
+    @Test func aMissingGitObjectIsARuntimeError() throws {
+        let repo = try Repo()
+        try repo.write("app.py", "STRIPE = \"\(CLITests.stripeKey)\"\n")
+        try repo.git("add", ".")
+        try repo.git("commit", "-qm", "leak", "--no-verify")
+        let blob = try repo.git("rev-parse", "HEAD:app.py").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let object = repo.path + "/.git/objects/\(blob.prefix(2))/\(blob.dropFirst(2))"
+        try FileManager.default.removeItem(atPath: object)
+        let r = try CLITests.arca(["scan", "--git", repo.path])
+        #expect(r.status == 3 && r.err.contains(blob) && r.err.contains("app.py"), "\(r.status) \(r.err)")
+        let quiet = try CLITests.arca(["scan", "--git", repo.path, "-q"])
+        #expect(quiet.status == 3 && quiet.err.contains(blob))
+        let json = try CLITests.arca(["scan", "--git", repo.path, "--format", "json"])
+        let doc = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as! [String: Any]
+        #expect(json.status == 3 && (doc["errors"] as? [String])?.first?.contains(blob) == true)
+        let sarif = try CLITests.arca(["scan", "--git", repo.path, "--format", "sarif"])
+        #expect(sarif.out.contains("\"executionSuccessful\": false"))
+        // A baseline of an incomplete scan is refused.
+        #expect(try CLITests.arca(["baseline", "create", "--git", repo.path, "-o", repo.path + "/b"]).status == 3)
+        // A missing tree: the history walk itself fails, exit 3 (not 2: the usage was fine).
+        let tree = try repo.git("rev-parse", "HEAD^{tree}").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.removeItem(atPath: repo.path + "/.git/objects/\(tree.prefix(2))/\(tree.dropFirst(2))")
+        let walk = try CLITests.arca(["scan", "--git", repo.path])
+        #expect(walk.status == 3 && walk.err.contains(tree), "\(walk.err)")
+        // The staged scan too.
+        let staged = try CLITests.arca(["scan", "--staged", repo.path])
+        #expect(staged.status == 3, "an index against a missing HEAD tree is a runtime error: \(staged.err)")
+        #expect(try CLITests.arca(["scan", "--git", repo.path, "--range", "nosuch..HEAD"]).status == 2)
+    }
+}
