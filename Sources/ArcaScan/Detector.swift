@@ -358,6 +358,11 @@ public struct Detector: Sendable {
         } else if let last = v.last, last == "\"" || last == "'" {
             v = v.dropLast()  // `- "NAME=value"`: the quote opened before the name
         }
+        // `${OTHER:-value}` (and `-`, `:=`, `=`): the default is a value the file defines.
+        if v.hasPrefix("${"), v.hasSuffix("}"), let op = v.firstIndex(where: { $0 == "-" || $0 == "=" }) {
+            let inner = v[v.index(after: op)..<v.index(before: v.endIndex)]
+            return inner.isEmpty || inner.hasPrefix("$") ? nil : String(inner)
+        }
         guard !v.isEmpty, !v.hasPrefix("$") else { return nil }
         return String(v)
     }

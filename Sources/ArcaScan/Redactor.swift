@@ -13,6 +13,10 @@ public struct Redactor: Sendable {
     let automaton: KeywordAutomaton?
     let ascii: [Int]
     let others: [Int]
+    /// Secrets by their first and by their last three bytes: a context cut at 200 bytes can end with the start
+    /// of a secret (or begin with its end), which no whole-value search finds.
+    let heads: [UInt32: [Int]]
+    let tails: [UInt32: [Int]]
 
     /// Secrets shorter than this are masked where their finding shows them, not in every other string: a
     /// three-letter value would otherwise mask unrelated words everywhere.
@@ -49,6 +53,50 @@ public struct Redactor: Sendable {
         ascii = list.indices.filter { list[$0].allSatisfy { $0 < 0x80 } }
         others = list.indices.filter { !list[$0].allSatisfy { $0 < 0x80 } }
         automaton = ascii.isEmpty ? nil : KeywordAutomaton(keywords: ascii.map { String(decoding: list[$0], as: UTF8.self) })
+        var heads: [UInt32: [Int]] = [:], tails: [UInt32: [Int]] = [:]
+        for (i, v) in list.enumerated() {
+            heads[Redactor.key(v[0..<3]), default: []].append(i)
+            tails[Redactor.key(v[(v.count - 3)...]), default: []].append(i)
+        }
+        self.heads = heads
+        self.tails = tails
+    }
+
+    static func key(_ b: ArraySlice<UInt8>) -> UInt32 {
+        let i = b.startIndex
+        return UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+    }
+
+    static let ellipsis = Array("…".utf8)
+
+    /// `text` that was cut (a trailing `…`) with a secret's beginning at its end masked.
+    func maskCutEnd(_ text: String) -> String {
+        var b = Array(text.utf8)
+        guard b.count > 3 + Redactor.ellipsis.count, b.suffix(Redactor.ellipsis.count).elementsEqual(Redactor.ellipsis) else { return text }
+        b.removeLast(Redactor.ellipsis.count)
+        for p in 0...(b.count - 3) {
+            guard let candidates = heads[Redactor.key(b[p..<(p + 3)])] else { continue }
+            let partial = b[p...]
+            if let i = candidates.first(where: { secrets[$0].count > partial.count && secrets[$0].starts(with: partial) }) {
+                return String(decoding: b[..<p], as: UTF8.self) + Finding.redact(String(decoding: secrets[i], as: UTF8.self)) + "…"
+            }
+        }
+        return text
+    }
+
+    /// `text` that was cut (a leading `…`) with a secret's end at its start masked.
+    func maskCutStart(_ text: String) -> String {
+        var b = Array(text.utf8)
+        guard b.count > 3 + Redactor.ellipsis.count, b.prefix(Redactor.ellipsis.count).elementsEqual(Redactor.ellipsis) else { return text }
+        b.removeFirst(Redactor.ellipsis.count)
+        for p in stride(from: b.count, through: 3, by: -1) {
+            guard let candidates = tails[Redactor.key(b[(p - 3)..<p])] else { continue }
+            let partial = b[..<p]
+            if candidates.contains(where: { secrets[$0].count > partial.count && secrets[$0].suffix(partial.count).elementsEqual(partial) }) {
+                return "…*****" + String(decoding: b[p...], as: UTF8.self)
+            }
+        }
+        return text
     }
 
     /// Whether there is anything to mask.
@@ -77,8 +125,8 @@ public struct Redactor: Sendable {
     public func mask(_ f: Finding) -> Finding {
         guard !isEmpty else { return f }
         var f = f
-        f.contextBefore = self(f.contextBefore)
-        f.contextAfter = self(f.contextAfter)
+        f.contextBefore = maskCutStart(self(f.contextBefore))
+        f.contextAfter = maskCutEnd(self(f.contextAfter))
         if let v = f.definedValue, !v.isEmpty {
             // Short values the global pass leaves alone are still masked next to their own finding.
             f.contextAfter = f.contextAfter.replacing(v, with: Finding.redact(v))

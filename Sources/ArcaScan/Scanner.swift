@@ -43,9 +43,11 @@ public struct Skipped: Sendable, Hashable {
         if reason.hasPrefix("binary") { return "binary" }
         if reason.hasPrefix("unreadable") { return "unreadable" }
         if reason.contains("symbolic link") { return "link" }
+        if reason.hasPrefix("ignored") || reason.hasPrefix("never scanned") { return "ignored" }
         return "other"
     }
 
+    /// The kinds `--allow-skip` takes. `ignored` (a path the configuration excludes) is named but never blocks.
     public static let kinds = ["too-large", "binary", "unreadable", "link", "other"]
 }
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,14 +8,25 @@ import Darwin
 
 /// Small file-descriptor helpers (the CLI stays off Foundation so the hook starts fast).
 enum IO {
-    static func write(fd: Int32, _ s: String) {
+    /// Set when a write to standard output failed: the process then ends with exit code 3, whatever the
+    /// command, so a report or a value that never arrived is never a success.
+    static let standardOutputFailed = Atomic<Bool>(false)
+
+    /// Writes all of `s`; false when a write failed (a full disk, a closed pipe), with `errno` set.
+    @discardableResult
+    static func write(fd: Int32, _ s: String) -> Bool {
         var bytes = Array(s.utf8)
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue }; return }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if fd == 1 { standardOutputFailed.store(true, ordering: .relaxed) }
+                return false
+            }
             off += n
         }
+        return true
     }
 
     static func readAll(fd: Int32) -> [UInt8] { readAllChecked(fd: fd) ?? [] }
@@ -38,14 +51,31 @@ enum IO {
         return readAllChecked(fd: fd).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Writes atomically: a temporary file in the same directory, then rename.
-    static func writeFile(_ path: String, _ s: String) -> Bool {
+    /// Writes a regular file atomically: a temporary file in the same directory, then rename. Anything else
+    /// that exists at `path` (a device, a pipe, `/dev/stdout`) is written to in place, never replaced. Every
+    /// failure — a full disk included — is false, with `errno` set.
+    static func writeFile(_ path: String, _ s: String, mode: mode_t = 0o644) -> Bool {
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            let ok = write(fd: fd, s)
+            let saved = errno
+            close(fd)
+            errno = saved
+            return ok
+        }
         let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { return false }
-        write(fd: fd, s)
-        guard fsync(fd) == 0, close(fd) == 0 else { unlink(tmp); return false }
-        if rename(tmp, path) != 0 { unlink(tmp); return false }
+        guard write(fd: fd, s), fsync(fd) == 0 else {
+            let saved = errno
+            close(fd); unlink(tmp)
+            errno = saved
+            return false
+        }
+        guard close(fd) == 0 else { unlink(tmp); return false }
+        if rename(tmp, path) != 0 { let saved = errno; unlink(tmp); errno = saved; return false }
         return true
     }
 

@@ -172,7 +172,7 @@ struct ScanFlags: ParsableArguments {
             IO.write(fd: 2, "arca: the scan is incomplete: \(result.errors.count) error\(result.errors.count == 1 ? "" : "s") (exit 3)\n")
             code = Exit.runtime
         }
-        let unscanned = staged ? result.skipped.filter { !allowSkip.contains($0.kind) } : []
+        let unscanned = staged ? result.skipped.filter { $0.kind != "ignored" && !allowSkip.contains($0.kind) } : []
         if !unscanned.isEmpty {
             var msg = "arca: commit blocked: \(unscanned.count) staged file\(unscanned.count == 1 ? "" : "s") could not be scanned:\n"
             for k in unscanned { msg += "  \(k.path): \(k.reason)\n" }
@@ -272,8 +272,8 @@ struct Scan: ParsableCommand {
             guard IO.writeFile(output, report) else {
                 throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
             }
-        } else {
-            IO.write(fd: 1, report)
+        } else if !IO.write(fd: 1, report) {
+            throw CLIError(code: Exit.runtime, message: "arca: cannot write the report: \(String(cString: strerror(errno)))")
         }
         let failure = scan.finish(result, redactor: input.redactor, quiet: quiet)
         if !quiet { IO.write(fd: 2, Reporter.summary(input) + "\n") }
@@ -305,7 +305,13 @@ struct BaselineCommand: ParsableCommand {
             if let failure = scan.finish(result, redactor: Redactor(findings: result.findings), quiet: false) {
                 throw CLIError(code: failure, message: "arca: no baseline written: the scan is incomplete")
             }
-            let baseline = Baseline(findings: result.findings)
+            // The baseline file names paths; a path that holds a found secret is written masked (the
+            // fingerprint is the key, the path is only for the reader).
+            let redactor = Redactor(findings: result.findings)
+            var baseline = Baseline(findings: result.findings)
+            baseline.entries = baseline.entries.map {
+                BaselineEntry(fingerprint: $0.fingerprint, ruleID: $0.ruleID, path: redactor($0.path))
+            }
             guard IO.writeFile(output, baseline.serialized()) else {
                 throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
             }

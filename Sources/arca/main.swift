@@ -19,11 +19,19 @@ struct Arca: ParsableCommand {
 do {
     var command = try Arca.parseAsRoot()
     try command.run()
+    if IO.standardOutputFailed.load(ordering: .relaxed) {
+        IO.write(fd: 2, "arca: cannot write to standard output: \(String(cString: strerror(errno)))\n")
+        exit(Exit.runtime)
+    }
     exit(Exit.clean)
 } catch let e as CLIError {
     IO.write(fd: 2, e.message + "\n")
     exit(e.code)
 } catch let e as ExitCode {
+    if IO.standardOutputFailed.load(ordering: .relaxed) {
+        IO.write(fd: 2, "arca: cannot write to standard output\n")
+        exit(Exit.runtime)
+    }
     exit(e.rawValue)
 } catch {
     let code = Arca.exitCode(for: error)

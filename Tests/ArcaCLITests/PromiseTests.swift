@@ -98,6 +98,43 @@ import Testing
         }
     }
 
+    /// Outsider pass: a context cut at 200 bytes ended with the start of a secret and the next finding's began
+    /// with its end (text, JUnit, the hook), so the pieces made the whole; a long `.env` value shown by the
+    /// env-usage finding; a `${X:-default}` default; a secret in a path written into the baseline.
+    @Test func cutContextsDefaultsAndPathsNeverCarryASecret() throws {
+        let t2 = "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"
+        let dir = try CLITests.tree([
+            "rep.js": "k1=\"\(Self.githubToken)\";" + String(repeating: "x", count: 165) + ";k2=\"\(Self.githubToken)\";" + String(repeating: "y", count: 400) + "\n",
+            "two.js": "k1=\"\(Self.githubToken)\";" + String(repeating: "x", count: 160) + ";k2=\"\(t2)\";" + String(repeating: "y", count: 400) + "\n",
+            ".env": "SESSION_SECRET=" + String(repeating: "Qk9xZ3Bv", count: 30) + "\nJWT_SECRET=${OTHER:-Bv5Ny8Hg3Kw7Zs1D}\n",
+            "d_\(t2)/f.py": "k = '\(t2)'\n",
+        ])
+        for format in ["text", "junit", "json", "sarif"] {
+            let r = try CLITests.arca(["scan", dir, "--format", format, "--env-usage", "all"])
+            for s in [Self.githubToken, t2, "Bv5Ny8Hg3Kw7Zs1D"] {
+                for piece in [String(s.prefix(15)), String(s.suffix(20))] {
+                    #expect(!r.out.contains(piece) && !r.err.contains(piece), "\(format): a piece of a secret")
+                }
+            }
+            #expect(!r.out.contains(String(repeating: "Qk9xZ3Bv", count: 3)), "\(format): the long .env value")
+        }
+        #expect(try CLITests.arca(["baseline", "create", dir, "-o", dir + "/.arca-baseline"]).status == 0)
+        #expect(!(try String(contentsOfFile: dir + "/.arca-baseline", encoding: .utf8)).contains(t2))
+        #expect(try CLITests.arca(["scan", dir]).status == 0, "the masked path still matches its fingerprint")
+    }
+
+    /// Outsider pass: a report or baseline that could not be written (`/dev/full`) ended 0, and `-o /dev/full`
+    /// replaced the device with a regular file.
+    @Test func anUnwritableReportIsExitThreeAndDevicesAreNeverReplaced() throws {
+        let clean = try CLITests.tree(["a.txt": "hi\n"])
+        let r = try CLITests.arca(["scan", clean, "--format", "json", "-o", "/dev/full"])
+        #expect(r.status == 3 && r.err.contains("/dev/full"))
+        var st = stat()
+        #expect(stat("/dev/full", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "the device is still a device")
+        #expect(try CLITests.run("/bin/sh", ["-c", "'\(CLITests.binary)' scan '\(clean)' --format json > /dev/full"]).status == 3)
+        #expect(try CLITests.arca(["baseline", "create", clean, "-o", "/dev/full"]).status == 3)
+    }
+
     // MARK: 2. The hook never lets a staged file through unscanned
 
     /// Reproduction: a staged file over 10 MiB was skipped and the commit passed.
@@ -165,6 +202,26 @@ import Testing
         #expect(try linked.git("log", "--oneline").out.split(separator: "\n").count == 1)
     }
 
+    /// Outsider pass: a staged symbolic link (its blob is the target) passed unscanned and unnamed; files the
+    /// configuration excludes passed unnamed; `core.hooksPath` starting with `~` installed where git never looks.
+    @Test func linksAreScannedIgnoredFilesNamedAndHooksPathExpanded() throws {
+        let repo = try Self.hookedRepo()
+        #expect(symlink(Self.githubToken, repo.path + "/lnk") == 0)
+        try repo.git("add", "lnk")
+        let blocked = try repo.git("commit", "-qm", "link")
+        #expect(blocked.status != 0 && (blocked.out + blocked.err).contains("github-pat-classic"), "\(blocked.err)")
+        try repo.git("rm", "-q", "--cached", "lnk")
+        try repo.write("vendor/x.py", "t = 1\n")
+        try repo.git("add", "vendor/x.py")
+        let named = try CLITests.arca(["scan", "--staged", repo.path])
+        #expect(named.status == 0 && named.err.contains("skipped vendor/x.py: never scanned"), "\(named.err)")
+        let home = try CLITests.tree([:])
+        let other = try Repo()
+        try other.git("config", "core.hooksPath", "~/hk")
+        let install = try CLITests.run(CLITests.binary, ["hook", "install", other.path], env: ["HOME": home])
+        #expect(install.status == 0 && install.err.contains(home + "/hk/pre-commit"), "\(install.err)")
+    }
+
     // MARK: 3. Errors are never "clean"
 
     /// Reproduction: a repository whose only secret's blob object is deleted: `arca scan --git` warned and
@@ -197,5 +254,13 @@ import Testing
         let staged = try CLITests.arca(["scan", "--staged", repo.path])
         #expect(staged.status == 3, "an index against a missing HEAD tree is a runtime error: \(staged.err)")
         #expect(try CLITests.arca(["scan", "--git", repo.path, "--range", "nosuch..HEAD"]).status == 2)
+        // A branch that points at an object the repository does not have: damaged, exit 3 (outsider pass).
+        let broken = try Repo()
+        try broken.write("a.py", "x = 1\n")
+        try broken.git("add", ".")
+        try broken.git("commit", "-qm", "one", "--no-verify")
+        try "1234567890abcdef1234567890abcdef12345678\n".write(toFile: broken.path + "/.git/refs/heads/main", atomically: true, encoding: .utf8)
+        let ref = try CLITests.arca(["scan", "--git", broken.path])
+        #expect(ref.status == 3, "\(ref.err)")
     }
 }

@@ -88,7 +88,9 @@ extension GitRepository {
             defer { git_config_free(cfg) }
             var value: UnsafePointer<CChar>?
             if git_config_get_string(&value, cfg, "core.hooksPath") == 0, let value {
-                let p = String(cString: value)
+                var p = String(cString: value)
+                // git expands a leading `~/` to the home directory.
+                if p == "~" || p.hasPrefix("~/"), let home = getenv("HOME") { p = String(cString: home) + p.dropFirst() }
                 if p.hasPrefix("/") { return p }
                 return (workdir ?? gitDir) + (workdir?.hasSuffix("/") == false ? "/" : "") + p
             }

@@ -95,6 +95,12 @@ final class GitRepository {
         guard rc == 0, let obj else {
             var e = GitError.last("unknown revision '\(spec)'", code: rc)
             e.usage = rc == GIT_ENOTFOUND.rawValue || rc == GIT_EAMBIGUOUS.rawValue || rc == GIT_EINVALIDSPEC.rawValue
+            // A reference that exists but points at a missing object is a damaged repository, not bad usage.
+            var ref: OpaquePointer?
+            if e.usage, git_reference_dwim(&ref, handle, spec) == 0 {
+                git_reference_free(ref)
+                e = GitError(message: "'\(spec)' points at an object the repository does not have (damaged or incomplete repository)")
+            }
             throw e
         }
         defer { git_object_free(obj) }
@@ -230,7 +236,7 @@ final class GitRepository {
     }
 
     /// Calls `visit(path, blob)` for every file blob in `tree` that is not in `old` with the same id at the same
-    /// path. Unchanged subtrees are skipped whole; links and submodules are not files.
+    /// path. Unchanged subtrees are skipped whole; submodules are not files (links are: their blob is the target).
     func changedBlobs(tree: GitOID, old: GitOID?, prefix: String = "",
                       _ visit: (String, GitOID) -> Void) throws(GitError) {
         if let old, old == tree { return }
@@ -254,8 +260,7 @@ final class GitRepository {
             if type == GIT_OBJECT_TREE {
                 try changedBlobs(tree: id, old: oldType == GIT_OBJECT_TREE ? oldID : nil, prefix: path, visit)
             } else if type == GIT_OBJECT_BLOB {
-                let mode = git_tree_entry_filemode(entry)
-                if mode == GIT_FILEMODE_LINK { continue }
+                // A symbolic link's blob is its target, committed content like any other: scanned too.
                 visit(path, id)
             }
         }
@@ -304,10 +309,12 @@ final class GitRepository {
             let path = field()
             let parts = meta.split(separator: " ")
             var oid = git_oid()
-            // Regular files only: not links (120000) or submodules (160000). A placeholder keeps the patch's
-            // sections aligned with the records.
-            let isFile = parts.count >= 5 && parts[1].hasPrefix("100") && git_oid_fromstr(&oid, String(parts[3])) == 0
-            files.append(StagedFile(path: isFile ? path : "", blob: GitOID(oid), addedLines: [], binary: false))
+            // Regular files and symbolic links (the blob is the link's target, committed like any content: scanned
+            // whole); not submodules (160000). A placeholder keeps the patch's sections aligned with the records.
+            let isLink = parts.count >= 5 && parts[1] == "120000"
+            let isFile = parts.count >= 5 && (parts[1].hasPrefix("100") || isLink)
+                && git_oid_fromstr(&oid, String(parts[3])) == 0
+            files.append(StagedFile(path: isFile ? path : "", blob: GitOID(oid), addedLines: [], binary: isLink))
         }
         // The patch: one "diff --git" section per raw record, in order.
         var section = -1
@@ -426,10 +433,12 @@ private final class StagedCollector {
     init(fixedPath: String? = nil) { self.fixedPath = fixedPath }
 
     func index(_ d: git_diff_delta) -> Int? {
-        guard d.status != GIT_DELTA_DELETED else { return nil }
+        guard d.status != GIT_DELTA_DELETED, d.new_file.mode != UInt16(GIT_FILEMODE_COMMIT.rawValue) else { return nil }
         guard let path = fixedPath ?? d.new_file.path.map({ String(cString: $0) }) else { return nil }
         if let i = byPath[path] { return i }
-        files.append(StagedFile(path: path, blob: GitOID(d.new_file.id), addedLines: [], binary: false))
+        // A symbolic link's blob is its target: scanned whole.
+        let isLink = d.new_file.mode == UInt16(GIT_FILEMODE_LINK.rawValue)
+        files.append(StagedFile(path: path, blob: GitOID(d.new_file.id), addedLines: [], binary: isLink))
         byPath[path] = files.count - 1
         return files.count - 1
     }

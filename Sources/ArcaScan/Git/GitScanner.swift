@@ -309,8 +309,15 @@ extension Scanner {
             ignores = ignores.adding(base: "", texts: [text])
         }
         for file in snapshot.files {
-            if detector.isPathAllowlisted(file.path, matcher: matcher)
-                || ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
+            // Excluded by configuration: not scanned, but named, so a commit never carries a file nobody was
+            // told about.
+            if detector.isPathAllowlisted(file.path, matcher: matcher) {
+                result.skipped.append(Skipped(path: file.path,
+                                              reason: "never scanned: the global allowlist (lockfiles, vendored and minified code)"))
+                continue
+            }
+            if ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
+                result.skipped.append(Skipped(path: file.path, reason: "ignored by .arcaignore"))
                 continue
             }
             let outcome: TextOutcome
