@@ -919,6 +919,303 @@ rules:
       negative:
         - 'JIRA_API_TOKEN=pCH6quTJsU'
 """####),
+        ("credential-files.yaml", ####"""
+# Credential files with their own syntax, password hashes and framework secrets (issue 12, first part).
+# Written from the formats' own documentation (netrc(5), PostgreSQL's libpq "The Password File",
+# git-credential-store(1), npm's npmrc docs, Docker's config.json reference, msmtp and esmtp manuals,
+# crypt(5) for hash formats, Django/WordPress/Laravel/Rails/Flask configuration docs); every value is made up.
+rules:
+  - id: netrc-password
+    description: 'Password in a .netrc file (machine … login … password …)'
+    provider: Credential file
+    severity: high
+    keywords: ['password']
+    pattern: '(?:^|[ \t\n])password[ \t]{1,10}(?<secret>[^\s]{4,128})'
+    entropy: 2.0
+    example-path: .netrc
+    paths: ['.netrc', '_netrc', '*.netrc']
+    examples:
+      positive:
+        - 'machine api.heroku.com login ops@acme.io password S1pAWTN3lg8zV5'
+        - |-
+          machine ftp.acme.io
+            login deploy
+            password yPU8d0FZfWe7ih
+      negative:
+        - 'machine api.heroku.com login ops@acme.io'
+        - 'default login anonymous password changeme'
+  - id: pgpass-password
+    description: 'Password in a PostgreSQL password file (host:port:database:user:password)'
+    provider: Credential file
+    severity: high
+    pattern: '(?m)^(?:[^:#\s]{1,253}):(?:[0-9]{1,5}|\*):(?:[^:\s]{1,63}):(?:[^:\s]{1,63}):(?<secret>[^\s]{4,128})$'
+    entropy: 2.0
+    example-path: .pgpass
+    paths: ['.pgpass', 'pgpass', 'pgpass.conf', '*.pgpass']
+    examples:
+      positive:
+        - 'db.acme.internal:5432:billing:billing_app:GyiRUIQfHOJMai'
+        - |-
+          # local replicas
+          *:*:*:replicator:dDn87XG3#q#xbM
+      negative:
+        - '# hostname:port:database:username:password'
+        - 'db.acme.internal:5432:billing:billing_app:'
+  - id: git-credentials-password
+    description: 'Password or token in a git credential store (.git-credentials)'
+    provider: Credential file
+    severity: high
+    keywords: ['://']
+    pattern: '(?m)^[ \t]{0,4}[a-z][a-z0-9+.-]{1,20}://(?<name>[^\s:/]{1,128}):(?<secret>[^\s@/]{4,256})@[A-Za-z0-9.-]{1,253}'
+    entropy: 2.0
+    example-path: .git-credentials
+    paths: ['.git-credentials', 'git-credentials', '*.git-credentials']
+    examples:
+      positive:
+        - 'https://dev.one%40acme.io:tEPO6Uk&zYuF0i@gitlab.acme.io'
+        - 'https://ci@acme.io:-7eNWVQ4vnakJk@github.com'
+      negative:
+        - 'https://gitlab.acme.io/group/project.git'
+  - id: npmrc-auth
+    description: 'npm registry credential in an .npmrc file (_auth, _password; _authToken is npmrc-auth-token)'
+    provider: npm
+    severity: high
+    keywords: ['_auth', '_password']
+    pattern: '(?m)(?:^|:)[ \t]{0,4}(?<name>_auth|_password)[ \t]{0,4}=[ \t]{0,4}[\"'']?(?<secret>[^\s\"''$]{8,512})'
+    entropy: 3.0
+    example-path: .npmrc
+    paths: ['.npmrc', 'npmrc', '*.npmrc']
+    examples:
+      positive:
+        - '//registry.acme.io/:_password=R3lpUlVJUWZIT0pNYWk='
+        - '_auth=YnVpbGRlcjpvWU1hYUl0RHI5dVAxNHBFSHBKcA=='
+      negative:
+        - '//registry.npmjs.org/:_auth=${NPM_AUTH}'
+        - 'registry=https://registry.acme.io/'
+  - id: smtp-client-password
+    description: 'Password in an msmtp or esmtp configuration file'
+    provider: Credential file
+    severity: high
+    keywords: ['password']
+    pattern: '(?im)^[ \t]{0,8}password[ \t]{0,4}(?:=[ \t]{0,4}|[ \t])[\"'']?(?<secret>[^\s\"'']{4,128})'
+    entropy: 2.0
+    example-path: .msmtprc
+    paths: ['.msmtprc', 'msmtprc', '.esmtprc', 'esmtprc', '*.msmtprc', '*.esmtprc']
+    examples:
+      positive:
+        - |-
+          account acme
+          host smtp.acme.io
+          user mailer@acme.io
+          password S1pAWTN3lg8zV5
+        - 'password = "yPU8d0FZfWe7ih"'
+      negative:
+        - 'passwordeval "pass show mail/acme"'
+  - id: filezilla-password
+    description: 'Saved password in FileZilla''s sitemanager.xml or recentservers.xml'
+    provider: Credential file
+    severity: high
+    keywords: ['<pass']
+    pattern: '<Pass(?:[ \t]{1,4}encoding=\"base64\")?>(?<secret>[^<\s]{3,512})</Pass>'
+    entropy: 1.5
+    example-path: sitemanager.xml
+    paths: ['sitemanager.xml', 'recentservers.xml', 'filezilla.xml']
+    examples:
+      positive:
+        - '<Server><Host>ftp.acme.io</Host><User>deploy</User><Pass encoding="base64">R3lpUlVJUWZIT0pNYWk=</Pass></Server>'
+        - '<Pass>dDn87XG3#q#xbM</Pass>'
+      negative:
+        - '<Server><Host>ftp.acme.io</Host><User>deploy</User><Logontype>2</Logontype></Server>'
+  - id: jetbrains-webservers-password
+    description: 'Deployment password in a JetBrains WebServers.xml'
+    provider: Credential file
+    severity: high
+    keywords: ['password=']
+    pattern: '(?i)\bpassword=\"(?<secret>[^\"\s]{4,256})\"'
+    entropy: 2.0
+    example-path: .idea/WebServers.xml
+    paths: ['WebServers.xml', 'webServers.xml']
+    examples:
+      positive:
+        - '<fileTransfer host="sftp.acme.io" port="22" accessType="SFTP" login="deploy" password="dff9dff3dfe0dfe9dfbedfd9" />'
+        - '<fileTransfer accessType="FTP" host="ftp.acme.io" password="tEPO6Uk&amp;zYuF0i" />'
+      negative:
+        - '<fileTransfer host="sftp.acme.io" port="22" accessType="SFTP" login="deploy" />'
+  - id: sftp-config-password
+    description: 'Password or key passphrase in an editor SFTP/FTP config (Atom, VS Code, Sublime)'
+    provider: Credential file
+    severity: high
+    keywords: ['"pass']
+    pattern: '\"(?<name>pass|password|passphrase)\"[ \t]{0,4}:[ \t]{0,4}\"(?<secret>[^\"\s]{3,256})\"'
+    entropy: 1.5
+    example-path: .vscode/sftp.json
+    paths: ['.ftpconfig', 'sftp.json', 'sftp-config.json', '.remote-sync.json', 'ftp-config.json']
+    examples:
+      positive:
+        - '{"protocol": "ftp", "host": "ftp.acme.io", "user": "deploy", "pass": "GyiRUIQfHOJMai"}'
+        - '"passphrase": "-7eNWVQ4vnakJk",'
+      negative:
+        - '"password": "",'
+        - '"privateKeyPath": "~/.ssh/id_ed25519"'
+  - id: firefox-saved-login
+    description: 'Firefox saved logins (logins.json): encrypted passwords, decryptable with the profile''s key4.db'
+    provider: Credential file
+    severity: medium
+    keywords: ['encryptedpassword']
+    pattern: '\"encryptedPassword\"[ \t]{0,2}:[ \t]{0,2}\"(?<secret>[A-Za-z0-9+/]{16,4096}={0,2})\"'
+    entropy: 3.5
+    example-path: profile/logins.json
+    paths: ['logins.json']
+    examples:
+      positive:
+        - '{"hostname":"https://intranet.acme.io","encryptedUsername":"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECLQ8ptXb0lMoBAgq","encryptedPassword":"DtKdHAtj/9cpg3TZvXT8Ea3XucplA5Uiaf1mn2N27nGHlzf9X3L41RxKyRttDEjUGh5eyeagOShUqGFe"}'
+        - '"encryptedPassword": "MDoEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECJq3nX0Zx6y1BBDqY8f2t0a9mPcW4sNwLk7e"'
+      negative:
+        - '{"nextId":1,"logins":[]}'
+  - id: ini-credential-file
+    description: 'Credential in an extensionless INI-style client config (.s3cfg, ~/.aws/credentials, .tugboat, IRC clients)'
+    provider: Credential file
+    severity: high
+    keywords: ['pass', 'secret', 'token', 'key']
+    pattern: '(?im)^[ \t]{0,8}(?<name>[A-Za-z0-9_.-]{0,30}(?:password|passwd|pass|secret_key|secret|access_token|api_key|token)[A-Za-z0-9_.-]{0,10})(?<![_.-]url)(?<![_.-]uri)(?<![_.-]file)(?<![_.-]path)[ \t]{0,4}[=:][ \t]{0,4}[\"'']?(?<secret>[^\s\"''#;$]{6,256})'
+    entropy: 2.5
+    example-path: .s3cfg
+    paths: ['.s3cfg', 's3cfg', '.aws/credentials', 'credentials', '.tugboat', '.irssi/config', 'irc.conf', 'servlist.conf', '.weechat/irc.conf', '.znc/configs/znc.conf']
+    allowlist:
+      regexes: ['^[a-z]+(?:_[a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^(?:true|false|yes|no)$', '^https?://', '^/']
+    examples:
+      positive:
+        - |-
+          [default]
+          access_key = AKIAQ3EGTJ5KZ7RVXW2N
+          secret_key = 9kQ2vR7mXp4LbN8sT1wY6zC3fH5jD0gE2uA4iO7q
+        - |-
+          servers = (
+            {
+              address = "irc.libera.chat";
+              password = "tEPO6Uk&zYuF0i";
+            }
+          );
+      negative:
+        - |-
+          [default]
+          access_key =
+          use_https = True
+        - 'access_token_url = https://acme.io/oauth/token'
+  - id: password-hash-record
+    description: 'Password hash in a user:HASH record (shadow, htpasswd, proftpd): crackable offline, not a live key'
+    provider: Password hash
+    severity: medium
+    keywords: ['$2a$', '$2b$', '$2y$', '$2x$', '$5$', '$6$', '$1$', '$apr1$', '$y$', '$argon2']
+    pattern: '(?m)^[ \t]{0,4}(?<name>[A-Za-z0-9_.@-]{1,64}):(?<secret>\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$5\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43}|\$6\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}|\$(?:1|apr1)\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}|\$y\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,64}\$[A-Za-z0-9+/]{16,128})(?=:|\s|$)'
+    entropy: 3.0
+    examples:
+      positive:
+        - 'deploy:$6$BriurBB/8vFI.qZT$Moe4WWXWl7Xfwgy2smPel.rkSbhyUrEQS6nm8577LiqlPF7saySqbKjFStRAOAwCXBx9RbbH6FwQ3QSiAlB6xP:19700:0:99999:7:::'
+        - 'admin:$apr1$hC0hzKnr$SqEp5AkW8sAs1XPZxRMjSa'
+        - 'ops:$2y$10$3IhnZtPr8ZdhMPQ94gjG6gfL3IVQa5Rtm9fzIoDWW9it3XHp1HZRU'
+        - 'ftp:$1$nfN7lfDw$Hdk3bg2NxH37DFx3pZnW2M:1001:1001::/srv/ftp:/bin/false'
+        - 'svc:$y$j9T$P42aVOJgmBliFGdvGo0FXr9N$jHfv0hGajFiAgFn4/PZGodCmsFevxLLyJ3uGQaEc/aw:19700:0:99999:7:::'
+        - 'web:$5$rounds=5000$y7.7QinVx7u1OjW5$Xistobr5q6Qroa/lp1wzbEzJCNFZofR4Zora2v.ruq6'
+        - 'app:$argon2id$v=19$m=65536,t=3,p=4$8F5n3/YNBDRzrZSgqbjG3u$hkWKFLf6xuI5aHUQPFeNBTxaQWk8JzFalHlsZfYcMMD'
+      negative:
+        - 'root:*:19700:0:99999:7:::'
+        - 'daemon:!:19700::::::'
+  - id: password-hash-sql
+    description: 'Password hash in a SQL dump: crackable offline, not a live key'
+    provider: Password hash
+    severity: medium
+    keywords: ['$2a$', '$2b$', '$2y$', '$5$', '$6$', '$1$', '$apr1$', '$y$', '$argon2']
+    pattern: '[\"''](?<secret>\$2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|\$5\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43}|\$6\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}|\$(?:1|apr1)\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}|\$y\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,64}\$[A-Za-z0-9+/]{16,128})[\"'']'
+    entropy: 3.0
+    example-path: db/dump.sql
+    paths: ['*.sql', '*.sql.txt', '*.dump']
+    examples:
+      positive:
+        - "INSERT INTO `users` VALUES (1,'admin','$2b$12$NrWehkSfzcj1ZgCj0fnAfWeAdpJZqnLvlwTkgfy90M54SKDvDiK9P','2024-01-02');"
+        - "INSERT INTO users (name, pw) VALUES ('ops', '$6$BriurBB/8vFI.qZT$Moe4WWXWl7Xfwgy2smPel.rkSbhyUrEQS6nm8577LiqlPF7saySqbKjFStRAOAwCXBx9RbbH6FwQ3QSiAlB6xP');"
+      negative:
+        - "INSERT INTO users (name, pw) VALUES ('ops', '');"
+  - id: django-secret-key
+    description: 'Django or Flask SECRET_KEY in Python settings'
+    provider: Django
+    severity: high
+    keywords: ['secret_key']
+    pattern: '(?m)(?:^[ \t]{0,8}SECRET_KEY|\.secret_key|\[[\"'']SECRET_KEY[\"'']\])[ \t]{0,4}=[ \t]{0,4}(?<q>[\"''])(?<secret>(?:(?!\k<q>)[^\n\\]){16,128})\k<q>'
+    entropy: 3.5
+    example-path: mysite/settings.py
+    paths: ['*.py']
+    examples:
+      positive:
+        - "SECRET_KEY = 'django-insecure-+d5r!xi*67%nfrpyz^21tbic1-+4@5aez732pgojj7*g_(^+3f'"
+        - "app.config['SECRET_KEY'] = 'e3692f09e2e8c662248b483b7ffc050f'"
+      negative:
+        - "SECRET_KEY = os.environ['DJANGO_SECRET_KEY']"
+        - "SECRET_KEY = ''"
+  - id: wordpress-config-secret
+    description: 'WordPress wp-config.php database password or authentication key/salt'
+    provider: WordPress
+    severity: high
+    keywords: ['define']
+    pattern: 'define\([ \t]{0,4}[\"''](?<name>(?:AUTH|SECURE_AUTH|LOGGED_IN|NONCE)_(?:KEY|SALT)|DB_PASSWORD)[\"''][ \t]{0,4},[ \t]{0,4}(?<q>[\"''])(?<secret>(?:(?!\k<q>)[^\n\\]){4,128})\k<q>'
+    entropy: 2.0
+    example-path: wp-config.php
+    paths: ['*.php']
+    allowlist:
+      values: ['put your unique phrase here', 'database_password_here', 'password_here']
+    examples:
+      positive:
+        - "define( 'DB_PASSWORD', 'GyiRUIQfHOJMai' );"
+        - "define('AUTH_KEY', 'q|B]x7Lr>0-V;m@z!Kc8#p2W{s5^Tg&Yh=9)uN1*eD,JfA3+RiMo');"
+      negative:
+        - "define( 'AUTH_KEY', 'put your unique phrase here' );"
+        - "define( 'DB_PASSWORD', getenv('WP_DB_PASSWORD') );"
+  - id: laravel-app-key
+    description: 'Laravel APP_KEY (encrypts sessions and cookies)'
+    provider: Laravel
+    severity: high
+    keywords: ['app_key']
+    pattern: '(?m)^[ \t]{0,4}APP_KEY[ \t]{0,2}=[ \t]{0,2}[\"'']?(?<secret>base64:[A-Za-z0-9+/]{43}=)'
+    entropy: 3.5
+    example-path: .env
+    paths: ['.env', '.env.*', '*.env']
+    examples:
+      positive:
+        - 'APP_KEY=base64:K0/Hpv1MkUoW20cIdSsPFUS4NcDnGQl9+ocB6SMvIfI='
+        - 'APP_KEY="base64:Hdk3bg2NxH37DFx3pZnW2MSqEp5AkW8sAs1XPZxRMjS="'
+      negative:
+        - 'APP_KEY='
+  - id: rails-master-key
+    description: 'Rails credentials master key (config/master.key)'
+    provider: Rails
+    severity: critical
+    pattern: '\A[ \t]{0,4}(?<secret>[0-9a-f]{32})\s{0,4}\z'
+    entropy: 3.0
+    example-path: config/master.key
+    paths: ['master.key', 'config/credentials/*.key']
+    examples:
+      positive:
+        - '828767efc2f91624a8940f1f836f99ee'
+        - "3fa91c0d7e6b25481f0a9c3e7d5b2a64\n"
+      negative:
+        - '# no key here'
+  - id: rails-secret-key-base
+    description: 'Rails secret_key_base'
+    provider: Rails
+    severity: high
+    keywords: ['secret_key_base']
+    pattern: 'secret_key_base[\"'']?[ \t]{0,4}(?::|=|=>)[ \t]{0,4}[\"'']?(?<secret>[0-9a-f]{64,256})'
+    entropy: 3.0
+    example-path: config/secrets.yml
+    examples:
+      positive:
+        - |-
+          production:
+            secret_key_base: e3692f09e2e8c662248b483b7ffc050fec94dbca3a0aac36098b2cc2bd818319478da6bd0c621de49f145fda9988c79fc35526f7eaed46725a2a7b860dcd6c8a
+        - "config.secret_key_base = 'e3692f09e2e8c662248b483b7ffc050fec94dbca3a0aac36098b2cc2bd818319'"
+      negative:
+        - 'secret_key_base: <%= ENV["SECRET_KEY_BASE"] %>'
+"""####),
         ("env-usage.yaml", ####"""
 # Env-var usage: code that reads credentials from the environment and files that define them (kind env-usage)
 # Written from the providers' published token formats. See docs/rules.md for the format.
@@ -1170,7 +1467,7 @@ rules:
     generic: true
     anchor: identifier
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - 'DB_PASSWORD = "Tr0ub4dor&3x"'
@@ -1193,7 +1490,7 @@ rules:
     example-path: config/application.yml
     paths: ['*.yml', '*.yaml', '*.properties', '*.ini', '*.cfg', '*.conf', '*.toml']
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1217,7 +1514,7 @@ rules:
     generic: true
     anchor: identifier
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - 'INTERNAL_API_KEY = "dJ4NrTrXgJJxS5UlrcdXT2PZsOc7NMj6"'
@@ -1240,7 +1537,7 @@ rules:
     example-path: config/settings.yaml
     paths: ['*.yml', '*.yaml', '*.properties', '*.ini', '*.cfg', '*.conf', '*.toml']
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1292,9 +1589,10 @@ rules:
     entropy: 2.5
     generic: true
     example-path: .env
-    paths: ['.env', '.env.*', '*.env']
+    # Shell startup files hold the same `export NAME=value` lines.
+    paths: ['.env', '.env.*', '*.env', '.bashrc', '.bash_profile', '.bash_login', '.profile', '.zshrc', '.zshenv', '.zprofile', 'bashrc', 'zshrc']
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - 'DB_PASSWORD=Zq7!mK2pLw'
@@ -1318,7 +1616,7 @@ rules:
     example-path: deploy/app.yaml
     paths: ['*.yaml', '*.yml']
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1347,7 +1645,7 @@ rules:
     example-path: docker-compose.yml
     paths: ['docker-compose*.yml', 'docker-compose*.yaml', 'compose*.yml', 'compose*.yaml']
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - |-
@@ -1368,7 +1666,7 @@ rules:
     example-path: Dockerfile
     paths: ['Dockerfile', 'Dockerfile.*', '*.dockerfile', 'Containerfile']
     allowlist:
-      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^[a-z]+$']
+      regexes: ['^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$', '^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$', '^[a-z]+(?:_[a-z]+)+$', '^[a-z]+(?:[A-Z][a-z]+)+$', '^[a-z]+(?:[.-][a-z]+)+$', '^[A-Z][A-Z0-9_]+$', '^/', '^~/', '^[a-z]+$']
     examples:
       positive:
         - 'ENV API_TOKEN=nmx1ZzMpXtSNK58lSwCsJus9NOvIh5LV'
@@ -3035,11 +3333,14 @@ rules:
         ("code-hosting.yaml", ####"""
 {"rules":[{"id":"github-pat-classic","description":"GitHub personal access token (classic)","provider":"GitHub","severity":"critical","keywords":["ghp_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>ghp_[A-Za-z0-9]{36})(?![A-Za-z0-9_-])","entropy":"3.0","checksum":"crc32-base62"},{"id":"github-oauth-token","description":"GitHub OAuth access token","provider":"GitHub","severity":"critical","keywords":["gho_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>gho_[A-Za-z0-9]{36})(?![A-Za-z0-9_-])","entropy":"3.0","checksum":"crc32-base62"},{"id":"github-user-to-server-token","description":"GitHub App user-to-server token","provider":"GitHub","severity":"critical","keywords":["ghu_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>ghu_[A-Za-z0-9]{36})(?![A-Za-z0-9_-])","entropy":"3.0","checksum":"crc32-base62"},{"id":"github-server-to-server-token","description":"GitHub App installation (server-to-server) token","provider":"GitHub","severity":"critical","keywords":["ghs_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>ghs_[A-Za-z0-9]{36})(?![A-Za-z0-9_-])","entropy":"3.0","checksum":"crc32-base62"},{"id":"github-refresh-token","description":"GitHub App refresh token","provider":"GitHub","severity":"high","keywords":["ghr_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>ghr_[A-Za-z0-9]{36,76})(?![A-Za-z0-9_-])","entropy":"3.0","checksum":"crc32-base62"},{"id":"github-fine-grained-pat","description":"GitHub fine-grained personal access token","provider":"GitHub","severity":"critical","keywords":["github_pat_"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"gitlab-pat","description":"GitLab personal, project or group access token","provider":"GitLab","severity":"critical","keywords":["glpat-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>glpat-[A-Za-z0-9_-]{20,300}(?:\\.[0-9a-z]{2}\\.[0-9a-z]{7,9})?)(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"gitlab-pipeline-trigger-token","description":"GitLab pipeline trigger token","provider":"GitLab","severity":"high","keywords":["glptt-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>glptt-[0-9a-f]{40})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"gitlab-runner-registration-token","description":"GitLab runner registration token","provider":"GitLab","severity":"high","keywords":["gr1348941"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>GR1348941[A-Za-z0-9_-]{20})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"gitlab-runner-auth-token","description":"GitLab runner authentication token","provider":"GitLab","severity":"high","keywords":["glrt-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>glrt-[A-Za-z0-9_-]{20,64})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"gitlab-deploy-token","description":"GitLab deploy token","provider":"GitLab","severity":"high","keywords":["gldt-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>gldt-[A-Za-z0-9_-]{20,64})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"gitlab-oauth-app-secret","description":"GitLab OAuth application secret","provider":"GitLab","severity":"high","keywords":["gloas-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>gloas-[A-Za-z0-9_-]{64})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"gitlab-feed-token","description":"GitLab feed token","provider":"GitLab","severity":"medium","keywords":["glft-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>glft-[A-Za-z0-9_-]{20})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"gitlab-ci-job-token","description":"GitLab CI/CD job token","provider":"GitLab","severity":"high","keywords":["glcbt-"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>glcbt-[0-9a-f]{1,5}_[A-Za-z0-9_-]{20})(?![A-Za-z0-9_-])","entropy":"3.0"},{"id":"bitbucket-app-password","description":"Bitbucket app password / API token","provider":"Bitbucket","severity":"critical","keywords":["atbb"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>ATBB[A-Za-z0-9]{32}[A-F0-9]{8})(?![A-Za-z0-9_-])","entropy":"3.5"},{"id":"bitbucket-access-token","description":"Bitbucket repository/workspace access token","provider":"Bitbucket","severity":"critical","keywords":["atctt3xffgn0"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>ATCTT3xFfGN0[A-Za-z0-9_=-]{170,250})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"atlassian-api-token","description":"Atlassian (Jira, Confluence) API token","provider":"Atlassian","severity":"critical","keywords":["atatt3"],"pattern":"(?<![A-Za-z0-9_-])(?<secret>ATATT3[A-Za-z0-9_=-]{170,250})(?![A-Za-z0-9_-])","entropy":"4.0"},{"id":"atlassian-legacy-api-token","description":"Atlassian legacy API token in a Jira/Confluence-named setting","provider":"Atlassian","severity":"high","keywords":["atlassian","jira","confluence"],"pattern":"(?i)(?:atlassian|jira|confluence)[\\w.-]{0,20}(?:api[_-]?)?(?:token|key)[\\\"'\\]]{0,2}(?:[ \\t]{0,2}:[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30})?[ \\t]{0,4}(?::=|=>|[:=])[ \\t]{0,4}[\\\"'`]?(?<secret>[A-Za-z0-9]{24})(?![A-Za-z0-9])","entropy":"3.8"}]}
 """####),
+        ("credential-files.yaml", ####"""
+{"rules":[{"id":"netrc-password","description":"Password in a .netrc file (machine … login … password …)","provider":"Credential file","severity":"high","keywords":["password"],"pattern":"(?:^|[ \\t\\n])password[ \\t]{1,10}(?<secret>[^\\s]{4,128})","entropy":"2.0","paths":[".netrc","_netrc","*.netrc"]},{"id":"pgpass-password","description":"Password in a PostgreSQL password file (host:port:database:user:password)","provider":"Credential file","severity":"high","pattern":"(?m)^(?:[^:#\\s]{1,253}):(?:[0-9]{1,5}|\\*):(?:[^:\\s]{1,63}):(?:[^:\\s]{1,63}):(?<secret>[^\\s]{4,128})$","entropy":"2.0","paths":[".pgpass","pgpass","pgpass.conf","*.pgpass"]},{"id":"git-credentials-password","description":"Password or token in a git credential store (.git-credentials)","provider":"Credential file","severity":"high","keywords":["://"],"pattern":"(?m)^[ \\t]{0,4}[a-z][a-z0-9+.-]{1,20}://(?<name>[^\\s:/]{1,128}):(?<secret>[^\\s@/]{4,256})@[A-Za-z0-9.-]{1,253}","entropy":"2.0","paths":[".git-credentials","git-credentials","*.git-credentials"]},{"id":"npmrc-auth","description":"npm registry credential in an .npmrc file (_auth, _password; _authToken is npmrc-auth-token)","provider":"npm","severity":"high","keywords":["_auth","_password"],"pattern":"(?m)(?:^|:)[ \\t]{0,4}(?<name>_auth|_password)[ \\t]{0,4}=[ \\t]{0,4}[\\\"']?(?<secret>[^\\s\\\"'$]{8,512})","entropy":"3.0","paths":[".npmrc","npmrc","*.npmrc"]},{"id":"smtp-client-password","description":"Password in an msmtp or esmtp configuration file","provider":"Credential file","severity":"high","keywords":["password"],"pattern":"(?im)^[ \\t]{0,8}password[ \\t]{0,4}(?:=[ \\t]{0,4}|[ \\t])[\\\"']?(?<secret>[^\\s\\\"']{4,128})","entropy":"2.0","paths":[".msmtprc","msmtprc",".esmtprc","esmtprc","*.msmtprc","*.esmtprc"]},{"id":"filezilla-password","description":"Saved password in FileZilla's sitemanager.xml or recentservers.xml","provider":"Credential file","severity":"high","keywords":["<pass"],"pattern":"<Pass(?:[ \\t]{1,4}encoding=\\\"base64\\\")?>(?<secret>[^<\\s]{3,512})</Pass>","entropy":"1.5","paths":["sitemanager.xml","recentservers.xml","filezilla.xml"]},{"id":"jetbrains-webservers-password","description":"Deployment password in a JetBrains WebServers.xml","provider":"Credential file","severity":"high","keywords":["password="],"pattern":"(?i)\\bpassword=\\\"(?<secret>[^\\\"\\s]{4,256})\\\"","entropy":"2.0","paths":["WebServers.xml","webServers.xml"]},{"id":"sftp-config-password","description":"Password or key passphrase in an editor SFTP/FTP config (Atom, VS Code, Sublime)","provider":"Credential file","severity":"high","keywords":["\"pass"],"pattern":"\\\"(?<name>pass|password|passphrase)\\\"[ \\t]{0,4}:[ \\t]{0,4}\\\"(?<secret>[^\\\"\\s]{3,256})\\\"","entropy":"1.5","paths":[".ftpconfig","sftp.json","sftp-config.json",".remote-sync.json","ftp-config.json"]},{"id":"firefox-saved-login","description":"Firefox saved logins (logins.json): encrypted passwords, decryptable with the profile's key4.db","provider":"Credential file","severity":"medium","keywords":["encryptedpassword"],"pattern":"\\\"encryptedPassword\\\"[ \\t]{0,2}:[ \\t]{0,2}\\\"(?<secret>[A-Za-z0-9+/]{16,4096}={0,2})\\\"","entropy":"3.5","paths":["logins.json"]},{"id":"ini-credential-file","description":"Credential in an extensionless INI-style client config (.s3cfg, ~/.aws/credentials, .tugboat, IRC clients)","provider":"Credential file","severity":"high","keywords":["pass","secret","token","key"],"pattern":"(?im)^[ \\t]{0,8}(?<name>[A-Za-z0-9_.-]{0,30}(?:password|passwd|pass|secret_key|secret|access_token|api_key|token)[A-Za-z0-9_.-]{0,10})(?<![_.-]url)(?<![_.-]uri)(?<![_.-]file)(?<![_.-]path)[ \\t]{0,4}[=:][ \\t]{0,4}[\\\"']?(?<secret>[^\\s\\\"'#;$]{6,256})","entropy":"2.5","paths":[".s3cfg","s3cfg",".aws/credentials","credentials",".tugboat",".irssi/config","irc.conf","servlist.conf",".weechat/irc.conf",".znc/configs/znc.conf"],"allowlist":{"regexes":["^[a-z]+(?:_[a-z]+)+$","^[A-Z][A-Z0-9_]+$","^(?:true|false|yes|no)$","^https?://","^/"]}},{"id":"password-hash-record","description":"Password hash in a user:HASH record (shadow, htpasswd, proftpd): crackable offline, not a live key","provider":"Password hash","severity":"medium","keywords":["$2a$","$2b$","$2y$","$2x$","$5$","$6$","$1$","$apr1$","$y$","$argon2"],"pattern":"(?m)^[ \\t]{0,4}(?<name>[A-Za-z0-9_.@-]{1,64}):(?<secret>\\$2[abxy]\\$[0-9]{2}\\$[./A-Za-z0-9]{53}|\\$5\\$(?:rounds=[0-9]{1,9}\\$)?[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{43}|\\$6\\$(?:rounds=[0-9]{1,9}\\$)?[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{86}|\\$(?:1|apr1)\\$[./A-Za-z0-9]{1,8}\\$[./A-Za-z0-9]{22}|\\$y\\$[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{1,86}\\$[./A-Za-z0-9]{43}|\\$argon2(?:id|i|d)\\$v=[0-9]{1,3}\\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,3}\\$[A-Za-z0-9+/]{11,64}\\$[A-Za-z0-9+/]{16,128})(?=:|\\s|$)","entropy":"3.0"},{"id":"password-hash-sql","description":"Password hash in a SQL dump: crackable offline, not a live key","provider":"Password hash","severity":"medium","keywords":["$2a$","$2b$","$2y$","$5$","$6$","$1$","$apr1$","$y$","$argon2"],"pattern":"[\\\"'](?<secret>\\$2[abxy]\\$[0-9]{2}\\$[./A-Za-z0-9]{53}|\\$5\\$(?:rounds=[0-9]{1,9}\\$)?[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{43}|\\$6\\$(?:rounds=[0-9]{1,9}\\$)?[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{86}|\\$(?:1|apr1)\\$[./A-Za-z0-9]{1,8}\\$[./A-Za-z0-9]{22}|\\$y\\$[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{1,86}\\$[./A-Za-z0-9]{43}|\\$argon2(?:id|i|d)\\$v=[0-9]{1,3}\\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,3}\\$[A-Za-z0-9+/]{11,64}\\$[A-Za-z0-9+/]{16,128})[\\\"']","entropy":"3.0","paths":["*.sql","*.sql.txt","*.dump"]},{"id":"django-secret-key","description":"Django or Flask SECRET_KEY in Python settings","provider":"Django","severity":"high","keywords":["secret_key"],"pattern":"(?m)(?:^[ \\t]{0,8}SECRET_KEY|\\.secret_key|\\[[\\\"']SECRET_KEY[\\\"']\\])[ \\t]{0,4}=[ \\t]{0,4}(?<q>[\\\"'])(?<secret>(?:(?!\\k<q>)[^\\n\\\\]){16,128})\\k<q>","entropy":"3.5","paths":["*.py"]},{"id":"wordpress-config-secret","description":"WordPress wp-config.php database password or authentication key/salt","provider":"WordPress","severity":"high","keywords":["define"],"pattern":"define\\([ \\t]{0,4}[\\\"'](?<name>(?:AUTH|SECURE_AUTH|LOGGED_IN|NONCE)_(?:KEY|SALT)|DB_PASSWORD)[\\\"'][ \\t]{0,4},[ \\t]{0,4}(?<q>[\\\"'])(?<secret>(?:(?!\\k<q>)[^\\n\\\\]){4,128})\\k<q>","entropy":"2.0","paths":["*.php"],"allowlist":{"values":["put your unique phrase here","database_password_here","password_here"]}},{"id":"laravel-app-key","description":"Laravel APP_KEY (encrypts sessions and cookies)","provider":"Laravel","severity":"high","keywords":["app_key"],"pattern":"(?m)^[ \\t]{0,4}APP_KEY[ \\t]{0,2}=[ \\t]{0,2}[\\\"']?(?<secret>base64:[A-Za-z0-9+/]{43}=)","entropy":"3.5","paths":[".env",".env.*","*.env"]},{"id":"rails-master-key","description":"Rails credentials master key (config/master.key)","provider":"Rails","severity":"critical","pattern":"\\A[ \\t]{0,4}(?<secret>[0-9a-f]{32})\\s{0,4}\\z","entropy":"3.0","paths":["master.key","config/credentials/*.key"]},{"id":"rails-secret-key-base","description":"Rails secret_key_base","provider":"Rails","severity":"high","keywords":["secret_key_base"],"pattern":"secret_key_base[\\\"']?[ \\t]{0,4}(?::|=|=>)[ \\t]{0,4}[\\\"']?(?<secret>[0-9a-f]{64,256})","entropy":"3.0"}]}
+"""####),
         ("env-usage.yaml", ####"""
 {"rules":[{"id":"env-python","description":"Python reads an environment variable","provider":"Environment","kind":"env-usage","language":"python","severity":"info","keywords":["environ","getenv"],"pattern":"(?:os\\.environ(?:\\.get)?[ \\t]{0,2}[\\[(]|os\\.getenv\\(|environ\\.get\\(|os\\.environ\\.setdefault\\()[ \\t]{0,2}[\\\"'](?<name>[A-Za-z_][A-Za-z0-9_]{0,100})[\\\"']","paths":["*.py","*.pyw"]},{"id":"env-javascript","description":"JavaScript/TypeScript reads an environment variable","provider":"Environment","kind":"env-usage","language":"javascript","severity":"info","keywords":["process.env","import.meta.env","deno.env.get","bun.env"],"pattern":"(?|(?:process\\.env|import\\.meta\\.env|Bun\\.env)\\.(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})|(?:process\\.env|import\\.meta\\.env|Bun\\.env)\\[[ \\t]{0,2}[\\\"'`](?<name>[A-Za-z_][A-Za-z0-9_]{0,100})[\\\"'`][ \\t]{0,2}\\]|Deno\\.env\\.get\\([ \\t]{0,2}[\\\"'`](?<name>[A-Za-z_][A-Za-z0-9_]{0,100})[\\\"'`])","paths":["*.js","*.mjs","*.cjs","*.jsx","*.ts","*.mts","*.cts","*.tsx","*.vue","*.svelte"]},{"id":"env-go","description":"Go reads an environment variable","provider":"Environment","kind":"env-usage","language":"go","severity":"info","keywords":["getenv","lookupenv"],"pattern":"os\\.(?:Getenv|LookupEnv)\\([ \\t]{0,2}\\\"(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})\\\"","paths":["*.go"]},{"id":"env-java","description":"Java reads an environment variable","provider":"Environment","kind":"env-usage","language":"java","severity":"info","keywords":["getenv"],"pattern":"System\\.getenv\\([ \\t]{0,2}\\\"(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})\\\"","paths":["*.java","*.groovy","*.scala"]},{"id":"env-kotlin","description":"Kotlin reads an environment variable","provider":"Environment","kind":"env-usage","language":"kotlin","severity":"info","keywords":["getenv"],"pattern":"System\\.getenv\\([ \\t]{0,2}\\\"(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})\\\"","paths":["*.kt","*.kts"]},{"id":"env-csharp","description":"C# reads an environment variable","provider":"Environment","kind":"env-usage","language":"csharp","severity":"info","keywords":["getenvironmentvariable"],"pattern":"Environment\\.GetEnvironmentVariable\\([ \\t]{0,2}\\\"(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})\\\"","paths":["*.cs"]},{"id":"env-ruby","description":"Ruby reads an environment variable","provider":"Environment","kind":"env-usage","language":"ruby","severity":"info","keywords":["env[","env.fetch"],"pattern":"ENV(?:\\[[ \\t]{0,2}|\\.fetch\\([ \\t]{0,2})[\\\"'](?<name>[A-Za-z_][A-Za-z0-9_]{0,100})[\\\"']","paths":["*.rb","*.rake","Rakefile","Gemfile"]},{"id":"env-php","description":"PHP reads an environment variable","provider":"Environment","kind":"env-usage","language":"php","severity":"info","keywords":["getenv","$_env","$_server","env("],"pattern":"(?:getenv\\(|\\$_ENV\\[|\\$_SERVER\\[|(?<![A-Za-z0-9_>])env\\()[ \\t]{0,2}[\\\"'](?<name>[A-Za-z_][A-Za-z0-9_]{0,100})[\\\"']","paths":["*.php"]},{"id":"env-swift","description":"Swift reads an environment variable","provider":"Environment","kind":"env-usage","language":"swift","severity":"info","keywords":["processinfo","getenv"],"pattern":"(?:ProcessInfo\\.processInfo\\.environment\\[[ \\t]{0,2}|getenv\\([ \\t]{0,2})\\\"(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})\\\"","paths":["*.swift"]},{"id":"env-shell","description":"Shell script expands an environment variable","provider":"Environment","kind":"env-usage","language":"shell","severity":"info","pattern":"\\$(?|\\{(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})(?:[:?+=-][^}\\n]{0,200})?\\}|(?<name>[A-Z_][A-Z0-9_]{1,100}))","paths":["*.sh","*.bash","*.zsh","*.ksh"]},{"id":"env-dockerfile","description":"Dockerfile declares an environment variable or build argument","provider":"Environment","kind":"env-usage","language":"dockerfile","severity":"info","pattern":"(?im)^[ \\t]{0,8}(?:ENV|ARG)[ \\t]{1,8}(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})","paths":["Dockerfile","Dockerfile.*","*.dockerfile","Containerfile"]},{"id":"env-kubernetes","description":"Kubernetes or compose manifest defines an env entry","provider":"Environment","kind":"env-usage","language":"kubernetes","severity":"info","keywords":["name:"],"pattern":"(?m)^[ \\t]{0,40}-[ \\t]{1,4}name:[ \\t]{0,4}[\\\"']?(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})[\\\"']?[ \\t]{0,10}\\r?$","paths":["*.yaml","*.yml"]},{"id":"env-compose","description":"docker-compose passes an environment variable","provider":"Environment","kind":"env-usage","language":"compose","severity":"info","pattern":"(?m)^[ \\t]{2,40}-[ \\t]{1,4}[\\\"']?(?<name>[A-Z_][A-Z0-9_]{1,100})(?:=|[\\\"']?[ \\t]{0,10}\\r?$)","paths":["docker-compose*.yml","docker-compose*.yaml","compose*.yml","compose*.yaml"]},{"id":"env-dotenv","description":"A .env file defines an environment variable","provider":"Environment","kind":"env-usage","language":"dotenv","severity":"info","pattern":"(?m)^[ \\t]{0,8}(?:export[ \\t]{1,4})?(?<name>[A-Za-z_][A-Za-z0-9_]{0,100})[ \\t]{0,2}=","paths":[".env",".env.*","*.env"]}]}
 """####),
         ("generic.yaml", ####"""
-{"rules":[{"id":"generic-password","description":"Password literal assigned to a password-named variable or key","provider":"Generic","severity":"high","confidence":"medium","keywords":["password","passwd","passphrase","pwd"],"pattern":"(?i)(?<![A-Za-z0-9_.-])(?<name>[A-Za-z0-9_.-]{0,30}?(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[\\\"']?(?::[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30}[ \\t]{0,2}(?==))?[ \\t]{0,4}(?::|=|:=|=>)[ \\t]{0,4}(?<q>[\\\"'`])(?<secret>[^\\\"'`\\s$<>{}]{6,128})\\k<q>","entropy":"2.3","generic":"true","anchor":"identifier","allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}},{"id":"generic-password-config","description":"Password value in a configuration file","provider":"Generic","severity":"high","confidence":"medium","keywords":["password","passwd","passphrase","pwd"],"pattern":"(?im)^[ \\t]{0,40}(?<name>[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \\t]{0,4}[:=][ \\t]{0,4}(?<secret>[^\\s\\\"'#$<>{}%][^\\s\\\"']{5,127})(?:[ \\t]{1,40}#[^\\n]{0,200})?[ \\t]{0,40}$","entropy":"2.3","generic":"true","paths":["*.yml","*.yaml","*.properties","*.ini","*.cfg","*.conf","*.toml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}},{"id":"generic-api-key","description":"High-entropy string assigned to a credential-named variable or key","provider":"Generic","severity":"high","confidence":"medium","keywords":["api_key","apikey","api-key","api.key","secret","token","access_key","accesskey","access-key","auth_key","auth-key","authkey","credential","private_key","private-key","privatekey","signing","encryption_key","encryption-key","encryptionkey","master_key","master-key","masterkey","session_key","session-key","sessionkey"],"pattern":"(?i)(?<![A-Za-z0-9_.-])(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_.-]{0,30}?(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[\\\"']?(?::[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30}[ \\t]{0,2}(?==))?[ \\t]{0,4}(?::|=|:=|=>)[ \\t]{0,4}(?<q>[\\\"'`])(?<secret>[A-Za-z0-9+/=_.~-]{16,200})\\k<q>","entropy":"3.5","min-char-classes":"2","generic":"true","anchor":"identifier","allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}},{"id":"generic-secret-config","description":"High-entropy credential value in a configuration file","provider":"Generic","severity":"high","confidence":"medium","keywords":["api_key","apikey","api-key","api.key","secret","token","access_key","accesskey","access-key","auth_key","auth-key","authkey","credential","private_key","private-key","privatekey","signing","encryption_key","encryption-key","encryptionkey","master_key","master-key","masterkey","session_key","session-key","sessionkey"],"pattern":"(?im)^[ \\t]{0,40}(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_.-]{0,40}(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \\t]{0,4}[:=][ \\t]{0,4}[\\\"']?(?<secret>[A-Za-z0-9+/=_.~-]{16,200})[\\\"']?[ \\t]{0,40}(?:#[^\\n]{0,200})?$","entropy":"3.5","min-char-classes":"2","generic":"true","paths":["*.yml","*.yaml","*.properties","*.ini","*.cfg","*.conf","*.toml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}},{"id":"generic-bearer-token","description":"Bearer token in an Authorization header","provider":"Generic","severity":"high","confidence":"medium","keywords":["bearer"],"pattern":"(?i)authorization[\\\"'\\]]{0,2}[ \\t]{0,4}[:=,][ \\t]{0,4}[\\\"'`]?bearer[ \\t]{1,4}(?<secret>[A-Za-z0-9._~+/-]{20,500}={0,2})(?![A-Za-z0-9._~+/=-])","entropy":"3.5","min-char-classes":"2","generic":"true"},{"id":"generic-basic-auth-header","description":"Basic credentials in an Authorization header","provider":"Generic","severity":"high","confidence":"medium","keywords":["basic"],"pattern":"(?i)authorization[\\\"'\\]]{0,2}[ \\t]{0,4}[:=,][ \\t]{0,4}[\\\"'`]?basic[ \\t]{1,4}(?<secret>[A-Za-z0-9+/]{12,400}={0,2})(?![A-Za-z0-9+/=])","entropy":"3.0","generic":"true"},{"id":"dotenv-secret","description":"Credential value in a .env file","provider":"Generic","severity":"high","confidence":"medium","pattern":"(?m)^[ \\t]{0,8}(?:export[ \\t]{1,4})?(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})(?i)(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \\t]{0,2}=[ \\t]{0,2}[\\\"']?(?<secret>[^\\s\\\"'#$][^\\s\\\"']{7,499})","entropy":"2.5","generic":"true","paths":[".env",".env.*","*.env"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}},{"id":"kubernetes-env-secret","description":"Credential value inlined in a Kubernetes or compose env entry","provider":"Generic","severity":"high","confidence":"medium","keywords":["value:"],"pattern":"-[ \\t]{1,4}name:[ \\t]{0,4}[\\\"']?(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})[\\\"']?[ \\t]{0,10}\\r?\\n[ \\t]{0,40}value:[ \\t]{0,4}[\\\"']?(?<secret>[^\\s\\\"'$][^\\s\\\"']{7,299})","entropy":"2.5","lines-before":"1","generic":"true","paths":["*.yaml","*.yml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}},{"id":"compose-env-secret","description":"Credential value in a docker-compose environment list","provider":"Generic","severity":"high","confidence":"medium","pattern":"(?m)^[ \\t]{2,40}-[ \\t]{1,4}[\\\"']?(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})=(?<secret>[^\\s\\\"'$][^\\s\\\"']{7,299})","entropy":"2.5","generic":"true","paths":["docker-compose*.yml","docker-compose*.yaml","compose*.yml","compose*.yaml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}},{"id":"dockerfile-env-secret","description":"Credential baked into a Dockerfile ENV or ARG default","provider":"Generic","severity":"high","confidence":"medium","pattern":"(?im)^[ \\t]{0,8}(?:ENV|ARG)[ \\t]{1,8}(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})(?:[ \\t]{0,4}=[ \\t]{0,4}|[ \\t]{1,4})[\\\"']?(?<secret>[^\\s\\\"'$][^\\s\\\"']{7,299})","entropy":"2.5","generic":"true","paths":["Dockerfile","Dockerfile.*","*.dockerfile","Containerfile"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^[a-z]+$"]}}]}
+{"rules":[{"id":"generic-password","description":"Password literal assigned to a password-named variable or key","provider":"Generic","severity":"high","confidence":"medium","keywords":["password","passwd","passphrase","pwd"],"pattern":"(?i)(?<![A-Za-z0-9_.-])(?<name>[A-Za-z0-9_.-]{0,30}?(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[\\\"']?(?::[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30}[ \\t]{0,2}(?==))?[ \\t]{0,4}(?::|=|:=|=>)[ \\t]{0,4}(?<q>[\\\"'`])(?<secret>[^\\\"'`\\s$<>{}]{6,128})\\k<q>","entropy":"2.3","generic":"true","anchor":"identifier","allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}},{"id":"generic-password-config","description":"Password value in a configuration file","provider":"Generic","severity":"high","confidence":"medium","keywords":["password","passwd","passphrase","pwd"],"pattern":"(?im)^[ \\t]{0,40}(?<name>[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \\t]{0,4}[:=][ \\t]{0,4}(?<secret>[^\\s\\\"'#$<>{}%][^\\s\\\"']{5,127})(?:[ \\t]{1,40}#[^\\n]{0,200})?[ \\t]{0,40}$","entropy":"2.3","generic":"true","paths":["*.yml","*.yaml","*.properties","*.ini","*.cfg","*.conf","*.toml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}},{"id":"generic-api-key","description":"High-entropy string assigned to a credential-named variable or key","provider":"Generic","severity":"high","confidence":"medium","keywords":["api_key","apikey","api-key","api.key","secret","token","access_key","accesskey","access-key","auth_key","auth-key","authkey","credential","private_key","private-key","privatekey","signing","encryption_key","encryption-key","encryptionkey","master_key","master-key","masterkey","session_key","session-key","sessionkey"],"pattern":"(?i)(?<![A-Za-z0-9_.-])(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_.-]{0,30}?(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[\\\"']?(?::[ \\t]{0,2}[A-Za-z][A-Za-z0-9<>\\[\\]?]{0,30}[ \\t]{0,2}(?==))?[ \\t]{0,4}(?::|=|:=|=>)[ \\t]{0,4}(?<q>[\\\"'`])(?<secret>[A-Za-z0-9+/=_.~-]{16,200})\\k<q>","entropy":"3.5","min-char-classes":"2","generic":"true","anchor":"identifier","allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}},{"id":"generic-secret-config","description":"High-entropy credential value in a configuration file","provider":"Generic","severity":"high","confidence":"medium","keywords":["api_key","apikey","api-key","api.key","secret","token","access_key","accesskey","access-key","auth_key","auth-key","authkey","credential","private_key","private-key","privatekey","signing","encryption_key","encryption-key","encryptionkey","master_key","master-key","masterkey","session_key","session-key","sessionkey"],"pattern":"(?im)^[ \\t]{0,40}(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_.-]{0,40}(?:api[_.-]?key|apikey|secret|token|access[_.-]?key|auth[_.-]?key|client[_.-]?secret|private[_.-]?key|credentials?|signing[_.-]?key|encryption[_.-]?key|session[_.-]?key|master[_.-]?key)[A-Za-z0-9_.-]{0,20})(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \\t]{0,4}[:=][ \\t]{0,4}[\\\"']?(?<secret>[A-Za-z0-9+/=_.~-]{16,200})[\\\"']?[ \\t]{0,40}(?:#[^\\n]{0,200})?$","entropy":"3.5","min-char-classes":"2","generic":"true","paths":["*.yml","*.yaml","*.properties","*.ini","*.cfg","*.conf","*.toml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}},{"id":"generic-bearer-token","description":"Bearer token in an Authorization header","provider":"Generic","severity":"high","confidence":"medium","keywords":["bearer"],"pattern":"(?i)authorization[\\\"'\\]]{0,2}[ \\t]{0,4}[:=,][ \\t]{0,4}[\\\"'`]?bearer[ \\t]{1,4}(?<secret>[A-Za-z0-9._~+/-]{20,500}={0,2})(?![A-Za-z0-9._~+/=-])","entropy":"3.5","min-char-classes":"2","generic":"true"},{"id":"generic-basic-auth-header","description":"Basic credentials in an Authorization header","provider":"Generic","severity":"high","confidence":"medium","keywords":["basic"],"pattern":"(?i)authorization[\\\"'\\]]{0,2}[ \\t]{0,4}[:=,][ \\t]{0,4}[\\\"'`]?basic[ \\t]{1,4}(?<secret>[A-Za-z0-9+/]{12,400}={0,2})(?![A-Za-z0-9+/=])","entropy":"3.0","generic":"true"},{"id":"dotenv-secret","description":"Credential value in a .env file","provider":"Generic","severity":"high","confidence":"medium","pattern":"(?m)^[ \\t]{0,8}(?:export[ \\t]{1,4})?(?![A-Za-z0-9_.-]{0,30}?(?i:public|publishable))(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})(?i)(?<![_.-]name)(?<![_.-]id)(?<![_.-]url)(?<![_.-]uri)(?<![_.-]path)(?<![_.-]file)(?<![_.-]field)(?<![_.-]header)(?<![_.-]type)(?<![_.-]env)(?<![_.-]dir)(?<![_.-]ttl)(?<![_.-]count)(?<![_.-]length)(?<![_.-]len)(?<![_.-]version)(?<![_.-]ref)(?<![_.-]prefix)(?<![_.-]format)[ \\t]{0,2}=[ \\t]{0,2}[\\\"']?(?<secret>[^\\s\\\"'#$][^\\s\\\"']{7,499})","entropy":"2.5","generic":"true","paths":[".env",".env.*","*.env",".bashrc",".bash_profile",".bash_login",".profile",".zshrc",".zshenv",".zprofile","bashrc","zshrc"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}},{"id":"kubernetes-env-secret","description":"Credential value inlined in a Kubernetes or compose env entry","provider":"Generic","severity":"high","confidence":"medium","keywords":["value:"],"pattern":"-[ \\t]{1,4}name:[ \\t]{0,4}[\\\"']?(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})[\\\"']?[ \\t]{0,10}\\r?\\n[ \\t]{0,40}value:[ \\t]{0,4}[\\\"']?(?<secret>[^\\s\\\"'$][^\\s\\\"']{7,299})","entropy":"2.5","lines-before":"1","generic":"true","paths":["*.yaml","*.yml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}},{"id":"compose-env-secret","description":"Credential value in a docker-compose environment list","provider":"Generic","severity":"high","confidence":"medium","pattern":"(?m)^[ \\t]{2,40}-[ \\t]{1,4}[\\\"']?(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})=(?<secret>[^\\s\\\"'$][^\\s\\\"']{7,299})","entropy":"2.5","generic":"true","paths":["docker-compose*.yml","docker-compose*.yaml","compose*.yml","compose*.yaml"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}},{"id":"dockerfile-env-secret","description":"Credential baked into a Dockerfile ENV or ARG default","provider":"Generic","severity":"high","confidence":"medium","pattern":"(?im)^[ \\t]{0,8}(?:ENV|ARG)[ \\t]{1,8}(?<name>[A-Za-z0-9_]{0,40}(?i:pass|secret|token|key|pwd|credential|auth|dsn)[A-Za-z0-9_]{0,40})(?:[ \\t]{0,4}=[ \\t]{0,4}|[ \\t]{1,4})[\\\"']?(?<secret>[^\\s\\\"'$][^\\s\\\"']{7,299})","entropy":"2.5","generic":"true","paths":["Dockerfile","Dockerfile.*","*.dockerfile","Containerfile"],"allowlist":{"regexes":["^[a-z0-9_.-]{1,64}(?:/[a-z0-9_.-]{1,64}){2,}$","^[A-Z][a-z]+(?:-[A-Z][a-z]+)+$","^[a-z]+(?:_[a-z]+)+$","^[a-z]+(?:[A-Z][a-z]+)+$","^[a-z]+(?:[.-][a-z]+)+$","^[A-Z][A-Z0-9_]+$","^/","^~/","^[a-z]+$"]}}]}
 """####),
         ("global.yaml", ####"""
 {"global-allowlist":{"paths":["package-lock.json","npm-shrinkwrap.json","yarn.lock","pnpm-lock.yaml","bun.lockb","deno.lock","Cargo.lock","Gemfile.lock","poetry.lock","Pipfile.lock","pdm.lock","uv.lock","composer.lock","go.sum","gradle.lockfile","packages.lock.json","Package.resolved","mix.lock","pubspec.lock","flake.lock","*.lock","*.min.js","*.min.css","*-min.js","*.js.map","*.css.map","node_modules/","vendor/","bower_components/","third_party/",".yarn/",".venv/","venv/","site-packages/"],"secret-regexes":["EXAMPLE","(?i)x{4,}","(?i)change[_.-]?me","(?i)replace[_.-]?me","(?i)your[_.-]?(?:own[_.-]?)?(?:api[_.-]?)?(?:key|token|secret|pass(?:word)?|pwd)","(?i)placeholder","(?i)redacted","(?i)(?:fake|dummy|sample|mock)(?:[_.-]|\\d|$)","(?i)^(?:fake|dummy|sample|mock|test)","(?i)not[_.-]?a[_.-]?(?:real[_.-]?)?(?:secret|key|token|password)","<[^>]{1,64}>","\\$\\{[^}]{0,64}\\}","\\$\\([^)]{0,64}\\)","\\{\\{[^}]{0,64}\\}\\}","\\\\\\([^)]{0,64}\\)","#\\{[^}]{0,64}\\}","\\{[A-Za-z_][A-Za-z0-9_.()\\[\\]]{0,64}\\}","^\\$[A-Za-z_][A-Za-z0-9_]{0,64}$","@Microsoft\\.KeyVault\\(","%\\([a-z_]{1,32}\\)s","\\*{3,}","•{3,}","^(.)\\1{5,}$","(?i)^(?:abc|123|qwerty)[0-9a-z]{0,4}$","(?i)^(?:0123456789|1234567890)","(?i)abcdefgh","^(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\\d{3}|sk-ssh-ed25519@openssh\\.com)$","(?i)^(?:null|none|nil|undefined|true|false|empty|string|password|secret|token|value)$"],"line-regexes":["(?i)\"integrity\"\\s{0,4}:\\s{0,4}\"sha(?:1|256|384|512)-","(?i)\\bintegrity\\s{0,4}[=:]\\s{0,4}[\"']?sha(?:1|256|384|512)-","data:(?:image|font|audio|video|application/(?:octet-stream|font))[a-z0-9.+/-]{0,40};base64,","(?i)\\b(?:sha1|sha256|sha384|sha512|md5|checksum|digest|hash)\\s{0,4}[\"']?\\s{0,4}[=:]"],"generic-stopwords":["example","sample","placeholder","process.env","os.environ","getenv","localhost","http://","https://","/path/to"]}}

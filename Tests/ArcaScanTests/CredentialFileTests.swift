@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import ArcaRules
+@testable import ArcaScan
+
+/// Credential files with their own syntax, password hashes and framework secrets, as people commit them by
+/// mistake. Each fixture is written from the format's own documentation with made-up values, and is scanned
+/// under the path such a file has in a real repository.
+@Suite struct CredentialFileTests {
+    static let cases: [(path: String, text: String, rule: String)] = [
+        ("home/.netrc", "machine api.heroku.com\n  login ops@acme.io\n  password S1pAWTN3lg8zV5\n", "netrc-password"),
+        ("_netrc", "machine ftp.acme.io login deploy password yPU8d0FZfWe7ih\n", "netrc-password"),
+        (".pgpass", "# hostname:port:database:username:password\ndb.acme.internal:5432:*:billing_app:GyiRUIQfHOJMai\n", "pgpass-password"),
+        (".git-credentials", "https://dev.one%40acme.io:tEPO6Uk&zYuF0i@gitlab.acme.io\n", "git-credentials-password"),
+        (".git-credentials", "https://ci@acme.io:dDn87XG3q7xbMw@github.com\n", "git-credentials-password"),
+        ("frontend/.npmrc", "registry=https://registry.acme.io/\n_auth=YnVpbGRlcjpvWU1hYUl0RHI5dVAxNHBFSHBKcA==\nalways-auth=true\n", "npmrc-auth"),
+        (".docker/config.json", "{\n  \"auths\": {\n    \"registry.acme.io\": {\n      \"auth\": \"ZGVwbG95Ym90OkpYY2FZaW9LNmNQVHQ5aU9xSE9CU1doZ2V0SDhMbXlx\"\n    }\n  }\n}\n", "docker-config-auth"),
+        (".msmtprc", "defaults\ntls on\naccount acme\nhost smtp.acme.io\nuser mailer@acme.io\npassword S1pAWTN3lg8zV5\n", "smtp-client-password"),
+        (".esmtprc", "hostname = smtp.acme.io:587\nusername = \"mailer\"\npassword = \"yPU8d0FZfWe7ih\"\n", "smtp-client-password"),
+        ("filezilla/sitemanager.xml", "<?xml version=\"1.0\"?>\n<FileZilla3><Servers><Server>\n<Host>ftp.acme.io</Host>\n<User>deploy</User>\n<Pass encoding=\"base64\">R3lpUlVJUWZIT0pNYWk=</Pass>\n</Server></Servers></FileZilla3>\n", "filezilla-password"),
+        ("recentservers.xml", "<RecentServers><Server><Host>10.0.0.5</Host><User>root</User><Pass>dDn87XG3#q#xbM</Pass></Server></RecentServers>\n", "filezilla-password"),
+        (".idea/WebServers.xml", "<component name=\"WebServers\"><option name=\"servers\"><webServer name=\"prod\">\n<fileTransfer accessType=\"SFTP\" host=\"sftp.acme.io\" port=\"22\" login=\"deploy\" password=\"dff9dff3dfe0dfe9dfbedfd9\" />\n</webServer></option></component>\n", "jetbrains-webservers-password"),
+        (".ftpconfig", "{\n  \"protocol\": \"ftp\",\n  \"host\": \"ftp.acme.io\",\n  \"user\": \"deploy\",\n  \"pass\": \"GyiRUIQfHOJMai\"\n}\n", "sftp-config-password"),
+        (".vscode/sftp.json", "{\n  \"name\": \"prod\",\n  \"host\": \"sftp.acme.io\",\n  \"username\": \"deploy\",\n  \"password\": \"tEPO6Uk&zYuF0i\"\n}\n", "sftp-config-password"),
+        ("sftp-config.json", "{\n  \"type\": \"sftp\",\n  \"host\": \"sftp.acme.io\",\n  \"user\": \"deploy\",\n  \"ssh_key_file\": \"~/.ssh/id_rsa\",\n  \"passphrase\": \"-7eNWVQ4vnakJk\"\n}\n", "sftp-config-password"),
+        ("profile/logins.json", "{\"nextId\":2,\"logins\":[{\"id\":1,\"hostname\":\"https://intranet.acme.io\",\"encryptedUsername\":\"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECLQ8ptXb0lMoBAgq\",\"encryptedPassword\":\"DtKdHAtj/9cpg3TZvXT8Ea3XucplA5Uiaf1mn2N27nGHlzf9X3L41RxKyRttDEjUGh5eyeagOShUqGFe\"}]}\n", "firefox-saved-login"),
+        (".s3cfg", "[default]\naccess_key = AKIAQ3EGTJ5KZ7RVXW2N\nhost_base = s3.amazonaws.com\nsecret_key = 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\nuse_https = True\n", ""),
+        (".tugboat", "authentication:\n  access_token: 4f2c9d1e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e\nssh:\n  ssh_user: root\n", "ini-credential-file"),
+        (".irssi/config", "servers = (\n  {\n    address = \"irc.libera.chat\";\n    chatnet = \"libera\";\n    password = \"tEPO6Uk&zYuF0i\";\n  }\n);\n", "ini-credential-file"),
+        ("home/.bashrc", "alias ll='ls -l'\nexport PATH=$HOME/bin:$PATH\nexport GITHUB_API_TOKEN=Qm9vN2pKc2hYcFZ0M3Fh\n", "dotenv-secret"),
+        (".zshrc", "export OPENWEATHER_API_KEY=c8f2e4b6a1d3957f0e2c4a6b8d0f1e3a\n", "dotenv-secret"),
+        ("etc/shadow", "root:*:19700:0:99999:7:::\ndeploy:$6$BriurBB/8vFI.qZT$Moe4WWXWl7Xfwgy2smPel.rkSbhyUrEQS6nm8577LiqlPF7saySqbKjFStRAOAwCXBx9RbbH6FwQ3QSiAlB6xP:19700:0:99999:7:::\n", "password-hash-record"),
+        ("etc/shadow", "svc:$y$j9T$P42aVOJgmBliFGdvGo0FXr9N$jHfv0hGajFiAgFn4/PZGodCmsFevxLLyJ3uGQaEc/aw:19700:0:99999:7:::\n", "password-hash-record"),
+        ("site/.htpasswd", "admin:$apr1$hC0hzKnr$SqEp5AkW8sAs1XPZxRMjSa\nops:$2y$10$3IhnZtPr8ZdhMPQ94gjG6gfL3IVQa5Rtm9fzIoDWW9it3XHp1HZRU\n", "password-hash-record"),
+        ("ftpd.passwd", "ftp:$1$nfN7lfDw$Hdk3bg2NxH37DFx3pZnW2M:1001:1001::/srv/ftp:/bin/false\n", "password-hash-record"),
+        ("users.txt", "web:$5$rounds=5000$y7.7QinVx7u1OjW5$Xistobr5q6Qroa/lp1wzbEzJCNFZofR4Zora2v.ruq6\napp:$argon2id$v=19$m=65536,t=3,p=4$8F5n3/YNBDRzrZSgqbjG3u$hkWKFLf6xuI5aHUQPFeNBTxaQWk8JzFalHlsZfYcMMD\n", "password-hash-record"),
+        ("backup/dump.sql", "INSERT INTO `users` VALUES (1,'admin','$2b$12$NrWehkSfzcj1ZgCj0fnAfWeAdpJZqnLvlwTkgfy90M54SKDvDiK9P','2024-01-02');\n", "password-hash-sql"),
+        ("mysite/settings.py", "DEBUG = False\nSECRET_KEY = 'django-insecure-+d5r!xi*67%nfrpyz^21tbic1-+4@5aez732pgojj7*g_(^+3f'\n", "django-secret-key"),
+        ("app/__init__.py", "app = Flask(__name__)\napp.config['SECRET_KEY'] = 'e3692f09e2e8c662248b483b7ffc050f'\n", "django-secret-key"),
+        ("wp-config.php", "<?php\ndefine( 'DB_NAME', 'wordpress' );\ndefine( 'DB_PASSWORD', 'GyiRUIQfHOJMai' );\ndefine( 'AUTH_KEY',         'q|B]x7Lr>0-V;m@z!Kc8#p2W{s5^Tg&Yh=9)uN1*eD,JfA3+RiMo' );\n", "wordpress-config-secret"),
+        (".env", "APP_NAME=Laravel\nAPP_ENV=production\nAPP_KEY=base64:K0/Hpv1MkUoW20cIdSsPFUS4NcDnGQl9+ocB6SMvIfI=\n", "laravel-app-key"),
+        ("config/master.key", "828767efc2f91624a8940f1f836f99ee", "rails-master-key"),
+        ("config/secrets.yml", "production:\n  secret_key_base: e3692f09e2e8c662248b483b7ffc050fec94dbca3a0aac36098b2cc2bd818319478da6bd0c621de49f145fda9988c79fc35526f7eaed46725a2a7b860dcd6c8a\n", "rails-secret-key-base"),
+    ]
+
+    @Test(arguments: cases.indices)
+    func everyFamilyIsFound(_ i: Int) {
+        let c = Self.cases[i]
+        let found = Fixtures.detect(c.text, path: c.path)
+        if c.rule.isEmpty {
+            #expect(!found.filter { $0.kind == .secret }.isEmpty, "\(c.path): nothing found")
+        } else {
+            #expect(found.contains { $0.ruleID == c.rule }, "\(c.path): \(found.map(\.ruleID))")
+        }
+    }
+
+    /// The same files with nothing secret in them: templates, references, empty values.
+    @Test func templatesAndReferencesAreNotReported() {
+        let clean: [(String, String)] = [
+            (".netrc", "machine api.heroku.com login ops@acme.io\n"),
+            (".pgpass", "# hostname:port:database:username:password\n"),
+            (".npmrc", "registry=https://registry.acme.io/\n//registry.acme.io/:_auth=${NPM_AUTH}\n"),
+            (".docker/config.json", "{\"auths\": {\"registry.acme.io\": {}}, \"credsStore\": \"desktop\"}\n"),
+            (".msmtprc", "account acme\npasswordeval \"pass show mail/acme\"\n"),
+            (".vscode/sftp.json", "{\"host\": \"sftp.acme.io\", \"privateKeyPath\": \"~/.ssh/id_ed25519\"}\n"),
+            ("etc/shadow", "root:*:19700:0:99999:7:::\ndaemon:!:19700::::::\n"),
+            ("mysite/settings.py", "SECRET_KEY = os.environ['DJANGO_SECRET_KEY']\n"),
+            ("wp-config.php", "define( 'AUTH_KEY', 'put your unique phrase here' );\n"),
+            (".bashrc", "export PATH=$HOME/bin:$PATH\nexport GITHUB_TOKEN=$(pass show github)\n"),
+            ("config/secrets.yml", "production:\n  secret_key_base: <%= ENV[\"SECRET_KEY_BASE\"] %>\n"),
+        ]
+        for (path, text) in clean {
+            #expect(Fixtures.detect(text, path: path).filter { $0.kind == .secret }.isEmpty, "\(path)")
+        }
+    }
+}
