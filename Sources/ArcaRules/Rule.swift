@@ -77,6 +77,9 @@ public final class Rule: Sendable, Identifiable {
     public let linesBefore: Int
     /// Heuristic rules (generic assignments, entropy): skipped on minified lines and subject to stricter filters.
     public let generic: Bool
+    /// Structured key material (PEM, PuTTY, keystores): the pattern validates the structure, so the global
+    /// placeholder and line filters never apply inside it (a `Comment: dummy-key` line is not a placeholder).
+    public let keyMaterial: Bool
     /// Language for env-usage rules (`python`, `javascript`, …).
     public let language: String?
     public let allowlist: RuleAllowlist
@@ -107,6 +110,7 @@ public final class Rule: Sendable, Identifiable {
         linesAfter: Int,
         linesBefore: Int,
         generic: Bool,
+        keyMaterial: Bool = false,
         language: String?,
         allowlist: RuleAllowlist,
         positiveExamples: [String],
@@ -132,6 +136,7 @@ public final class Rule: Sendable, Identifiable {
         self.linesAfter = linesAfter
         self.linesBefore = linesBefore
         self.generic = generic
+        self.keyMaterial = keyMaterial
         self.language = language
         self.allowlist = allowlist
         self.positiveExamples = positiveExamples

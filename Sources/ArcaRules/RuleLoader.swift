@@ -9,7 +9,7 @@ public enum RuleLoader {
     static let ruleFields: Set<String> = [
         "id", "description", "provider", "kind", "severity", "confidence", "keywords", "pattern", "secret-group",
         "entropy", "min-char-classes", "checksum", "paths", "lines-after", "lines-before", "generic", "language",
-        "allowlist", "examples", "example-path", "anchor",
+        "allowlist", "examples", "example-path", "anchor", "key-material",
     ]
     static let allowlistFields: Set<String> = ["values", "regexes", "regex-target", "paths", "stopwords"]
     static let globalFields: Set<String> = ["paths", "secret-regexes", "line-regexes", "generic-stopwords"]
@@ -159,6 +159,11 @@ public enum RuleLoader {
             guard let b = n.string.flatMap({ ["true": true, "false": false][$0] }) else { throw fail("generic", "expected true or false", at: n) }
             generic = b
         }
+        var keyMaterial = false
+        if let n = fields["key-material"] {
+            guard let b = n.string.flatMap({ ["true": true, "false": false][$0] }) else { throw fail("key-material", "expected true or false", at: n) }
+            keyMaterial = b
+        }
         let keywords = try strings("keywords").map { $0.lowercased() }
         var paths: [Glob] = []
         for p in try strings("paths") {
@@ -229,7 +234,7 @@ public enum RuleLoader {
             confidence: confidence, keywords: keywords, pattern: pattern, anchoredPattern: anchored, secretGroup: secretGroup,
             nameGroup: nameGroup, minEntropy: entropy, minCharClasses: try int("min-char-classes", default: 0),
             checksum: checksum, paths: paths, linesAfter: try int("lines-after", default: 0),
-            linesBefore: try int("lines-before", default: 0), generic: generic, language: language,
+            linesBefore: try int("lines-before", default: 0), generic: generic, keyMaterial: keyMaterial, language: language,
             allowlist: allowlist, positiveExamples: positives, negativeExamples: negatives, examplePath: examplePath, source: file)
     }
 

@@ -309,11 +309,13 @@ public struct Detector: Sendable {
             }
             if rule.allowlist.regexes.contains(where: { Detector.found($0, in: target, scratch.matcher) }) { return nil }
         }
-        if rules.global.secretRegexes.contains(where: { Detector.found($0, in: secretBytes, scratch.matcher) }) {
-            return nil
-        }
-        if rules.global.lineRegexes.contains(where: { Detector.found($0, in: lineBytes, scratch.matcher) }) {
-            return nil
+        if !rule.keyMaterial {
+            if rules.global.secretRegexes.contains(where: { Detector.found($0, in: secretBytes, scratch.matcher) }) {
+                return nil
+            }
+            if rules.global.lineRegexes.contains(where: { Detector.found($0, in: lineBytes, scratch.matcher) }) {
+                return nil
+            }
         }
         if let kind = rule.checksum {
             let verdict = Checksum.verify(secret, kind: kind)

@@ -73,4 +73,24 @@ import Testing
             #expect(Fixtures.detect(text, path: path).filter { $0.kind == .secret }.isEmpty, "\(path)")
         }
     }
+    /// Key layouts real code uses (seen in CPython's tests, the Swift package checkouts, spring-boot): PEM
+    /// indented by 8 or more spaces, a key in one string with `\\n` escapes or no breaks at all, a key built
+    /// by concatenation in Java/Kotlin/C#, and BEGIN/END labels that differ.
+    static let keyLines: [String] = ["5+7nYV7zXzDkm0guFcrnUAcgHhJhew/tp+Fkd5b/AivqjtAqgqF1kw8jN803lMUi", "CABtaxrwwMvWJWWKrCyfqgfRPER+MwUe7vlaYOVhQ9bEO8rXbACKmwprX8kzFUpt", "4oQEqJfFJSYuanwHvL7oQfdFxV1On3R/YVFkxvco1xg1NxOCesiD1/uWWSNAdPUl", "j2xoCCOJ0uR/HhdakLxDL7lG5qlHEQnzt58RCib2Ip+jRSUm57wWQq60K/In1Q//", "B8PCBiQpLjuD1anG6uHsKg+eLPYLdTn++IIFvJpJZ1av4v97p8+AZdxmbcRwomtF", "RP6zFCCNVjnm8Yxt08P8oeekJhCOFY+1nglFz+hhDIh5SBg75De8J2Vm84NbBfES", "W3OLsVHJcizSxkLm6GQDwK/tp2gyP218xyyepIYIsioT4a/XjPkObyDbEVirR/BM", "4fwsceCUVIOfw2qbSIv+ZtI6AsEOFs0++y9VIerTzol+8vxBrd7zojdi1g+FQgsS", "Y090BpGktX3/Nf8+gGXfC8DTUWhvbkV3sVyhoWNvYzFEekMthMYx3tdAZs4JMWa3", "uDuvYCT2NgwT9kthXjpoWFCQMB9E7Ccxp8jv2rXca78GFGZc0Oi4vc9jVDAHpSvP", "Ya6EjztRz0Sovd1cz2leJK6a8DMFthl2i5msbs9dJ8f+bT3KCzo3eYPjzRlkwAUy", "hICNrtQz4ycXxVHF8Vb9Hdv915HMn7uS94qRlw0HfRVQ0ccbocsZoyVy2/SAfBcy", "70l9OhnV6TxoGrZPP7riR9Xphta6RpRB"]
+
+    @Test func realKeyLayoutsAreFound() {
+        let lines = Self.keyLines
+        let indented = "tls:\n  server:\n    key: |\n          -----BEGIN RSA PRIVATE KEY-----\n"
+            + lines.map { "          " + $0 }.joined(separator: "\n") + "\n          -----END RSA PRIVATE KEY-----\n"
+        let escaped = "KEY = \"-----BEGIN PRIVATE KEY-----\\n" + lines.joined(separator: "\\n") + "\\n-----END PRIVATE KEY-----\\n\"\n"
+        let oneRun = "key: \"-----BEGIN PRIVATE KEY-----" + lines.joined() + "-----END PRIVATE KEY-----\"\n"
+        let java = "String key = \"-----BEGIN PRIVATE KEY-----\\n\" +\n" + lines.map { "        \"" + $0 + "\\n\" +" }.joined(separator: "\n")
+            + "\n        \"-----END PRIVATE KEY-----\";\n"
+        let mismatch = "-----BEGIN RSA PRIVATE KEY-----\n" + lines.joined(separator: "\n") + "\n-----END PRIVATE KEY-----\n"
+        for (path, text) in [("config/app.yml", indented), ("tests/keys.py", escaped), ("k.yaml", oneRun),
+                             ("src/test/java/KeyTest.java", java), ("KeyTest.kt", java), ("KeyTest.cs", java), ("key.pem", mismatch)] {
+            let found = Fixtures.detect(text, path: path)
+            #expect(found.contains { $0.ruleID.hasPrefix("private-key-") }, "\(path): \(found.map(\.ruleID))")
+        }
+    }
 }
