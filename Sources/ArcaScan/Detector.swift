@@ -310,17 +310,17 @@ public struct Detector: Sendable {
             if rule.allowlist.regexes.contains(where: { Detector.found($0, in: target, scratch.matcher) }) { return nil }
         }
         if !rule.keyMaterial {
-            if rules.global.secretRegexes.contains(where: { Detector.found($0, in: secretBytes, scratch.matcher) }) {
-                return nil
-            }
-            if rules.global.lineRegexes.contains(where: { Detector.found($0, in: lineBytes, scratch.matcher) }) {
-                return nil
+            // A placeholder or a hash/media line does not vanish: it is kept at low confidence, which the default
+            // `--min-confidence medium` hides and `--min-confidence low` shows.
+            if rules.global.secretRegexes.contains(where: { Detector.found($0, in: secretBytes, scratch.matcher) })
+                || rules.global.lineRegexes.contains(where: { Detector.found($0, in: lineBytes, scratch.matcher) }) {
+                finding.confidence = .low
             }
         }
         if let kind = rule.checksum {
             let verdict = Checksum.verify(secret, kind: kind)
             finding.checksum = verdict
-            if verdict == .valid { finding.confidence = .high }
+            if verdict == .valid && finding.confidence > .low { finding.confidence = .high }
             if verdict == .invalid { finding.confidence = .low }
         }
         finding.entropy = entropy

@@ -29,6 +29,23 @@ import Testing
         #expect(f.count == 1 && f[0].checksum == .invalid && f[0].confidence == .low)
     }
 
+    /// A placeholder does not vanish: it is a low-confidence finding, hidden by default.
+    @Test func placeholdersAreLowConfidenceNotGone() {
+        var o = DetectOptions()
+        o.minConfidence = .low
+        let line = "password = \"changeme-Xq7\""
+        #expect(Fixtures.detect(line).isEmpty)
+        #expect(Fixtures.detect(line, options: o).contains { $0.confidence == .low })
+    }
+
+    /// A JWT with a large payload and an RS512 signature of a 4096-bit key (over the old length caps).
+    @Test func longJWTsAreFound() {
+        let header = "eyJhbGciOiJSUzUxMiIsInR5cCI6IkpXVCJ9"
+        let payload = "eyJ" + String(repeating: "aGVsbG8sIHdvcmxkIQ", count: 300)
+        let signature = String(repeating: "Qk9xZ3Bv-_", count: 68)
+        #expect(Fixtures.detect("token = \"\(header).\(payload).\(signature)\"").contains { $0.ruleID == "jwt" })
+    }
+
     @Test func inlineIgnoreAllRulesOrOneRule() {
         let line = "k = \"\(Fixtures.stripeKey)\""
         #expect(Fixtures.detect(line + "  # arca:ignore").isEmpty)
