@@ -121,7 +121,7 @@ public struct Scanner: Sendable {
         }
         var walkResult = ScanResult(findings: [])
         if isDir {
-            walk(root: root, queue: queue, result: &walkResult)
+            walk(root: root, queue: queue, result: &walkResult, tracked: options.useIgnoreFiles ? Scanner.tracked(under: root) : nil)
         } else {
             let name = root.split(separator: "/").last.map(String.init) ?? root
             queue.push(FileJob(absolute: root, relative: name))
@@ -197,7 +197,36 @@ public struct Scanner: Sendable {
         var ino: UInt64
     }
 
-    func walk(root: String, queue: Channel<FileJob>, result: inout ScanResult) {
+    /// What the index of the repository holding `root` tracks, relative to `root`: files, and every folder
+    /// that holds one. Nil outside a repository (or when its index cannot be read: the walk then goes by the
+    /// ignore files alone).
+    static func tracked(under root: String) -> (files: Set<String>, dirs: Set<String>)? {
+        guard let repo = try? GitRepository(path: root), let workdir = repo.workdir,
+              let paths = try? repo.indexPaths(), !paths.isEmpty,
+              let absRoot = realpath(root, nil) else { return nil }
+        defer { free(absRoot) }
+        var top = workdir.hasSuffix("/") ? String(workdir.dropLast()) : workdir
+        if let real = realpath(top, nil) { top = String(cString: real); free(real) }
+        let here = String(cString: absRoot)
+        guard here == top || here.hasPrefix(top + "/") else { return nil }
+        let prefix = here == top ? "" : String(here.dropFirst(top.count + 1)) + "/"
+        var files = Set<String>(), dirs = Set<String>()
+        for p in paths where prefix.isEmpty || p.hasPrefix(prefix) {
+            let rel = String(p.dropFirst(prefix.count))
+            files.insert(rel)
+            var d = rel[...]
+            while let slash = d.lastIndex(of: "/") {
+                d = d[..<slash]
+                if !dirs.insert(String(d)).inserted { break }
+            }
+        }
+        return (files, dirs)
+    }
+
+    /// Walks the tree. In a repository the index decides: a tracked file is scanned even where `.gitignore`
+    /// or `.arcaignore` would exclude it. Every path left out is recorded as skipped, with its reason.
+    func walk(root: String, queue: Channel<FileJob>, result: inout ScanResult,
+              tracked: (files: Set<String>, dirs: Set<String>)? = nil) {
         let matcher = Matcher()
         var rootIgnores = IgnoreRules.empty
         let trimmedRoot = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -249,6 +278,16 @@ public struct Scanner: Sendable {
                 let isDir = type == UInt8(DT_DIR)
                 guard isDir || type == UInt8(DT_REG) else { continue }
                 if options.useIgnoreFiles && job.ignores.isIgnored(rel, isDirectory: isDir, matcher: matcher) {
+                    let isTracked = isDir ? tracked?.dirs.contains(rel) == true : tracked?.files.contains(rel) == true
+                    if !isTracked {
+                        result.skipped.append(Skipped(path: isDir ? rel + "/" : rel, reason: "ignored by .gitignore or .arcaignore"))
+                        continue
+                    }
+                }
+                // Lockfiles, vendored and minified code: never scanned unless --no-ignore, but named.
+                if options.useIgnoreFiles && detector.isPathAllowlisted(rel, matcher: matcher) {
+                    result.skipped.append(Skipped(path: isDir ? rel + "/" : rel,
+                                                  reason: "never scanned: the global allowlist (lockfiles, vendored and minified code)"))
                     continue
                 }
                 if isDir {
@@ -261,7 +300,6 @@ public struct Scanner: Sendable {
                     subdirs.append(DirJob(absolute: abs, relative: rel, ignores: job.ignores,
                                           ancestors: job.ancestors + [id]))
                 } else {
-                    if detector.isPathAllowlisted(rel, matcher: matcher) { continue }
                     queue.push(FileJob(absolute: abs, relative: rel))
                 }
             }

@@ -183,12 +183,20 @@ struct ScanFlags: ParsableArguments {
         }
         if !quiet {
             for w in result.warnings { IO.write(fd: 2, redactor("arca: warning: \(w)\n")) }
-            let named = result.skipped.filter { (staged || $0.kind != "binary") && !unscanned.contains($0) }
+            // The hook names every file it did not scan; a tree or history scan names its skips but counts the
+            // binary files and the paths the configuration excludes (there can be thousands).
+            let counted = staged ? [] : ["binary", "ignored"]
+            let named = result.skipped.filter { !counted.contains($0.kind) && !unscanned.contains($0) }
             for k in named.prefix(50) { IO.write(fd: 2, redactor("arca: skipped \(k.path): \(k.reason)\n")) }
             if named.count > 50 { IO.write(fd: 2, "arca: … and \(named.count - 50) more skipped (--format json lists them all)\n") }
-            let binary = result.skipped.count - named.count - unscanned.count
+            let binary = staged ? 0 : result.skipped.filter { $0.kind == "binary" }.count
             if binary > 0 {
                 IO.write(fd: 2, "arca: skipped \(binary) binary file\(binary == 1 ? "" : "s") (--format json lists them)\n")
+            }
+            let ignored = staged ? 0 : result.skipped.filter { $0.kind == "ignored" }.count
+            if ignored > 0 {
+                IO.write(fd: 2, "arca: left out \(ignored) path\(ignored == 1 ? "" : "s") that .gitignore, .arcaignore or the "
+                    + "global allowlist exclude (tracked files are scanned anyway; --no-ignore scans all; --format json lists them)\n")
             }
         }
         return code

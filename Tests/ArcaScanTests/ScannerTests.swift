@@ -20,9 +20,28 @@ import Testing
         t.write("node_modules/pkg/index.js", secret)
         let paths = Set(try Fixtures.scan(t).findings.map(\.path))
         #expect(paths == ["app.py", "keep.log", "sub/real.py"])
+        let skipped = try Fixtures.scan(t).skipped
+        #expect(Set(skipped.map(\.path)).isSuperset(of: ["build/", "x.log", "sub/fixtures/", "node_modules/"]),
+                "every path left out is recorded with its reason: \(skipped)")
         let all = Set(try Fixtures.scan(t) { $0.useIgnoreFiles = false }.findings.map(\.path))
-        #expect(all == ["app.py", "build/out.py", "x.log", "keep.log", "sub/fixtures/f.py", "sub/real.py"],
-                ".git and the global allowlist (node_modules) stay out even with --no-ignore")
+        #expect(all == ["app.py", "build/out.py", "x.log", "keep.log", "sub/fixtures/f.py", "sub/real.py", "node_modules/pkg/index.js"],
+                "--no-ignore scans the global allowlist's folders too; .git stays out")
+    }
+
+    /// In a repository the index decides: a tracked file is scanned even where .gitignore excludes it (a real
+    /// repository had 417 tracked, ignored test-vector files silently dropped).
+    @Test func trackedFilesAreScannedWhateverGitignoreSays() throws {
+        let repo = try GitRepoFixture()
+        repo.tree.write(".gitignore", "vectors/\n*.secret\n")
+        repo.tree.write("vectors/aws.txt", "aws_secret_access_key = 9kQ2vR7mXp4LbN8sT1wY6zC3fH5jD0gE2uA4iO7q\nAKIAQ3EGTJ5KZ7RVXW2N\n")
+        repo.tree.write("keys.secret", "k = \"\(Fixtures.stripeKey)\"\n")
+        repo.tree.write("untracked.secret", "k = \"\(Fixtures.stripeKey)\"\n")
+        try repo.git("add", ".gitignore")
+        try repo.git("add", "-f", "vectors/aws.txt", "keys.secret")
+        let r = try Fixtures.scan(repo.tree)
+        let paths = Set(r.findings.map(\.path))
+        #expect(paths.contains("vectors/aws.txt") && paths.contains("keys.secret") && !paths.contains("untracked.secret"))
+        #expect(r.skipped.contains { $0.path == "untracked.secret" && $0.reason.hasPrefix("ignored") })
     }
 
     @Test func binaryLargeAndOddEncodingsAreHandled() throws {

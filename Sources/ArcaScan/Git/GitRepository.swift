@@ -214,6 +214,21 @@ final class GitRepository {
         return order
     }
 
+    /// The paths the index tracks, relative to the work tree.
+    func indexPaths() throws(GitError) -> [String] {
+        var index: OpaquePointer?
+        let rc = git_repository_index(&index, handle)
+        guard rc == 0, let index else { throw GitError.last("cannot read the index", code: rc) }
+        defer { git_index_free(index) }
+        var out: [String] = []
+        let n = git_index_entrycount(index)
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            if let e = git_index_get_byindex(index, i), let p = e.pointee.path { out.append(String(cString: p)) }
+        }
+        return out
+    }
+
     /// A commit's metadata, tree and parents.
     func commit(_ id: GitOID) throws(GitError) -> (info: CommitInfo, tree: GitOID, parents: [GitOID]) {
         var c: OpaquePointer?
