@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import Testing
+@testable import ArcaServer
+@testable import ArcaVault
+
+/// The audit trail through the server, whoever calls: requests that never sign in cannot break the chain or
+/// grow the trail fast, and a trail of any size exports and verifies remotely. Loopback only.
+@Suite(.serialized) struct VaultAuditTrailTests {
+    typealias Server = VaultServerTests.Server
+
+    static func adminEnv(_ server: Server) -> [String: String] {
+        ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
+         "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+    }
+
+    static func remote(_ server: Server) -> [String] { ["--vault", server.url, "--ca-cert", server.dir + "/v/dev-ca.pem"] }
+
+    /// Bytes of every file in the vault's folder.
+    static func folderBytes(_ dir: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.reduce(0) { sum, n in
+            sum + (((try? FileManager.default.attributesOfItem(atPath: dir + "/" + n))?[.size] as? Int) ?? 0)
+        }
+    }
+
+    /// The records of an export, as JSON objects (so a field this test does not know still shows).
+    static func exportRecords(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }.filter { $0["type"] as? String == "record" }
+    }
+
+    /// Reproduction (a): one unauthenticated `GET /secrets/x%00y` (401) made `audit verify` report an altered
+    /// record from then on, because SQLite kept the text only up to the NUL that the hash covered.
+    @Test func unauthenticatedNulNameKeepsTheTrailIntact() throws {
+        let server = try Server()
+        #expect(server.curl(["-o", "/dev/null", "\(server.url)/secrets/x%00y?api-version=7.5"]).status == "401")
+        #expect(server.curl(["-o", "/dev/null", "-H", "Authorization: Bearer a.b%00c.d", "\(server.url)/secrets/x%00y%FF"]).status == "401")
+        let verify = try CLITests.arca(["vault", "audit", "verify"] + server.vaultArgs)
+        #expect(verify.status == 0, "\(verify.out)\(verify.err)")
+        let remote = try CLITests.arca(["vault", "audit", "verify", "--key", server.dev["auditPublicKey"] as! String]
+                                       + Self.remote(server), env: Self.adminEnv(server))
+        #expect(remote.status == 0, "\(remote.out)\(remote.err)")
+    }
+
+    /// A trail over 8 MiB exports and verifies through the server (it used to fail with NIOTooManyBytesError),
+    /// and every export is written with mode 0600.
+    @Test func remoteExportAndVerifyPastEightMiB() throws {
+        let dir = VaultCLITests.dir()
+        do {
+            // Records through the real append path, many per transaction (a trail of months, written in seconds).
+            let vault = try Vault(directory: dir + "/v", create: true)
+            _ = try vault.initialize(.keyFile(path: dir + "/v/dev-master.key"), caller: .localOperator(user: "t"), source: "embedded")
+            let key = try #require(vault.currentKeyring?.auditKey)
+            let caller = "application " + String(repeating: "c", count: 180)
+            for batch in 0..<12 {
+                try vault.store.write { db in
+                    for i in 0..<1000 {
+                        try AuditLog.append(db, caller: caller, operation: "SecretGet",
+                                            secretName: "secret-\(batch)-\(i)-" + String(repeating: "s", count: 100),
+                                            secretVersion: String(repeating: "0", count: 32), result: "OK",
+                                            source: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", key: key)
+                    }
+                }
+            }
+        }
+        let server = try Server(dir: dir)
+        let env = Self.adminEnv(server), remote = Self.remote(server)
+        let keyHex = server.dev["auditPublicKey"] as! String
+        let verify = try CLITests.arca(["vault", "audit", "verify", "--key", keyHex] + remote, env: env)
+        #expect(verify.status == 0, "\(verify.out)\(verify.err)")
+        #expect(verify.out.contains("intact"))
+        let file = dir + "/trail.jsonl"
+        let export = try CLITests.arca(["vault", "audit", "export", "-o", file] + remote, env: env)
+        #expect(export.status == 0, "\(export.err)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: file)
+        #expect((attributes[.size] as? Int ?? 0) > 8 << 20)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let offline = try CLITests.arca(["vault", "audit", "verify", file, "--key", keyHex])
+        #expect(offline.status == 0, "\(offline.out)\(offline.err)")
+    }
+
+    /// `audit export -o` and `backup -o` write 0600, also over an existing world-readable file, and a backup
+    /// opens as the vault it copies.
+    @Test func exportsAndBackupsAreOwnerOnly() throws {
+        let d = VaultCLITests.dir()
+        let v = ["--vault-dir", d + "/v"]
+        #expect(try CLITests.arca(["vault", "init", "--seal", "key-file", "--key-file", d + "/k"] + v).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "set", "kept"] + v, stdin: "value-1").status == 0)
+        let mode = { (path: String) in (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int }
+        let file = d + "/trail.jsonl"
+        #expect(try CLITests.arca(["vault", "audit", "export", "-o", file] + v).status == 0)
+        #expect(mode(file) == 0o600)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        #expect(try CLITests.arca(["vault", "audit", "export", "-o", file] + v).status == 0)
+        #expect(mode(file) == 0o600)
+        try FileManager.default.createDirectory(atPath: d + "/copy", withIntermediateDirectories: true)
+        let copy = d + "/copy/vault.db"
+        _ = FileManager.default.createFile(atPath: copy, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        let backup = try CLITests.arca(["vault", "backup", "-o", copy] + v)
+        #expect(backup.status == 0, "\(backup.err)")
+        #expect(mode(copy) == 0o600)
+        #expect(try CLITests.arca(["vault", "secret", "get", "kept", "--vault-dir", d + "/copy", "--key-file", d + "/k"]).out == "value-1")
+        #expect(try CLITests.arca(["vault", "audit", "search", "--operation", "VaultBackup"] + v).out.contains("OK"))
+        #expect(try CLITests.arca(["vault", "backup", "-o", d + "/no/such/dir/x.db"] + v).status == 3)
+    }
+}
+
+extension VaultServerTests.Server {
+    /// SIGTERM, and wait: the server's graceful stop.
+    func stop() {
+        guard let p = current else { return }
+        Foundation.kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        current = nil
+    }
+}
