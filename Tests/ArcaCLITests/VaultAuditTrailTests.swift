@@ -44,6 +44,46 @@ import Testing
         #expect(remote.status == 0, "\(remote.out)\(remote.err)")
     }
 
+    /// Reproduction (b): each bad token wrote one fsynced record (3,467 in 5 s, a 60,000-character name stored
+    /// whole). 10,000 unauthenticated requests from one client (curl, 127.0.0.2 → 127.0.0.1, a bounded list)
+    /// now add at most a few KiB to the vault's folder, and the trail still counts every one of them.
+    @Test func tenThousandBadRequestsAddAFewKiB() throws {
+        let server = try Server()
+        let folder = server.dir + "/v"
+        let vault = try Vault(directory: folder)
+        // The folder's size with the WAL folded into the file: what the trail keeps, not how SQLite stages it.
+        let measure = { () throws -> Int in
+            try vault.store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            return Self.folderBytes(folder)
+        }
+        let recordsBefore = try vault.store.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM audit") ?? 0 }
+        let before = try measure()
+        let total = 10_000
+        let port = URL(string: server.url)!.port!
+        var config = "silent\nheader = \"Authorization: Bearer bad.token.value\"\n"
+        for i in 0..<total {
+            let name = i % 1000 == 0 ? String(repeating: "n", count: 60_000) : "probe-\(i % 7)"
+            config += "url = \"https://127.0.0.1:\(port)/secrets/\(name)?api-version=7.5\"\noutput = \"/dev/null\"\n"
+        }
+        try config.write(toFile: server.dir + "/flood.curl", atomically: true, encoding: .utf8)
+        let started = Date()
+        let flood = try CLITests.run("/usr/bin/curl", ["--cacert", folder + "/dev-ca.pem", "--interface", "127.0.0.2", "--parallel",
+                                                       "--parallel-max", "8", "-w", "%{http_code}\n", "-K", server.dir + "/flood.curl"])
+        let statuses = flood.out.split(separator: "\n")
+        #expect(statuses.count == total && statuses.allSatisfy { $0 == "401" }, "\(Set(statuses)) \(flood.err.prefix(200))")
+        let seconds = Date().timeIntervalSince(started)
+        // A graceful stop writes the interval's aggregate; the counts add up to every request.
+        server.stop()
+        let grown = try measure() - before
+        #expect(grown <= 16 * 1024, "the vault folder grew \(grown) bytes for \(total) requests in \(Int(seconds)) s")
+        let records = try vault.store.read { try AuditLog.all($0).0 }
+        #expect(records.count - recordsBefore <= 4, "\(records.count - recordsBefore) records for \(total) requests")
+        let flooded = records.filter { $0.source == "127.0.0.2" }
+        #expect(flooded.map(\.count).reduce(0, +) == total, "\(flooded.map(\.count))")
+        #expect(flooded.allSatisfy { $0.result == "Unauthorized" && ($0.secretName ?? "").utf8.count <= AuditField.maxBytes })
+        #expect(try CLITests.arca(["vault", "audit", "verify"] + server.vaultArgs).status == 0)
+    }
+
     /// A trail over 8 MiB exports and verifies through the server (it used to fail with NIOTooManyBytesError),
     /// and every export is written with mode 0600.
     @Test func remoteExportAndVerifyPastEightMiB() throws {
