@@ -127,7 +127,7 @@ public enum AuditChain {
     public static func next(after last: AuditRecord?, time: String, caller: String, operation: String,
                             secretName: String? = nil, secretVersion: String? = nil, result: String,
                             source: String, count: Int = 1) -> AuditRecord {
-        AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: AuditField.capped(time, max: AuditField.resultBytes),
+        AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: AuditField.capped(time, max: AuditField.timeBytes),
                     caller: AuditField.capped(caller, max: AuditField.maxBytes),
                     operation: AuditField.capped(operation, max: AuditField.operationBytes),
                     secretName: secretName.map(AuditField.secretName),

@@ -4,6 +4,7 @@ public enum AuditField {
     /// The most bytes (UTF-8) any one field holds, marker included.
     public static let maxBytes = 512
     /// Tighter caps for fields that are short by nature.
+    static let timeBytes = 64
     static let operationBytes = 64
     static let versionBytes = 64
     static let resultBytes = 64

@@ -148,9 +148,10 @@ public struct AuditPage: Sendable {
         self.next = next
     }
 
-    /// Records per page: a page stays far below what one answer may carry (every field is bounded).
+    /// Records per page. Every field is bounded, so even 1,000 records of nothing but escaped control
+    /// characters (about 6 KiB of JSON each) stay below the 8 MiB one answer may carry.
     public static let defaultLimit = 1000
-    public static let limitRange = 1...5000
+    public static let limitRange = 1...1000
 }
 
 /// The export format: JSON Lines, a header line then every record and checkpoint in stored order. It holds no

@@ -93,14 +93,15 @@ import Testing
             let vault = try Vault(directory: dir + "/v", create: true)
             _ = try vault.initialize(.keyFile(path: dir + "/v/dev-master.key"), caller: .localOperator(user: "t"), source: "embedded")
             let key = try #require(vault.currentKeyring?.auditKey)
-            let caller = "application " + String(repeating: "c", count: 180)
-            for batch in 0..<12 {
+            // Long allowed fields (caller, name and source near their caps): about 1.3 KiB of export each.
+            let caller = "application " + String(repeating: "c", count: 490)
+            for batch in 0..<7 {
                 try vault.store.write { db in
                     for i in 0..<1000 {
                         try AuditLog.append(db, caller: caller, operation: "SecretGet",
-                                            secretName: "secret-\(batch)-\(i)-" + String(repeating: "s", count: 100),
+                                            secretName: "secret-\(batch)-\(i)-" + String(repeating: "s", count: 110),
                                             secretVersion: String(repeating: "0", count: 32), result: "OK",
-                                            source: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", key: key)
+                                            source: "via-proxy " + String(repeating: "p", count: 110), key: key)
                     }
                 }
             }
