@@ -241,10 +241,20 @@ extension VaultOptions {
             return
         }
         IO.write(fd: 1, records.map { r in
-            let secret = r.secretName.map { " \($0)" + (r.secretVersion.map { "/\($0)" } ?? "") } ?? ""
+            let f = Self.terminalSafe
+            let secret = r.secretName.map { " \(f($0))" + (r.secretVersion.map { "/\(f($0))" } ?? "") } ?? ""
             let times = r.count == 1 ? "" : "  ×\(r.count)"
-            return "\(r.sequence)  \(r.time)  \(r.operation)\(secret)  \(r.result)\(times)  \(r.caller)  from \(r.source)\n"
+            return "\(r.sequence)  \(f(r.time))  \(f(r.operation))\(secret)  \(f(r.result))\(times)  \(f(r.caller))  from \(f(r.source))\n"
         }.joined())
+    }
+
+    /// A field as text output shows it: control characters (a NUL, an escape sequence) written as `\u{…}`, so a
+    /// record cannot drive the terminal it is printed on. `--output json` escapes them as JSON does.
+    static func terminalSafe(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return s }
+        return s.unicodeScalars.map { c in
+            c.properties.generalCategory == .control ? "\\u{\(String(c.value, radix: 16))}" : String(c)
+        }.joined()
     }
 }
 

@@ -148,6 +148,23 @@ import Testing
     }
 }
 
+extension VaultAuditTrailTests {
+    /// Text output cannot drive the terminal: a NUL or an escape sequence in a record is shown escaped.
+    @Test func textOutputShowsControlCharactersEscaped() throws {
+        let d = VaultCLITests.dir()
+        let v = ["--vault-dir", d + "/v"]
+        #expect(try CLITests.arca(["vault", "init", "--seal", "key-file", "--key-file", d + "/k"] + v).status == 0)
+        do {
+            let vault = try Vault(directory: d + "/v")
+            try vault.auditAttempt(operation: "SecretGet", claimedCaller: "evil\u{1b}[2J\u{0}", result: "Unauthorized", source: "192.0.2.1")
+        }
+        let tail = try CLITests.arca(["vault", "audit", "tail"] + v)
+        #expect(tail.status == 0)
+        #expect(!tail.out.contains("\u{1b}") && !tail.out.contains("\u{0}"))
+        #expect(tail.out.contains("evil\\u{1b}[2J\\u{0}"), "\(tail.out)")
+    }
+}
+
 extension VaultServerTests.Server {
     /// SIGTERM, and wait: the server's graceful stop.
     func stop() {
