@@ -56,8 +56,9 @@ extension VaultServer {
         let grant = form["grant_type"] ?? ""
         let claimed = form["client_id"] ?? form["username"] ?? "anonymous"
         func reject(_ status: Int, _ error: String, _ why: String) -> Response {
-            try? vault.auditAttempt(operation: "Authentication", claimedCaller: String(claimed.prefix(128)), result: "Unauthorized",
-                                     source: source)
+            // Aggregated per source (`FailedAttempts`); the claimed identity is untrusted text, kept printable.
+            try? vault.auditAttempt(operation: "Authentication", claimedCaller: AuditField.printable(String(claimed.prefix(128)), max: 256),
+                                     result: "Unauthorized", source: source)
             return oauthError(status, error, why)
         }
         if let scope = form["scope"], !scope.split(separator: " ").contains(where: { $0 == "\(resource)/.default" || $0 == resource }) {

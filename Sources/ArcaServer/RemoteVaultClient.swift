@@ -72,6 +72,9 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
 
     // MARK: - HTTP
 
+    /// The most one answer may carry; the trail is read page by page, far below it.
+    static let maxAnswer = 8 << 20
+
     struct Answer {
         var status: Int
         var headers: HTTPHeaders
@@ -94,7 +97,12 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
         } catch {
             throw VaultError.sealed("the vault server at \(vaultURL) is unreachable: \(error)")
         }
-        let collected = try await response.body.collect(upTo: 8 << 20)
+        let collected: ByteBuffer
+        do {
+            collected = try await response.body.collect(upTo: Self.maxAnswer)
+        } catch is NIOTooManyBytesError {
+            throw VaultError.badParameter("the vault server's answer is larger than \(Self.maxAnswer >> 20) MiB: narrow the request (for audit search: --limit, --since, --operation)")
+        }
         return Answer(status: Int(response.status.code), headers: response.headers, body: Array(buffer: collected))
     }
 
@@ -285,13 +293,22 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
             var r = AuditRecord(sequence: (o["seq"] as? NSNumber)?.uint64Value ?? 0, time: o["time"] as? String ?? "",
                                 caller: o["caller"] as? String ?? "", operation: o["operation"] as? String ?? "",
                                 secretName: o["secretName"] as? String, secretVersion: o["secretVersion"] as? String,
-                                result: o["result"] as? String ?? "", source: o["source"] as? String ?? "", previousHash: [])
+                                result: o["result"] as? String ?? "", source: o["source"] as? String ?? "",
+                                count: (o["count"] as? NSNumber)?.intValue ?? 1, previousHash: [])
             r.hash = []
             return r
         }
     }
 
-    public func auditExport() async throws -> String {
-        String(decoding: try await call(.GET, "/arca/audit/export").body, as: UTF8.self)
+    public func auditExportPage(after: UInt64, until: UInt64?, limit: Int) async throws -> AuditPage {
+        var q = ["after": String(after), "maxresults": String(limit)]
+        q["until"] = until.map(String.init)
+        let a = try await call(.GET, "/arca/audit/export", query: q)
+        let (records, checkpoints) = try AuditExport.parse(String(decoding: a.body, as: UTF8.self), requireHeader: false)
+        guard let end = a.headers.first(name: "x-arca-audit-until").flatMap(UInt64.init) else {
+            throw VaultError.storage("the vault server's audit export names no end (x-arca-audit-until): it is older than this arca")
+        }
+        let next = a.headers.first(name: "x-arca-audit-next").flatMap(UInt64.init)
+        return AuditPage(records: records, checkpoints: checkpoints, until: end, next: next)
     }
 }

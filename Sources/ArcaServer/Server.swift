@@ -55,6 +55,9 @@ public final class VaultServer: Sendable {
     let tokens: TokenService
     let seenAssertions = SeenAssertions()
     static let maxBody = 256 * 1024
+    /// The export page's last sequence number, and where the next page starts.
+    static let untilHeader = HTTPFields.Element.Name("x-arca-audit-until")!
+    static let nextHeader = HTTPFields.Element.Name("x-arca-audit-next")!
 
     public init(vault: Vault, options: ServerOptions) async throws {
         self.vault = vault
@@ -84,7 +87,19 @@ public final class VaultServer: Sendable {
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
             onServerRunning: { _ in await onReady() },
             logger: logger)
+        // The aggregates of failed sign-ins are written once their interval ends (checked every second), and
+        // all pending ones when the server stops. (A plain task, not a Service: ServiceLifecycle is not one of
+        // this target's declared dependencies.)
+        let flusher = Task.detached { [vault] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                try? vault.flushFailedAttempts()
+            }
+        }
+        defer { flusher.cancel() }
         try await app.runService()
+        flusher.cancel()
+        try? vault.flushFailedAttempts(force: true)
     }
 
     // MARK: - Dispatch
@@ -106,6 +121,7 @@ public final class VaultServer: Sendable {
             switch await authenticate(request) {
             case .success(let p): principal = p
             case .failure(let rejection):
+                // Aggregated per source: a caller that cannot sign in cannot grow the trail fast.
                 try vault.auditAttempt(operation: operation.auditName, claimedCaller: rejection.claimed,
                                         secretName: operation.secretName, result: "Unauthorized", source: source)
                 return challenge(rejection.reason.description)
@@ -147,7 +163,7 @@ public final class VaultServer: Sendable {
             return .failure(Rejection(reason: error, claimed: "unverified:\(Self.claimedSubject(token))"))
         }
         guard let entry = try? vault.principals.entry(objectId: payload.oid), entry.enabled else {
-            return .failure(Rejection(reason: .unknownPrincipal, claimed: payload.oid))
+            return .failure(Rejection(reason: .unknownPrincipal, claimed: AuditField.printable(payload.oid, max: 128)))
         }
         return .success(entry.principal)
     }
@@ -158,7 +174,7 @@ public final class VaultServer: Sendable {
         guard parts.count >= 2, let bytes = Base64URL.decode(parts[1]),
               let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let oid = obj["oid"] as? String else { return "anonymous" }
-        return String(oid.prefix(64))
+        return AuditField.printable(String(oid.prefix(64)), max: 128)
     }
 
     func challenge(_ message: String) -> Response {
@@ -259,9 +275,26 @@ public final class VaultServer: Sendable {
             let records = try await client.auditRecords(q)
             return Self.json(.object([("value", .array(records.map(\.json)))]))
         case .auditExport:
-            let text = try await client.auditExport()
-            var r = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: text)))
+            // One page per request (`after`, `until`, `maxresults`), so a trail of any size is read in answers
+            // of bounded size; the page's end and the next start travel in headers, the body is JSON Lines.
+            let number = { (key: String) throws -> UInt64? in
+                try query[key].map { v in
+                    guard let n = UInt64(v) else { throw BadRequest(message: "\(key) must be a sequence number") }
+                    return n
+                }
+            }
+            let limit = maxResults ?? AuditPage.defaultLimit
+            guard AuditPage.limitRange.contains(limit) else {
+                throw BadRequest(message: "maxresults is \(AuditPage.limitRange.lowerBound)-\(AuditPage.limitRange.upperBound) for the export")
+            }
+            let after = try number("after") ?? 0, until = try number("until")
+            let page = try await client.auditExportPage(after: after, until: until, limit: limit)
+            // The first page starts with the header: a trail of one page is a complete export as it comes.
+            let head = after == 0 && until == nil ? AuditExport.header() : ""
+            var r = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: head + AuditExport.lines(page.records, page.checkpoints))))
             r.headers[.contentType] = "application/x-ndjson"
+            r.headers[Self.untilHeader] = String(page.until)
+            if let next = page.next { r.headers[Self.nextHeader] = String(next) }
             return r
         }
     }
@@ -395,7 +428,7 @@ extension AuditRecord {
             ("seq", .int(Int(sequence))), ("time", .string(time)), ("caller", .string(caller)),
             ("operation", .string(operation)), ("secretName", secretName.map(JSONValue.string) ?? .null),
             ("secretVersion", secretVersion.map(JSONValue.string) ?? .null), ("result", .string(result)),
-            ("source", .string(source)),
+            ("source", .string(source)), ("count", .int(count)),
         ])
     }
 }

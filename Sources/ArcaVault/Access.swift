@@ -48,6 +48,8 @@ public enum VaultOperation: Sendable, Equatable {
     case vaultSeal
     case vaultRekey
     case vaultStatus
+    /// A consistent copy of the vault file (`arca vault backup`).
+    case vaultBackup
     /// Changes to people, applications, roles and assignments (the audit name says which).
     case directoryWrite(String)
     /// Reading people, applications, roles and assignments.
@@ -72,6 +74,7 @@ public enum VaultOperation: Sendable, Equatable {
         case .vaultSeal: return "VaultSeal"
         case .vaultRekey: return "VaultRekey"
         case .vaultStatus: return "VaultGet"
+        case .vaultBackup: return "VaultBackup"
         case .directoryWrite(let name): return name
         case .directoryRead: return "DirectoryRead"
         }
@@ -90,7 +93,7 @@ public enum VaultOperation: Sendable, Equatable {
         case .secretPurge: return s + "purge/action"
         case .auditRead: return "Arca/vault/audit/read"
         case .vaultStatus: return "Arca/vault/status/read"
-        case .vaultInitialize, .vaultUnseal, .vaultSeal, .vaultRekey: return "Arca/vault/operate/action"
+        case .vaultInitialize, .vaultUnseal, .vaultSeal, .vaultRekey, .vaultBackup: return "Arca/vault/operate/action"
         case .directoryWrite: return "Arca/vault/directory/write"
         case .directoryRead: return "Arca/vault/directory/read"
         }

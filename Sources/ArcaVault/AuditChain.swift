@@ -15,13 +15,19 @@ public struct AuditRecord: Sendable, Equatable {
     public var result: String
     /// Where the request came from (address, or "embedded").
     public var source: String
+    /// How many attempts the record stands for: 1, or more for an aggregate of failed sign-ins and
+    /// unauthenticated requests from one source in one interval.
+    public var count: Int
+    /// The encoding the hash covers: 1 (the first, kept so older trails verify) or 2 (every record written now).
+    public var format: Int
     /// Hash of the previous record (32 zero bytes for the first).
     public var previousHash: [UInt8]
     /// SHA-256 over the encoding of every field above.
     public var hash: [UInt8]
 
     public init(sequence: UInt64, time: String, caller: String, operation: String, secretName: String?,
-                secretVersion: String?, result: String, source: String, previousHash: [UInt8]) {
+                secretVersion: String?, result: String, source: String, count: Int = 1, format: Int = AuditRecord.currentFormat,
+                previousHash: [UInt8]) {
         self.sequence = sequence
         self.time = time
         self.caller = caller
@@ -30,21 +36,40 @@ public struct AuditRecord: Sendable, Equatable {
         self.secretVersion = secretVersion
         self.result = result
         self.source = source
+        self.count = count
+        self.format = format
         self.previousHash = previousHash
         self.hash = []
         self.hash = computedHash()
     }
 
-    /// Length-prefixed fields, so no two different records encode alike.
+    /// The encoding new records are hashed with.
+    public static let currentFormat = 2
+
+    /// Length-prefixed fields, so no two different records encode alike. The hash covers exactly these bytes,
+    /// and the store keeps exactly the same bytes (BLOBs, so a NUL or any other character is kept whole).
+    ///
+    /// Format 1 wrote an absent name or version as a single NUL, which a NUL-only value would have matched; it
+    /// is kept only to verify older trails (and cannot carry a count). Format 2 marks absence with its own
+    /// byte and covers the count.
     func canonical() -> [UInt8] {
-        var out = Array("arca-audit-v1".utf8)
+        var out = Array((format == 2 ? "arca-audit-v2" : format == 1 && count == 1 ? "arca-audit-v1" : "arca-audit-invalid").utf8)
         func field(_ bytes: [UInt8]) {
             out += Barrier.bigEndian(UInt32(bytes.count))
             out += bytes
         }
         field((0..<8).map { UInt8(sequence >> (56 - 8 * UInt64($0)) & 0xff) })
-        for s in [time, caller, operation, secretName ?? "\u{0}", secretVersion ?? "\u{0}", result, source] {
-            field(Array(s.utf8))
+        if format == 2 {
+            for s in [time, caller, operation] { field(Array(s.utf8)) }
+            for s in [secretName, secretVersion] {
+                if let s { field([1] + Array(s.utf8)) } else { field([0]) }
+            }
+            for s in [result, source] { field(Array(s.utf8)) }
+            field((0..<8).map { UInt8(UInt64(count) >> (56 - 8 * UInt64($0)) & 0xff) })
+        } else {
+            for s in [time, caller, operation, secretName ?? "\u{0}", secretVersion ?? "\u{0}", result, source] {
+                field(Array(s.utf8))
+            }
         }
         field(previousHash)
         return out
@@ -97,11 +122,18 @@ public enum AuditChain {
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
     /// The next record after `last` (nil for the first).
+    /// The next record after `last` (nil for the first), every field bounded (``AuditField``): a secret name
+    /// Azure would reject is kept in its printable form, any field over its cap is cut and says so.
     public static func next(after last: AuditRecord?, time: String, caller: String, operation: String,
                             secretName: String? = nil, secretVersion: String? = nil, result: String,
-                            source: String) -> AuditRecord {
-        AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: time, caller: caller, operation: operation,
-                    secretName: secretName, secretVersion: secretVersion, result: result, source: source,
+                            source: String, count: Int = 1) -> AuditRecord {
+        AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: AuditField.capped(time, max: AuditField.timeBytes),
+                    caller: AuditField.capped(caller, max: AuditField.maxBytes),
+                    operation: AuditField.capped(operation, max: AuditField.operationBytes),
+                    secretName: secretName.map(AuditField.secretName),
+                    secretVersion: secretVersion.map { AuditField.capped($0, max: AuditField.versionBytes) },
+                    result: AuditField.capped(result, max: AuditField.resultBytes),
+                    source: AuditField.capped(source, max: AuditField.sourceBytes), count: max(1, count),
                     previousHash: last?.hash ?? genesis)
     }
 

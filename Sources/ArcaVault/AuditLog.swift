@@ -6,11 +6,21 @@ import GRDB
 /// describe, each followed by a checkpoint signed with the keyring's checkpoint key when the vault is unsealed
 /// (records written while it is sealed are covered by the next checkpoint, which signs the chain up to it).
 enum AuditLog {
+    /// A text field as stored: the exact bytes that were hashed (a BLOB; older files may hold TEXT, read the same).
+    static func text(_ row: Row, _ column: String) -> String {
+        String(decoding: (row[column] as Data?) ?? Data(), as: UTF8.self)
+    }
+
+    static func optionalText(_ row: Row, _ column: String) -> String? {
+        (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     static func record(_ row: Row) -> AuditRecord {
-        var r = AuditRecord(sequence: UInt64(row["seq"] as Int64), time: row["time"], caller: row["caller"],
-                            operation: row["operation"], secretName: row["secret_name"],
-                            secretVersion: row["secret_version"], result: row["result"], source: row["source"],
-                            previousHash: Array(row["prev_hash"] as Data))
+        var r = AuditRecord(sequence: UInt64(row["seq"] as Int64), time: text(row, "time"), caller: text(row, "caller"),
+                            operation: text(row, "operation"), secretName: optionalText(row, "secret_name"),
+                            secretVersion: optionalText(row, "secret_version"), result: text(row, "result"),
+                            source: text(row, "source"), count: Int(row["count"] as Int64? ?? 1),
+                            format: Int(row["format"] as Int64? ?? 1), previousHash: Array(row["prev_hash"] as Data))
         r.hash = Array(row["hash"] as Data)  // as stored: verification recomputes it
         return r
     }
@@ -23,17 +33,23 @@ enum AuditLog {
 
     static func now() -> String { Date().formatted(timeStyle) }
 
-    /// Appends a record (and a checkpoint when `key` is given) inside the caller's transaction.
+    /// Appends a record (and a checkpoint when `key` is given) inside the caller's transaction. Text is bound
+    /// as BLOBs of its UTF-8 bytes: SQLite would cut text bound as a C string at its first NUL, and the hash
+    /// covers every byte.
     @discardableResult
     static func append(_ db: Database, caller: String, operation: String, secretName: String?, secretVersion: String?,
-                       result: String, source: String, key: Curve25519.Signing.PrivateKey?) throws -> AuditRecord {
+                       result: String, source: String, count: Int = 1, key: Curve25519.Signing.PrivateKey?) throws -> AuditRecord {
         let r = AuditChain.next(after: try last(db), time: now(), caller: caller, operation: operation,
-                                secretName: secretName, secretVersion: secretVersion, result: result, source: source)
+                                secretName: secretName, secretVersion: secretVersion, result: result, source: source,
+                                count: count)
+        let blob = { (s: String) in Data(s.utf8) }
         try db.cachedStatement(sql: """
-            INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [Int64(r.sequence), r.time, r.caller, r.operation, r.secretName, r.secretVersion, r.result,
-                             r.source, Data(r.previousHash), Data(r.hash)])
+            INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
+                               prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [Int64(r.sequence), blob(r.time), blob(r.caller), blob(r.operation), r.secretName.map(blob),
+                                     r.secretVersion.map(blob), blob(r.result), blob(r.source), Int64(r.count),
+                                     Int64(r.format), Data(r.previousHash), Data(r.hash)])
         if let key {
             let c = try AuditChain.checkpoint(r, key: key)
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)")
@@ -42,13 +58,29 @@ enum AuditLog {
         return r
     }
 
+    static func checkpoint(_ row: Row) -> AuditCheckpoint {
+        AuditCheckpoint(sequence: UInt64(row["seq"] as Int64), hash: Array(row["hash"] as Data),
+                        signature: Array(row["signature"] as Data))
+    }
+
+    /// One page of the trail: records after `after` up to `until` (default: the end of the trail now, counting
+    /// checkpoints, so a checkpoint past the last record is still exported), at most `limit`, and the
+    /// checkpoints the page covers. `next` is where the following page starts, nil after the last.
+    static func page(_ db: Database, after: UInt64, until: UInt64?, limit: Int) throws -> AuditPage {
+        let end = try until ?? UInt64(max(Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit") ?? 0,
+                                          Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoints") ?? 0))
+        let records = try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE seq > ? AND seq <= ? ORDER BY rowid LIMIT ?",
+                                       arguments: [Int64(after), Int64(end), limit]).map(record)
+        let next: UInt64? = records.count == limit ? records.last.map(\.sequence).flatMap { $0 < end ? $0 : nil } : nil
+        let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoints WHERE seq > ? AND seq <= ? ORDER BY seq",
+                                           arguments: [Int64(after), Int64(next ?? end)]).map(checkpoint)
+        return AuditPage(records: records, checkpoints: checkpoints, until: end, next: next)
+    }
+
     static func all(_ db: Database) throws -> ([AuditRecord], [AuditCheckpoint]) {
         // Stored order (rowid), not sorted by sequence, so reordering is seen by the verifier.
         let records = try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY rowid").map(record)
-        let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoints ORDER BY seq").map {
-            AuditCheckpoint(sequence: UInt64($0["seq"] as Int64), hash: Array($0["hash"] as Data),
-                            signature: Array($0["signature"] as Data))
-        }
+        let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoints ORDER BY seq").map(checkpoint)
         return (records, checkpoints)
     }
 }
@@ -80,21 +112,54 @@ public struct AuditQuery: Sendable, Equatable {
     }
 
     func matches(_ r: AuditRecord) -> Bool {
+        // An aggregate of failed attempts lists its operations, names and results separated by commas: it
+        // matches any one of them.
+        func listed(_ field: String?, _ wanted: String) -> Bool {
+            guard let field else { return false }
+            if r.count == 1 { return field.caseInsensitiveCompare(wanted) == .orderedSame }
+            return field.split(separator: ",").contains {
+                $0.trimmingCharacters(in: .whitespaces).caseInsensitiveCompare(wanted) == .orderedSame
+            }
+        }
         if let c = caller, !r.caller.localizedCaseInsensitiveContains(c) { return false }
-        if let o = operation, r.operation.caseInsensitiveCompare(o) != .orderedSame { return false }
-        if let n = secretName, r.secretName?.caseInsensitiveCompare(n) != .orderedSame { return false }
-        if let x = result, r.result.caseInsensitiveCompare(x) != .orderedSame { return false }
+        if let o = operation, !listed(r.operation, o) { return false }
+        if let n = secretName, !listed(r.secretName, n) { return false }
+        if let x = result, !listed(r.result, x) { return false }
         if let s = since, r.time < s { return false }
         if let u = until, r.time > u { return false }
         return true
     }
 }
 
+/// One page of the trail (`audit export` and `audit verify` read a trail of any size page by page).
+public struct AuditPage: Sendable {
+    public var records: [AuditRecord]
+    public var checkpoints: [AuditCheckpoint]
+    /// The last sequence number the export covers, fixed by its first page (later records, such as the export's
+    /// own `AuditRead`s, belong to the next export).
+    public var until: UInt64
+    /// The last sequence number of this page when another follows; nil on the last page.
+    public var next: UInt64?
+
+    public init(records: [AuditRecord], checkpoints: [AuditCheckpoint], until: UInt64, next: UInt64?) {
+        self.records = records
+        self.checkpoints = checkpoints
+        self.until = until
+        self.next = next
+    }
+
+    /// Records per page. Every field is bounded, so even 1,000 records of nothing but escaped control
+    /// characters (about 6 KiB of JSON each) stay below the 8 MiB one answer may carry.
+    public static let defaultLimit = 1000
+    public static let limitRange = 1...1000
+}
+
 /// The export format: JSON Lines, a header line then every record and checkpoint in stored order. It holds no
 /// key: verifying it takes the checkpoint key's public half from the user.
 public enum AuditExport {
     public static let format = "arca-audit-export"
-    public static let version = 1
+    /// 2 added `count` and `format` to records (absent: 1). Version 1 exports still read.
+    public static let version = 2
 
     struct Line: Codable {
         var type: String
@@ -108,6 +173,8 @@ public enum AuditExport {
         var secretVersion: String?
         var result: String?
         var source: String?
+        var count: Int?
+        var recordFormat: Int?
         var previousHash: String?
         var hash: String?
         var signature: String?
@@ -128,13 +195,20 @@ public enum AuditExport {
     public static func jsonLine(_ r: AuditRecord) -> String {
         let line = Line(type: "record", seq: r.sequence, time: r.time, caller: r.caller, operation: r.operation,
                         secretName: r.secretName, secretVersion: r.secretVersion, result: r.result, source: r.source,
+                        count: r.count == 1 ? nil : r.count, recordFormat: r.format == 1 ? nil : r.format,
                         previousHash: Hex.encode(r.previousHash), hash: Hex.encode(r.hash))
         return String(decoding: (try? encoder().encode(line)) ?? Data(), as: UTF8.self)
     }
 
-    public static func write(_ records: [AuditRecord], _ checkpoints: [AuditCheckpoint]) -> String {
+    /// The first line of every export.
+    public static func header() -> String {
+        String(decoding: try! encoder().encode(Line(type: "header", format: format, version: version)), as: UTF8.self) + "\n"
+    }
+
+    /// Record lines, then checkpoint lines (no header): one page of an export, or all of it.
+    public static func lines(_ records: [AuditRecord], _ checkpoints: [AuditCheckpoint]) -> String {
         let e = encoder()
-        var out = String(decoding: try! e.encode(Line(type: "header", format: format, version: version)), as: UTF8.self) + "\n"
+        var out = ""
         for r in records { out += jsonLine(r) + "\n" }
         for c in checkpoints {
             let line = Line(type: "checkpoint", seq: c.sequence, hash: Hex.encode(c.hash), signature: Hex.encode(c.signature))
@@ -143,11 +217,20 @@ public enum AuditExport {
         return out
     }
 
+    public static func write(_ records: [AuditRecord], _ checkpoints: [AuditCheckpoint]) -> String {
+        header() + lines(records, checkpoints)
+    }
+
     public static func read(_ text: String) throws -> ([AuditRecord], [AuditCheckpoint]) {
+        try parse(text, requireHeader: true)
+    }
+
+    /// The records and checkpoints of `text`; a page (`requireHeader: false`) has no header line.
+    public static func parse(_ text: String, requireHeader: Bool) throws -> ([AuditRecord], [AuditCheckpoint]) {
         var records: [AuditRecord] = []
         var checkpoints: [AuditCheckpoint] = []
         let decoder = JSONDecoder()
-        var sawHeader = false
+        var sawHeader = !requireHeader
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let n = i + 1
             if raw.trimmingCharacters(in: .whitespaces).isEmpty { continue }
@@ -169,7 +252,8 @@ public enum AuditExport {
                     throw Failure(line: n, reason: "a record needs seq, time, caller, operation, result, source, previousHash and hash")
                 }
                 var r = AuditRecord(sequence: seq, time: time, caller: caller, operation: op, secretName: line.secretName,
-                                    secretVersion: line.secretVersion, result: result, source: source, previousHash: prev)
+                                    secretVersion: line.secretVersion, result: result, source: source,
+                                    count: line.count ?? 1, format: line.recordFormat ?? 1, previousHash: prev)
                 r.hash = hash
                 records.append(r)
             case "checkpoint":

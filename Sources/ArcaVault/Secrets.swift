@@ -121,9 +121,14 @@ public struct VaultSession {
         }
     }
 
+    /// The refusal of an invalid name, the name in its bounded printable form.
+    static func invalidName(_ name: String) -> String {
+        "'\(AuditField.printable(name, max: 160))' is not a valid secret name: 1-127 letters, digits and dashes"
+    }
+
     static func checkName(_ name: String) throws {
         guard isValidName(name) else {
-            throw VaultError.badParameter("'\(name.prefix(140))' is not a valid secret name: 1-127 letters, digits and dashes")
+            throw VaultError.badParameter(invalidName(name))
         }
     }
 

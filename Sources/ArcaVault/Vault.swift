@@ -23,6 +23,8 @@ public final class Vault: Sendable {
     public let directory: String
     let store: VaultStore
     let authorizer: any Authorizer
+    /// Failed sign-ins and unauthenticated requests, aggregated per source (see ``FailedAttempts``).
+    let failedAttempts = FailedAttempts()
     /// People, applications, roles and assignments (kept in the same file).
     public var principals: VaultDirectory { VaultDirectory(store: store) }
 
@@ -369,6 +371,26 @@ public final class Vault: Sendable {
         return (newTerm, count)
     }
 
+    /// Writes a consistent copy of the vault file to `path` (SQLite's `VACUUM INTO`), mode 0600, replacing the
+    /// file there only once the copy is complete and synced. The copy is as sealed as the original. Audited.
+    public func backup(to path: String, caller: Principal, source: String) throws {
+        try authorize(caller, .vaultBackup, source: source)
+        let key = currentKeyring?.auditKey
+        do {
+            // An empty file made 0600 first: VACUUM INTO writes into it and keeps its mode.
+            let file = try OwnerOnlyFile(path: path)
+            try store.vacuum(into: file.temporary)
+            try file.commit()
+        } catch let e as VaultError {
+            try audit(caller, .vaultBackup, result: "InternalServerError", source: source, key: key)
+            throw e
+        } catch let e as VaultStore.Failure {
+            try audit(caller, .vaultBackup, result: "InternalServerError", source: source, key: key)
+            throw VaultError.storage("cannot back up to \(path): \(e.description)")
+        }
+        try audit(caller, .vaultBackup, result: "OK", source: source, key: key)
+    }
+
     // MARK: - The one entry point
 
     /// Authorises `caller` for `operation`, runs `body` on the unsealed vault and appends the audit record,
@@ -376,6 +398,7 @@ public final class Vault: Sendable {
     /// A denial, a failure or a sealed vault is audited too, then thrown.
     public func perform<T>(_ operation: VaultOperation, as caller: Principal, from source: String,
                            _ body: (VaultSession) throws -> (T, String?)) throws -> T {
+        try checkName(caller, operation, source: source)
         try authorize(caller, operation, source: source)
         let ring = try unsealed(caller, operation, source: source)
         let retention = retentionDays
@@ -420,11 +443,13 @@ public final class Vault: Sendable {
         }
     }
 
-    /// The whole trail in the export format.
-    public func auditExport(caller: Principal, source: String) throws -> String {
-        try perform(.auditRead, as: caller, from: source) { s in
-            let (records, checkpoints) = try AuditLog.all(s.db)
-            return (AuditExport.write(records, checkpoints), nil)
+    /// One page of the trail (see ``AuditPage``); reading it is audited like any read of the trail.
+    public func auditPage(after: UInt64, until: UInt64?, limit: Int, caller: Principal, source: String) throws -> AuditPage {
+        guard AuditPage.limitRange.contains(limit) else {
+            throw VaultError.badParameter("a page holds \(AuditPage.limitRange.lowerBound)-\(AuditPage.limitRange.upperBound) records (got \(limit))")
+        }
+        return try perform(.auditRead, as: caller, from: source) { s in
+            (try AuditLog.page(s.db, after: after, until: until, limit: limit), nil)
         }
     }
 
@@ -524,17 +549,40 @@ public final class Vault: Sendable {
     }
 
     /// Records a sign-in attempt or a request refused before any operation ran (missing, forged or expired
-    /// token): the caller as claimed, the result, and where it came from.
+    /// token): the caller as claimed, the result, and where it came from. A successful sign-in (`OK`) is written
+    /// at once; failures are aggregated per source (``FailedAttempts``): the first from a source in an interval
+    /// is written at once, the rest as one record with their count when the interval ends.
     public func auditAttempt(operation: String, claimedCaller: String, secretName: String? = nil, result: String,
                               source: String) throws {
+        let attempt = FailedAttempts.Attempt(operation: operation, caller: claimedCaller, secretName: secretName,
+                                             result: result, source: source)
+        try writeAttempts(result == "OK" ? [attempt] : failedAttempts.note(attempt))
+    }
+
+    /// Writes the aggregates of failed attempts whose interval has ended (every pending one with `force`, as
+    /// when the server stops). The server calls it every second.
+    public func flushFailedAttempts(force: Bool = false) throws {
+        try writeAttempts(failedAttempts.due(force: force))
+    }
+
+    func writeAttempts(_ attempts: [FailedAttempts.Attempt]) throws {
+        guard !attempts.isEmpty else { return }
         let key = currentKeyring?.auditKey
-        try transact { db in
-            do {
-                try AuditLog.append(db, caller: claimedCaller, operation: operation, secretName: secretName, secretVersion: nil,
-                                    result: result, source: source, key: key)
-            } catch {
-                throw VaultError.auditUnavailable("\(error)")
+        do {
+            try transact { db in
+                for a in attempts {
+                    do {
+                        try AuditLog.append(db, caller: a.caller, operation: a.operation, secretName: a.secretName,
+                                            secretVersion: nil, result: a.result, source: a.source, count: a.count, key: key)
+                    } catch {
+                        throw VaultError.auditUnavailable("\(error)")
+                    }
+                }
             }
+        } catch {
+            // Counts not yet on disk go back to be written with the next aggregate; the request itself fails.
+            failedAttempts.restore(attempts.filter(\.aggregate))
+            throw error
         }
     }
 
@@ -546,6 +594,14 @@ public final class Vault: Sendable {
     // MARK: - Internals
 
     static func unixNow() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    /// A name Azure Key Vault would reject is refused before anything else (400 `BadParameter`, as Azure
+    /// answers), and audited in its bounded printable form.
+    func checkName(_ caller: Principal, _ operation: VaultOperation, source: String) throws {
+        guard let name = operation.secretName, !VaultSession.isValidName(name) else { return }
+        try audit(caller, operation, result: "BadRequest", source: source, key: currentKeyring?.auditKey)
+        throw VaultError.badParameter(VaultSession.invalidName(name))
+    }
 
     func authorize(_ caller: Principal, _ operation: VaultOperation, source: String) throws {
         guard authorizer.allows(caller, operation) else {

@@ -13,7 +13,31 @@ public protocol VaultClient: Sendable {
     func recoverSecret(_ name: String) async throws -> SecretBundle
     func purgeSecret(_ name: String) async throws
     func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord]
-    func auditExport() async throws -> String
+    /// One page of the trail: records after `after` up to `until` (nil: the end of the trail when this first page
+    /// is read), at most `limit` of them. ``auditExport(into:)`` follows every page.
+    func auditExportPage(after: UInt64, until: UInt64?, limit: Int) async throws -> AuditPage
+}
+
+extension VaultClient {
+    /// The whole trail in the export format, page by page: the header, then each page's records and checkpoints
+    /// handed to `sink` as they arrive, so a trail of any size goes through a bounded buffer.
+    public func auditExport(limit: Int = AuditPage.defaultLimit, into sink: (AuditPage) throws -> Void) async throws {
+        var after: UInt64 = 0
+        var until: UInt64?
+        while true {
+            let page = try await auditExportPage(after: after, until: until, limit: limit)
+            try sink(page)
+            guard let next = page.next, next > after else { return }
+            (after, until) = (next, page.until)
+        }
+    }
+
+    /// The whole trail in the export format, as one text (small trails; files go through ``auditExport(into:)``).
+    public func auditExport() async throws -> String {
+        var text = AuditExport.header()
+        try await auditExport { text += AuditExport.lines($0.records, $0.checkpoints) }
+        return text
+    }
 }
 
 extension VaultClient {
@@ -113,7 +137,9 @@ public struct EmbeddedVaultClient: VaultClient {
         try await offload { [vault, caller, source] in try vault.auditRecords(query, caller: caller, source: source) }
     }
 
-    public func auditExport() async throws -> String {
-        try await offload { [vault, caller, source] in try vault.auditExport(caller: caller, source: source) }
+    public func auditExportPage(after: UInt64, until: UInt64?, limit: Int) async throws -> AuditPage {
+        try await offload { [vault, caller, source] in
+            try vault.auditPage(after: after, until: until, limit: limit, caller: caller, source: source)
+        }
     }
 }

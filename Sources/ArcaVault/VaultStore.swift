@@ -6,8 +6,9 @@ import GRDB
 /// returns (`synchronous = FULL`, set again on the writer after the pool opens: GRDB's pool resets it to
 /// NORMAL). Writes are immediate transactions, so several processes can share one vault file.
 public final class VaultStore: Sendable {
-    /// Schema version this build writes; a newer file is refused.
-    public static let schemaVersion = 1
+    /// Schema version this build writes; a newer file is refused. 2 added the audit record's `count` and
+    /// `format` (an older arca would misread records with a count, so it is told the file is newer).
+    public static let schemaVersion = 2
 
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
         case newerSchema(Int)
@@ -39,8 +40,9 @@ public final class VaultStore: Sendable {
                     try db.execute(sql: VaultStore.schema)
                     let stored = try Int.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE key = 'schema'")
                     if let stored, stored > VaultStore.schemaVersion { throw Failure.newerSchema(stored) }
-                    if stored == nil {
-                        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('schema', ?)",
+                    if stored == nil || stored! < VaultStore.schemaVersion {
+                        try VaultStore.upgrade(db)
+                        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
                                        arguments: [String(VaultStore.schemaVersion)])
                     }
                     return .commit
@@ -68,9 +70,10 @@ public final class VaultStore: Sendable {
             PRIMARY KEY (name_key, version));
         CREATE UNIQUE INDEX IF NOT EXISTS secret_versions_order ON secret_versions (name_key, seq);
         CREATE TABLE IF NOT EXISTS audit (
-            seq INTEGER PRIMARY KEY, time TEXT NOT NULL, caller TEXT NOT NULL, operation TEXT NOT NULL,
-            secret_name TEXT, secret_version TEXT, result TEXT NOT NULL, source TEXT NOT NULL,
-            prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
+            seq INTEGER PRIMARY KEY, time BLOB NOT NULL, caller BLOB NOT NULL, operation BLOB NOT NULL,
+            secret_name BLOB, secret_version BLOB, result BLOB NOT NULL, source BLOB NOT NULL,
+            prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1, format INTEGER NOT NULL DEFAULT 1);
         CREATE TABLE IF NOT EXISTS audit_checkpoints (
             seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, signature BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS principals (
@@ -88,6 +91,18 @@ public final class VaultStore: Sendable {
             created INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS role_assignments_principal ON role_assignments (principal_id);
         """
+
+    /// Brings a schema-1 file up to date: the audit table gains `count` and `format` (existing records keep
+    /// 1 and 1, so they verify as they were written). Text columns written by schema 1 are read as bytes.
+    static func upgrade(_ db: Database) throws {
+        let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(audit)").map { $0["name"] as String }
+        if !columns.contains("count") {
+            try db.execute(sql: "ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
+        }
+        if !columns.contains("format") {
+            try db.execute(sql: "ALTER TABLE audit ADD COLUMN format INTEGER NOT NULL DEFAULT 1")
+        }
+    }
 
     /// Runs `body` in one immediate transaction: everything it writes commits together (and is fsynced) or
     /// not at all.
@@ -122,6 +137,15 @@ public final class VaultStore: Sendable {
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try pool.read(body)
+        } catch let e as DatabaseError {
+            throw Failure.database(e.message ?? "\(e)")
+        }
+    }
+
+    /// A consistent copy of the whole file into `path` (an empty file; the caller syncs it).
+    func vacuum(into path: String) throws {
+        do {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
         } catch let e as DatabaseError {
             throw Failure.database(e.message ?? "\(e)")
         }

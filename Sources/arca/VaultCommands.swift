@@ -266,7 +266,26 @@ struct VaultCommand: ParsableCommand {
         abstract: "The bundled vault: sealed, encrypted, audited storage for secrets.",
         subcommands: [VaultInit.self, VaultUnseal.self, VaultSeal.self, VaultStatus.self, VaultRekey.self,
                       SecretCommand.self, AuditCommand.self, VaultServe.self, UserCommand.self, AppCommand.self,
-                      RoleCommand.self, VaultWriteLoad.self])
+                      RoleCommand.self, VaultBackup.self, VaultWriteLoad.self])
+}
+
+/// `arca vault backup -o FILE`: a consistent copy of the vault file, mode 0600, as sealed as the original.
+struct VaultBackup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "Write a consistent copy of the vault file (mode 0600; as sealed as the original).")
+    @OptionGroup var vault: VaultOptions
+    @Option(name: [.customShort("o"), .customLong("output-file")], help: "The copy to write.") var file: String
+
+    func run() throws {
+        guard vault.remoteURL == nil else {
+            throw CLIError(code: Exit.usage, message: "arca: backup acts on the vault's folder (run it where the vault file is)")
+        }
+        let v = try vaultCall { try Vault(directory: vault.directory) }
+        try vaultCall { try v.backup(to: file, caller: vault.caller, source: "embedded") }
+        if vault.output == .json { VaultJSON.print(.object([("backup", .string(file))])) } else {
+            IO.write(fd: 1, "Backed up \(vault.directory)/\(Vault.fileName) to \(file).\n")
+        }
+    }
 }
 
 /// For the durability test: writes versions as fast as it can and prints each one after its commit returned

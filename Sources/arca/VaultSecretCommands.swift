@@ -241,9 +241,20 @@ extension VaultOptions {
             return
         }
         IO.write(fd: 1, records.map { r in
-            let secret = r.secretName.map { " \($0)" + (r.secretVersion.map { "/\($0)" } ?? "") } ?? ""
-            return "\(r.sequence)  \(r.time)  \(r.operation)\(secret)  \(r.result)  \(r.caller)  from \(r.source)\n"
+            let f = Self.terminalSafe
+            let secret = r.secretName.map { " \(f($0))" + (r.secretVersion.map { "/\(f($0))" } ?? "") } ?? ""
+            let times = r.count == 1 ? "" : "  ×\(r.count)"
+            return "\(r.sequence)  \(f(r.time))  \(f(r.operation))\(secret)  \(f(r.result))\(times)  \(f(r.caller))  from \(f(r.source))\n"
         }.joined())
+    }
+
+    /// A field as text output shows it: control characters (a NUL, an escape sequence) written as `\u{…}`, so a
+    /// record cannot drive the terminal it is printed on. `--output json` escapes them as JSON does.
+    static func terminalSafe(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return s }
+        return s.unicodeScalars.map { c in
+            c.properties.generalCategory == .control ? "\\u{\(String(c.value, radix: 16))}" : String(c)
+        }.joined()
     }
 }
 
@@ -283,12 +294,16 @@ struct AuditExportCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output-file")], help: "Write to this file (default: standard output).")
     var file: String?
 
+    /// Page by page (a trail of any size, locally or through a server); a file is written 0600, whole or not
+    /// at all.
     func run() throws {
-        let text = try vault.withClient { client in try await client.auditExport() }
-        if let file {
-            guard IO.writeFile(file, text) else { throw CLIError(code: Exit.runtime, message: "arca: cannot write \(file)") }
-        } else {
-            IO.write(fd: 1, text)
+        let file = self.file
+        try vault.withClient { client in
+            let out = try file.map { try OwnerOnlyFile(path: $0) }
+            let emit = { (text: String) throws in if let out { try out.write(text) } else { IO.write(fd: 1, text) } }
+            try emit(AuditExport.header())
+            try await client.auditExport { page in try emit(AuditExport.lines(page.records, page.checkpoints)) }
+            try out?.commit()
         }
     }
 }
@@ -317,8 +332,15 @@ struct AuditVerify: ParsableCommand {
             guard let publicKey else {
                 throw CLIError(code: Exit.usage, message: "arca: verifying a server's trail needs --key (the auditPublicKey printed at init)")
             }
-            let text = try vault.withClient { client in try await client.auditExport() }
-            let (records, checkpoints) = try AuditExport.read(text)
+            // Page by page: a trail of any size.
+            let (records, checkpoints) = try vault.withClient { client in
+                var records: [AuditRecord] = [], checkpoints: [AuditCheckpoint] = []
+                try await client.auditExport { page in
+                    records += page.records
+                    checkpoints += page.checkpoints
+                }
+                return (records, checkpoints)
+            }
             problem = AuditChain.verify(records, checkpoints: checkpoints, publicKey: publicKey)
             count = records.count
         } else if let file {

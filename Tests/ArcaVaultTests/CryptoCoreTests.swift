@@ -248,7 +248,7 @@ extension Array {
                                 secretVersion: "v", result: "allowed", source: "s")
         // The record type has no field for a value: this documents it, and fails if one is ever added.
         #expect(Mirror(reflecting: r).children.compactMap(\.label).sorted()
-                == ["caller", "hash", "operation", "previousHash", "result", "secretName", "secretVersion",
-                    "sequence", "source", "time"])
+                == ["caller", "count", "format", "hash", "operation", "previousHash", "result", "secretName",
+                    "secretVersion", "sequence", "source", "time"])
     }
 }

@@ -1,0 +1,58 @@
+/// How much of a caller's input one audit record keeps. Every field is bounded, so no caller can grow a record
+/// past a few hundred bytes; a field that was longer ends with a marker naming its original size.
+public enum AuditField {
+    /// The most bytes (UTF-8) any one field holds, marker included.
+    public static let maxBytes = 512
+    /// Tighter caps for fields that are short by nature.
+    static let timeBytes = 64
+    static let operationBytes = 64
+    static let versionBytes = 64
+    static let resultBytes = 64
+    static let sourceBytes = 128
+    /// A secret name Azure Key Vault would reject is kept in its printable form, up to this many bytes.
+    static let invalidNameBytes = 256
+
+    /// `text` if it fits in `max` bytes; otherwise its longest prefix (whole characters) that fits together with
+    /// `…[truncated, N bytes]`, N being the original size.
+    public static func capped(_ text: String, max: Int) -> String {
+        let size = text.utf8.count
+        guard size > max else { return text }
+        let marker = "…[truncated, \(size) bytes]"
+        let budget = Swift.max(0, max - marker.utf8.count)
+        var kept = 0
+        var end = text.startIndex
+        for c in text {
+            let n = c.utf8.count
+            if kept + n > budget { break }
+            kept += n
+            end = text.index(after: end)
+        }
+        return String(text[..<end]) + marker
+    }
+
+    /// `text` with every byte outside printable ASCII (controls, space, DEL, `%`, anything not ASCII) written as
+    /// `%XX`, then capped at `max` bytes (the marker gives the original size). Untrusted identities and names
+    /// Azure would reject are kept this way: readable on a terminal, unambiguous, bounded.
+    public static func printable(_ text: String, max: Int) -> String {
+        let marker = "…[truncated, \(text.utf8.count) bytes]"
+        let budget = Swift.max(0, max - marker.utf8.count)
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        var fits = 0  // bytes of `out`, at a whole escape, that leave room for the marker
+        for b in text.utf8 {
+            if b > 0x20, b < 0x7f, b != UInt8(ascii: "%") {
+                out.append(b)
+            } else {
+                out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xf)]]
+            }
+            if out.count <= budget { fits = out.count }
+            if out.count > max { return String(decoding: out[..<fits], as: UTF8.self) + marker }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// How the trail keeps a secret name: a valid name as it is, anything else in its bounded printable form.
+    static func secretName(_ name: String) -> String {
+        VaultSession.isValidName(name) ? name : printable(name, max: invalidNameBytes)
+    }
+}

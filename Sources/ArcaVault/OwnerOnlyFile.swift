@@ -1,0 +1,61 @@
+import Foundation
+
+/// A file only its owner can read (mode 0600 whatever the umask), written in full or not at all: a temporary
+/// file beside the target, synced, then renamed over it. Audit exports and backups are written this way: they
+/// name callers, secrets and addresses.
+public final class OwnerOnlyFile {
+    public let path: String
+    /// Where the bytes go until ``commit()``.
+    let temporary: String
+    private var fd: Int32
+
+    /// Starts writing `path` (nothing is visible there until ``commit()``).
+    public init(path: String) throws {
+        self.path = path
+        temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.storage("cannot create \(path): \(String(cString: strerror(errno)))") }
+        // The umask can only take bits away, but say 0600 explicitly all the same.
+        fchmod(fd, 0o600)
+    }
+
+    deinit {
+        if fd >= 0 {
+            close(fd)
+            unlink(temporary)
+        }
+    }
+
+    public func write(_ text: String) throws {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw VaultError.storage("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// Syncs the file and puts it in place (replacing whatever was there, with its mode).
+    public func commit() throws {
+        guard fsync(fd) == 0, close(fd) == 0 else {
+            fd = -1
+            unlink(temporary)
+            throw VaultError.storage("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        fd = -1
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw VaultError.storage("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+}
