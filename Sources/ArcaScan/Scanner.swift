@@ -170,6 +170,7 @@ public struct Scanner: Sendable {
            let decoded = Scanner.decodeUTF16(Array(buf)) {
             return .scanned(decoded.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) })
         }
+        if let keystore = Keystores.finding(buf, path: path) { return .scanned([keystore]) }
         if !(scanBinary ?? options.scanBinary), let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
             return .skipped("binary")
         }

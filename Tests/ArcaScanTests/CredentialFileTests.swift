@@ -94,3 +94,28 @@ import Testing
         }
     }
 }
+
+/// Java keystores and PKCS#12 files are found by their magic bytes, under any name, and never opened.
+@Suite struct KeystoreTests {
+    /// The first bytes of each format as their specifications lay them out (JKS: magic, version 2, entry count;
+    /// PKCS#12 per RFC 7292: SEQUENCE, INTEGER 3, ContentInfo with the pkcs7-data OID), then made-up bytes.
+    static let jks: [UInt8] = [0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 6] + Array("server".utf8) + [UInt8](repeating: 0x5A, count: 64)
+    static let jceks: [UInt8] = [0xCE, 0xCE, 0xCE, 0xCE, 0, 0, 0, 2] + [UInt8](repeating: 0x11, count: 64)
+    static let p12: [UInt8] = [0x30, 0x82, 0x0A, 0x51, 0x02, 0x01, 0x03, 0x30, 0x82, 0x0A, 0x17, 0x06, 0x09, 0x2A, 0x86,
+                               0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01, 0xA0, 0x82, 0x0A, 0x08, 0x04, 0x82] + [UInt8](repeating: 0x42, count: 64)
+
+    @Test func keystoresAreReportedByMagicBytes() throws {
+        let t = TempTree()
+        t.write("src/main/resources/keystore.jks", Data(Self.jks))
+        t.write("certs/client.pfx", Data(Self.p12))
+        t.write("renamed.bin", Data(Self.jceks))
+        t.write("other.der", Data([0x30, 0x82, 0x01, 0x0A, 0x02, 0x82, 0x01, 0x01] + [UInt8](repeating: 0, count: 64)))
+        let r = try Fixtures.scan(t)
+        let byPath = Dictionary(r.findings.map { ($0.path, $0.ruleID) }, uniquingKeysWith: { a, _ in a })
+        #expect(byPath["src/main/resources/keystore.jks"] == "java-keystore")
+        #expect(byPath["certs/client.pfx"] == "pkcs12-keystore")
+        #expect(byPath["renamed.bin"] == "java-keystore")
+        #expect(byPath["other.der"] == nil, "a DER structure that is not PKCS#12 is not a key store")
+        #expect(r.findings.allSatisfy { $0.secret.hasPrefix("sha256:") })
+    }
+}
