@@ -66,8 +66,12 @@ public struct Detector: Sendable {
 
     /// Whether an environment variable name looks like it holds a credential.
     public static func looksLikeCredential(_ name: String, matcher: Matcher? = nil) -> Bool {
-        matcher.map { credentialName.matches(name, matcher: $0) } ?? credentialName.matches(name)
+        // The shell's own variables: `$PWD` is the working directory, not a password.
+        if shellVariables.contains(name) { return false }
+        return matcher.map { credentialName.matches(name, matcher: $0) } ?? credentialName.matches(name)
     }
+
+    static let shellVariables: Set<String> = ["PWD", "OLDPWD", "SSH_AUTH_SOCK", "XAUTHORITY", "KRB5CCNAME"]
 
     /// Whether the global allowlist excludes `path` (lockfiles, vendored and minified code).
     public func isPathAllowlisted(_ path: String, matcher: Matcher) -> Bool {

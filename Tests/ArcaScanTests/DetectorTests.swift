@@ -46,6 +46,12 @@ import Testing
         #expect(Fixtures.detect("token = \"\(header).\(payload).\(signature)\"").contains { $0.ruleID == "jwt" })
     }
 
+    /// The shell's own variables are not credentials: `$PWD` is the working directory (seen as noise on real code).
+    @Test func shellVariablesAreNotCredentials() {
+        #expect(Fixtures.detect("cd \"$PWD/build\" && echo $OLDPWD\n", path: "build.sh").isEmpty)
+        #expect(!Fixtures.detect("curl -H \"Authorization: Bearer $API_TOKEN\"\n", path: "deploy.sh").isEmpty)
+    }
+
     @Test func inlineIgnoreAllRulesOrOneRule() {
         let line = "k = \"\(Fixtures.stripeKey)\""
         #expect(Fixtures.detect(line + "  # arca:ignore").isEmpty)
