@@ -121,6 +121,7 @@ public enum JSONReport {
         if let l = f.language { pairs.append(("language", .string(l))) }
         if let c = f.credentialName { pairs.append(("credential", .bool(c))) }
         if let c = f.checksum { pairs.append(("checksum", .string(c.rawValue))) }
+        if let e = f.encoding { pairs.append(("encoding", .string(e))) }
         if let c = f.commit { pairs.append(("commit", commit(c))) }
         if let p = f.presentAtHead { pairs.append(("status", .string(p ? "present" : "history-only"))) }
         return .object(pairs)

@@ -24,6 +24,7 @@ public enum TextReport {
             if f.kind == .secret {
                 head += "  [\(f.confidence.rawValue) confidence"
                 if f.checksum == .valid { head += ", checksum valid" }
+                if let e = f.encoding { head += ", \(e)-encoded" }
                 head += "]"
             } else {
                 head += "  [\(f.language ?? "?"): \(f.secret)\(f.credentialName == true ? ", credential" : "")]"

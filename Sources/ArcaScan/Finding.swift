@@ -40,6 +40,11 @@ public struct Finding: Sendable, Hashable {
     /// `environment:`, a manifest's `value:`): the value assigned, which is a secret. Never printed; the
     /// ``Redactor`` masks it wherever it appears.
     public var definedValue: String? = nil
+    /// For a secret found inside an encoded run (base64, hex, percent-encoding; `base64>base64` for two
+    /// layers): the encoding, and the run as it stands in the file — which carries the secret as surely as the
+    /// secret itself, so the ``Redactor`` masks it too.
+    public var encoding: String? = nil
+    public var encodedValue: String? = nil
     /// Stable identity: hash of (rule, path, secret). Survives edits elsewhere in the file and line moves.
     public var fingerprint: String
 

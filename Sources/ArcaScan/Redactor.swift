@@ -31,6 +31,7 @@ public struct Redactor: Sendable {
         for f in findings {
             if f.kind == .secret { values.append(f.secret) }
             if let v = f.definedValue { values.append(v) }
+            if let v = f.encodedValue { values.append(v) }
         }
         self.init(values: values)
     }

@@ -20,6 +20,8 @@ public struct ScanOptions: Sendable {
     public var followSymlinks = false
     /// Worker threads; 0 means one per core.
     public var workers = 0
+    /// Decode base64, hex and percent-encoded runs and scan what they hold (off with `--no-decode`).
+    public var decode = true
     /// Scan binary content as raw bytes instead of skipping it (the pre-commit hook: nothing staged goes
     /// through unscanned).
     public var scanBinary = false
@@ -174,7 +176,15 @@ public struct Scanner: Sendable {
         if !(scanBinary ?? options.scanBinary), let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
             return .skipped("binary")
         }
-        return .scanned(detector.detect(buf, path: path, scratch: scratch))
+        var found = detector.detect(buf, path: path, scratch: scratch)
+        if options.decode {
+            let decoded = Decoding.findings(buf, path: path, detector: detector, scratch: scratch)
+            // A decoding that only finds again what the plain scan found (the same value) adds nothing.
+            let plain = Set(found.map { $0.ruleID + "\u{0}" + $0.secret })
+            found += decoded.filter { !plain.contains($0.ruleID + "\u{0}" + $0.secret) }
+            if !decoded.isEmpty { found.sort { ($0.line, $0.column) < ($1.line, $1.column) } }
+        }
+        return .scanned(found)
     }
 
     static func order(_ a: Finding, _ b: Finding) -> Bool {

@@ -104,6 +104,9 @@ struct ScanFlags: ParsableArguments {
     @Flag(help: "Follow symbolic links (loops are detected and skipped).")
     var follow = false
 
+    @Flag(help: "Do not decode base64, hex and percent-encoded runs to look for secrets inside them.")
+    var noDecode = false
+
     @Option(help: "Worker threads (default: one per core).")
     var threads: Int = 0
 
@@ -132,6 +135,7 @@ struct ScanFlags: ParsableArguments {
         o.maxFileSize = maxFileSize * 1024 * 1024
         o.useIgnoreFiles = !noIgnore
         o.followSymlinks = follow
+        o.decode = !noDecode
         o.workers = threads
         return o
     }

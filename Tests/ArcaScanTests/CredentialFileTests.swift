@@ -119,3 +119,40 @@ import Testing
         #expect(r.findings.allSatisfy { $0.secret.hasPrefix("sha256:") })
     }
 }
+
+/// Encoded secrets: base64, URL-safe base64, hex, percent-encoding, and base64 inside a Kubernetes `Secret`.
+@Suite struct EncodedSecretTests {
+    static func b64(_ s: String, urlSafe: Bool = false) -> String {
+        var e = Data(s.utf8).base64EncodedString()
+        if urlSafe { e = e.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "") }
+        return e
+    }
+
+    @Test func encodedSecretsAreFoundAndTheirRunRedacted() throws {
+        let stripe = "token = \"\(Fixtures.stripeKey)\""
+        let hex = Array(stripe.utf8).map { String(format: "%02x", $0) }.joined()
+        let pct = "https://hooks.acme.io/cb?cfg=" + "k%3D%22" + Fixtures.stripeKey + "%22"
+        let cases: [(String, String, String)] = [
+            ("deploy/config.txt", "blob: \(Self.b64(stripe))\n", "base64"),
+            ("deploy/url.txt", "state=\(Self.b64(stripe, urlSafe: true))\n", "base64"),
+            ("deploy/hex.txt", "payload \(hex)\n", "hex"),
+            ("deploy/pct.txt", pct + "\n", "percent"),
+            ("k8s/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\ndata:\n  password: \(Self.b64("Kq8!vR2mZp-7x"))\n", "base64"),
+            ("deploy/double.txt", "x: \(Self.b64(Self.b64(stripe)))\n", "base64>base64"),
+        ]
+        for (path, text, encoding) in cases {
+            let t = TempTree()
+            t.write(path, text)
+            let r = try Fixtures.scan(t)
+            let f = r.findings.first { $0.encoding != nil }
+            #expect(f?.encoding == encoding, "\(path): \(r.findings.map { "\($0.ruleID) \($0.encoding ?? "-")" })")
+            #expect(f?.line == text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains(f?.encodedValue ?? "\u{0}") }.map { $0 + 1 })
+            let redactor = Redactor(findings: r.findings)
+            #expect(!redactor(text).contains(f?.encodedValue ?? "none"), "\(path): the encoded run is masked too")
+        }
+        // Hashes, random base64 and identifiers decode to binary: nothing.
+        let t = TempTree()
+        t.write("a.txt", "sha256 = 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\nid: getElementsByTagNameNS\nblob: q83vEjRWeJq83vEjRWeJq83vEjRWeJ==\n")
+        #expect(try Fixtures.scan(t).findings.isEmpty)
+    }
+}
