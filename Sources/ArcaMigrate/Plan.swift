@@ -24,6 +24,9 @@ public struct Plan: Sendable {
         public var language: String
         public var old: String
         public var new: String
+        /// SHA-256 (hex) of the file's bytes when the plan was made: `apply` refuses to replace a file whose bytes
+        /// differ by then (an edit made while it asked or stored), so no edit is ever overwritten.
+        public var oldSHA256: String
         /// The reverse edits: ranges of `new` (scalar offsets) and the old text there, secrets as references.
         public var reverse: [Reverse]
     }
@@ -108,6 +111,11 @@ public struct Planner: Sendable {
             let full = root == "." ? path : root + "/" + path
             guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
                 skipped.append(.init(path: path, line: 0, reason: "not readable as UTF-8 text"))
+                continue
+            }
+            // The text must give back exactly these bytes (a byte-order mark would not), or a rollback loses some.
+            guard text.utf8.elementsEqual(data) else {
+                skipped.append(.init(path: path, line: 0, reason: "its bytes do not round-trip through UTF-8 text (a byte-order mark?)"))
                 continue
             }
             let firstLine = String(text.prefix { $0 != "\n" })
@@ -267,7 +275,8 @@ public struct Planner: Sendable {
             }
             for e in edits { out.replaceSubrange(e.lo..<e.hi, with: Array(e.with.unicodeScalars)) }
             let new = String(String.UnicodeScalarView(out))
-            files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new, reverse: reverse))
+            files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new,
+                                   oldSHA256: Migration.sha256(text), reverse: reverse))
             let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
             let helperPath = folder + language.helperFile
             if !language.helperFile.isEmpty, !helpers.contains(where: { $0.0 == helperPath }) {
@@ -301,7 +310,7 @@ public struct Planner: Sendable {
                 let full = root + "/" + path
                 guard let attrs = try? FileManager.default.attributesOfItem(atPath: full), (attrs[.size] as? Int ?? 0) <= 1 << 20,
                       let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8),
-                      values.contains(where: { text.contains($0) }),
+                      text.utf8.elementsEqual(data), values.contains(where: { text.contains($0) }),
                       let language = Language.of(path: path, firstLine: String(text.prefix { $0 != "\n" })) else { continue }
                 texts[path] = (text, Array(text.unicodeScalars), language)
             }
