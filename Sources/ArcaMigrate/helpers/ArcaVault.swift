@@ -24,6 +24,13 @@ enum ArcaVault {
         return v
     }
 
+    /// What a child process (curl, openssl) may see: what it needs to run, no credential of the application.
+    private static var childEnvironment: [String: String] {
+        let keep: Set<String> = ["PATH", "HOME", "LANG", "TMPDIR", "OPENSSL_CONF", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                                 "http_proxy", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"]
+        return ProcessInfo.processInfo.environment.filter { keep.contains($0.key) || $0.key.hasPrefix("LC_") }
+    }
+
     private static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("arca vault: \(message)\n".utf8))
         exit(70)
@@ -69,7 +76,8 @@ enum ArcaVault {
         if let b = request.httpBody { config += "data = \"\(String(decoding: b, as: UTF8.self))\"\n" }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["curl", "--config", "-"]
+        p.arguments = ["curl", "-q", "--config", "-"]
+        p.environment = childEnvironment
         let input = Pipe(), output = Pipe(), errors = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (input, output, errors)
         do { try p.run() } catch { fail("cannot reach \(where_): curl is needed to trust ARCA_CA_CERT (\(error))") }
@@ -88,6 +96,7 @@ enum ArcaVault {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["openssl"] + args
+        p.environment = childEnvironment
         let stdin = Pipe(), stdout = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (stdin, stdout, FileHandle.nullDevice)
         do { try p.run() } catch { fail("certificate sign-in needs the openssl program (\(error))") }
