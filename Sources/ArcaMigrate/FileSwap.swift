@@ -39,12 +39,15 @@ struct FileSwap {
             for (i, item) in items.enumerated() {
                 var st = stat()
                 guard lstat(item.path, &st) == 0, st.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
-                    throw Migration.Failure.io("\(item.name) is not a regular file any more; nothing was rewritten")
+                    throw Migration.Failure.io(
+                        "\(item.name) is not a regular file (a symbolic link?), so it cannot be replaced whole; "
+                            + "nothing was rewritten")
                 }
                 try Self.writeSynced(item.path + Self.newSuffix, texts[i], mode: modes[i])
                 unlink(item.path + Self.oldSuffix)
                 guard link(item.path, item.path + Self.oldSuffix) == 0 else {
-                    let why = errno == EPERM ? "it is immutable or append-only (see lsattr), or its file system has no hard links"
+                    let why = errno == EPERM
+                        ? "it is immutable or append-only (see lsattr), or its file system has no hard links"
                         : String(cString: strerror(errno))
                     throw Migration.Failure.io("cannot replace \(item.name): \(why); nothing was rewritten")
                 }
@@ -60,9 +63,11 @@ struct FileSwap {
     /// Every file still holds the bytes the plan was made from, and is the file that got the second name.
     func check() throws {
         for item in items {
-            guard Self.sameFile(item.path, item.path + Self.oldSuffix), Self.hash(ofFile: item.path) == item.fromSHA else {
+            guard Self.sameFile(item.path, item.path + Self.oldSuffix),
+                  Self.hash(ofFile: item.path) == item.fromSHA else {
                 throw Migration.Failure.changed(
-                    "\(item.name) changed after migrate read it (edited while it asked or stored?); nothing was rewritten: run it again")
+                    "\(item.name) changed after migrate read it (edited while it asked or stored?); "
+                        + "nothing was rewritten: run it again")
             }
         }
     }
@@ -86,7 +91,8 @@ struct FileSwap {
         }
         // A write into an old file after it was displaced would be lost with its second name: look again.
         for item in items where Self.hash(ofFile: item.path + Self.oldSuffix) != item.fromSHA {
-            throw Migration.Failure.changed("\(item.name) was written to while migrate replaced it; every file was restored")
+            throw Migration.Failure.changed(
+                "\(item.name) was written to while migrate replaced it; every file was restored")
         }
     }
 
@@ -102,7 +108,8 @@ struct FileSwap {
             throw Migration.Failure.changed("\(item.name) changed while migrate replaced it; every file was restored")
         }
         guard rename(n, p) == 0 else {
-            throw Migration.Failure.io("cannot replace \(item.name): \(String(cString: strerror(errno))); every file was restored")
+            throw Migration.Failure.io(
+                "cannot replace \(item.name): \(String(cString: strerror(errno))); every file was restored")
         }
         if Self.hash(ofFile: o) != item.fromSHA {
             rename(o, p)  // the old file, with what was written to it
@@ -131,7 +138,8 @@ struct FileSwap {
         for item in items {
             let (p, n, o) = (item.path, item.path + Self.newSuffix, item.path + Self.oldSuffix)
             // A file displaced by an exchange that was never checked (killed in between) goes back first.
-            if let displaced = Self.hash(ofFile: n), displaced != item.toSHA, !Self.sameFile(n, o), Self.hash(ofFile: p) == item.toSHA {
+            if let displaced = Self.hash(ofFile: n), displaced != item.toSHA, !Self.sameFile(n, o),
+               Self.hash(ofFile: p) == item.toSHA {
                 guard rename(n, p) == 0 else { throw Migration.Failure.io("cannot put back \(item.name)") }
                 untouched.append(item.name)
                 unlink(o)
@@ -179,7 +187,8 @@ struct FileSwap {
     }
 
     #if os(Linux)
-    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+    private typealias RenameAt2 =
+        @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
     /// glibc's renameat2 (not in the Glibc module's headers without _GNU_SOURCE), looked up once.
     private static let renameat2: RenameAt2? = dlsym(nil, "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
     #endif
