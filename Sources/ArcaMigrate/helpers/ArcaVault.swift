@@ -70,10 +70,14 @@ enum ArcaVault {
     }
 
     private static func curl(_ request: URLRequest, ca: String, _ where_: String) -> (Int, Data) {
-        var config = "url = \"\(request.url!.absoluteString)\"\nsilent\nshow-error\nmax-time = 30\n"
-        config += "cacert = \"\(ca)\"\nwrite-out = \"\\n%{http_code}\"\n"
-        for (k, v) in request.allHTTPHeaderFields ?? [:] { config += "header = \"\(k): \(v)\"\n" }
-        if let b = request.httpBody { config += "data = \"\(String(decoding: b, as: UTF8.self))\"\n" }
+        // A curl config string: backslashes and quotes escaped, so no value can end it and add an option.
+        func q(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        var config = "url = \(q(request.url!.absoluteString))\nsilent\nshow-error\nmax-time = 30\n"
+        config += "cacert = \(q(ca))\nwrite-out = \"\\n%{http_code}\"\n"
+        for (k, v) in request.allHTTPHeaderFields ?? [:] { config += "header = \(q("\(k): \(v)"))\n" }
+        if let b = request.httpBody { config += "data = \(q(String(decoding: b, as: UTF8.self)))\n" }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["curl", "-q", "--config", "-"]
