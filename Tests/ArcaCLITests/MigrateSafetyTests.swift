@@ -154,16 +154,61 @@ import Testing
 
     /// Reproduction: with one target immutable, `.env` used to be rewritten and the others not, `.arca-new`
     /// copies were left behind and the exit code was 3.
-    @Test(.enabled(if: chattrWorks, "chattr +i is not supported here (needs root and a file system with inode flags)"))
-    func anImmutableFileLeavesEveryFileUntouched() throws {
+    /// The same for an immutable folder holding a target (no copy can be made beside the file).
+    @Test(.enabled(if: chattrWorks, "chattr +i is not supported here (needs root and a file system with inode flags)"),
+          arguments: ["deploy.sh", "web"])
+    func anImmutableFileLeavesEveryFileUntouched(_ immutable: String) throws {
         let root = try MigrateTests.project()
         let vaultDir = try Self.vault()
         let originals = try Self.files.map { ($0, try Self.read(root + "/" + $0)) }
-        #expect(try CLITests.run("/usr/bin/chattr", ["+i", root + "/deploy.sh"]).status == 0)
-        defer { _ = try? CLITests.run("/usr/bin/chattr", ["-i", root + "/deploy.sh"]) }
+        #expect(try CLITests.run("/usr/bin/chattr", ["+i", root + "/" + immutable]).status == 0)
+        defer { _ = try? CLITests.run("/usr/bin/chattr", ["-i", root + "/" + immutable]) }
         let r = try CLITests.arca(["migrate", root, "--apply", "--yes", "--no-history", "--vault-dir", vaultDir])
-        #expect(r.status == 3 && r.err.contains("deploy.sh") && r.err.contains("immutable"), "\(r.status): \(r.err)")
+        #expect(r.status == 3 && r.err.contains(immutable) && r.err.contains(immutable == "web" ? "not permitted" : "immutable"),
+                "\(r.status): \(r.err)")
         try Self.expectUntouched(root, originals)
+    }
+
+    // MARK: Edits after the commit point
+
+    /// An append to a file after the check and the record, before its swap: the displaced file is not the one
+    /// checked, so it is swapped back and every file is put back; the edit stays.
+    @Test func anEditAfterTheCommitPointPutsEveryFileBack() throws {
+        let root = try MigrateTests.project()
+        let vaultDir = try Self.vault()
+        let originals = try Self.files.map { ($0, try Self.read(root + "/" + $0)) }
+        let marker = root + "/../pause-\(UUID().uuidString)"
+        let p = try #require(try Self.startPaused(["migrate", root, "--apply", "--yes", "--no-history", "--vault-dir", vaultDir],
+                                                  at: "prepared", marker: marker))
+        let handle = try #require(FileHandle(forWritingAtPath: root + "/billing.py"))
+        handle.seekToEndOfFile()
+        handle.write(Data("# appended after the check\n".utf8))
+        try handle.close()
+        try FileManager.default.removeItem(atPath: marker)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 3)
+        #expect(try Self.read(root + "/billing.py") == originals[1].1 + "# appended after the check\n")
+        try Self.expectUntouched(root, originals, except: "billing.py")
+        #expect(try CLITests.arca(["migrate", root, "--vault-dir", vaultDir]).status == 0, "the dry run sees no interrupted migration")
+    }
+
+    /// An editor's atomic save (a new file renamed over the old) between two swaps: it is swapped back, kept,
+    /// and every other file is put back.
+    @Test func anAtomicSaveBetweenSwapsIsKept() throws {
+        let root = try MigrateTests.project()
+        let vaultDir = try Self.vault()
+        let originals = try Self.files.map { ($0, try Self.read(root + "/" + $0)) }
+        let marker = root + "/../pause-\(UUID().uuidString)"
+        // Swapped in path order: .env, billing.py, deploy.sh, …: pause after the second, replace the third.
+        let p = try #require(try Self.startPaused(["migrate", root, "--apply", "--yes", "--no-history", "--vault-dir", vaultDir],
+                                                  at: "swap#2", marker: marker))
+        let saved = originals[5].1 + "echo saved by an editor\n"
+        try saved.write(toFile: root + "/deploy.sh", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: marker)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 3)
+        #expect(try Self.read(root + "/deploy.sh") == saved)
+        try Self.expectUntouched(root, originals, except: "deploy.sh")
     }
 
     static let tmpfsWorks: Bool = {
