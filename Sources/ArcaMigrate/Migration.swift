@@ -11,11 +11,13 @@ public struct Migration: Sendable {
         case changed(String)
         case noRecord(String)
         case io(String)
+        /// Another `arca migrate` is working on the same tree.
+        case busy(String)
 
         public var description: String {
             switch self {
             case .readBack(let n): return "the vault returned another value for \(n) than was stored; nothing was rewritten"
-            case .changed(let m), .noRecord(let m), .io(let m): return m
+            case .changed(let m), .noRecord(let m), .io(let m), .busy(let m): return m
             }
         }
     }
@@ -65,6 +67,29 @@ public struct Migration: Sendable {
     }
 
     static let pendingSuffix = FileSwap.newSuffix
+
+    // MARK: One at a time
+
+    /// Takes the state folder's lock for the rest of this process (the kernel drops it however the process ends),
+    /// so two `arca migrate` runs never interleave their plans, journals and swaps.
+    public func lock() throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let fd = open(stateDirectory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure.io("cannot open \(stateDirectory)/lock: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw Failure.busy("another arca migrate is working on \(root); nothing was done")
+        }
+        // The descriptor stays open on purpose: it is the lock.
+    }
+
+    /// Whether another `arca migrate` holds the lock (nothing is written to find out).
+    public func isBusy() -> Bool {
+        let fd = open(stateDirectory + "/lock", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0
+    }
 
     // MARK: Store first
 

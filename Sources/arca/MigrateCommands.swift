@@ -63,12 +63,16 @@ struct Migrate: ParsableCommand {
         migration.pause = { Self.testPause($0) }
         guard apply || rollback || recover else {
             // A dry run writes nothing, not even to finish an interrupted migration: it says how to.
+            if migration.isBusy() {
+                throw CLIError(code: Exit.usage, message: "arca: another arca migrate is working on \(path); nothing was written")
+            }
             if let left = try migrateCall({ try migration.interrupted() }) {
                 throw CLIError(code: Exit.usage, message: "arca: \(left) in \(migration.stateDirectory); nothing was written.\n"
                                + "Finish it with `arca migrate \(Self.shellQuoted(path)) --recover` (forward if every new text is complete, else back), then plan again.")
             }
             return try plan(root, migration)
         }
+        try migrateCall { try migration.lock() }
         if let note = try migrateCall({ try migration.recover() }) { IO.write(fd: 2, "arca: \(note)\n") }
         if recover { return }
         if rollback { return try runRollback(migration) }
@@ -292,6 +296,7 @@ enum PauseCount {
 
 func migrateCall<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as Migration.Failure {
+        if case .busy = e { throw CLIError(code: Exit.usage, message: "arca: \(e.description)") }
         throw CLIError(code: Exit.runtime, message: "arca: \(e.description)")
     }
 }

@@ -169,6 +169,26 @@ import Testing
         try Self.expectUntouched(root, originals)
     }
 
+    /// Two migrations of one tree never interleave: while one waits at its prompt, a second (and a dry run) is
+    /// refused and writes nothing; the first then finishes.
+    @Test func aSecondMigrationWaitsItsTurn() throws {
+        let root = try MigrateTests.project()
+        let vaultDir = try Self.vault()
+        let marker = root + "/../pause-\(UUID().uuidString)"
+        let p = try #require(try Self.startPaused(["migrate", root, "--apply", "--yes", "--no-history", "--vault-dir", vaultDir],
+                                                  at: "confirm", marker: marker))
+        let before = Self.snapshot(root)
+        let second = try CLITests.arca(["migrate", root, "--apply", "--yes", "--no-history", "--vault-dir", vaultDir])
+        #expect(second.status == 2 && second.err.contains("another arca migrate"), "\(second.err)")
+        let dry = try CLITests.arca(["migrate", root, "--vault-dir", vaultDir])
+        #expect(dry.status == 2 && dry.err.contains("another arca migrate"), "\(dry.err)")
+        #expect(Self.snapshot(root) == before)
+        try FileManager.default.removeItem(atPath: marker)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try CLITests.arca(["migrate", root, "--rollback", "--vault-dir", vaultDir]).status == 0)
+    }
+
     // MARK: Edits after the commit point
 
     /// An append to a file after the check and the record, before its swap: the displaced file is not the one
