@@ -30,6 +30,8 @@ struct FileSwap {
     var items: [Item]
     /// Test hook: called with the name of each step reached.
     var pause: @Sendable (String) -> Void = { _ in }
+    /// False: plain renames only, as on a file system without RENAME_EXCHANGE (so the tests cover that path).
+    var exchanges = true
 
     // MARK: Before the commit point
 
@@ -98,7 +100,7 @@ struct FileSwap {
 
     func swapOne(_ item: Item) throws {
         let (p, n, o) = (item.path, item.path + Self.newSuffix, item.path + Self.oldSuffix)
-        if Self.exchange(n, p) {
+        if exchanges, Self.exchange(n, p) {
             // `n` now holds what was at `p`: it must be the file linked and checked before the commit point.
             if Self.sameFile(n, o), Self.hash(ofFile: o) == item.fromSHA {
                 unlink(n)

@@ -54,6 +54,9 @@ public struct Migration: Sendable {
     /// Test hook: called with the name of each step reached (`arca migrate` pauses there when
     /// ARCA_TEST_PAUSE names it, so a test can edit a file or kill the process at exactly that point).
     public var pause: @Sendable (String) -> Void = { _ in }
+    /// False: files are replaced by plain renames only, as on a file system without RENAME_EXCHANGE (a test
+    /// hook, ARCA_TEST_NO_EXCHANGE, so that path is tested too).
+    public var exchanges = true
 
     /// The state folder: `.git/arca-migrate` in a repository (never committed), else `.arca-migrate`.
     public init(root: String) {
@@ -145,7 +148,7 @@ public struct Migration: Sendable {
                                  reverse: file.reverse, swapFrom: file.oldSHA256, swapTo: newSHA))
         }
         let swap = FileSwap(items: entries.map { FileSwap.Item(path: root + "/" + $0.path, name: $0.path, fromSHA: $0.swapFrom!, toSHA: $0.swapTo!) },
-                            pause: pause)
+                            pause: pause, exchanges: exchanges)
         do { try swap.prepare(plan.files.map(\.new), modes: modes) } catch {
             dropPending()
             throw error
@@ -219,7 +222,7 @@ public struct Migration: Sendable {
                 let from = e.swapFrom ?? e.oldSHA256 ?? FileSwap.hash(ofFile: path).flatMap { $0 == to ? nil : $0 } ?? ""
                 return FileSwap.Item(path: path, name: e.path, fromSHA: from, toSHA: to)
             }
-            let swap = FileSwap(items: items, pause: pause)
+            let swap = FileSwap(items: items, pause: pause, exchanges: exchanges)
             let direction = swap.decide()
             let untouched = try swap.finish(direction)
             let helpersGone = migrating == (direction == .back)
@@ -319,7 +322,7 @@ public struct Migration: Sendable {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         try Self.writeSynced(stateDirectory + "/pending", (["record \(record.id)"] + record.files.map { "file \($0.path)" }).joined(separator: "\n"),
                              mode: 0o600)
-        let swap = FileSwap(items: items, pause: pause)
+        let swap = FileSwap(items: items, pause: pause, exchanges: exchanges)
         do {
             try swap.prepare(texts, modes: record.files.map { mode_t($0.mode) })
             for (i, item) in items.enumerated() { (record.files[i].swapFrom, record.files[i].swapTo) = (item.fromSHA, item.toSHA) }

@@ -61,6 +61,7 @@ struct Migrate: ParsableCommand {
         let root = IO.absolutePath(path)
         var migration = Migration(root: root)
         migration.pause = { Self.testPause($0) }
+        migration.exchanges = ProcessInfo.processInfo.environment["ARCA_TEST_NO_EXCHANGE"] == nil
         guard apply || rollback || recover else {
             // A dry run writes nothing, not even to finish an interrupted migration: it says how to.
             if migration.isBusy() {

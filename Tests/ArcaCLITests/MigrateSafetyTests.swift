@@ -34,11 +34,13 @@ import Testing
     }
 
     /// Starts `arca ARGS` paused at `step` (ARCA_TEST_PAUSE); returns once it is there, or nil if it never got there.
-    static func startPaused(_ args: [String], at step: String, marker: String) throws -> Process? {
+    static func startPaused(_ args: [String], at step: String, marker: String, exchanges: Bool = true) throws -> Process? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
         p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(["ARCA_TEST_PAUSE": step, "ARCA_TEST_PAUSE_FILE": marker]) { $1 }
+        var env = ["ARCA_TEST_PAUSE": step, "ARCA_TEST_PAUSE_FILE": marker]
+        if !exchanges { env["ARCA_TEST_NO_EXCHANGE"] = "1" }
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -193,13 +195,16 @@ import Testing
 
     /// An append to a file after the check and the record, before its swap: the displaced file is not the one
     /// checked, so it is swapped back and every file is put back; the edit stays.
-    @Test func anEditAfterTheCommitPointPutsEveryFileBack() throws {
+    /// With renameat2's exchange and with plain renames (the old file, with the append, is put back from its
+    /// second name).
+    @Test(arguments: [true, false])
+    func anEditAfterTheCommitPointPutsEveryFileBack(_ exchanges: Bool) throws {
         let root = try MigrateTests.project()
         let vaultDir = try Self.vault()
         let originals = try Self.files.map { ($0, try Self.read(root + "/" + $0)) }
         let marker = root + "/../pause-\(UUID().uuidString)"
         let p = try #require(try Self.startPaused(["migrate", root, "--apply", "--yes", "--no-history", "--vault-dir", vaultDir],
-                                                  at: "prepared", marker: marker))
+                                                  at: "prepared", marker: marker, exchanges: exchanges))
         let handle = try #require(FileHandle(forWritingAtPath: root + "/billing.py"))
         handle.seekToEndOfFile()
         handle.write(Data("# appended after the check\n".utf8))
@@ -279,14 +284,17 @@ import Testing
     static let steps = ["confirm", "storing", "stored", "pending", "copy#1", "copy#4", "checked", "prepared",
                         "swap#1", "swap#3", "swapped", "applied"]
 
-    @Test(arguments: steps)
-    func killedAtEveryStepEndsAllOldOrAllNew(_ step: String) throws {
+    /// Each step with renameat2's exchange, and the swap steps again with plain renames (file systems without it).
+    static let kills = steps.map { ($0, true) } + ["prepared", "swap#1", "swap#3", "swapped"].map { ($0, false) }
+
+    @Test(arguments: kills)
+    func killedAtEveryStepEndsAllOldOrAllNew(_ step: String, _ exchanges: Bool) throws {
         let root = try MigrateTests.project()
         let vaultDir = try Self.vault()
         let originals = try Self.files.map { ($0, try Self.read(root + "/" + $0)) }
         let marker = root + "/../pause-\(UUID().uuidString)"
         let p = try #require(try Self.startPaused(["migrate", root, "--apply", "--yes", "--no-history", "--vault-dir", vaultDir],
-                                                  at: step, marker: marker), "never reached \(step)")
+                                                  at: step, marker: marker, exchanges: exchanges), "never reached \(step)")
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         try? FileManager.default.removeItem(atPath: marker)
