@@ -177,6 +177,13 @@ import Testing
         #expect(missing.status != 0 && missing.err.contains("AZURE_CLIENT_ID not set"))
         let unreachable = try CLITests.run("/bin/bash", ["deploy.sh"], cwd: root, env: runtime.merging(["ARCA_VAULT_URL": "https://127.0.0.1:1"]) { $1 })
         #expect(unreachable.status != 0 && unreachable.err.contains("cannot reach"))
+        // The migrated shell script stops at a failed lookup (set -euo pipefail hid it behind `export` before):
+        // unreachable above, and here an application the vault denies.
+        #expect(!unreachable.out.contains("sh "), "ran on: \(unreachable.out)")
+        let stranger = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "no-roles", "--output", "json"] + remote, env: admin).out)
+        let denied = try CLITests.run("/bin/bash", ["deploy.sh"], cwd: root, env: runtime.merging([
+            "AZURE_CLIENT_ID": stranger["clientId"] as! String, "AZURE_CLIENT_SECRET": stranger["clientSecret"] as! String]) { $1 })
+        #expect(denied.status != 0 && denied.err.contains("403") && !denied.out.contains("sh "), "\(denied.out)\(denied.err)")
 
         // The rescan is clean and a second run has nothing to do.
         #expect(try CLITests.arca(["scan", root, "--quiet"]).status == 0)
