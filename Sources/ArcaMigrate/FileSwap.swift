@@ -46,6 +46,8 @@ struct FileSwap {
                             + "nothing was rewritten")
                 }
                 try Self.writeSynced(item.path + Self.newSuffix, texts[i], mode: modes[i])
+                // The new text keeps the file's owner (only root can give it away; elsewhere it is the caller's).
+                if chown(item.path + Self.newSuffix, st.st_uid, st.st_gid) == 0 { chmod(item.path + Self.newSuffix, modes[i]) }
                 unlink(item.path + Self.oldSuffix)
                 guard link(item.path, item.path + Self.oldSuffix) == 0 else {
                     let why = errno == EPERM

@@ -191,6 +191,23 @@ import Testing
         #expect(try CLITests.arca(["migrate", root, "--rollback", "--vault-dir", vaultDir]).status == 0)
     }
 
+    /// A file's owner and mode survive the migration and the rollback (root can tell).
+    @Test(.enabled(if: getuid() == 0, "only root can give a file to another owner"))
+    func ownerAndModeAreKept() throws {
+        let root = try MigrateTests.project()
+        let vaultDir = try Self.vault()
+        #expect(chown(root + "/deploy.sh", 65534, 65534) == 0 && chmod(root + "/deploy.sh", 0o750) == 0)
+        func owner() -> (uid_t, gid_t, mode_t) {
+            var st = stat()
+            _ = stat(root + "/deploy.sh", &st)
+            return (st.st_uid, st.st_gid, st.st_mode & 0o7777)
+        }
+        #expect(try CLITests.arca(["migrate", root, "--apply", "--yes", "--force", "--no-history", "--vault-dir", vaultDir]).status == 0)
+        #expect(owner() == (65534, 65534, 0o750))
+        #expect(try CLITests.arca(["migrate", root, "--rollback", "--vault-dir", vaultDir]).status == 0)
+        #expect(owner() == (65534, 65534, 0o750))
+    }
+
     // MARK: Edits after the commit point
 
     /// An append to a file after the check and the record, before its swap: the displaced file is not the one
