@@ -474,6 +474,13 @@ enum ArcaVault {
         return v
     }
 
+    /// What a child process (curl, openssl) may see: what it needs to run, no credential of the application.
+    private static var childEnvironment: [String: String] {
+        let keep: Set<String> = ["PATH", "HOME", "LANG", "TMPDIR", "OPENSSL_CONF", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                                 "http_proxy", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"]
+        return ProcessInfo.processInfo.environment.filter { keep.contains($0.key) || $0.key.hasPrefix("LC_") }
+    }
+
     private static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("arca vault: \(message)\n".utf8))
         exit(70)
@@ -513,13 +520,18 @@ enum ArcaVault {
     }
 
     private static func curl(_ request: URLRequest, ca: String, _ where_: String) -> (Int, Data) {
-        var config = "url = \"\(request.url!.absoluteString)\"\nsilent\nshow-error\nmax-time = 30\n"
-        config += "cacert = \"\(ca)\"\nwrite-out = \"\\n%{http_code}\"\n"
-        for (k, v) in request.allHTTPHeaderFields ?? [:] { config += "header = \"\(k): \(v)\"\n" }
-        if let b = request.httpBody { config += "data = \"\(String(decoding: b, as: UTF8.self))\"\n" }
+        // A curl config string: backslashes and quotes escaped, so no value can end it and add an option.
+        func q(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        var config = "url = \(q(request.url!.absoluteString))\nsilent\nshow-error\nmax-time = 30\n"
+        config += "cacert = \(q(ca))\nwrite-out = \"\\n%{http_code}\"\n"
+        for (k, v) in request.allHTTPHeaderFields ?? [:] { config += "header = \(q("\(k): \(v)"))\n" }
+        if let b = request.httpBody { config += "data = \(q(String(decoding: b, as: UTF8.self)))\n" }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["curl", "--config", "-"]
+        p.arguments = ["curl", "-q", "--config", "-"]
+        p.environment = childEnvironment
         let input = Pipe(), output = Pipe(), errors = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (input, output, errors)
         do { try p.run() } catch { fail("cannot reach \(where_): curl is needed to trust ARCA_CA_CERT (\(error))") }
@@ -538,6 +550,7 @@ enum ArcaVault {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["openssl"] + args
+        p.environment = childEnvironment
         let stdin = Pipe(), stdout = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (stdin, stdout, FileHandle.nullDevice)
         do { try p.run() } catch { fail("certificate sign-in needs the openssl program (\(error))") }
@@ -634,7 +647,12 @@ function secret(name) {
   const hit = cache.get(name);
   if (hit && Date.now() - hit.at < ttl) return hit.value;
   const { spawnSync } = require("node:child_process");
-  const r = spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env: process.env });
+  // The child signs in itself: the client secret reaches it on its standard input, never in its environment or
+  // arguments (which other local users and child processes could read).
+  const env = { ...process.env, ARCA_VAULT_CREDENTIALS_ON_STDIN: "1" };
+  delete env.AZURE_CLIENT_SECRET;
+  const input = JSON.stringify({ clientSecret: process.env.AZURE_CLIENT_SECRET || "" });
+  const r = spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env, input });
   if (r.status !== 0) fail((r.stderr || "lookup failed").trim().replace(/^arca vault: /, ""));
   cache.set(name, { value: r.stdout, at: Date.now() });
   return r.stdout;
@@ -657,12 +675,12 @@ function assertion(path, audience) {
   return input + "." + b64(crypto.sign("sha256", Buffer.from(input), crypto.createPrivateKey(pem)));
 }
 
-async function fetchSecret(name) {
+async function fetchSecret(name, clientSecret = process.env.AZURE_CLIENT_SECRET) {
   const https = require("node:https");
   const fs = require("node:fs");
   const vault = (process.env.ARCA_VAULT_URL || fail("ARCA_VAULT_URL is not set (see docs/migrate.md)")).replace(/\/$/, "");
   const missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"].filter((n) => !process.env[n]);
-  if (!process.env.AZURE_CLIENT_SECRET && !process.env.AZURE_CLIENT_CERTIFICATE_PATH) {
+  if (!clientSecret && !process.env.AZURE_CLIENT_CERTIFICATE_PATH) {
     missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
   }
   if (missing.length) fail(missing.join(", ") + " not set (the application's credentials)");
@@ -691,8 +709,8 @@ async function fetchSecret(name) {
   const resource = (process.env.ARCA_VAULT_RESOURCE || vault).replace(/\/$/, "");
   const endpoint = authority + "/" + process.env.AZURE_TENANT_ID + "/oauth2/v2.0/token";
   const fields = { grant_type: "client_credentials", client_id: process.env.AZURE_CLIENT_ID, scope: resource + "/.default" };
-  if (process.env.AZURE_CLIENT_SECRET) {
-    fields.client_secret = process.env.AZURE_CLIENT_SECRET;
+  if (clientSecret) {
+    fields.client_secret = clientSecret;
   } else {
     fields.client_assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     fields.client_assertion = assertion(process.env.AZURE_CLIENT_CERTIFICATE_PATH, endpoint);
@@ -707,7 +725,11 @@ async function fetchSecret(name) {
 module.exports = { secret, fetchSecret };
 
 if (require.main === module) {
-  fetchSecret(process.argv[2]).then(
+  let clientSecret = process.env.AZURE_CLIENT_SECRET;
+  if (process.env.ARCA_VAULT_CREDENTIALS_ON_STDIN === "1") {
+    try { clientSecret = JSON.parse(require("node:fs").readFileSync(0, "utf8")).clientSecret; } catch (_) { /* none given */ }
+  }
+  fetchSecret(process.argv[2], clientSecret).then(
     (v) => process.stdout.write(v),
     (e) => { process.stderr.write("arca vault: " + e.message.replace(/^arca vault: /, "") + "\n"); process.exit(1); });
 }
@@ -718,8 +740,9 @@ if (require.main === module) {
 # arca_secret NAME prints a secret from the vault at ARCA_VAULT_URL through Azure Key Vault's secrets API,
 # signing in as the application in AZURE_TENANT_ID / AZURE_CLIENT_ID with AZURE_CLIENT_SECRET, or with the
 # certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion made with
-# openssl; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. The token is kept for the
-# shell's lifetime until shortly before it expires.
+# openssl; authority: AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Each
+# lookup signs in again (it runs in a subshell). A failed lookup prints one message and returns 1; `arca migrate`
+# writes each lookup so that this stops the script: `NAME="$(arca_secret name)" || exit 1`.
 
 _arca_fail() { printf 'arca vault: %s\n' "$1" >&2; return 1; }
 
@@ -728,10 +751,20 @@ _arca_json() { # _arca_json KEY: a string field of the JSON on stdin (values as 
     sed -e 's/\\"/"/g' -e 's/\\\//\//g' -e 's/\\n/\n/g' -e 's/\\\\/\\/g'
 }
 
-_arca_curl() { # _arca_curl URL [curl args…]: body on stdout, fails with the vault's message
-  _arca_url=$1; shift
-  if [ -n "${ARCA_CA_CERT:-}" ]; then set -- --cacert "$ARCA_CA_CERT" "$@"; fi
-  _arca_out=$(curl -sS --max-time 30 -w '\n%{http_code}' "$@" "$_arca_url" 2>&1) ||
+_arca_quote() { # _arca_quote TEXT: TEXT as a curl config string (backslashes and double quotes escaped)
+  printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'
+}
+
+_arca_curl() { # _arca_curl URL CONFIG: body on stdout, fails with the vault's message. CONFIG (curl options,
+  # credentials among them) goes to curl on its standard input, never on its command line.
+  _arca_url=$1
+  _arca_cfg="silent
+show-error
+max-time = 30
+write-out = \"\\n%{http_code}\""
+  if [ -n "${ARCA_CA_CERT:-}" ]; then _arca_cfg="$_arca_cfg
+cacert = \"$(_arca_quote "$ARCA_CA_CERT")\""; fi
+  _arca_out=$(printf '%s\n%s\n' "$_arca_cfg" "$2" | curl -q --config - "$_arca_url" 2>&1) ||
     { _arca_fail "cannot reach ${_arca_url%%\?*}: $(printf '%s' "$_arca_out" | tail -n 1)"; return 1; }
   _arca_code=$(printf '%s' "$_arca_out" | tail -n 1)
   _arca_body=$(printf '%s' "$_arca_out" | sed '$d')
@@ -756,35 +789,40 @@ _arca_assertion() { # _arca_assertion PEM AUDIENCE: an RS256 client assertion fo
   printf '%s.%s' "$_arca_in" "$_arca_sig"
 }
 
-arca_secret() {
+# The lookup runs in a subshell: AZURE_CLIENT_SECRET is unset there (no child sees it), tracing (set -x) and
+# exporting every assignment (set -a) are off, so neither the token nor the value is printed or passed on.
+arca_secret() (
+  set +x +a
   _arca_name=$1
+  _arca_client_secret=${AZURE_CLIENT_SECRET:-}
+  unset AZURE_CLIENT_SECRET
   [ -n "${ARCA_VAULT_URL:-}" ] || { _arca_fail "ARCA_VAULT_URL is not set (see docs/migrate.md)"; return 1; }
   for _arca_v in AZURE_TENANT_ID AZURE_CLIENT_ID; do
     eval "[ -n \"\${$_arca_v:-}\" ]" || { _arca_fail "$_arca_v is not set (the application's credentials)"; return 1; }
   done
-  [ -n "${AZURE_CLIENT_SECRET:-}${AZURE_CLIENT_CERTIFICATE_PATH:-}" ] ||
+  [ -n "$_arca_client_secret${AZURE_CLIENT_CERTIFICATE_PATH:-}" ] ||
     { _arca_fail "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH is not set (the application's credentials)"; return 1; }
   _arca_vault=${ARCA_VAULT_URL%/}
-  _arca_now=$(date +%s)
-  if [ -z "${_ARCA_TOKEN:-}" ] || [ "$_arca_now" -ge "${_ARCA_TOKEN_EXPIRES:-0}" ]; then
-    _arca_authority=${AZURE_AUTHORITY_HOST:-$_arca_vault}
-    _arca_resource=${ARCA_VAULT_RESOURCE:-$_arca_vault}
-    _arca_endpoint="${_arca_authority%/}/$AZURE_TENANT_ID/oauth2/v2.0/token"
-    if [ -n "${AZURE_CLIENT_SECRET:-}" ]; then
-      set -- --data-urlencode "client_secret=$AZURE_CLIENT_SECRET"
-    else
-      _arca_jwt=$(_arca_assertion "$AZURE_CLIENT_CERTIFICATE_PATH" "$_arca_endpoint") || return 1
-      set -- --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
-        --data-urlencode "client_assertion=$_arca_jwt"
-    fi
-    _arca_answer=$(_arca_curl "$_arca_endpoint" --data-urlencode grant_type=client_credentials \
-      --data-urlencode "client_id=$AZURE_CLIENT_ID" --data-urlencode "scope=${_arca_resource%/}/.default" "$@") || return 1
-    _ARCA_TOKEN=$(printf '%s' "$_arca_answer" | _arca_json access_token)
-    _ARCA_TOKEN_EXPIRES=$((_arca_now + 3000))
+  _arca_authority=${AZURE_AUTHORITY_HOST:-$_arca_vault}
+  _arca_resource=${ARCA_VAULT_RESOURCE:-$_arca_vault}
+  _arca_endpoint="${_arca_authority%/}/$AZURE_TENANT_ID/oauth2/v2.0/token"
+  if [ -n "$_arca_client_secret" ]; then
+    _arca_credential="data-urlencode = \"client_secret=$(_arca_quote "$_arca_client_secret")\""
+  else
+    _arca_jwt=$(_arca_assertion "$AZURE_CLIENT_CERTIFICATE_PATH" "$_arca_endpoint") || return 1
+    _arca_credential="data-urlencode = \"client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer\"
+data-urlencode = \"client_assertion=$_arca_jwt\""
   fi
-  _arca_answer=$(_arca_curl "$_arca_vault/secrets/$_arca_name?api-version=7.5" -H "Authorization: Bearer $_ARCA_TOKEN") || return 1
+  _arca_answer=$(_arca_curl "$_arca_endpoint" "data-urlencode = \"grant_type=client_credentials\"
+data-urlencode = \"client_id=$(_arca_quote "$AZURE_CLIENT_ID")\"
+data-urlencode = \"scope=$(_arca_quote "${_arca_resource%/}/.default")\"
+$_arca_credential") || return 1
+  _arca_token=$(printf '%s' "$_arca_answer" | _arca_json access_token)
+  [ -n "$_arca_token" ] || { _arca_fail "$_arca_endpoint gave no access token"; return 1; }
+  _arca_answer=$(_arca_curl "$_arca_vault/secrets/$_arca_name?api-version=7.5" \
+    "header = \"Authorization: Bearer $(_arca_quote "$_arca_token")\"") || return 1
   printf '%s' "$_arca_answer" | _arca_json value
-}
+)
 """####,
         "arca_vault.go": ####"""
 // Vault lookups added by `arca migrate` (Go standard library only).
@@ -1138,6 +1176,12 @@ def _access_token(vault):
     return _token[0]
 
 
+def _child_env():
+    """What the openssl program may see: what it needs to run, no credential of the application."""
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "OPENSSL_CONF", "SYSTEMROOT")
+    return {k: v for k, v in os.environ.items() if k in keep or k.startswith("LC_")}
+
+
 def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -1159,7 +1203,7 @@ def _assertion(path, audience):
     signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
     try:
         signed = subprocess.run(["openssl", "dgst", "-sha256", "-sign", path], input=signing_input.encode(),
-                                capture_output=True, check=True)
+                                capture_output=True, check=True, env=_child_env())
     except (OSError, subprocess.CalledProcessError) as e:
         why = getattr(e, "stderr", b"") or b""
         raise VaultError("arca vault: cannot sign with the key in %s (needs the openssl program): %s"
@@ -1419,7 +1463,11 @@ function secret(name) {
   const ttl = Number(process.env.ARCA_SECRET_TTL || "300") * 1000;
   const hit = cache.get(name);
   if (hit && Date.now() - hit.at < ttl) return hit.value;
-  const r = require("node:child_process").spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env: process.env });
+  // The client secret reaches the child on its standard input, never in its environment or arguments.
+  const env = { ...process.env, ARCA_VAULT_CREDENTIALS_ON_STDIN: "1" };
+  delete env.AZURE_CLIENT_SECRET;
+  const input = JSON.stringify({ clientSecret: process.env.AZURE_CLIENT_SECRET || "" });
+  const r = require("node:child_process").spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env, input });
   if (r.status !== 0) throw new Error("arca vault: " + (r.stderr || "lookup failed").trim());
   cache.set(name, { value: r.stdout, at: Date.now() });
   return r.stdout;
@@ -1436,6 +1484,13 @@ async function fetchSecret(name) {
 module.exports = { secret, fetchSecret };
 
 if (require.main === module) {
+  if (process.env.ARCA_VAULT_CREDENTIALS_ON_STDIN === "1") {
+    // DefaultAzureCredential reads the variable: set in this process only, after it started.
+    try {
+      const given = JSON.parse(require("node:fs").readFileSync(0, "utf8")).clientSecret;
+      if (given) process.env.AZURE_CLIENT_SECRET = given;
+    } catch (_) { /* none given */ }
+  }
   fetchSecret(process.argv[2]).then((v) => process.stdout.write(v), (e) => {
     process.stderr.write(e.message + "\n");
     process.exit(1);

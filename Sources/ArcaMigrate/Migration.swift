@@ -11,28 +11,37 @@ public struct Migration: Sendable {
         case changed(String)
         case noRecord(String)
         case io(String)
+        /// Another `arca migrate` is working on the same tree.
+        case busy(String)
 
         public var description: String {
             switch self {
             case .readBack(let n): return "the vault returned another value for \(n) than was stored; nothing was rewritten"
-            case .changed(let m), .noRecord(let m), .io(let m): return m
+            case .changed(let m), .noRecord(let m), .io(let m), .busy(let m): return m
             }
         }
     }
 
-    /// The rollback record (JSON in the state folder): paths, hashes of the new texts, the reverse edits with
-    /// secrets as vault references, helpers added and the secrets' versions. No secret value.
+    /// The rollback record (JSON in the state folder): paths, hashes of the old and new texts, the reverse edits
+    /// with secrets as vault references, helpers added and the secrets' versions. No secret value.
     public struct Record: Codable, Sendable {
         public struct FileEntry: Codable, Sendable {
             public var path: String
             public var newSHA256: String
+            /// The bytes the file held when the plan was made (nil in records of earlier versions).
+            public var oldSHA256: String?
             public var mode: UInt32
             public var reverse: [Plan.Reverse]
+            /// While files are being swapped (state `prepared` or `rolling-back`): the hashes they go from and to.
+            public var swapFrom: String?
+            public var swapTo: String?
         }
 
         public var id: String
         public var created: String
-        public var state: String  // prepared, applied, rolled-back
+        /// prepared (the commit point of a migration), applied, rolling-back (the commit point of a rollback),
+        /// rolled-back, abandoned (a migration that failed after its commit point and was put back).
+        public var state: String
         public var vault: String
         public var files: [FileEntry]
         public var helpers: [String]
@@ -42,6 +51,12 @@ public struct Migration: Sendable {
 
     public let root: String
     public let stateDirectory: String
+    /// Test hook: called with the name of each step reached (`arca migrate` pauses there when
+    /// ARCA_TEST_PAUSE names it, so a test can edit a file or kill the process at exactly that point).
+    public var pause: @Sendable (String) -> Void = { _ in }
+    /// False: files are replaced by plain renames only, as on a file system without RENAME_EXCHANGE (a test
+    /// hook, ARCA_TEST_NO_EXCHANGE, so that path is tested too).
+    public var exchanges = true
 
     /// The state folder: `.git/arca-migrate` in a repository (never committed), else `.arca-migrate`.
     public init(root: String) {
@@ -54,15 +69,40 @@ public struct Migration: Sendable {
         }
     }
 
-    static let pendingSuffix = ".arca-new"
+    static let pendingSuffix = FileSwap.newSuffix
+
+    // MARK: One at a time
+
+    /// Takes the state folder's lock for the rest of this process (the kernel drops it however the process ends),
+    /// so two `arca migrate` runs never interleave their plans, journals and swaps.
+    public func lock() throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let fd = open(stateDirectory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure.io("cannot open \(stateDirectory)/lock: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw Failure.busy("another arca migrate is working on \(root); nothing was done")
+        }
+        // The descriptor stays open on purpose: it is the lock.
+    }
+
+    /// Whether another `arca migrate` holds the lock (nothing is written to find out).
+    public func isBusy() -> Bool {
+        let fd = open(stateDirectory + "/lock", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0
+    }
 
     // MARK: Store first
 
     /// Writes each secret to the vault (unless it already holds that value) and reads it back; returns the
     /// versions. Throws before any file is touched if a value does not come back identical.
-    public static func store(_ plan: Plan, in client: any VaultClient, source: String) async throws -> [String: String] {
+    public static func store(_ plan: Plan, in client: any VaultClient, source: String,
+                             pause: @Sendable (String) -> Void = { _ in }) async throws -> [String: String] {
         var versions: [String: String] = [:]
         for secret in plan.secrets {
+            defer { if versions.count == 1 { pause("storing") } }
             if let current = try? await client.getSecret(secret.name, version: nil), current.value == secret.value {
                 versions[secret.name] = current.properties.version
                 continue
@@ -80,96 +120,184 @@ public struct Migration: Sendable {
 
     // MARK: Apply
 
-    /// Replaces the files: a pending list, new texts beside the old (`NAME.arca-new`, synced) and the new
-    /// helpers (only where none exists), then the record (the commit point), then the renames.
-    public func apply(_ plan: Plan, versions: [String: String], vault: String, pauseBetweenRenames: UInt32 = 0) throws -> Record {
+    /// Replaces the files: a pending list, new texts beside the old (`NAME.arca-new`, synced), a second name for
+    /// each old file and the new helpers (only where none exists); every file checked against the bytes the
+    /// plan was made from; then the record (the commit point), then the swaps. Any failure before the record
+    /// leaves every file untouched; any failure after it puts every file back.
+    public func apply(_ plan: Plan, versions: [String: String], vault: String) throws -> Record {
         try recover()
         let helpers = plan.helpers.filter { !FileManager.default.fileExists(atPath: root + "/" + $0.path) }
         // What gets a pending copy and which helpers are new, so a migration killed before its record can be
         // undone: `file PATH` / `helper PATH` lines.
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let pending = plan.files.map { "file \($0.path)" } + helpers.map { "helper \($0.path)" }
+        let id = UUID().uuidString.lowercased()
+        let pending = ["record \(id)"] + plan.files.map { "file \($0.path)" } + helpers.map { "helper \($0.path)" }
         try Self.writeSynced(stateDirectory + "/pending", pending.joined(separator: "\n"), mode: 0o600)
+        pause("pending")
         var entries: [Record.FileEntry] = []
+        var modes: [mode_t] = []
         for file in plan.files {
-            let path = root + "/" + file.path
             var st = stat()
-            guard stat(path, &st) == 0 else { throw Failure.io("cannot read \(file.path)") }
-            try Self.writeSynced(path + Self.pendingSuffix, file.new, mode: mode_t(st.st_mode & 0o7777))
-            entries.append(.init(path: file.path, newSHA256: Self.sha256(file.new), mode: UInt32(st.st_mode & 0o7777), reverse: file.reverse))
-        }
-        // Helpers exist before the record, so a rolled-forward migration never refers to a missing one.
-        for h in helpers { try Self.writeSynced(root + "/" + h.path, h.content, mode: 0o644) }
-        let formatter = ISO8601DateFormatter()
-        var record = Record(id: UUID().uuidString.lowercased(), created: formatter.string(from: Date()), state: "prepared",
-                            vault: vault, files: entries, helpers: helpers.map(\.path), secrets: versions)
-        // The record must hold references only: refuse rather than write a value to disk.
-        let text = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
-        if plan.secrets.contains(where: { text.contains($0.value) || text.contains(Self.jsonEscaped($0.value)) }) {
-            try recover()
-            throw Failure.io("the rollback record would hold a secret value; nothing was rewritten")
-        }
-        try save(record)
-        for e in entries {
-            if pauseBetweenRenames > 0 { usleep(pauseBetweenRenames * 1000) }
-            guard rename(root + "/" + e.path + Self.pendingSuffix, root + "/" + e.path) == 0 else {
-                throw Failure.io("cannot replace \(e.path): \(String(cString: strerror(errno)))")
+            guard stat(root + "/" + file.path, &st) == 0 else {
+                dropPending()
+                throw Failure.io("cannot read \(file.path); nothing was rewritten")
             }
+            modes.append(mode_t(st.st_mode & 0o7777))
+            let newSHA = Self.sha256(file.new)
+            entries.append(.init(path: file.path, newSHA256: newSHA, oldSHA256: file.oldSHA256, mode: UInt32(st.st_mode & 0o7777),
+                                 reverse: file.reverse, swapFrom: file.oldSHA256, swapTo: newSHA))
         }
-        Self.syncDirectories(entries.map { root + "/" + $0.path })
-        record.state = "applied"
-        try save(record)
+        let swap = FileSwap(items: entries.map { FileSwap.Item(path: root + "/" + $0.path, name: $0.path, fromSHA: $0.swapFrom!, toSHA: $0.swapTo!) },
+                            pause: pause, exchanges: exchanges)
+        do { try swap.prepare(plan.files.map(\.new), modes: modes) } catch {
+            dropPending()
+            throw error
+        }
+        var record = Record(id: id, created: ISO8601DateFormatter().string(from: Date()), state: "prepared",
+                            vault: vault, files: entries, helpers: helpers.map(\.path), secrets: versions)
+        do {
+            // Helpers exist before the record, so a rolled-forward migration never refers to a missing one.
+            for h in helpers { try Self.writeSynced(root + "/" + h.path, h.content, mode: 0o644) }
+            // The record must hold references only: refuse rather than write a value to disk.
+            let text = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+            if plan.secrets.contains(where: { text.contains($0.value) || text.contains(Self.jsonEscaped($0.value)) }) {
+                throw Failure.io("the rollback record would hold a secret value; nothing was rewritten")
+            }
+            // As late as possible before the commit point: an edit made while migrate asked or stored refuses all.
+            try swap.check()
+            pause("checked")
+            try save(record)
+        } catch {
+            swap.discard()
+            dropPending()
+            throw error
+        }
+        pause("prepared")
+        do {
+            try swap.swap()
+            pause("swapped")
+            record.state = "applied"
+            try save(record)
+        } catch {
+            // After the commit point: back to every file old, helpers removed, the record abandoned.
+            _ = try? swap.finish(.back)
+            for h in record.helpers { unlink(root + "/" + h) }
+            record.state = "abandoned"
+            try? save(record)
+            dropPending()
+            throw error
+        }
+        pause("applied")
+        try swap.finish(.forward)  // drops the second names of the old files
         try? FileManager.default.removeItem(atPath: stateDirectory + "/pending")
         return record
     }
 
-    /// Finishes a migration that was killed: with a `prepared` record every pending file is renamed into
-    /// place (all new texts were complete before the record was written); without one, pending files are
-    /// dropped (the old texts were never touched). Returns what it did, or nil.
+    /// Whether an interrupted migration or rollback waits to be finished (nothing is written to find out).
+    public func interrupted() throws -> String? {
+        if let record = try latest(), record.state == "prepared" || record.state == "rolling-back" {
+            return "a \(record.state == "prepared" ? "migration" : "rollback") was interrupted half-way (record \(record.id), \(record.files.count) file(s))"
+        }
+        // A pending list outlives only a migration or rollback killed before it tidied up.
+        guard FileManager.default.fileExists(atPath: stateDirectory + "/pending") else { return nil }
+        let left = pendingLines().filter { kind, rel in
+            kind == "file" ? [FileSwap.newSuffix, FileSwap.oldSuffix].contains { FileManager.default.fileExists(atPath: root + "/" + rel + $0) }
+                : kind == "helper" && FileManager.default.fileExists(atPath: root + "/" + rel)
+        }
+        return "an interrupted migration left its pending list and \(left.count) unfinished file(s)"
+    }
+
+    /// Finishes a migration or rollback that was killed. Past its record (the commit point) it goes forward when
+    /// every file is new or has its complete new copy beside it, else back (from each old file's second name), so
+    /// every file ends old or new, never a mix; before it, the copies and the helpers it added are dropped (the
+    /// old texts were never touched). Returns what it did, or nil.
     @discardableResult
     public func recover() throws -> String? {
-        if let record = try latest(), record.state == "prepared" {
-            var record = record
-            for e in record.files where FileManager.default.fileExists(atPath: root + "/" + e.path + Self.pendingSuffix) {
-                guard rename(root + "/" + e.path + Self.pendingSuffix, root + "/" + e.path) == 0 else {
-                    throw Failure.io("cannot finish replacing \(e.path)")
-                }
+        if var record = try latest(), record.state == "prepared" || record.state == "rolling-back" {
+            let migrating = record.state == "prepared"
+            let items = record.files.map { e -> FileSwap.Item in
+                let path = root + "/" + e.path
+                let to = e.swapTo ?? e.newSHA256
+                // A record of an earlier version has no old hash: the file as it is, unless it is already new.
+                let from = e.swapFrom ?? e.oldSHA256 ?? FileSwap.hash(ofFile: path).flatMap { $0 == to ? nil : $0 } ?? ""
+                return FileSwap.Item(path: path, name: e.path, fromSHA: from, toSHA: to)
             }
-            record.state = "applied"
+            let swap = FileSwap(items: items, pause: pause, exchanges: exchanges)
+            let direction = swap.decide()
+            let untouched = try swap.finish(direction)
+            let helpersGone = migrating == (direction == .back)
+            if helpersGone { for h in record.helpers { unlink(root + "/" + h) } }
+            switch (migrating, direction) {
+            case (true, .forward): record.state = "applied"
+            case (true, .back): record.state = "abandoned"
+            case (false, .forward): record.state = "rolled-back"
+            case (false, .back): record.state = "applied"
+            }
+            for i in record.files.indices { (record.files[i].swapFrom, record.files[i].swapTo) = (nil, nil) }
             try save(record)
             try? FileManager.default.removeItem(atPath: stateDirectory + "/pending")
-            return "finished an interrupted migration (\(record.files.count) files)"
+            let what = migrating ? "migration" : "rollback"
+            var note = direction == .forward
+                ? "finished an interrupted \(what) (\(record.files.count) files)"
+                : "undid an interrupted \(what): every file is as it was before it (\(record.files.count) files)"
+            if !untouched.isEmpty { note += "; left as found, because they changed meanwhile: " + untouched.joined(separator: ", ") }
+            return note
         }
+        // No swap in progress. A pending list whose record is the latest belongs to an operation that passed its
+        // commit point and finished (killed while tidying up), or a rollback that never reached its own: only its spare copies go. Otherwise it died before its commit point: the copies and
+        // the helpers it added go, and the files were never touched.
+        let lines = pendingLines()
+        let owner = lines.first { $0.kind == "record" }.map { String($0.path) }
+        let finished = owner != nil && (try? latest())??.id == owner
         var dropped = 0
-        let pending = FileManager.default.contents(atPath: stateDirectory + "/pending").map { String(decoding: $0, as: UTF8.self) } ?? ""
-        for line in pending.split(separator: "\n") {
-            let (kind, rel) = (line.prefix { $0 != " " }, line.drop { $0 != " " }.dropFirst())
-            let path = root + "/" + rel + (kind == "file" ? Self.pendingSuffix : "")
-            if FileManager.default.fileExists(atPath: path) {
-                try? FileManager.default.removeItem(atPath: path)
+        for (kind, rel) in lines {
+            let path = root + "/" + rel
+            if kind == "file" {
+                if unlink(path + FileSwap.newSuffix) == 0 { dropped += 1 }
+                // The second name of an old file is only a spare while no swap is in progress.
+                if FileManager.default.fileExists(atPath: path), unlink(path + FileSwap.oldSuffix) == 0 { dropped += 1 }
+            } else if kind == "helper", !finished, unlink(path) == 0 {
                 dropped += 1
             }
         }
         try? FileManager.default.removeItem(atPath: stateDirectory + "/pending")
-        return dropped > 0 ? "dropped \(dropped) unfinished file(s) of an interrupted migration; nothing had changed" : nil
+        guard dropped > 0 else { return nil }
+        return finished ? "removed \(dropped) spare file(s) of a finished migration"
+            : "dropped \(dropped) unfinished file(s) of an interrupted migration; nothing had changed"
+    }
+
+    func pendingLines() -> [(kind: Substring, path: Substring)] {
+        let text = FileManager.default.contents(atPath: stateDirectory + "/pending").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: "\n").map { line in (line.prefix { $0 != " " }, line.drop { $0 != " " }.dropFirst()) }
+    }
+
+    /// Before a commit point (or after going back from one): the new helpers and the pending list go.
+    func dropPending() {
+        for (kind, rel) in pendingLines() where kind == "helper" { unlink(root + "/" + rel) }
+        try? FileManager.default.removeItem(atPath: stateDirectory + "/pending")
     }
 
     // MARK: Rollback
 
     /// Restores the files of the last applied migration exactly, reading the secrets back from the vault; a
-    /// file edited since is refused unless `force`. Helpers it added are removed.
+    /// file edited since is refused unless `force`. Helpers it added are removed. The files are swapped through
+    /// the same journal as a migration (state `rolling-back` is its commit point), so an interrupted rollback is
+    /// finished or undone, and a file edited while the secrets were read is refused.
     public func rollback(client: any VaultClient, force: Bool = false) async throws -> Record {
         try recover()
         guard var record = try latest(), record.state == "applied" else {
             throw Failure.noRecord("no migration to roll back in \(stateDirectory)")
         }
-        var restored: [(String, String, mode_t)] = []
+        var texts: [String] = []
+        var items: [FileSwap.Item] = []
         for e in record.files {
             let path = root + "/" + e.path
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
+                  text.utf8.elementsEqual(data) else {
                 throw Failure.changed("\(e.path) is gone or unreadable; nothing was restored")
             }
-            if Self.sha256(text) != e.newSHA256 && !force {
+            let current = Self.sha256(text)
+            if current != e.newSHA256 && !force {
                 throw Failure.changed("\(e.path) changed since the migration; nothing was restored (--force restores it anyway, losing those edits)")
             }
             var scalars = Array(text.unicodeScalars)
@@ -187,16 +315,50 @@ public struct Migration: Sendable {
                 guard r.end <= scalars.count else { throw Failure.changed("\(e.path) is shorter than the migration left it") }
                 scalars.replaceSubrange(r.start..<r.end, with: Array(old.unicodeScalars))
             }
-            restored.append((path, String(String.UnicodeScalarView(scalars)), mode_t(e.mode)))
+            let restored = String(String.UnicodeScalarView(scalars))
+            texts.append(restored)
+            items.append(FileSwap.Item(path: path, name: e.path, fromSHA: current, toSHA: Self.sha256(restored)))
         }
-        for (path, text, mode) in restored { try Self.writeSynced(path + Self.pendingSuffix, text, mode: mode) }
-        for (path, _, _) in restored {
-            guard rename(path + Self.pendingSuffix, path) == 0 else { throw Failure.io("cannot restore \(path)") }
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        try Self.writeSynced(stateDirectory + "/pending", (["record \(record.id)"] + record.files.map { "file \($0.path)" }).joined(separator: "\n"),
+                             mode: 0o600)
+        let swap = FileSwap(items: items, pause: pause, exchanges: exchanges)
+        do {
+            try swap.prepare(texts, modes: record.files.map { mode_t($0.mode) })
+            for (i, item) in items.enumerated() { (record.files[i].swapFrom, record.files[i].swapTo) = (item.fromSHA, item.toSHA) }
+            record.state = "rolling-back"
+            try save(record)
+        } catch {
+            swap.discard()
+            dropPending()
+            throw error
+        }
+        pause("rolling-back")
+        do {
+            try swap.swap()
+        } catch {
+            _ = try? swap.finish(.back)
+            record.state = "applied"
+            for i in record.files.indices { (record.files[i].swapFrom, record.files[i].swapTo) = (nil, nil) }
+            try? save(record)
+            dropPending()
+            throw error
         }
         for h in record.helpers { try? FileManager.default.removeItem(atPath: root + "/" + h) }
         record.state = "rolled-back"
+        for i in record.files.indices { (record.files[i].swapFrom, record.files[i].swapTo) = (nil, nil) }
         try save(record)
+        try swap.finish(.forward)
+        try? FileManager.default.removeItem(atPath: stateDirectory + "/pending")
         return record
+    }
+
+    /// Throws, naming the file, if any file of `plan` no longer holds the bytes the plan was made from (checked
+    /// again, as late as possible, before the commit point).
+    public func refuseChanged(_ plan: Plan) throws {
+        for file in plan.files where FileSwap.hash(ofFile: root + "/" + file.path) != file.oldSHA256 {
+            throw Failure.changed("\(file.path) changed after migrate read it (edited while it asked?); nothing was stored or rewritten: run it again")
+        }
     }
 
     // MARK: Records
@@ -236,24 +398,8 @@ public struct Migration: Sendable {
     }
 
     static func writeSynced(_ path: String, _ text: String, mode: mode_t) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard fd >= 0 else { throw Failure.io("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { throw Failure.io("cannot write \(path): \(String(cString: strerror(errno)))") }
-            done += n
-        }
-        fchmod(fd, mode)
-        guard fsync(fd) == 0 else { throw Failure.io("cannot sync \(path)") }
+        try FileSwap.writeSynced(path, text, mode: mode)
     }
 
-    static func syncDirectories(_ paths: [String]) {
-        for dir in Set(paths.map { ($0 as NSString).deletingLastPathComponent }) {
-            let fd = open(dir.isEmpty ? "." : dir, O_RDONLY)
-            if fd >= 0 { fsync(fd); close(fd) }
-        }
-    }
+    static func syncDirectories(_ paths: [String]) { FileSwap.syncDirectories(paths) }
 }

@@ -24,6 +24,9 @@ public struct Plan: Sendable {
         public var language: String
         public var old: String
         public var new: String
+        /// SHA-256 (hex) of the file's bytes when the plan was made: `apply` refuses to replace a file whose bytes
+        /// differ by then (an edit made while it asked or stored), so no edit is ever overwritten.
+        public var oldSHA256: String
         /// The reverse edits: ranges of `new` (scalar offsets) and the old text there, secrets as references.
         public var reverse: [Reverse]
     }
@@ -108,6 +111,11 @@ public struct Planner: Sendable {
             let full = root == "." ? path : root + "/" + path
             guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
                 skipped.append(.init(path: path, line: 0, reason: "not readable as UTF-8 text"))
+                continue
+            }
+            // The text must give back exactly these bytes (a byte-order mark would not), or a rollback loses some.
+            guard text.utf8.elementsEqual(data) else {
+                skipped.append(.init(path: path, line: 0, reason: "its bytes do not round-trip through UTF-8 text (a byte-order mark?)"))
                 continue
             }
             let firstLine = String(text.prefix { $0 != "\n" })
@@ -250,11 +258,18 @@ public struct Planner: Sendable {
             }
             // Go and C# constants cannot call functions: `const` becomes `var` / `static readonly`.
             edits += Self.constantFixes(language, scalars, edits.map { ($0.lo, $0.hi) })
+            if language.id == .shell { edits = Self.shellStops(scalars, edits) }
             if let importLine = language.importLine?(path, text), !text.contains(importLine) {
                 let at = Self.importOffset(language, scalars)
-                edits.append((at, at, importLine + "\n", []))
+                // The helper comes before a lookup hoisted to the same line.
+                if let i = edits.firstIndex(where: { $0.lo == at && $0.hi == at }) {
+                    edits[i].with = importLine + "\n" + edits[i].with
+                } else {
+                    edits.append((at, at, importLine + "\n", []))
+                }
             }
-            edits.sort { $0.lo > $1.lo }
+            // From the end; at one offset, a replacement before an insertion (so the insertion stays whole).
+            edits.sort { ($0.lo, $0.hi) > ($1.lo, $1.hi) }
             var out = scalars
             var reverse: [Plan.Reverse] = []
             var shift = 0
@@ -267,7 +282,8 @@ public struct Planner: Sendable {
             }
             for e in edits { out.replaceSubrange(e.lo..<e.hi, with: Array(e.with.unicodeScalars)) }
             let new = String(String.UnicodeScalarView(out))
-            files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new, reverse: reverse))
+            files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new,
+                                   oldSHA256: Migration.sha256(text), reverse: reverse))
             let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
             let helperPath = folder + language.helperFile
             if !language.helperFile.isEmpty, !helpers.contains(where: { $0.0 == helperPath }) {
@@ -301,7 +317,7 @@ public struct Planner: Sendable {
                 let full = root + "/" + path
                 guard let attrs = try? FileManager.default.attributesOfItem(atPath: full), (attrs[.size] as? Int ?? 0) <= 1 << 20,
                       let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8),
-                      values.contains(where: { text.contains($0) }),
+                      text.utf8.elementsEqual(data), values.contains(where: { text.contains($0) }),
                       let language = Language.of(path: path, firstLine: String(text.prefix { $0 != "\n" })) else { continue }
                 texts[path] = (text, Array(text.unicodeScalars), language)
             }
@@ -389,6 +405,119 @@ public struct Planner: Sendable {
 
     static func bareShellWord(_ s: [Unicode.Scalar], _ lo: Int, _ hi: Int) -> Bool {
         (lo == 0 || s[lo - 1] == "=" || s[lo - 1] == " ") && (hi == s.count || s[hi] == "\n" || s[hi] == " " || s[hi] == ";")
+    }
+
+    /// Shell: a failed lookup must stop the script. A command substitution's status is lost in `export`,
+    /// `readonly`, `local`, in an argument and in a string, and even a plain assignment only stops a script under
+    /// `set -e`; so `export X="$(arca_secret x)"` becomes `X="$(arca_secret x)" || exit 1; export X`, `local X=…`
+    /// becomes `local X; X=… || exit 1`, a plain assignment gets `|| exit 1`, and a lookup anywhere else is
+    /// hoisted to a line of its own before the command (`_arca_x="$(arca_secret x)" || exit 1`) and read from
+    /// that variable. Valid in sh, bash and zsh, with or without `set -u`.
+    static func shellStops(_ s: [Unicode.Scalar], _ edits: [(lo: Int, hi: Int, with: String, old: [Plan.Part])])
+        -> [(lo: Int, hi: Int, with: String, old: [Plan.Part])] {
+        var out = edits
+        var added: [(lo: Int, hi: Int, with: String, old: [Plan.Part])] = []
+        var hoisted: [Int: [String]] = [:]  // line start → assignments to put before it
+        func lineBounds(_ i: Int) -> (Int, Int) {
+            var a = i, b = i
+            while a > 0, s[a - 1] != "\n" { a -= 1 }
+            while b < s.count, s[b] != "\n" { b += 1 }
+            return (a, b)
+        }
+        func text(_ a: Int, _ b: Int) -> String { String(String.UnicodeScalarView(s[a..<b])) }
+        let lookup = #/\$\(arca_secret ([0-9A-Za-z-]+)\)/#
+        let heredocs = Self.shellHeredocBodies(s)
+        for (k, e) in edits.enumerated() where e.with.contains("$(arca_secret ") {
+            let (start, end) = lineBounds(e.lo)
+            let before = text(start, e.lo), after = text(e.hi, end)
+            let restIsEmpty = after.trimmingCharacters(in: .whitespaces).isEmpty || after.trimmingCharacters(in: .whitespaces).hasPrefix("#")
+            let oneLookup = e.with.matches(of: lookup).count == 1 && !before.contains("$(") && !before.contains("`")
+            let inHeredoc = heredocs.contains { $0.contains(start) }
+            if !inHeredoc, restIsEmpty, oneLookup,
+               let m = before.wholeMatch(of: #/(?<indent>[ \t]*)(?<keyword>(?:export|readonly|local|declare|typeset)(?:[ \t]+-[A-Za-z]+)*[ \t]+)?(?<name>[A-Za-z_][A-Za-z0-9_]*)=/#),
+               !(m.output.keyword ?? "").split(separator: " ").dropFirst().contains(where: { $0.hasPrefix("-") && $0.contains("r") }) {
+                let name = String(m.output.name)
+                let stop = e.hi
+                let keyword = m.output.keyword.map(String.init) ?? ""
+                let keywordStart = start + m.output.indent.unicodeScalars.count
+                if keyword.hasPrefix("export") || keyword.hasPrefix("readonly") {
+                    // The status survives only without the builtin: assign, stop on failure, then mark the name.
+                    added.append((keywordStart, keywordStart + keyword.unicodeScalars.count, "", [.text(keyword)]))
+                    added.append((stop, stop, " || exit 1; \(keyword.trimmingCharacters(in: .whitespaces)) \(name)", []))
+                } else if !keyword.isEmpty {
+                    let nameStart = keywordStart + keyword.unicodeScalars.count
+                    added.append((nameStart, nameStart, "\(name); ", []))
+                    added.append((stop, stop, " || exit 1", []))
+                } else {
+                    added.append((stop, stop, " || exit 1", []))
+                }
+                continue
+            }
+            // Anywhere else: the lookup moves to a line of its own before the command that uses it.
+            guard let commandStart = Self.shellCommandStart(s, line: start, heredocs: heredocs), e.lo > commandStart else { continue }
+            let indent = text(commandStart, lineBounds(commandStart).1).prefix { $0 == " " || $0 == "\t" }
+            var with = e.with
+            for m in e.with.matches(of: lookup) {
+                let secret = String(m.output.1)
+                let variable = "_arca_" + secret.replacingOccurrences(of: "-", with: "_")
+                with = with.replacingOccurrences(of: String(m.output.0), with: "${\(variable)}")
+                let line = "\(indent)\(variable)=\"$(arca_secret \(secret))\" || exit 1\n"
+                if !(hoisted[commandStart] ?? []).contains(line) { hoisted[commandStart, default: []].append(line) }
+            }
+            out[k].with = with
+        }
+        for (at, lines) in hoisted { added.append((at, at, lines.joined(), [])) }
+        return out + added
+    }
+
+    /// The offset where the command holding `line` starts: earlier lines that end in `\`, `|`, `&&` or `||`
+    /// continue into it, and a heredoc body belongs to the line that opened it. Nil where a line of its own
+    /// cannot go before it (a `case` pattern such as `prod) …`).
+    static func shellCommandStart(_ s: [Unicode.Scalar], line: Int, heredocs: [Range<Int>]) -> Int? {
+        func lineStart(_ i: Int) -> Int {
+            var a = i
+            while a > 0, s[a - 1] != "\n" { a -= 1 }
+            return a
+        }
+        var start = line
+        if let body = heredocs.first(where: { $0.contains(start) }) { start = lineStart(body.lowerBound - 1) }
+        while start > 0 {
+            let previousStart = lineStart(start - 1)
+            let previous = String(String.UnicodeScalarView(s[previousStart..<(start - 1)])).trimmingCharacters(in: .whitespaces)
+            guard previous.hasSuffix("\\") || previous.hasSuffix("|") || previous.hasSuffix("&&") else { break }
+            start = previousStart
+        }
+        var end = start
+        while end < s.count, s[end] != "\n" { end += 1 }
+        let first = String(String.UnicodeScalarView(s[start..<end])).trimmingCharacters(in: .whitespaces)
+        return first.firstMatch(of: #/^[^\s()"'=]+\)/#) != nil ? nil : start
+    }
+
+    /// The scalar ranges of heredoc bodies (`<<EOF` … `EOF`, `<<-EOF` with tabs), so nothing is inserted there.
+    static func shellHeredocBodies(_ s: [Unicode.Scalar]) -> [Range<Int>] {
+        let text = String(String.UnicodeScalarView(s))
+        var out: [Range<Int>] = []
+        var offset = 0
+        var waiting: [(String, Bool)] = []
+        var bodyStart = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let count = line.unicodeScalars.count
+            if let (delimiter, tabs) = waiting.first {
+                let t = tabs ? String(line.drop { $0 == "\t" }) : String(line)
+                if t == delimiter {
+                    out.append(bodyStart..<offset)
+                    waiting.removeFirst()
+                    bodyStart = offset + count + 1
+                }
+            } else {
+                for m in line.matches(of: #/<<(-?)[ \t]*["']?([A-Za-z_][A-Za-z0-9_]*)["']?/#) {
+                    waiting.append((String(m.output.2), !m.output.1.isEmpty))
+                }
+                bodyStart = offset + count + 1
+            }
+            offset += count + 1
+        }
+        return out
     }
 
     /// `const X = "…"` (Go), `const string X = "…"` (C#), `const val X = "…"` (Kotlin) on the edited lines.

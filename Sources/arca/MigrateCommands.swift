@@ -28,6 +28,7 @@ struct Migrate: ParsableCommand {
     @Option(help: "Only findings of this rule id, or under this path (repeatable).") var only: [String] = []
     @Flag(help: "Migrate even with uncommitted changes in the files it would rewrite.") var force = false
     @Flag(help: "Restore the files of the last migration exactly (secrets read back from the vault).") var rollback = false
+    @Flag(help: "Finish an interrupted migration or rollback (forward if every new text is complete, else back) and stop.") var recover = false
     @Flag(help: "Show secrets in full in the diff.") var noRedact = false
     @Flag(help: "Do not scan git history for the commits that still hold the migrated values.") var noHistory = false
     @Option(help: "Write the migration report (JSON, no secret values) to this file.") var report: String?
@@ -37,8 +38,20 @@ struct Migrate: ParsableCommand {
     @OptionGroup var rules: RuleOptions
     @OptionGroup var vault: VaultOptions
 
-    /// Test hook: milliseconds to wait between file renames (to kill a migration half-way in a test).
-    var renamePause: UInt32 { UInt32(ProcessInfo.processInfo.environment["ARCA_MIGRATE_RENAME_PAUSE_MS"] ?? "") ?? 0 }
+    /// Test hook (documented in docs/migrate.md): with ARCA_TEST_PAUSE=STEP (or STEP#N for its N-th time) and
+    /// ARCA_TEST_PAUSE_FILE=PATH, `migrate` creates PATH when it reaches that step and waits (at most two
+    /// minutes) until the file is removed, so a test can edit a file or kill the process at exactly that point.
+    static func testPause(_ step: String) {
+        let env = ProcessInfo.processInfo.environment
+        guard let wanted = env["ARCA_TEST_PAUSE"], let file = env["ARCA_TEST_PAUSE_FILE"], !file.isEmpty else { return }
+        let parts = wanted.split(separator: "#")
+        guard parts.first.map(String.init) == step else { return }
+        PauseCount.seen[step, default: 0] += 1
+        guard PauseCount.seen[step] == (parts.count > 1 ? Int(parts[1]) ?? 1 : 1) else { return }
+        _ = FileManager.default.createFile(atPath: file, contents: Data(step.utf8))
+        let deadline = Date().addingTimeInterval(120)
+        while FileManager.default.fileExists(atPath: file), Date() < deadline { usleep(5_000) }
+    }
 
     func run() throws {
         var isDir: ObjCBool = false
@@ -46,9 +59,33 @@ struct Migrate: ParsableCommand {
             throw CLIError(code: Exit.usage, message: "arca: \(path) is not a folder")
         }
         let root = IO.absolutePath(path)
-        let migration = Migration(root: root)
+        var migration = Migration(root: root)
+        migration.pause = { Self.testPause($0) }
+        migration.exchanges = ProcessInfo.processInfo.environment["ARCA_TEST_NO_EXCHANGE"] == nil
+        guard apply || rollback || recover else {
+            // A dry run writes nothing, not even to finish an interrupted migration: it says how to.
+            if migration.isBusy() {
+                throw CLIError(code: Exit.usage, message: "arca: another arca migrate is working on \(path); nothing was written")
+            }
+            if let left = try migrateCall({ try migration.interrupted() }) {
+                throw CLIError(code: Exit.usage, message: "arca: \(left) in \(migration.stateDirectory); nothing was written.\n"
+                               + "Finish it with `arca migrate \(Self.shellQuoted(path)) --recover` (forward if every new text is complete, else back), then plan again.")
+            }
+            return try plan(root, migration)
+        }
+        try migrateCall { try migration.lock() }
         if let note = try migrateCall({ try migration.recover() }) { IO.write(fd: 2, "arca: \(note)\n") }
+        if recover { return }
         if rollback { return try runRollback(migration) }
+        try plan(root, migration)
+    }
+
+    static func shellQuoted(_ s: String) -> String {
+        s.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// Plans from a scan and, with --apply, stores, rewrites, verifies and reports.
+    func plan(_ root: String, _ migration: Migration) throws {
 
         let ruleSet = try rules.load()
         var options = ScanOptions()
@@ -94,17 +131,21 @@ struct Migrate: ParsableCommand {
                 throw CLIError(code: Exit.usage, message: "arca: the vault \(dir) is inside the project being migrated; keep it outside (--vault-dir, ARCA_VAULT_DIR) or use a server (--vault URL)")
             }
         }
+        Self.testPause("confirm")
         if !yes {
             guard isatty(0) != 0 else { throw CLIError(code: Exit.usage, message: "arca: confirm with --yes (standard input is not a terminal)") }
             IO.write(fd: 2, "Store \(plan.secrets.count) secret(s) in \(vaultName) and rewrite \(plan.files.count) file(s)? [y/N] ")
             guard readLine()?.lowercased().hasPrefix("y") == true else { throw CLIError(code: Exit.usage, message: "arca: nothing done") }
         }
+        // Edited while it asked: refuse before storing anything (apply checks again before its commit point).
+        try migrateCall { try migration.refuseChanged(plan) }
         // 1. Store and read back, before any file is touched.
         let source = URL(fileURLWithPath: root).lastPathComponent
         let frozen = plan
-        let versions = try migrateCall { try vault.withVault(unseal: true) { try await Migration.store(frozen, in: $0, source: source) } }
-        // 2. Rewrite (all files or none).
-        let record = try migrateCall { try migration.apply(plan, versions: versions, vault: vaultName, pauseBetweenRenames: renamePause) }
+        let versions = try migrateCall { try vault.withVault(unseal: true) { try await Migration.store(frozen, in: $0, source: source, pause: { Self.testPause($0) }) } }
+        Self.testPause("stored")
+        // 2. Rewrite (all files or none; a file edited since the plan refuses all).
+        let record = try migrateCall { try migration.apply(plan, versions: versions, vault: vaultName) }
         // 3. Verify: rescan, syntax; undo on failure.
         let verifier = Verifier(root: root)
         let left = verifier.leftovers(plan.files.map(\.path), values: Set(plan.secrets.map(\.value)), scanner: scanner,
@@ -249,8 +290,14 @@ struct Migrate: ParsableCommand {
     }
 }
 
+/// How often each test-pause step was reached (one thread at a time: `migrate` runs its steps in order).
+enum PauseCount {
+    nonisolated(unsafe) static var seen: [String: Int] = [:]
+}
+
 func migrateCall<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as Migration.Failure {
+        if case .busy = e { throw CLIError(code: Exit.usage, message: "arca: \(e.description)") }
         throw CLIError(code: Exit.runtime, message: "arca: \(e.description)")
     }
 }

@@ -53,7 +53,8 @@ import Testing
             "d.sh": "#!/bin/sh\nexport STRIPE_KEY=\(Self.stripe)\ncurl -u \"$STRIPE_KEY:\" https://api.stripe.com\n",
         ])
         #expect(Self.new(plan, "c.js") == "const arcaSecret = require(\"./arca-vault.cjs\").secret;\nconst header = \"Bearer \" + arcaSecret(\"stripe-live-secret-key\");\n")
-        #expect(Self.new(plan, "d.sh") == "#!/bin/sh\n. \"$(dirname \"$0\")/arca-vault.sh\"\nexport STRIPE_KEY=\"$(arca_secret stripe-live-secret-key)\"\ncurl -u \"$STRIPE_KEY:\" https://api.stripe.com\n")
+        // `export` would hide a failed lookup: assign, stop on failure, then export.
+        #expect(Self.new(plan, "d.sh") == "#!/bin/sh\n. \"$(dirname \"$0\")/arca-vault.sh\"\nSTRIPE_KEY=\"$(arca_secret stripe-live-secret-key)\" || exit 1; export STRIPE_KEY\ncurl -u \"$STRIPE_KEY:\" https://api.stripe.com\n")
     }
 
     @Test func collidingNamesGetSuffixesAndEnvReadsNeedAValue() throws {

@@ -24,6 +24,13 @@ enum ArcaVault {
         return v
     }
 
+    /// What a child process (curl, openssl) may see: what it needs to run, no credential of the application.
+    private static var childEnvironment: [String: String] {
+        let keep: Set<String> = ["PATH", "HOME", "LANG", "TMPDIR", "OPENSSL_CONF", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                                 "http_proxy", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"]
+        return ProcessInfo.processInfo.environment.filter { keep.contains($0.key) || $0.key.hasPrefix("LC_") }
+    }
+
     private static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("arca vault: \(message)\n".utf8))
         exit(70)
@@ -63,13 +70,18 @@ enum ArcaVault {
     }
 
     private static func curl(_ request: URLRequest, ca: String, _ where_: String) -> (Int, Data) {
-        var config = "url = \"\(request.url!.absoluteString)\"\nsilent\nshow-error\nmax-time = 30\n"
-        config += "cacert = \"\(ca)\"\nwrite-out = \"\\n%{http_code}\"\n"
-        for (k, v) in request.allHTTPHeaderFields ?? [:] { config += "header = \"\(k): \(v)\"\n" }
-        if let b = request.httpBody { config += "data = \"\(String(decoding: b, as: UTF8.self))\"\n" }
+        // A curl config string: backslashes and quotes escaped, so no value can end it and add an option.
+        func q(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        var config = "url = \(q(request.url!.absoluteString))\nsilent\nshow-error\nmax-time = 30\n"
+        config += "cacert = \(q(ca))\nwrite-out = \"\\n%{http_code}\"\n"
+        for (k, v) in request.allHTTPHeaderFields ?? [:] { config += "header = \(q("\(k): \(v)"))\n" }
+        if let b = request.httpBody { config += "data = \(q(String(decoding: b, as: UTF8.self)))\n" }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["curl", "--config", "-"]
+        p.arguments = ["curl", "-q", "--config", "-"]
+        p.environment = childEnvironment
         let input = Pipe(), output = Pipe(), errors = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (input, output, errors)
         do { try p.run() } catch { fail("cannot reach \(where_): curl is needed to trust ARCA_CA_CERT (\(error))") }
@@ -88,6 +100,7 @@ enum ArcaVault {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["openssl"] + args
+        p.environment = childEnvironment
         let stdin = Pipe(), stdout = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (stdin, stdout, FileHandle.nullDevice)
         do { try p.run() } catch { fail("certificate sign-in needs the openssl program (\(error))") }

@@ -20,7 +20,12 @@ function secret(name) {
   const hit = cache.get(name);
   if (hit && Date.now() - hit.at < ttl) return hit.value;
   const { spawnSync } = require("node:child_process");
-  const r = spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env: process.env });
+  // The child signs in itself: the client secret reaches it on its standard input, never in its environment or
+  // arguments (which other local users and child processes could read).
+  const env = { ...process.env, ARCA_VAULT_CREDENTIALS_ON_STDIN: "1" };
+  delete env.AZURE_CLIENT_SECRET;
+  const input = JSON.stringify({ clientSecret: process.env.AZURE_CLIENT_SECRET || "" });
+  const r = spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env, input });
   if (r.status !== 0) fail((r.stderr || "lookup failed").trim().replace(/^arca vault: /, ""));
   cache.set(name, { value: r.stdout, at: Date.now() });
   return r.stdout;
@@ -43,12 +48,12 @@ function assertion(path, audience) {
   return input + "." + b64(crypto.sign("sha256", Buffer.from(input), crypto.createPrivateKey(pem)));
 }
 
-async function fetchSecret(name) {
+async function fetchSecret(name, clientSecret = process.env.AZURE_CLIENT_SECRET) {
   const https = require("node:https");
   const fs = require("node:fs");
   const vault = (process.env.ARCA_VAULT_URL || fail("ARCA_VAULT_URL is not set (see docs/migrate.md)")).replace(/\/$/, "");
   const missing = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"].filter((n) => !process.env[n]);
-  if (!process.env.AZURE_CLIENT_SECRET && !process.env.AZURE_CLIENT_CERTIFICATE_PATH) {
+  if (!clientSecret && !process.env.AZURE_CLIENT_CERTIFICATE_PATH) {
     missing.push("AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH");
   }
   if (missing.length) fail(missing.join(", ") + " not set (the application's credentials)");
@@ -77,8 +82,8 @@ async function fetchSecret(name) {
   const resource = (process.env.ARCA_VAULT_RESOURCE || vault).replace(/\/$/, "");
   const endpoint = authority + "/" + process.env.AZURE_TENANT_ID + "/oauth2/v2.0/token";
   const fields = { grant_type: "client_credentials", client_id: process.env.AZURE_CLIENT_ID, scope: resource + "/.default" };
-  if (process.env.AZURE_CLIENT_SECRET) {
-    fields.client_secret = process.env.AZURE_CLIENT_SECRET;
+  if (clientSecret) {
+    fields.client_secret = clientSecret;
   } else {
     fields.client_assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     fields.client_assertion = assertion(process.env.AZURE_CLIENT_CERTIFICATE_PATH, endpoint);
@@ -93,7 +98,11 @@ async function fetchSecret(name) {
 module.exports = { secret, fetchSecret };
 
 if (require.main === module) {
-  fetchSecret(process.argv[2]).then(
+  let clientSecret = process.env.AZURE_CLIENT_SECRET;
+  if (process.env.ARCA_VAULT_CREDENTIALS_ON_STDIN === "1") {
+    try { clientSecret = JSON.parse(require("node:fs").readFileSync(0, "utf8")).clientSecret; } catch (_) { /* none given */ }
+  }
+  fetchSecret(process.argv[2], clientSecret).then(
     (v) => process.stdout.write(v),
     (e) => { process.stderr.write("arca vault: " + e.message.replace(/^arca vault: /, "") + "\n"); process.exit(1); });
 }

@@ -82,6 +82,12 @@ def _access_token(vault):
     return _token[0]
 
 
+def _child_env():
+    """What the openssl program may see: what it needs to run, no credential of the application."""
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "OPENSSL_CONF", "SYSTEMROOT")
+    return {k: v for k, v in os.environ.items() if k in keep or k.startswith("LC_")}
+
+
 def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -103,7 +109,7 @@ def _assertion(path, audience):
     signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
     try:
         signed = subprocess.run(["openssl", "dgst", "-sha256", "-sign", path], input=signing_input.encode(),
-                                capture_output=True, check=True)
+                                capture_output=True, check=True, env=_child_env())
     except (OSError, subprocess.CalledProcessError) as e:
         why = getattr(e, "stderr", b"") or b""
         raise VaultError("arca vault: cannot sign with the key in %s (needs the openssl program): %s"

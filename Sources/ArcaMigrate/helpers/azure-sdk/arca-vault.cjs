@@ -13,7 +13,11 @@ function secret(name) {
   const ttl = Number(process.env.ARCA_SECRET_TTL || "300") * 1000;
   const hit = cache.get(name);
   if (hit && Date.now() - hit.at < ttl) return hit.value;
-  const r = require("node:child_process").spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env: process.env });
+  // The client secret reaches the child on its standard input, never in its environment or arguments.
+  const env = { ...process.env, ARCA_VAULT_CREDENTIALS_ON_STDIN: "1" };
+  delete env.AZURE_CLIENT_SECRET;
+  const input = JSON.stringify({ clientSecret: process.env.AZURE_CLIENT_SECRET || "" });
+  const r = require("node:child_process").spawnSync(process.execPath, [__filename, name], { encoding: "utf8", env, input });
   if (r.status !== 0) throw new Error("arca vault: " + (r.stderr || "lookup failed").trim());
   cache.set(name, { value: r.stdout, at: Date.now() });
   return r.stdout;
@@ -30,6 +34,13 @@ async function fetchSecret(name) {
 module.exports = { secret, fetchSecret };
 
 if (require.main === module) {
+  if (process.env.ARCA_VAULT_CREDENTIALS_ON_STDIN === "1") {
+    // DefaultAzureCredential reads the variable: set in this process only, after it started.
+    try {
+      const given = JSON.parse(require("node:fs").readFileSync(0, "utf8")).clientSecret;
+      if (given) process.env.AZURE_CLIENT_SECRET = given;
+    } catch (_) { /* none given */ }
+  }
   fetchSecret(process.argv[2]).then((v) => process.stdout.write(v), (e) => {
     process.stderr.write(e.message + "\n");
     process.exit(1);
