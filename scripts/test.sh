@@ -10,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 # shellcheck source=deps.sh
 . scripts/deps.sh
-extra=(python3-venv softhsm2)
+extra=(python3-venv softhsm2 zsh)
 command -v node >/dev/null 2>&1 || extra+=(nodejs)
 command -v javac >/dev/null 2>&1 || extra+=(default-jdk-headless)
 command -v curl >/dev/null 2>&1 || extra+=(curl)
