@@ -54,7 +54,8 @@ import Testing
     /// A random secret of `family`'s shape: characters past its recognisable prefix swapped for random ones of
     /// the same class; checksummed tokens get a fresh body and a valid checksum.
     static func mutate(_ family: Family, seed: Int) -> String {
-        var rng = SplitMix(seed: UInt64(bitPattern: Int64(seed)))
+        let x = UInt64(bitPattern: Int64(seed))
+        var rng = Xoshiro(seed: (x, x ^ 0x9E37_79B9_7F4A_7C15, ~x, x &* 31))
         let chars = Array(family.secret)
         if family.rule.checksum != nil, let underscore = chars.lastIndex(of: "_"), chars.count - underscore > 7 {
             let bodyCount = chars.count - underscore - 1 - 6
@@ -144,18 +145,5 @@ import Testing
                 #expect(!out.contains(token) && !out.contains("hunter2-but-longer"), "\(path): \(out)")
             }
         }
-    }
-}
-
-/// A small seeded generator for the mutations (the property's own seed picks it, so failures reproduce).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
