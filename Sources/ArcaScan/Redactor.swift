@@ -100,6 +100,9 @@ public struct Redactor: Sendable {
         return text
     }
 
+    /// The values it masks.
+    public var values: [String] { secrets.map { String(decoding: $0, as: UTF8.self) } }
+
     /// Whether there is anything to mask.
     public var isEmpty: Bool { secrets.isEmpty }
 

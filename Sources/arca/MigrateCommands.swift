@@ -92,9 +92,19 @@ struct Migrate: ParsableCommand {
         options.detect.envUsage = env ? .credentials : .none
         let scanner = ArcaScan.Scanner(rules: ruleSet, options: options)
         var findings: [Finding]
-        do { findings = try scanner.scan(root: root).findings } catch {
-            throw CLIError(code: Exit.usage, message: "arca: cannot scan \(error)")
+        do {
+            let result = try scanner.scan(root: root)
+            // A plan from an incomplete scan could leave a secret behind while saying it moved them all.
+            if !result.errors.isEmpty {
+                let redactor = Redactor(findings: result.findings)
+                throw CLIError(code: Exit.runtime, message: redactor("arca: the scan is incomplete, so nothing is planned:\n"
+                    + result.errors.map { "  \($0)" }.joined(separator: "\n")))
+            }
+            findings = result.findings
+        } catch let e as ScanError {
+            throw CLIError(code: e.runtime ? Exit.runtime : Exit.usage, message: "arca: cannot scan \(e)")
         }
+        let scanned = findings
         findings = findings.filter { ($0.kind == .secret || env) && !Planner.helperNames.contains(($0.path as NSString).lastPathComponent) }
         if let from { findings = try Self.select(findings, report: from) }
         let ruleIDs = Set(ruleSet.rules.map(\.id))
@@ -104,7 +114,8 @@ struct Migrate: ParsableCommand {
         }
         let envValues = env ? try environmentValues() : nil
         var plan = Planner(root: root, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
-        for s in plan.skipped { IO.write(fd: 2, "arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n") }
+        plan.scanSecrets = scanned
+        for s in plan.skipped { IO.write(fd: 2, redacted("arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n", plan)) }
         guard !plan.isEmpty else {
             IO.write(fd: 1, "Nothing to migrate in \(path).\n")
             return
@@ -118,6 +129,7 @@ struct Migrate: ParsableCommand {
         }) ?? [:]
         if taken.contains(where: { name, value in plan.secrets.contains { $0.name == name && $0.value != value } }) {
             plan = Planner(root: root, existing: taken, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
+            plan.scanSecrets = scanned
         }
         printPlan(plan)
         guard apply else {
@@ -199,13 +211,13 @@ struct Migrate: ParsableCommand {
 
     // MARK: Output
 
+    /// `text` through the scan's one redaction point: every value the scan found (migrated or skipped) and every
+    /// value the plan moves.
     func redacted(_ text: String, _ plan: Plan) -> String {
         guard !noRedact else { return text }
-        var out = text
-        for s in plan.secrets.sorted(by: { $0.value.count > $1.value.count }) {
-            out = out.replacingOccurrences(of: s.value, with: Finding.redact(s.value))
-        }
-        return out
+        var redactor = Redactor(findings: plan.scanSecrets)
+        redactor = Redactor(values: redactor.values + plan.secrets.map(\.value))
+        return redactor(text)
     }
 
     func printPlan(_ plan: Plan) {

@@ -135,6 +135,17 @@ import Testing
         #expect(try CLITests.arca(["baseline", "create", clean, "-o", "/dev/full"]).status == 3)
     }
 
+    /// migrate's diff redacted only the values it moves: a secret it skips (in a comment, which is never
+    /// rewritten) stood in full on the diff's context line.
+    @Test func migratePlanRedactsEverySecretTheScanFound() throws {
+        let slack = "xoxb-263594206564-2692305932455-Jb2Kq9LmN4pR7sT1vW3xY5zA"
+        let root = try CLITests.tree(["app.py": "STRIPE = \"\(CLITests.stripeKey)\"\n# old bot token: \(slack)\nprint(len(STRIPE))\n"])
+        let vaultDir = try CLITests.tree([:]) + "/v"
+        let r = try CLITests.arca(["migrate", root, "--vault-dir", vaultDir])
+        #expect(r.status == 0 && r.out.contains("app.py"), "\(r.out)\(r.err)")
+        for s in [CLITests.stripeKey, slack] { #expect(!r.out.contains(s) && !r.err.contains(s)) }
+    }
+
     // MARK: 2. The hook never lets a staged file through unscanned
 
     /// Reproduction: a staged file over 10 MiB was skipped and the commit passed.
