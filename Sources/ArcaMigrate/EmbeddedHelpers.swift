@@ -795,7 +795,10 @@ arca_secret() (
   set +x +a
   _arca_name=$1
   _arca_client_secret=${AZURE_CLIENT_SECRET:-}
-  unset AZURE_CLIENT_SECRET
+  unset AZURE_CLIENT_SECRET 2>/dev/null
+  # A read-only AZURE_CLIENT_SECRET (bash `readonly`) cannot be unset, and every child would see it: stop.
+  [ -z "${AZURE_CLIENT_SECRET+set}" ] ||
+    { _arca_fail "AZURE_CLIENT_SECRET is read-only here, so it cannot be kept from child processes"; return 1; }
   [ -n "${ARCA_VAULT_URL:-}" ] || { _arca_fail "ARCA_VAULT_URL is not set (see docs/migrate.md)"; return 1; }
   for _arca_v in AZURE_TENANT_ID AZURE_CLIENT_ID; do
     eval "[ -n \"\${$_arca_v:-}\" ]" || { _arca_fail "$_arca_v is not set (the application's credentials)"; return 1; }

@@ -77,10 +77,12 @@ struct FileSwap {
     }
 
     /// Removes the copies and second names (before the commit point: the files themselves were never touched).
+    /// A second name goes even when the file was replaced meanwhile (an editor's atomic save): it is migrate's
+    /// own link to the text from before the edit, which holds the secret, and the edit is at the file's name.
     func discard() {
         for item in items {
             unlink(item.path + Self.newSuffix)
-            if Self.sameFile(item.path, item.path + Self.oldSuffix) { unlink(item.path + Self.oldSuffix) }
+            unlink(item.path + Self.oldSuffix)
         }
     }
 

@@ -45,6 +45,9 @@ public struct Migration: Sendable {
         public var vault: String
         public var files: [FileEntry]
         public var helpers: [String]
+        /// helper path → SHA-256 of the text written, so a rollback never removes a helper edited since (absent
+        /// in records of older versions).
+        public var helperSHA256: [String: String]?
         /// name → version stored.
         public var secrets: [String: String]
     }
@@ -154,7 +157,9 @@ public struct Migration: Sendable {
             throw error
         }
         var record = Record(id: id, created: ISO8601DateFormatter().string(from: Date()), state: "prepared",
-                            vault: vault, files: entries, helpers: helpers.map(\.path), secrets: versions)
+                            vault: vault, files: entries, helpers: helpers.map(\.path),
+                            helperSHA256: Dictionary(helpers.map { ($0.path, Self.sha256($0.content)) }, uniquingKeysWith: { a, _ in a }),
+                            secrets: versions)
         do {
             // Helpers exist before the record, so a rolled-forward migration never refers to a missing one.
             for h in helpers { try Self.writeSynced(root + "/" + h.path, h.content, mode: 0o644) }
@@ -287,6 +292,12 @@ public struct Migration: Sendable {
         try recover()
         guard var record = try latest(), record.state == "applied" else {
             throw Failure.noRecord("no migration to roll back in \(stateDirectory)")
+        }
+        // A helper edited since the migration is the user's now: refused like an edited file.
+        for (h, sha) in record.helperSHA256 ?? [:] where !force {
+            if let current = FileSwap.hash(ofFile: root + "/" + h), current != sha {
+                throw Failure.changed("\(h) changed since the migration; nothing was restored (--force restores anyway and removes it, losing those edits)")
+            }
         }
         var texts: [String] = []
         var items: [FileSwap.Item] = []

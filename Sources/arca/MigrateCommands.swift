@@ -131,6 +131,15 @@ struct Migrate: ParsableCommand {
             plan = Planner(root: root, existing: taken, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
             plan.scanSecrets = scanned
         }
+        // A file of the user's that has a helper's name would silently be taken for the helper.
+        for h in plan.helpers {
+            let existing = root + "/" + h.path
+            if let data = FileManager.default.contents(atPath: existing),
+               !String(decoding: data, as: UTF8.self).contains("arca migrate") {
+                throw CLIError(code: Exit.usage, message: "arca: \(h.path) exists and is not Arca's lookup helper; "
+                               + "rename it (migrate writes its helper under that name), then plan again; nothing was written")
+            }
+        }
         printPlan(plan)
         guard apply else {
             IO.write(fd: 1, "\nDry run: nothing was written. Run with --apply to store the secrets and rewrite the files.\n")

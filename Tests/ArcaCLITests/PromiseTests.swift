@@ -275,3 +275,75 @@ import Testing
         #expect(ref.status == 3, "\(ref.err)")
     }
 }
+
+/// Outsider pass on migrate: a file of the user's with a helper's name, an edited helper at rollback, a
+/// second name left beside a file saved atomically while migrate copied, a read-only client secret.
+@Suite struct MigrateOutsiderTests {
+    static let stripe = "sk_live_51HxQ2bKa8Zr3Tq9Lm4Np7Wv2Ys6Cd1Ef0Gh"
+
+    static func repo(_ files: [String: String]) throws -> String {
+        let root = try CLITests.tree(files)
+        for args in [["init", "-q"], ["config", "user.email", "a@b"], ["config", "user.name", "a"], ["add", "-A"], ["commit", "-qm", "i", "--no-verify"]] {
+            _ = try CLITests.run("/usr/bin/git", args, cwd: root)
+        }
+        return root
+    }
+
+    @Test func aUsersFileWithAHelpersNameIsRefused() throws {
+        let root = try Self.repo(["app.py": "STRIPE_KEY = \"\(Self.stripe)\"\nprint(len(STRIPE_KEY))\n",
+                                  "arca_vault.py": "def secret(n):\n    return 'MINE'\n"])
+        let vaultDir = try CLITests.tree([:]) + "/v"
+        #expect(try CLITests.arca(["vault", "init", "--seal", "key-file", "--vault-dir", vaultDir]).status == 0)
+        let r = try CLITests.arca(["migrate", root, "--apply", "--yes", "--vault-dir", vaultDir])
+        #expect(r.status == 2 && r.err.contains("arca_vault.py exists and is not Arca's lookup helper"), "\(r.err)")
+        #expect(try String(contentsOfFile: root + "/app.py", encoding: .utf8).contains(Self.stripe), "nothing was written")
+    }
+
+    @Test func aRollbackNeverRemovesAnEditedHelper() throws {
+        let root = try Self.repo(["app.py": "STRIPE_KEY = \"\(Self.stripe)\"\nprint(len(STRIPE_KEY))\n"])
+        let vaultDir = try CLITests.tree([:]) + "/v"
+        #expect(try CLITests.arca(["vault", "init", "--seal", "key-file", "--vault-dir", vaultDir]).status == 0)
+        let applied = try CLITests.arca(["migrate", root, "--apply", "--yes", "--vault-dir", vaultDir])
+        #expect(applied.status == 0, "\(applied.err)")
+        let helper = root + "/arca_vault.py"
+        try (try String(contentsOfFile: helper, encoding: .utf8) + "# my local fix\n").write(toFile: helper, atomically: true, encoding: .utf8)
+        let back = try CLITests.arca(["migrate", root, "--rollback", "--vault-dir", vaultDir])
+        #expect(back.status == 3 && back.err.contains("arca_vault.py changed since the migration"), "\(back.err)")
+        #expect(FileManager.default.fileExists(atPath: helper))
+    }
+
+    @Test func aFileSavedAtomicallyWhileCopyingLeavesNoSecondName() throws {
+        var files: [String: String] = [:]
+        for i in 1...6 { files["pkg/mod\(i).py"] = "STRIPE_KEY = \"\(Self.stripe)\"\nprint(len(STRIPE_KEY))\n" }
+        let root = try Self.repo(files)
+        let vaultDir = try CLITests.tree([:]) + "/v"
+        #expect(try CLITests.arca(["vault", "init", "--seal", "key-file", "--vault-dir", vaultDir]).status == 0)
+        let pause = try CLITests.tree([:]) + "/pause"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.binary)
+        p.arguments = ["migrate", root, "--apply", "--yes", "--vault-dir", vaultDir]
+        p.environment = ProcessInfo.processInfo.environment.merging(["ARCA_TEST_PAUSE": "copy#3", "ARCA_TEST_PAUSE_FILE": pause]) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: pause) && Date() < deadline { usleep(50_000) }
+        // mod4 is next; mod1…mod3 have their second names: save mod2 the way editors do (write aside, rename).
+        let target = root + "/pkg/mod2.py"
+        try (try String(contentsOfFile: target, encoding: .utf8) + "# EDIT\n").write(toFile: root + "/pkg/.tmp", atomically: false, encoding: .utf8)
+        #expect(rename(root + "/pkg/.tmp", target) == 0)
+        try FileManager.default.removeItem(atPath: pause)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 3)
+        let left = try FileManager.default.contentsOfDirectory(atPath: root + "/pkg").filter { $0.contains(".arca-") }
+        #expect(left.isEmpty, "\(left)")
+        #expect(try String(contentsOfFile: target, encoding: .utf8).hasSuffix("# EDIT\n"), "the edit is kept")
+    }
+
+    @Test func aReadOnlyClientSecretStopsTheShellLookup() throws {
+        let helper = CLITests.repoRoot.appendingPathComponent("Sources/ArcaMigrate/helpers/arca-vault.sh").path
+        let script = "readonly AZURE_CLIENT_SECRET=s3cr3t-value-123; export AZURE_CLIENT_SECRET; . '\(helper)'; x=$(arca_secret k) || { echo stopped; exit 1; }; echo ran-on"
+        let r = try CLITests.run("/bin/bash", ["-c", script], env: ["ARCA_VAULT_URL": "https://127.0.0.1:9", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"])
+        #expect(r.out.contains("stopped") && !r.out.contains("ran-on") && r.err.contains("read-only"), "\(r.out)\(r.err)")
+    }
+}
