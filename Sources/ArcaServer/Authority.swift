@@ -56,8 +56,11 @@ extension VaultServer {
         let grant = form["grant_type"] ?? ""
         let claimed = form["client_id"] ?? form["username"] ?? "anonymous"
         func reject(_ status: Int, _ error: String, _ why: String) -> Response {
-            // Aggregated per source (`FailedAttempts`); the claimed identity is untrusted text, kept printable.
-            try? vault.auditAttempt(operation: "Authentication", claimedCaller: AuditField.printable(String(claimed.prefix(128)), max: 256),
+            // Aggregated per source (`FailedAttempts`). The claimed identity is untrusted text that may be a
+            // secret typed in the wrong field: only an id or a name the directory knows is kept.
+            let caller = form["client_id"] == nil && form["username"] == nil ? claimed
+                : AuditField.claimedIdentity(claimed) { (try? vault.principals.find($0)) != nil }
+            try? vault.auditAttempt(operation: "Authentication", claimedCaller: caller,
                                      result: "Unauthorized", source: source)
             return oauthError(status, error, why)
         }

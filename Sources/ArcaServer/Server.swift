@@ -104,11 +104,39 @@ public final class VaultServer: Sendable {
 
     // MARK: - Dispatch
 
+    /// A path segment with its `%XX` escapes decoded, once. Bytes that are not UTF-8 (`%FF`) become U+FFFD
+    /// (such a name is invalid anyway and is audited in its printable form); a `%` not followed by two hex
+    /// digits is kept as it is.
+    static func percentDecoded(_ segment: Substring) -> String {
+        var bytes: [UInt8] = []
+        let raw = Array(segment.utf8)
+        var i = 0
+        func hex(_ b: UInt8) -> UInt8? {
+            switch b {
+            case 0x30...0x39: return b - 0x30
+            case 0x41...0x46: return b - 0x41 + 10
+            case 0x61...0x66: return b - 0x61 + 10
+            default: return nil
+            }
+        }
+        while i < raw.count {
+            if raw[i] == UInt8(ascii: "%"), i + 2 < raw.count,
+               let hi = hex(raw[i + 1]), let lo = hex(raw[i + 2]) {
+                bytes.append(hi << 4 | lo)
+                i += 3
+            } else {
+                bytes.append(raw[i])
+                i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     func respond(_ request: Request, _ context: ServerContext) async -> Response {
         var request = request
         let source = context.remoteAddress?.ipAddress ?? "unknown"
         let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            .map { $0.removingPercentEncoding ?? String($0) }
+            .map { Self.percentDecoded($0) }
         do {
             if let answer = try await authorityRoute(&request, segments, source: source) { return answer }
             let route = Route(method: request.method, segments: segments)
@@ -174,7 +202,7 @@ public final class VaultServer: Sendable {
         guard parts.count >= 2, let bytes = Base64URL.decode(parts[1]),
               let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let oid = obj["oid"] as? String else { return "anonymous" }
-        return AuditField.printable(String(oid.prefix(64)), max: 128)
+        return AuditField.claimedIdentity(oid)
     }
 
     func challenge(_ message: String) -> Response {

@@ -104,8 +104,13 @@ public enum AuditChain {
         case inserted(sequence: UInt64)
         /// A checkpoint's signature does not verify, or it signs a hash the trail does not have.
         case badCheckpoint(sequence: UInt64)
-        /// Records after the last checkpoint are not covered by a signature (informational for exports).
+        /// Records after the newest checkpoint are not covered by a signature: they may have been appended by
+        /// anyone holding the file (or written while the vault was sealed, until the next operation signs them).
         case uncheckpointed(from: UInt64)
+        /// The trail holds no record at all: an initialised vault's trail always starts with `VaultInitialize`.
+        case empty
+        /// The first record is not the vault's `VaultInitialize`: the start of the trail was cut or replaced.
+        case notInitialization(sequence: UInt64)
 
         public var description: String {
             switch self {
@@ -114,23 +119,27 @@ public enum AuditChain {
             case .reordered(let s): return "record \(s) is out of order"
             case .inserted(let s): return "record \(s) was inserted or its predecessor replaced"
             case .badCheckpoint(let s): return "checkpoint at record \(s) does not verify"
-            case .uncheckpointed(let s): return "records from \(s) on are not covered by a signed checkpoint"
+            case .uncheckpointed(let s):
+                return "records from \(s) on are not covered by a signed checkpoint (the checkpoints were removed, or "
+                    + "they were written while the vault was sealed: the next operation on the unsealed vault signs them)"
+            case .empty: return "the trail holds no records (an initialised vault's trail starts with VaultInitialize)"
+            case .notInitialization(let s): return "record \(s) should be the vault's VaultInitialize: the start of the trail was cut or replaced"
             }
         }
     }
 
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
-    /// The next record after `last` (nil for the first).
     /// The next record after `last` (nil for the first), every field bounded (``AuditField``): a secret name
     /// Azure would reject is kept in its printable form, any field over its cap is cut and says so.
     public static func next(after last: AuditRecord?, time: String, caller: String, operation: String,
                             secretName: String? = nil, secretVersion: String? = nil, result: String,
-                            source: String, count: Int = 1) -> AuditRecord {
+                            source: String, count: Int = 1, nameIsList: Bool = false) -> AuditRecord {
         AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: AuditField.capped(time, max: AuditField.timeBytes),
                     caller: AuditField.capped(caller, max: AuditField.maxBytes),
                     operation: AuditField.capped(operation, max: AuditField.operationBytes),
-                    secretName: secretName.map(AuditField.secretName),
+                    // An aggregate's list is built of names already in their trail form: escaped once, not twice.
+                    secretName: secretName.map { nameIsList ? AuditField.capped($0, max: AuditField.nameListBytes) : AuditField.secretName($0) },
                     secretVersion: secretVersion.map { AuditField.capped($0, max: AuditField.versionBytes) },
                     result: AuditField.capped(result, max: AuditField.resultBytes),
                     source: AuditField.capped(source, max: AuditField.sourceBytes), count: max(1, count),
@@ -143,11 +152,23 @@ public enum AuditChain {
         return AuditCheckpoint(sequence: record.sequence, hash: record.hash, signature: Array(sig))
     }
 
-    /// Checks `records` (in stored order, starting at sequence 1) and `checkpoints` against `publicKey`; returns
-    /// the first problem, or nil when the trail is intact. With `requireFullCoverage`, records after the last
-    /// checkpoint are reported too.
+    /// The operation every trail starts with.
+    public static let initialization = "VaultInitialize"
+
+    /// Checks `records` (in stored order) and `checkpoints` against `publicKey`; returns the first problem, or
+    /// nil when the trail is intact. Intact means: the records start at sequence 1 with `VaultInitialize`, chain
+    /// without a gap, and every record up to the last is covered by a checkpoint signed by `publicKey` (the
+    /// newest checkpoint signs the last record). Without those rules, removing the checkpoints, or the whole
+    /// trail, would leave nothing to verify and still read as intact. `requireFullCoverage: false` only
+    /// checks the chain and the checkpoints present (for tests of the chain itself).
     public static func verify(_ records: [AuditRecord], checkpoints: [AuditCheckpoint],
-                              publicKey: Curve25519.Signing.PublicKey, requireFullCoverage: Bool = false) -> Problem? {
+                              publicKey: Curve25519.Signing.PublicKey, requireFullCoverage: Bool = true) -> Problem? {
+        if requireFullCoverage {
+            guard let first = records.first else { return .empty }
+            if first.sequence == 1, first.computedHash() == first.hash, first.operation != initialization {
+                return .notInitialization(sequence: 1)
+            }
+        }
         var previous: AuditRecord?
         let present = Set(records.map(\.sequence))
         for r in records {
@@ -175,6 +196,7 @@ public enum AuditChain {
             lastCovered = max(lastCovered, c.sequence)
         }
         if requireFullCoverage, let last = records.last, last.sequence > lastCovered {
+            // Say where signed coverage ends, so a cut tail of checkpoints is told from a sealed-time tail.
             return .uncheckpointed(from: lastCovered + 1)
         }
         return nil

@@ -11,6 +11,9 @@ public enum AuditField {
     static let sourceBytes = 128
     /// A secret name Azure Key Vault would reject is kept in its printable form, up to this many bytes.
     static let invalidNameBytes = 256
+    /// An aggregate's list of names: up to ``FailedAttempts/maxDistinct`` names in their trail form, as a JSON
+    /// array (JSON escaping can at most double a name), so a full list always fits.
+    static let nameListBytes = 4608
 
     /// `text` if it fits in `max` bytes; otherwise its longest prefix (whole characters) that fits together with
     /// `…[truncated, N bytes]`, N being the original size.
@@ -49,6 +52,23 @@ public enum AuditField {
             if out.count > max { return String(decoding: out[..<fits], as: UTF8.self) + marker }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// How the trail keeps an identity a caller claimed but did not prove (a token request's `client_id` or
+    /// `username`, an unverified token's `oid`): a client or object id (a GUID) as it is, a name the directory
+    /// knows (`isKnown`) in printable form, anything else only as `(unrecognised identity, N bytes)`. A caller
+    /// who puts a client secret or a password in the identity field must not have it written to the trail.
+    public static func claimedIdentity(_ text: String, isKnown: (String) -> Bool = { _ in false }) -> String {
+        if isGUID(text) { return text.lowercased() }
+        if text.utf8.count <= 128, isKnown(text) { return printable(text, max: 256) }
+        return "(unrecognised identity, \(text.utf8.count) bytes)"
+    }
+
+    /// 8-4-4-4-12 hex digits.
+    static func isGUID(_ text: String) -> Bool {
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.map(\.utf8.count) == [8, 4, 4, 4, 12]
+            && groups.allSatisfy { $0.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0 & 0xdf) } }
     }
 
     /// How the trail keeps a secret name: a valid name as it is, anything else in its bounded printable form.

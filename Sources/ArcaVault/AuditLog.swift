@@ -38,10 +38,20 @@ enum AuditLog {
     /// covers every byte.
     @discardableResult
     static func append(_ db: Database, caller: String, operation: String, secretName: String?, secretVersion: String?,
-                       result: String, source: String, count: Int = 1, key: Curve25519.Signing.PrivateKey?) throws -> AuditRecord {
-        let r = AuditChain.next(after: try last(db), time: now(), caller: caller, operation: operation,
+                       result: String, source: String, count: Int = 1, nameIsList: Bool = false,
+                       key: Curve25519.Signing.PrivateKey?) throws -> AuditRecord {
+        let last = try last(db)
+        // Only `init` starts a trail. A trail that is gone (its rows deleted while a server runs) is not
+        // started again at 1: that would hide the removal, so the operation fails instead.
+        if last == nil, operation != AuditChain.initialization {
+            guard try VaultStore.meta(db, "keyring") != nil else {
+                throw VaultError.notInitialized("no vault is initialised here: create one with `arca vault init`")
+            }
+            throw TrailMissing()
+        }
+        let r = AuditChain.next(after: last, time: now(), caller: caller, operation: operation,
                                 secretName: secretName, secretVersion: secretVersion, result: result, source: source,
-                                count: count)
+                                count: count, nameIsList: nameIsList)
         let blob = { (s: String) in Data(s.utf8) }
         try db.cachedStatement(sql: """
             INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
@@ -56,6 +66,11 @@ enum AuditLog {
                 .execute(arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
         }
         return r
+    }
+
+    /// The trail has no record to chain on.
+    struct TrailMissing: Error, CustomStringConvertible {
+        var description: String { "the vault's audit trail is missing or empty (damaged); restore the vault from a backup" }
     }
 
     static func checkpoint(_ row: Row) -> AuditCheckpoint {
@@ -116,7 +131,13 @@ public struct AuditQuery: Sendable, Equatable {
         // matches any one of them.
         func listed(_ field: String?, _ wanted: String) -> Bool {
             guard let field else { return false }
-            if r.count == 1 { return field.caseInsensitiveCompare(wanted) == .orderedSame }
+            if field.caseInsensitiveCompare(wanted) == .orderedSame { return true }
+            if field.hasPrefix("["), r.count > 1 || FailedAttempts.names(inList: field).count > 0 {
+                // An aggregate's names: a JSON array of their trail forms.
+                let form = AuditField.secretName(wanted)
+                return FailedAttempts.names(inList: field).contains { $0.caseInsensitiveCompare(form) == .orderedSame }
+            }
+            if r.count == 1 { return false }
             return field.split(separator: ",").contains {
                 $0.trimmingCharacters(in: .whitespaces).caseInsensitiveCompare(wanted) == .orderedSame
             }

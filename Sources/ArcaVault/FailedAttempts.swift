@@ -45,9 +45,26 @@ final class FailedAttempts: Sendable {
             guard count > 0 else { return nil }
             let etc = more ? ", …" : ""
             return Attempt(operation: operations.joined(separator: ",") + etc, caller: callers.joined(separator: ", ") + etc,
-                           secretName: names.isEmpty ? nil : names.joined(separator: ",") + etc,
+                           secretName: names.isEmpty ? nil : FailedAttempts.nameList(names, more: more),
                            result: results.joined(separator: ","), source: source, count: count, aggregate: true)
         }
+    }
+
+    /// An aggregate's secret names: a JSON array of each name's trail form (``AuditField/secretName(_:)``,
+    /// escaped once), then `"…"` when more names were seen. A name may hold a comma; an array stays
+    /// unambiguous, and a real name never reads as `…` (its trail form is ASCII).
+    static func nameList(_ names: [String], more: Bool) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.withoutEscapingSlashes]
+        let items = names + (more ? [moreMarker] : [])
+        return String(decoding: (try? e.encode(items)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    static let moreMarker = "…"
+
+    /// The names an aggregate's list holds (without the `…` marker).
+    static func names(inList list: String) -> [String] {
+        ((try? JSONDecoder().decode([String].self, from: Data(list.utf8))) ?? []).filter { $0 != moreMarker }
     }
 
     struct Attempt {
@@ -115,7 +132,7 @@ final class FailedAttempts: Sendable {
                 b.count += a.count
                 if !b.callers.contains(a.caller) { b.callers.append(a.caller) }
                 if !b.operations.contains(a.operation) { b.operations.append(a.operation) }
-                if let n = a.secretName, !b.names.contains(n) { b.names.append(n) }
+                for n in a.secretName.map(FailedAttempts.names(inList:)) ?? [] where !b.names.contains(n) { b.names.append(n) }
                 if !b.results.contains(a.result) { b.results.append(a.result) }
                 s.buckets[a.source] = b
             }

@@ -11,6 +11,11 @@ public final class OwnerOnlyFile {
 
     /// Starts writing `path` (nothing is visible there until ``commit()``).
     public init(path: String) throws {
+        // `-` means standard output to every command that takes a file; a file by that name is never what
+        // was meant. The commands send `-` to standard output themselves (or refuse it).
+        guard path != "-", !path.isEmpty else {
+            throw VaultError.badParameter("'\(path)' is not a file name here (standard output is not a file this command can write)")
+        }
         self.path = path
         temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -39,6 +44,13 @@ public final class OwnerOnlyFile {
         }
     }
 
+    /// The folder holding `path`, by its last `/` (Foundation's `deletingLastPathComponent` traps on some
+    /// one-component paths on Linux, such as `-`).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
     /// Syncs the file and puts it in place (replacing whatever was there, with its mode).
     public func commit() throws {
         guard fsync(fd) == 0, close(fd) == 0 else {
@@ -51,8 +63,7 @@ public final class OwnerOnlyFile {
             unlink(temporary)
             throw VaultError.storage("cannot write \(path): \(String(cString: strerror(errno)))")
         }
-        let dir = (path as NSString).deletingLastPathComponent
-        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let dfd = open(OwnerOnlyFile.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             fsync(dfd)
             close(dfd)

@@ -136,6 +136,10 @@ public final class Vault: Sendable {
             } catch {
                 throw VaultError.storage("cannot create \(directory): \(error.localizedDescription)")
             }
+        } else if !create, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
+            // SQLite would take an empty file for a new database and write a schema into it: a vault file
+            // truncated to nothing is damaged, and a read must not turn it into an empty vault.
+            throw VaultError.storage("the vault file \(path) is empty (truncated or damaged); restore it from a backup")
         }
         do {
             store = try VaultStore(path: path)
@@ -162,7 +166,9 @@ public final class Vault: Sendable {
 
     public func sealConfig() throws -> SealConfig? {
         guard let bytes = try store.meta("seal-config") else { return nil }
-        return try? JSONDecoder().decode(SealConfig.self, from: Data(bytes))
+        do { return try JSONDecoder().decode(SealConfig.self, from: Data(bytes)) } catch {
+            throw VaultError.storage("the vault's seal configuration cannot be read (the file is damaged); restore it from a backup")
+        }
     }
 
     public var retentionDays: Int {
@@ -333,11 +339,14 @@ public final class Vault: Sendable {
                 secrets: try count("SELECT COUNT(*) FROM secrets WHERE deleted IS NULL"),
                 deletedSecrets: try count("SELECT COUNT(*) FROM secrets WHERE deleted IS NOT NULL"),
                 versions: try count("SELECT COUNT(*) FROM secret_versions"),
-                auditRecords: try count("SELECT COUNT(*) FROM audit") + 1,
+                auditRecords: try count("SELECT COUNT(*) FROM audit") + (sealed != nil ? 1 : 0),
                 auditPublicKey: try VaultStore.meta(db, "audit-public-key").map { String(decoding: $0, as: UTF8.self) },
                 retentionDays: retentionDays, schemaVersion: VaultStore.schemaVersion,
                 keyringTerms: ring.map { $0.barrier.keys.keys.sorted() })
-            try appendAudit(db, caller, .vaultStatus, version: nil, result: "OK", source: source, key: ring?.auditKey)
+            // A folder with no vault in it has no trail yet: its trail starts with `init`.
+            if sealed != nil {
+                try appendAudit(db, caller, .vaultStatus, version: nil, result: "OK", source: source, key: ring?.auditKey)
+            }
             return status
         }
     }
@@ -573,7 +582,10 @@ public final class Vault: Sendable {
                 for a in attempts {
                     do {
                         try AuditLog.append(db, caller: a.caller, operation: a.operation, secretName: a.secretName,
-                                            secretVersion: nil, result: a.result, source: a.source, count: a.count, key: key)
+                                            secretVersion: nil, result: a.result, source: a.source, count: a.count,
+                                            nameIsList: a.aggregate, key: key)
+                    } catch let e as VaultError {
+                        throw e
                     } catch {
                         throw VaultError.auditUnavailable("\(error)")
                     }
@@ -630,6 +642,8 @@ public final class Vault: Sendable {
         do {
             try AuditLog.append(db, caller: caller.auditName, operation: operation.auditName, secretName: operation.secretName,
                                 secretVersion: version, result: result, source: source, key: key)
+        } catch let e as VaultError {
+            throw e
         } catch {
             throw VaultError.auditUnavailable("\(error)")
         }

@@ -13,12 +13,15 @@ public final class VaultStore: Sendable {
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
         case newerSchema(Int)
         case database(String)
+        /// The file is not a whole vault: it fails SQLite's check, or an initialised vault has lost its trail.
+        case damaged(String)
 
         public var description: String {
             switch self {
             case .newerSchema(let v):
                 return "the vault file's schema \(v) is newer than this arca understands (\(VaultStore.schemaVersion)); use a newer arca"
             case .database(let m): return "vault database: \(m)"
+            case .damaged(let m): return "the vault file is damaged: \(m); restore it from a backup (`arca vault backup`)"
             }
         }
     }
@@ -37,6 +40,8 @@ public final class VaultStore: Sendable {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
+                    // Checked before anything is written, so a damaged file is refused, never "repaired".
+                    try VaultStore.checkIntact(db)
                     try db.execute(sql: VaultStore.schema)
                     let stored = try Int.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM meta WHERE key = 'schema'")
                     if let stored, stored > VaultStore.schemaVersion { throw Failure.newerSchema(stored) }
@@ -50,6 +55,8 @@ public final class VaultStore: Sendable {
             }
         } catch let e as Failure {
             throw e
+        } catch let e as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(e.resultCode) {
+            throw Failure.damaged("SQLite cannot read it (\(e.resultCode))")
         } catch {
             throw Failure.database("\(error)")
         }
@@ -91,6 +98,24 @@ public final class VaultStore: Sendable {
             created INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS role_assignments_principal ON role_assignments (principal_id);
         """
+
+    /// Refuses a file that fails SQLite's `quick_check` (overwritten pages), and an initialised vault (its
+    /// keyring is stored) whose audit tables are gone or empty: the trail starts with `VaultInitialize` in the
+    /// same transaction as the keyring, so a missing trail was removed, and a new one must not be started in
+    /// its place.
+    static func checkIntact(_ db: Database) throws {
+        let check = try String.fetchAll(db, sql: "PRAGMA quick_check(1)")
+        guard check == ["ok"] else { throw Failure.damaged("it fails SQLite's integrity check") }
+        let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        guard tables.contains("meta"),
+              try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'keyring')") == true else { return }
+        guard tables.contains("audit"), tables.contains("audit_checkpoints") else {
+            throw Failure.damaged("its audit trail is missing (the audit tables were removed)")
+        }
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM audit)") == true else {
+            throw Failure.damaged("its audit trail is empty (an initialised vault's trail starts with VaultInitialize)")
+        }
+    }
 
     /// Brings a schema-1 file up to date: the audit table gains `count` and `format` (existing records keep
     /// 1 and 1, so they verify as they were written). Text columns written by schema 1 are read as bytes.

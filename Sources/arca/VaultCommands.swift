@@ -280,6 +280,10 @@ struct VaultBackup: ParsableCommand {
         guard vault.remoteURL == nil else {
             throw CLIError(code: Exit.usage, message: "arca: backup acts on the vault's folder (run it where the vault file is)")
         }
+        guard file != "-", !file.isEmpty else {
+            // A vault file is binary and must land whole and 0600: never on a terminal or a pipe.
+            throw CLIError(code: Exit.usage, message: "arca: backup writes a file (-o PATH), not standard output")
+        }
         let v = try vaultCall { try Vault(directory: vault.directory) }
         try vaultCall { try v.backup(to: file, caller: vault.caller, source: "embedded") }
         if vault.output == .json { VaultJSON.print(.object([("backup", .string(file))])) } else {

@@ -109,11 +109,16 @@ struct SecretUpdate: ParsableCommand {
     @OptionGroup var vault: VaultOptions
     @Argument var name: String
     @Option(help: "A version id (default: the latest).") var version: String?
-    @Flag(inversion: .prefixedEnableDisable, help: "Enable or disable the version.") var enabled: Bool?
+    /// `--enable` / `--disable`, as documented (and as `az keyvault secret set-attributes --enabled` reads).
+    enum EnabledChange: String, EnumerableFlag {
+        case enable, disable
+        static func help(for value: Self) -> ArgumentHelp? { value == .enable ? "Enable the version." : "Disable the version." }
+    }
+    @Flag var enabledChange: EnabledChange?
     @OptionGroup var attributes: AttributeOptions
 
     func run() throws {
-        let options = try attributes.options(enabled: enabled)
+        let options = try attributes.options(enabled: enabledChange.map { $0 == .enable })
         let b = try vault.withClient { client in try await client.updateSecret(name, version: version, options: options) }
         vault.printProperties(b.properties, verb: "Updated")
     }
@@ -291,13 +296,13 @@ struct AuditExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Write the whole trail (JSON Lines, with signed checkpoints, no keys).")
     @OptionGroup var vault: VaultOptions
-    @Option(name: [.customShort("o"), .customLong("output-file")], help: "Write to this file (default: standard output).")
+    @Option(name: [.customShort("o"), .customLong("output-file")], help: "Write to this file (default, or `-`: standard output).")
     var file: String?
 
     /// Page by page (a trail of any size, locally or through a server); a file is written 0600, whole or not
     /// at all.
     func run() throws {
-        let file = self.file
+        let file = self.file == "-" ? nil : self.file  // `-o -`: standard output, as without -o
         try vault.withClient { client in
             let out = try file.map { try OwnerOnlyFile(path: $0) }
             let emit = { (text: String) throws in if let out { try out.write(text) } else { IO.write(fd: 1, text) } }

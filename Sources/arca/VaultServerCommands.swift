@@ -189,7 +189,9 @@ struct PrincipalList: ParsableCommand {
             VaultJSON.print(.array(entries.map(\.json)))
             return
         }
-        IO.write(fd: 1, entries.map { "\($0.kind.rawValue)  \($0.name)  \($0.objectId)\($0.clientId.map { "  client \($0)" } ?? "")\($0.enabled ? "" : "  (disabled)")\n" }.joined())
+        // Names are chosen by whoever created the principal: shown escaped, as the audit tail shows records.
+        let f = VaultOptions.terminalSafe
+        IO.write(fd: 1, entries.map { "\($0.kind.rawValue)  \(f($0.name))  \(f($0.objectId))\($0.clientId.map { "  client \(f($0))" } ?? "")\($0.enabled ? "" : "  (disabled)")\n" }.joined())
     }
 }
 

@@ -253,4 +253,58 @@ import Testing
         let raw = try Data(contentsOf: URL(fileURLWithPath: vault.directory + "/" + Vault.fileName))
         #expect(raw.range(of: Data(value.utf8)) == nil)
     }
+
+    /// Removing the signed checkpoints (or the records) leaves nothing a forger has to sign: the trail is intact
+    /// only when it starts with `VaultInitialize` at 1 and the newest valid checkpoint signs its last record.
+    @Test func strippedCheckpointsDoNotVerify() async throws {
+        let (vault, c, _) = try TestVault.make()
+        for i in 0..<4 { _ = try await c.setSecret("s\(i)", value: "v", options: .init()) }
+        let hex = try #require(vault.auditPublicKey)
+        let key = try #require(AuditExport.publicKey(hex: hex))
+        let text = try await c.auditExport()
+        let (records, checkpoints) = try AuditExport.read(text)
+        #expect(AuditChain.verify(records, checkpoints: checkpoints, publicKey: key) == nil)
+        // An export with every checkpoint line removed.
+        let stripped = text.split(separator: "\n").filter { !$0.contains(#""type":"checkpoint""#) }.joined(separator: "\n")
+        let (sr, sc) = try AuditExport.read(stripped)
+        #expect(sc.isEmpty && !sr.isEmpty)
+        #expect(AuditChain.verify(sr, checkpoints: sc, publicKey: key) == .uncheckpointed(from: 1))
+        // Only the first checkpoint kept: everything after it is unsigned.
+        #expect(AuditChain.verify(records, checkpoints: [checkpoints[0]], publicKey: key) == .uncheckpointed(from: 2))
+        // A header-only export, an empty trail.
+        let (hr, hc) = try AuditExport.read(AuditExport.header())
+        #expect(AuditChain.verify(hr, checkpoints: hc, publicKey: key) == .empty)
+        // A trail whose first records were cut and the rest renumbered and relinked.
+        var relinked: [AuditRecord] = []
+        for r in records.dropFirst() {
+            relinked.append(AuditChain.next(after: relinked.last, time: r.time, caller: r.caller, operation: r.operation,
+                                            secretName: r.secretName, result: r.result, source: r.source))
+        }
+        #expect(AuditChain.verify(relinked, checkpoints: [], publicKey: key) == .notInitialization(sequence: 1))
+        // In the vault: the checkpoints deleted.
+        try vault.store.tamper(sql: "DELETE FROM audit_checkpoints")
+        #expect(try vault.verifyAudit(publicKey: nil).problem == .uncheckpointed(from: 1))
+        // Another vault's records and checkpoints copied in: signed by another key.
+        let (other, oc, _) = try TestVault.make()
+        _ = try await oc.setSecret("x", value: "v", options: .init())
+        let (otherRecords, otherCheckpoints) = try AuditExport.read(try await oc.auditExport())
+        try vault.store.tamper(sql: "DELETE FROM audit")
+        #expect(try vault.verifyAudit(publicKey: nil).problem == .empty)
+        for r in otherRecords {
+            try vault.store.tamper(sql: """
+                INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
+                                   prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [Int64(r.sequence), Data(r.time.utf8), Data(r.caller.utf8), Data(r.operation.utf8),
+                                 r.secretName.map { Data($0.utf8) }, r.secretVersion.map { Data($0.utf8) },
+                                 Data(r.result.utf8), Data(r.source.utf8), Int64(r.count), Int64(r.format),
+                                 Data(r.previousHash), Data(r.hash)])
+        }
+        #expect(try vault.verifyAudit(publicKey: nil).problem == .uncheckpointed(from: 1))
+        for cp in otherCheckpoints {
+            try vault.store.tamper(sql: "INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)",
+                                   arguments: [Int64(cp.sequence), Data(cp.hash), Data(cp.signature)])
+        }
+        if case .badCheckpoint = try vault.verifyAudit(publicKey: nil).problem {} else { Issue.record("another vault's signatures accepted") }
+        _ = other
+    }
 }

@@ -193,7 +193,7 @@ extension Array {
         var checkpoints: [AuditCheckpoint] = []
         for i in 1...n {
             let r = AuditChain.next(after: records.last, time: "2026-11-29T10:00:\(10 + i)Z", caller: "app-\(i % 3)",
-                                    operation: i % 2 == 0 ? "SecretGet" : "SecretSet", secretName: "db-password",
+                                    operation: i == 1 ? "VaultInitialize" : i % 2 == 0 ? "SecretGet" : "SecretSet", secretName: "db-password",
                                     secretVersion: "v\(i)", result: i % 5 == 0 ? "denied" : "allowed", source: "127.0.0.1")
             records.append(r)
             if i % 4 == 0 || i == n { checkpoints.append(try AuditChain.checkpoint(r, key: key)) }
