@@ -467,6 +467,11 @@ public struct Planner: Sendable {
                 let line = "\(indent)\(variable)=\"$(arca_secret \(secret))\" || exit 1\n"
                 if !(hoisted[commandStart] ?? []).contains(line) { hoisted[commandStart, default: []].append(line) }
             }
+            // Inside a here-document's body quotes are text: a bare word made into "$(…)" would print them.
+            if heredocs.contains(where: { $0.contains(e.lo) }), s[e.lo] != "\"", with.count >= 2,
+               with.hasPrefix("\""), with.hasSuffix("\""), !with.dropFirst().dropLast().contains("\"") {
+                with = String(with.dropFirst().dropLast())
+            }
             out[k].with = with
         }
         for (at, lines) in hoisted { added.append((at, at, lines.joined(), [])) }

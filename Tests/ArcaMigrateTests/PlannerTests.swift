@@ -23,6 +23,15 @@ import Testing
 
     static func new(_ plan: Plan, _ path: String) -> String? { plan.files.first { $0.path == path }?.new }
 
+    /// Outsider pass: a bare secret in an unquoted here-document got double quotes, which the document prints.
+    @Test func aSecretInAHereDocumentGetsNoQuotes() throws {
+        let slack = "xoxb-2094857301-4839201746-Qm8ZpL2vRt6XnW4kYc1Bs9Ud"
+        let (plan, _) = try Self.plan(["c.sh": "#!/bin/bash\ncat <<EOT\nE heredoc \(slack)\nEOT\n"])
+        let text = try #require(Self.new(plan, "c.sh"))
+        #expect(text.contains("E heredoc ${_arca_") && !text.contains("E heredoc \"${_arca_"), "\(text)")
+        #expect(text.contains("=\"$(arca_secret ") && text.contains("|| exit 1"))
+    }
+
     @Test func pythonTripleQuotedAndRepeatedValues() throws {
         let (plan, _) = try Self.plan(["a.py": """
             STRIPE_KEY = \"\"\"\(Self.stripe)\"\"\"
