@@ -4,9 +4,9 @@ import Foundation
 /// What `arca migrate` will do: which secrets go into the vault under which names, and the new text of every
 /// file that uses them. Built from scan findings and the files' text; nothing is written here.
 public struct Plan: Sendable {
-    /// Every value the scan behind this plan found, migrated or not (a skipped secret can stand on a diff's
-    /// context line): what the plan's output is redacted against, with the plan's own values.
-    public var scanSecrets: [Finding] = []
+    /// Masks every value the scan behind this plan found, migrated or not (a skipped secret can stand on a
+    /// diff's context line), and the plan's own values: what the plan's output goes through.
+    public var redactor = Redactor.none
     public struct Secret: Sendable {
         public var name: String
         /// The value (never printed; stored in the vault, compared on read-back).

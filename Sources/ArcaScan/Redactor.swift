@@ -25,9 +25,9 @@ public struct Redactor: Sendable {
     /// A redactor that masks nothing (`--no-redact`).
     public static let none = Redactor(values: [])
 
-    /// A redactor for every secret in `findings`.
-    public init(findings: [Finding]) {
-        var values: [String] = []
+    /// A redactor for every secret in `findings`, and for `values` besides.
+    public init(findings: [Finding], values extra: [String] = []) {
+        var values = extra
         for f in findings {
             if f.kind == .secret { values.append(f.secret) }
             if let v = f.definedValue { values.append(v) }
@@ -99,9 +99,6 @@ public struct Redactor: Sendable {
         }
         return text
     }
-
-    /// The values it masks.
-    public var values: [String] { secrets.map { String(decoding: $0, as: UTF8.self) } }
 
     /// Whether there is anything to mask.
     public var isEmpty: Bool { secrets.isEmpty }

@@ -22,9 +22,6 @@ public struct ScanOptions: Sendable {
     public var workers = 0
     /// Decode base64, hex and percent-encoded runs and scan what they hold (off with `--no-decode`).
     public var decode = true
-    /// Scan binary content as raw bytes instead of skipping it (the pre-commit hook: nothing staged goes
-    /// through unscanned).
-    public var scanBinary = false
 
     public init() {}
 }
@@ -51,6 +48,9 @@ public struct Skipped: Sendable, Hashable {
 
     /// The kinds `--allow-skip` takes. `ignored` (a path the configuration excludes) is named but never blocks.
     public static let kinds = ["too-large", "binary", "unreadable", "link", "other"]
+
+    /// The reason of a path the global allowlist excludes (lockfiles, vendored and minified code).
+    public static let globalAllowlistReason = "never scanned: the global allowlist (lockfiles, vendored and minified code)"
 }
 
 /// What a scan found and what it covered.
@@ -166,23 +166,25 @@ public struct Scanner: Sendable {
     /// limit, UTF-16 with a byte-order mark transcoded to UTF-8, a NUL in the first 8,000 bytes skipped as
     /// binary, then the detector.
     func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch,
-                    maxSize: Int? = nil, scanBinary: Bool? = nil) -> TextOutcome {
+                    maxSize: Int? = nil, scanBinary: Bool = false) -> TextOutcome {
         if let reason = Scanner.skipReason(buf.count, maxSize: maxSize ?? options.maxFileSize) { return .skipped(reason) }
         if buf.count >= 2, (buf[0] == 0xff && buf[1] == 0xfe) || (buf[0] == 0xfe && buf[1] == 0xff),
            let decoded = Scanner.decodeUTF16(Array(buf)) {
             return .scanned(decoded.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) })
         }
         if let keystore = Keystores.finding(buf, path: path) { return .scanned([keystore]) }
-        if !(scanBinary ?? options.scanBinary), let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
+        if !scanBinary, let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
             return .skipped("binary")
         }
         var found = detector.detect(buf, path: path, scratch: scratch)
         if options.decode {
             let decoded = Decoding.findings(buf, path: path, detector: detector, scratch: scratch)
-            // A decoding that only finds again what the plain scan found (the same value) adds nothing.
-            let plain = Set(found.map { $0.ruleID + "\u{0}" + $0.secret })
-            found += decoded.filter { !plain.contains($0.ruleID + "\u{0}" + $0.secret) }
-            if !decoded.isEmpty { found.sort { ($0.line, $0.column) < ($1.line, $1.column) } }
+            if !decoded.isEmpty {
+                // A decoding that only finds again what the plain scan found (the same value) adds nothing.
+                let plain = Set(found.map { $0.ruleID + "\u{0}" + $0.secret })
+                found += decoded.filter { !plain.contains($0.ruleID + "\u{0}" + $0.secret) }
+                found.sort { ($0.line, $0.column) < ($1.line, $1.column) }
+            }
         }
         return .scanned(found)
     }
@@ -297,8 +299,7 @@ public struct Scanner: Sendable {
                 }
                 // Lockfiles, vendored and minified code: never scanned unless --no-ignore, but named.
                 if options.useIgnoreFiles && detector.isPathAllowlisted(rel, matcher: matcher) {
-                    result.skipped.append(Skipped(path: isDir ? rel + "/" : rel,
-                                                  reason: "never scanned: the global allowlist (lockfiles, vendored and minified code)"))
+                    result.skipped.append(Skipped(path: isDir ? rel + "/" : rel, reason: Skipped.globalAllowlistReason))
                     continue
                 }
                 if isDir {

@@ -114,7 +114,7 @@ struct Migrate: ParsableCommand {
         }
         let envValues = env ? try environmentValues() : nil
         var plan = Planner(root: root, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
-        plan.scanSecrets = scanned
+        plan.redactor = Redactor(findings: scanned, values: plan.secrets.map(\.value))
         for s in plan.skipped { IO.write(fd: 2, redacted("arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n", plan)) }
         guard !plan.isEmpty else {
             IO.write(fd: 1, "Nothing to migrate in \(path).\n")
@@ -129,7 +129,7 @@ struct Migrate: ParsableCommand {
         }) ?? [:]
         if taken.contains(where: { name, value in plan.secrets.contains { $0.name == name && $0.value != value } }) {
             plan = Planner(root: root, existing: taken, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
-            plan.scanSecrets = scanned
+            plan.redactor = Redactor(findings: scanned, values: plan.secrets.map(\.value))
         }
         // A file of the user's that has a helper's name would silently be taken for the helper.
         for h in plan.helpers {
@@ -223,10 +223,7 @@ struct Migrate: ParsableCommand {
     /// `text` through the scan's one redaction point: every value the scan found (migrated or skipped) and every
     /// value the plan moves.
     func redacted(_ text: String, _ plan: Plan) -> String {
-        guard !noRedact else { return text }
-        var redactor = Redactor(findings: plan.scanSecrets)
-        redactor = Redactor(values: redactor.values + plan.secrets.map(\.value))
-        return redactor(text)
+        noRedact ? text : plan.redactor(text)
     }
 
     func printPlan(_ plan: Plan) {

@@ -313,13 +313,13 @@ struct BaselineCommand: ParsableCommand {
         func run() throws {
             let ruleSet = try scan.rules.load()
             let result = try scan.run(ruleSet)
+            let redactor = Redactor(findings: result.findings)
             // An incomplete scan would write an incomplete baseline: refuse it.
-            if let failure = scan.finish(result, redactor: Redactor(findings: result.findings), quiet: false) {
+            if let failure = scan.finish(result, redactor: redactor, quiet: false) {
                 throw CLIError(code: failure, message: "arca: no baseline written: the scan is incomplete")
             }
             // The baseline file names paths; a path that holds a found secret is written masked (the
             // fingerprint is the key, the path is only for the reader).
-            let redactor = Redactor(findings: result.findings)
             var baseline = Baseline(findings: result.findings)
             baseline.entries = baseline.entries.map {
                 BaselineEntry(fingerprint: $0.fingerprint, ruleID: $0.ruleID, path: redactor($0.path))

@@ -312,8 +312,7 @@ extension Scanner {
             // Excluded by configuration: not scanned, but named, so a commit never carries a file nobody was
             // told about.
             if detector.isPathAllowlisted(file.path, matcher: matcher) {
-                result.skipped.append(Skipped(path: file.path,
-                                              reason: "never scanned: the global allowlist (lockfiles, vendored and minified code)"))
+                result.skipped.append(Skipped(path: file.path, reason: Skipped.globalAllowlistReason))
                 continue
             }
             if ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
