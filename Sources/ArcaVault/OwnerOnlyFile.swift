@@ -16,6 +16,12 @@ public final class OwnerOnlyFile {
         guard path != "-", !path.isEmpty else {
             throw VaultError.badParameter("'\(path)' is not a file name here (standard output is not a file this command can write)")
         }
+        // The copy is renamed over the target: over a device or a pipe (as root, `-o /dev/full`) that would
+        // replace it with a regular file. Only a regular file, or nothing, may stand there.
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            throw VaultError.badParameter("\(path) is not a regular file (a device, a pipe or a folder); nothing was written")
+        }
         self.path = path
         temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)

@@ -113,6 +113,20 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: d + "/rel.jsonl"))
     }
 
+    /// The twin of the scan's `-o /dev/full`: an export or backup onto a device was renamed over it, replacing
+    /// the device with a regular file. A twin of /dev/full made for the test (never the real one).
+    @Test func exportsAndBackupsNeverReplaceADevice() throws {
+        let (d, v, key, _) = try Self.vault()
+        let device = d + "/full"
+        #expect(mknod(device, S_IFCHR | 0o644, dev_t((1 << 8) | 7)) == 0, "root makes a character device")
+        let export = try CLITests.arca(["vault", "audit", "export", "-o", device, "--key-file", key] + v)
+        let backup = try CLITests.arca(["vault", "backup", "-o", device] + v)
+        #expect(export.status == 2 && export.err.contains("not a regular file"), "\(export.status) \(export.err)")
+        #expect(backup.status == 2 && backup.err.contains("not a regular file"), "\(backup.status) \(backup.err)")
+        var st = stat()
+        #expect(stat(device, &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR, "the device is still a device")
+    }
+
     /// F6: `secret update --disable` and `--enable`, as documented.
     @Test func updateTakesEnableAndDisable() throws {
         let (_, v, key, _) = try Self.vault()
