@@ -38,6 +38,11 @@ let package = Package(
             pkgConfig: "libgit2",
             providers: [.apt(["libgit2-dev"])]
         ),
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
         .target(name: "ArcaRegex", dependencies: ["CPCRE2"]),
         .target(
             name: "ArcaRules",
@@ -52,6 +57,7 @@ let package = Package(
                 "ArcaRules",
                 "ArcaRegex",
                 "CGit2",
+                "CArchive",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -109,7 +109,11 @@ public struct Planner: Sendable {
         var sites: [Site] = []
         var texts: [String: (String, [Unicode.Scalar], Language)] = [:]
         let wanted = findings.filter { $0.kind == .secret || (env != nil && $0.kind == .envUsage && $0.credentialName == true) }
-        let byFile = Dictionary(grouping: wanted, by: \.path)
+        // A member of an archive is not a file migrate can rewrite: the archive is rebuilt from its sources.
+        for f in wanted where f.archive != nil {
+            skipped.append(.init(path: f.path, line: f.line, reason: "inside the archive \(f.archive!): migrate the files it is built from, then rebuild it"))
+        }
+        let byFile = Dictionary(grouping: wanted.filter { $0.archive == nil }, by: \.path)
         for path in byFile.keys.sorted() {
             let full = root == "." ? path : root + "/" + path
             guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {

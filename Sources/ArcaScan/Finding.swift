@@ -45,6 +45,9 @@ public struct Finding: Sendable, Hashable {
     /// secret itself, so the ``Redactor`` masks it too.
     public var encoding: String? = nil
     public var encodedValue: String? = nil
+    /// For a secret inside an archive: the archive's path (the outermost one, as the scan found it). `path`
+    /// is then `ARCHIVE!MEMBER` (`deploy.tar.gz!deploy/env.sh`, `a.zip!b.jar!c.properties`).
+    public var archive: String? = nil
     /// Stable identity: hash of (rule, path, secret). Survives edits elsewhere in the file and line moves.
     public var fingerprint: String
 
@@ -60,6 +63,16 @@ public struct Finding: Sendable, Hashable {
             let s = String(byte, radix: 16)
             return byte < 16 ? "0" + s : s
         }.joined()
+    }
+
+    /// This finding, found in a member of the archive at `archivePath`: its path under the archive's (and its
+    /// fingerprint with it).
+    func inside(archive archivePath: String) -> Finding {
+        var f = self
+        f.path = archivePath + "!" + path
+        f.archive = archivePath
+        f.fingerprint = Finding.fingerprint(rule: ruleID, path: f.path, secret: secret)
+        return f
     }
 
     /// A short prefix of `secret` and a mask: enough to recognise it, not enough to use it.

@@ -22,6 +22,8 @@ public struct ScanOptions: Sendable {
     public var workers = 0
     /// Decode base64, hex and percent-encoded runs and scan what they hold (off with `--no-decode`).
     public var decode = true
+    /// Open archives and compressed files and scan their members, within these limits.
+    public var archives = ArchiveLimits()
 
     public init() {}
 }
@@ -40,6 +42,7 @@ public struct Skipped: Sendable, Hashable {
     public var kind: String {
         if reason.hasPrefix("too large") { return "too-large" }
         if reason.hasPrefix("binary") { return "binary" }
+        if reason.hasPrefix("archive:") { return "archive" }
         if reason.hasPrefix("unreadable") { return "unreadable" }
         if reason.contains("symbolic link") { return "link" }
         if reason.hasPrefix("ignored") || reason.hasPrefix("never scanned") { return "ignored" }
@@ -47,7 +50,7 @@ public struct Skipped: Sendable, Hashable {
     }
 
     /// The kinds `--allow-skip` takes. `ignored` (a path the configuration excludes) is named but never blocks.
-    public static let kinds = ["too-large", "binary", "unreadable", "link", "other"]
+    public static let kinds = ["too-large", "binary", "archive", "unreadable", "link", "other"]
 
     /// The reason of a path the global allowlist excludes (lockfiles, vendored and minified code).
     public static let globalAllowlistReason = "never scanned: the global allowlist (lockfiles, vendored and minified code)"
@@ -146,8 +149,9 @@ public struct Scanner: Sendable {
         let started = Scanner.now()
         switch bytes.withUnsafeBytes({ detectText($0, path: path, scratch: scratch) }) {
         case .skipped(let reason): result.skipped.append(Skipped(path: path, reason: reason))
-        case .scanned(let findings):
+        case .scanned(let findings, let nested):
             result.findings = findings
+            result.skipped += nested
             result.filesScanned = 1
             result.bytesScanned = bytes.count
         }
@@ -156,23 +160,61 @@ public struct Scanner: Sendable {
         return result
     }
 
-    /// What ``detectText(_:path:scratch:)`` did with a buffer.
+    /// What ``detectText(_:path:scratch:)`` did with a buffer. `nested`: what was skipped inside it (members
+    /// of an archive, with their paths under the archive's).
     enum TextOutcome {
-        case scanned([Finding])
+        case scanned([Finding], nested: [Skipped])
         case skipped(String)
     }
 
-    /// The one gate every source (files, standard input, staged blobs, history blobs) goes through: the size
-    /// limit, UTF-16 with a byte-order mark transcoded to UTF-8, a NUL in the first 8,000 bytes skipped as
-    /// binary, then the detector.
+    /// The one gate every source (files, standard input, staged blobs, history blobs, archive members) goes
+    /// through: the size limit, UTF-16 with a byte-order mark transcoded to UTF-8, key stores by their magic
+    /// bytes, archives opened and each member sent through this gate again (`outer.zip!inner/file`), a NUL in
+    /// the first 8,000 bytes skipped as binary (scanned raw with `scanBinary`), then the detector and the
+    /// decoder of encoded runs.
     func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch,
-                    maxSize: Int? = nil, scanBinary: Bool = false) -> TextOutcome {
-        if let reason = Scanner.skipReason(buf.count, maxSize: maxSize ?? options.maxFileSize) { return .skipped(reason) }
+                    maxSize: Int? = nil, scanBinary: Bool = false, largeArchive: Bool = false) -> TextOutcome {
+        let limit = maxSize ?? options.maxFileSize
+        if largeArchive, buf.count > limit {
+            return detectText(buf, path: path, scratch: scratch, maxSize: limit, scanBinary: scanBinary, depth: 0,
+                              budget: nil, outerLimit: .max)
+        }
+        return detectText(buf, path: path, scratch: scratch, maxSize: limit, scanBinary: scanBinary, depth: 0, budget: nil)
+    }
+
+    private func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch, maxSize: Int,
+                            scanBinary: Bool, depth: Int, budget: Archives.Budget?, outerLimit: Int? = nil) -> TextOutcome {
+        if let reason = Scanner.skipReason(buf.count, maxSize: outerLimit ?? maxSize) { return .skipped(reason) }
         if buf.count >= 2, (buf[0] == 0xff && buf[1] == 0xfe) || (buf[0] == 0xfe && buf[1] == 0xff),
            let decoded = Scanner.decodeUTF16(Array(buf)) {
-            return .scanned(decoded.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) })
+            return .scanned(decoded.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) }, nested: [])
         }
-        if let keystore = Keystores.finding(buf, path: path) { return .scanned([keystore]) }
+        if let keystore = Keystores.finding(buf, path: path) { return .scanned([keystore], nested: []) }
+        if options.archives.enabled, Archives.recognises(buf) {
+            if depth >= options.archives.maxDepth {
+                return .skipped("archive: nested deeper than \(options.archives.maxDepth) (see --archive-depth)")
+            }
+            let budget = budget ?? Archives.Budget(limits: options.archives, compressed: buf.count)
+            var findings: [Finding] = [], skipped: [Skipped] = []
+            let matcher = Matcher()
+            let (own, opened) = Archives.members(buf, name: path, budget: budget, maxMemberSize: maxSize) { name, bytes in
+                if options.useIgnoreFiles && detector.isPathAllowlisted(name, matcher: matcher) {
+                    skipped.append(Skipped(path: path + "!" + name, reason: Skipped.globalAllowlistReason))
+                    return
+                }
+                switch detectText(bytes, path: name, scratch: scratch, maxSize: maxSize, scanBinary: scanBinary,
+                                  depth: depth + 1, budget: budget) {
+                case .skipped(let reason): skipped.append(Skipped(path: path + "!" + name, reason: reason))
+                case .scanned(let found, let nested):
+                    findings += found.map { $0.inside(archive: path) }
+                    skipped += nested.map { Skipped(path: path + "!" + $0.path, reason: $0.reason) }
+                }
+            }
+            if opened {
+                skipped += own.map { Skipped(path: $0.path.isEmpty ? path : path + "!" + $0.path, reason: $0.reason) }
+                return .scanned(findings, nested: skipped)
+            }
+        }
         if !scanBinary, let base = buf.baseAddress, memchr(base, 0, min(buf.count, 8000)) != nil {
             return .skipped("binary")
         }
@@ -186,7 +228,7 @@ public struct Scanner: Sendable {
                 found.sort { ($0.line, $0.column) < ($1.line, $1.column) }
             }
         }
-        return .scanned(found)
+        return .scanned(found, nested: [])
     }
 
     static func order(_ a: Finding, _ b: Finding) -> Bool {
@@ -338,10 +380,11 @@ public struct Scanner: Sendable {
                 }
                 switch outcome {
                 case .skipped(let reason): local.skipped.append(Skipped(path: job.relative, reason: reason))
-                case .scanned(let findings):
+                case .scanned(let findings, let nested):
                     local.filesScanned += 1
                     local.bytesScanned += count
                     local.findings += findings
+                    local.skipped += nested
                 }
             }
         }

@@ -107,10 +107,25 @@ struct ScanFlags: ParsableArguments {
     @Flag(help: "Do not decode base64, hex and percent-encoded runs to look for secrets inside them.")
     var noDecode = false
 
+    @Flag(help: "Do not open archives and compressed files (zip, jar, tar, gz, bz2, xz, 7z …); they are then binary files.")
+    var noArchives = false
+
+    @Option(help: "Archives inside archives opened at most this deep.")
+    var archiveDepth: Int = 3
+
+    @Option(help: ArgumentHelp("MiB all members of one archive may expand to; the rest is a named skip.", valueName: "MiB"))
+    var archiveMaxBytes: Int = 256
+
+    @Option(help: "Members of one archive scanned at most; the rest is a named skip.")
+    var archiveMaxMembers: Int = 10_000
+
+    @Option(help: "Expansion ratio (expanded bytes per archive byte) past which an archive is a zip bomb and skipped.")
+    var archiveMaxRatio: Int = 100
+
     @Option(help: "Worker threads (default: one per core).")
     var threads: Int = 0
 
-    @Option(help: ArgumentHelp("With --staged: let a commit through although files of this kind of skip could not be scanned (too-large, binary, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
+    @Option(help: ArgumentHelp("With --staged: let a commit through although files of this kind of skip could not be scanned (too-large, binary, archive, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
     var allowSkip: [String] = []
 
     func validate() throws {
@@ -123,6 +138,9 @@ struct ScanFlags: ParsableArguments {
         guard path != "-" || (!git && !staged) else { throw ValidationError("--git and --staged need a repository path") }
         guard maxFileSize > 0 else { throw ValidationError("--max-file-size must be positive") }
         guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
+        guard archiveDepth >= 0, archiveMaxBytes > 0, archiveMaxMembers > 0, archiveMaxRatio > 0 else {
+            throw ValidationError("--archive-depth must not be negative; --archive-max-bytes, --archive-max-members and --archive-max-ratio must be positive")
+        }
         for k in allowSkip where !Skipped.kinds.contains(k) {
             throw ValidationError("--allow-skip takes \(Skipped.kinds.joined(separator: ", ")), not '\(k)'")
         }
@@ -136,6 +154,11 @@ struct ScanFlags: ParsableArguments {
         o.useIgnoreFiles = !noIgnore
         o.followSymlinks = follow
         o.decode = !noDecode
+        o.archives.enabled = !noArchives
+        o.archives.maxDepth = archiveDepth
+        o.archives.maxBytes = archiveMaxBytes * 1024 * 1024
+        o.archives.maxMembers = archiveMaxMembers
+        o.archives.maxRatio = archiveMaxRatio
         o.workers = threads
         return o
     }
@@ -347,7 +370,7 @@ struct HookCommand: ParsableCommand {
         @Flag(help: "Replace an existing pre-commit hook instead of chaining it.")
         var force = false
 
-        @Option(help: ArgumentHelp("Let commits through although staged files of this kind could not be scanned (too-large, binary, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
+        @Option(help: ArgumentHelp("Let commits through although staged files of this kind could not be scanned (too-large, binary, archive, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
         var allowSkip: [String] = []
 
         func validate() throws {

@@ -194,6 +194,33 @@ import Testing
         #expect(scan.status == 0 && scan.err.contains("skipped big.txt: too large") && scan.err.contains("1 binary file"))
     }
 
+    /// Reproduction: zip, jar, tar.gz and gz members were skipped as "binary" and a credential committed inside
+    /// a release tarball passed the hook. Members are scanned; an archive that cannot be read blocks by name.
+    @Test func hookOpensStagedArchivesAndBlocksOnOnesItCannotRead() throws {
+        let repo = try Self.hookedRepo()
+        let script = """
+        import tarfile, io, zipfile
+        data = b'STRIPE_KEY = "\(CLITests.stripeKey)"\\n'
+        with tarfile.open('release.tar.gz', 'w:gz') as t:
+            info = tarfile.TarInfo('release/config.py'); info.size = len(data); t.addfile(info, io.BytesIO(data))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, 'w') as z: z.writestr('a.txt', 'hello')
+        open('broken.zip', 'wb').write(buf.getvalue()[:40])
+        """
+        let made = try CLITests.run("/usr/bin/env", ["python3", "-c", script], cwd: repo.path)
+        #expect(made.status == 0, "\(made.err)")
+        try repo.git("add", "release.tar.gz")
+        let blocked = try repo.git("commit", "-qm", "release")
+        #expect(blocked.status != 0 && (blocked.out + blocked.err).contains("release.tar.gz!release/config.py"),
+                "\(blocked.out)\(blocked.err)")
+        #expect(!(blocked.out + blocked.err).contains(CLITests.stripeKey))
+        try repo.git("reset", "-q", "release.tar.gz")
+        try repo.git("add", "broken.zip")
+        let broken = try CLITests.arca(["scan", "--staged", repo.path])
+        #expect(broken.status == 3 && broken.err.contains("broken.zip") && broken.err.contains("archive"), "\(broken.err)")
+        #expect(try CLITests.arca(["scan", "--staged", repo.path, "--allow-skip", "archive"]).status == 0)
+    }
+
     /// Reproduction: `arca hook install` in a linked worktree wrote into `.git/worktrees/<name>/hooks`, which git
     /// never runs, so a secret was committed.
     @Test func hookInstalledFromALinkedWorktreeBlocksItsCommits() throws {

@@ -203,10 +203,11 @@ extension Scanner {
                     switch detectText(buf, path: job.path, scratch: scratch) {
                     case .skipped(let reason):
                         local.stats.skipped.append(Skipped(path: "\(job.path)@\(job.blob)", reason: reason))
-                    case .scanned(let findings):
+                    case .scanned(let findings, let nested):
                         local.stats.filesScanned += 1
                         local.stats.bytesScanned += buf.count
                         for f in findings { local.findings.append((job.commit, job.blob, f)) }
+                        local.stats.skipped += nested.map { Skipped(path: "\($0.path)@\(job.blob)", reason: $0.reason) }
                     }
                 }
             } catch {
@@ -320,7 +321,8 @@ extension Scanner {
                 continue
             }
             let outcome: TextOutcome
-            if !file.wholeFile && file.bytes.count > options.maxFileSize {
+            let archive = options.archives.enabled && file.bytes.withUnsafeBytes { Archives.recognises($0) }
+            if !file.wholeFile && file.bytes.count > options.maxFileSize && !archive {
                 // Over the size limit: only its added lines count, so they are scanned alone (every other line
                 // emptied, so line numbers stay), whatever the file's size.
                 let sparse = StagedSnapshot.addedLinesOnly(file.bytes, file.addedLines)
@@ -328,16 +330,20 @@ extension Scanner {
                                                              scanBinary: true) }
             } else {
                 // Binary content is scanned as raw bytes: nothing staged goes through unscanned.
+                // An archive over the size limit is opened all the same (its members keep the limit): its diff
+                // has no lines to go by.
                 outcome = file.bytes.withUnsafeBytes {
-                    detectText($0, path: file.path, scratch: scratch, scanBinary: true)
+                    detectText($0, path: file.path, scratch: scratch, scanBinary: true, largeArchive: archive)
                 }
             }
             switch outcome {
             case .skipped(let reason): result.skipped.append(Skipped(path: file.path, reason: reason))
-            case .scanned(let found):
+            case .scanned(let found, let nested):
                 result.filesScanned += 1
                 result.bytesScanned += file.bytes.count
-                for f in found where file.wholeFile
+                result.skipped += nested
+                // Lines of an archive's members are not lines of the diff: whatever an archive holds counts.
+                for f in found where file.wholeFile || f.archive != nil
                     || (f.line...max(f.line, f.endLine)).contains(where: file.addedLines.contains) {
                     result.findings.append(f)
                 }
