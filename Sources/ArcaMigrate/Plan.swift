@@ -108,6 +108,11 @@ public struct Planner: Sendable {
         var skipped: [Plan.Skip] = []
         var sites: [Site] = []
         var texts: [String: (String, [Unicode.Scalar], Language)] = [:]
+        // A password hash is not a credential a program reads: there is nothing to look up, only a password to
+        // change (and the hash to remove).
+        for f in findings where f.kind == .passwordHash {
+            skipped.append(.init(path: f.path, line: f.line, reason: "a password hash, not a credential a program reads: remove it and change the password"))
+        }
         let wanted = findings.filter { $0.kind == .secret || (env != nil && $0.kind == .envUsage && $0.credentialName == true) }
         // A member of an archive is not a file migrate can rewrite: the archive is rebuilt from its sources.
         for f in wanted where f.archive != nil {

@@ -23,7 +23,7 @@ public struct Verifier: Sendable {
             guard let data = FileManager.default.contents(atPath: root + "/" + p) else { continue }
             let text = String(decoding: data, as: UTF8.self)
             let found = scanner.scan(bytes: Array(data), path: p, scratch: scratch).findings
-            if found.contains(where: { f in f.kind == .secret && values.contains { $0.contains(f.secret) } })
+            if found.contains(where: { f in f.kind.holdsSecret && values.contains { $0.contains(f.secret) } })
                 || values.contains(where: { text.contains($0) }) {
                 out.append(p)
             }

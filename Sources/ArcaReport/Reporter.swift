@@ -40,6 +40,7 @@ public struct ReportInput: Sendable {
     }
 
     var secretCount: Int { findings.filter { $0.kind == .secret }.count }
+    var hashCount: Int { findings.filter { $0.kind == .passwordHash }.count }
     var envCount: Int { findings.filter { $0.kind == .envUsage }.count }
 }
 
@@ -71,6 +72,7 @@ public enum Reporter {
         var s = "arca: scanned " + (r.commitsScanned > 0 ? "\(r.commitsScanned) commits, " : "")
             + "\(r.filesScanned) \(r.commitsScanned > 0 ? "blobs" : "files") (\(formatBytes(r.bytesScanned))) in "
             + "\(formatSeconds(r.seconds)): \(input.secretCount) secret\(input.secretCount == 1 ? "" : "s")"
+        if input.hashCount > 0 { s += ", \(input.hashCount) password hash\(input.hashCount == 1 ? "" : "es")" }
         s += ", \(input.envCount) env-usage"
         if !r.skipped.isEmpty { s += ", \(r.skipped.count) skipped" }
         if input.suppressedByBaseline > 0 { s += ", \(input.suppressedByBaseline) in baseline" }
@@ -113,10 +115,10 @@ public enum JSONReport {
             ("endLine", .int(f.endLine)),
             ("endColumn", .int(f.endColumn)),
             ("secret", .string(f.displaySecret(reveal: reveal))),
-            ("redacted", .bool(!reveal && f.kind == .secret)),
+            ("redacted", .bool(!reveal && f.kind.holdsSecret)),
             ("fingerprint", .string(f.fingerprint)),
         ]
-        if f.kind == .secret { pairs.append(("entropy", .double(f.entropy))) }
+        if f.kind.holdsSecret { pairs.append(("entropy", .double(f.entropy))) }
         if let v = f.variable { pairs.append(("variable", .string(v))) }
         if let l = f.language { pairs.append(("language", .string(l))) }
         if let c = f.credentialName { pairs.append(("credential", .bool(c))) }
@@ -143,6 +145,7 @@ public enum JSONReport {
                 ("bytesScanned", .int(r.bytesScanned)),
                 ("seconds", .double(r.seconds)),
                 ("secrets", .int(input.secretCount)),
+                ("passwordHashes", .int(input.hashCount)),
                 ("envUsages", .int(input.envCount)),
                 ("skipped", .int(r.skipped.count)),
                 ("errors", .int(r.errors.count)),

@@ -21,7 +21,7 @@ public enum SARIFReport {
                 commitNote = " (added in commit \(c.id.prefix(12)) by \(c.author) on \(c.date)"
                     + (f.presentAtHead == false ? "; no longer at HEAD, but still in history" : "") + ")"
             }
-            let message = f.kind == .secret
+            let message = f.kind.holdsSecret
                 ? "\(f.ruleDescription) found: \(f.displaySecret(reveal: input.reveal))\(commitNote)"
                 : "Reads \(f.credentialName == true ? "credential " : "")environment variable \(f.secret) (\(f.language ?? "?"))"
             return .object([
@@ -83,7 +83,7 @@ public enum SARIFReport {
     static func rule(_ rule: Rule?, id: String, finding f: Finding) -> JSONValue {
         let description = rule?.description ?? f.ruleDescription
         let severity = rule?.severity ?? f.severity
-        let help = f.kind == .secret
+        let help = f.kind.holdsSecret
             ? "Move the secret to a vault (arca migrate), rotate it (git history still holds it), or mark a false "
                 + "positive with an arca:ignore comment or a baseline entry."
             : "This code reads a credential from the environment; arca migrate --env can turn it into a vault lookup."
@@ -95,7 +95,7 @@ public enum SARIFReport {
             ("help", .object([("text", .string(help))])),
             ("defaultConfiguration", .object([("level", .string(level(severity)))])),
             ("properties", .object([
-                ("tags", .array([.string("security"), .string(f.kind == .secret ? "secret" : "env-usage")])),
+                ("tags", .array([.string("security"), .string(f.kind.rawValue)])),
                 ("precision", .string(precision(rule?.confidence ?? f.confidence))),
                 ("security-severity", .string(securitySeverity(severity))),
             ])),

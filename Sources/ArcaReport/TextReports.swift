@@ -19,9 +19,9 @@ public enum TextReport {
             case .medium: sevColor = "33"
             default: sevColor = "36"
             }
-            let label = f.kind == .secret ? f.severity.rawValue : "env-usage"
+            let label = f.kind.holdsSecret ? f.severity.rawValue : "env-usage"
             var head = "  \(f.line):\(f.column)  \(paint(label, sevColor))  \(paint(f.ruleID, "1"))  \(f.ruleDescription)"
-            if f.kind == .secret {
+            if f.kind.holdsSecret {
                 head += "  [\(f.confidence.rawValue) confidence"
                 if f.checksum == .valid { head += ", checksum valid" }
                 if let e = f.encoding { head += ", \(e)-encoded" }
@@ -47,7 +47,7 @@ public enum TextReport {
             out += "\nBaseline entries that no longer match anything (remove them with `arca baseline create`):\n"
             for e in input.staleBaseline { out += "  \(e.fingerprint)  \(e.ruleID)  \(e.path)\n" }
         }
-        if input.secretCount > 0 {
+        if input.secretCount + input.hashCount > 0 {
             out += "\n" + paint(staged ? "Commit blocked: this change adds secrets." : "Secrets found.", "1;31") + " Three ways out:\n"
             out += "  1. Move the secret to the vault and look it up at run time: arca migrate (then rotate it if it was\n"
             out += "     ever pushed: git history keeps it).\n"
@@ -65,7 +65,7 @@ extension String {
 /// JUnit XML: one test case per finding (a failure), or one passing case when the scan is clean.
 public enum JUnitReport {
     public static func render(_ input: ReportInput) -> String {
-        let failures = input.findings.filter { $0.kind == .secret }
+        let failures = input.findings.filter { $0.kind.holdsSecret }
         let envs = input.findings.filter { $0.kind == .envUsage }
         let total = max(1, failures.count + envs.count + input.result.errors.count)
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -78,7 +78,7 @@ public enum JUnitReport {
         for f in input.findings {
             let name = xml("\(f.ruleID) at \(f.path):\(f.line):\(f.column)")
             out += "    <testcase classname=\"\(xml(f.path))\" name=\"\(name)\" time=\"0\">\n"
-            if f.kind == .secret {
+            if f.kind.holdsSecret {
                 let message = xml("\(f.ruleDescription): \(f.displaySecret(reveal: input.reveal))")
                 out += "      <failure type=\"\(f.severity.rawValue)\" message=\"\(message)\">"
                 out += xml("\(f.path):\(f.line):\(f.column) \(f.ruleID) fingerprint \(f.fingerprint)\n"

@@ -19,7 +19,13 @@ public enum Confidence: String, Sendable, Codable, CaseIterable, Comparable {
 /// What a rule finds: an embedded credential, or code/config that reads or defines one through the environment.
 public enum FindingKind: String, Sendable, Codable {
     case secret
+    /// A password hash (bcrypt, sha-crypt, MD5-crypt, yescrypt, argon2 …) in a `user:HASH` record or a SQL
+    /// dump: not a live key, but crackable offline, so as sensitive as a secret (redacted, fails a build).
+    case passwordHash = "password-hash"
     case envUsage = "env-usage"
+
+    /// Whether the finding's value is sensitive: a secret or a password hash (not an env-usage name).
+    public var holdsSecret: Bool { self != .envUsage }
 }
 
 /// An offline validator for tokens that embed a checksum.

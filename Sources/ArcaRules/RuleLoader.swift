@@ -113,9 +113,9 @@ public enum RuleLoader {
         let provider = try string("provider", required: false) ?? "Generic"
         let kindText = try string("kind", required: false) ?? "secret"
         guard let kind = FindingKind(rawValue: kindText) else {
-            throw fail("kind", "must be 'secret' or 'env-usage'", at: fields["kind"])
+            throw fail("kind", "must be 'secret', 'password-hash' or 'env-usage'", at: fields["kind"])
         }
-        let sevText = try string("severity", required: false) ?? (kind == .secret ? "high" : "info")
+        let sevText = try string("severity", required: false) ?? (kind.holdsSecret ? "high" : "info")
         guard let severity = Severity(rawValue: sevText) else {
             throw fail("severity", "must be one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))",
                        at: fields["severity"])
@@ -129,7 +129,7 @@ public enum RuleLoader {
         do { pattern = try Regex(patternText) } catch {
             throw fail("pattern", "does not compile: \(error)", at: fields["pattern"])
         }
-        let groupName = try string("secret-group", required: false) ?? (kind == .secret ? "secret" : "name")
+        let groupName = try string("secret-group", required: false) ?? (kind.holdsSecret ? "secret" : "name")
         guard let secretGroup = pattern.groupNumber(named: groupName) else {
             throw fail("pattern", "needs a named group (?<\(groupName)>…)", at: fields["pattern"])
         }

@@ -33,7 +33,7 @@ public struct Baseline: Sendable {
 
     /// A baseline accepting every secret finding in `findings` (env-usage findings are informational).
     public init(findings: [Finding]) {
-        self.init(entries: findings.filter { $0.kind == .secret }.map {
+        self.init(entries: findings.filter { $0.kind.holdsSecret }.map {
             BaselineEntry(fingerprint: $0.fingerprint, ruleID: $0.ruleID, path: $0.path)
         })
     }
@@ -91,7 +91,7 @@ public struct Baseline: Sendable {
         var kept: [Finding] = []
         var suppressed = 0
         for f in findings {
-            if f.kind == .secret && known.contains(f.fingerprint) {
+            if f.kind.holdsSecret && known.contains(f.fingerprint) {
                 suppressed += 1
                 seen.insert(f.fingerprint)
             } else {

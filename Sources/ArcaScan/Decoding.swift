@@ -50,7 +50,7 @@ enum Decoding {
             let encoded = String(decoding: UnsafeRawBufferPointer(rebasing: buf[r]), as: UTF8.self)
             text.withUnsafeBytes { tb in
                 var found = detector.detect(tb, path: path, scratch: scratch).filter { f in
-                    f.kind == .secret && String(decoding: decoded, as: UTF8.self).contains(f.secret)
+                    f.kind.holdsSecret && String(decoding: decoded, as: UTF8.self).contains(f.secret)
                 }
                 if depth < maxDepth {
                     let inner = UnsafeRawBufferPointer(rebasing: tb[decodedRange])

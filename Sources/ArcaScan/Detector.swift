@@ -186,7 +186,7 @@ public struct Detector: Sendable {
         }
         // Low-confidence candidates took part in the overlap resolution (a token whose checksum fails must not
         // come back through a generic rule); now they go.
-        kept.removeAll { $0.finding.kind == .secret && $0.finding.confidence < options.minConfidence }
+        kept.removeAll { $0.finding.kind.holdsSecret && $0.finding.confidence < options.minConfidence }
         kept.sort { $0.offset < $1.offset }
 
         // 4. Line and column numbers, counted once through the buffer (columns from the previous finding on the
@@ -208,21 +208,21 @@ public struct Detector: Sendable {
             c.finding.endColumn = endLine == line
                 ? c.finding.column + Detector.scalarCount(base, c.offset, c.end)
                 : Detector.scalarCount(base, endLineStart, c.end) + 1
-            if c.finding.kind == .secret {
+            if c.finding.kind.holdsSecret {
                 // Other secrets within the context kept around this one, on the same line.
                 let lo = c.offset - Detector.contextBytes, hi = c.end + Detector.contextBytes
                 var others: [String] = []
                 var j = i - 1
                 while j >= 0 && kept[j].offset >= lo - Detector.contextWindow {
                     let o = kept[j]
-                    if o.finding.kind == .secret && o.end > lo && o.offset >= lineStartOffset { others.append(o.finding.secret) }
+                    if o.finding.kind.holdsSecret && o.end > lo && o.offset >= lineStartOffset { others.append(o.finding.secret) }
                     j -= 1
                 }
                 j = i + 1
                 while j < kept.count && kept[j].offset < hi {
                     let o = kept[j]
                     let gap = min(c.end, o.offset)..<max(c.end, o.offset)
-                    if o.finding.kind == .secret && memchr(base + gap.lowerBound, 0x0a, gap.count) == nil {
+                    if o.finding.kind.holdsSecret && memchr(base + gap.lowerBound, 0x0a, gap.count) == nil {
                         others.append(o.finding.secret)
                     }
                     j += 1

@@ -29,7 +29,7 @@ public struct Redactor: Sendable {
     public init(findings: [Finding], values extra: [String] = []) {
         var values = extra
         for f in findings {
-            if f.kind == .secret { values.append(f.secret) }
+            if f.kind.holdsSecret { values.append(f.secret) }
             if let v = f.definedValue { values.append(v) }
             if let v = f.encodedValue { values.append(v) }
         }

@@ -105,7 +105,7 @@ struct Migrate: ParsableCommand {
             throw CLIError(code: e.runtime ? Exit.runtime : Exit.usage, message: "arca: cannot scan \(e)")
         }
         let scanned = findings
-        findings = findings.filter { ($0.kind == .secret || env) && !Planner.helperNames.contains(($0.path as NSString).lastPathComponent) }
+        findings = findings.filter { ($0.kind != .envUsage || env) && !Planner.helperNames.contains(($0.path as NSString).lastPathComponent) }
         if let from { findings = try Self.select(findings, report: from) }
         let ruleIDs = Set(ruleSet.rules.map(\.id))
         let onlyPaths = only.filter { !ruleIDs.contains($0) }

@@ -313,7 +313,7 @@ struct Scan: ParsableCommand {
         let failure = scan.finish(result, redactor: input.redactor, quiet: quiet)
         if !quiet { IO.write(fd: 2, Reporter.summary(input) + "\n") }
         if let failure { throw ExitCode(failure) }
-        if findings.contains(where: { $0.kind == .secret && $0.severity >= failOn }) {
+        if findings.contains(where: { $0.kind.holdsSecret && $0.severity >= failOn }) {
             throw ExitCode(Exit.leaks)
         }
     }

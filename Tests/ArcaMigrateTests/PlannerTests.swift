@@ -32,6 +32,28 @@ import Testing
         #expect(text.contains("=\"$(arca_secret ") && text.contains("|| exit 1"))
     }
 
+    /// A password hash and a member of an archive are named skips, never rewritten nor silently dropped.
+    @Test func passwordHashesAndArchiveMembersAreNamedSkips() throws {
+        let (plan, _) = try Self.plan([
+            "etc/htpasswd": "ops:$2y$10$3IhnZtPr8ZdhMPQ94gjG6gfL3IVQa5Rtm9fzIoDWW9it3XHp1HZRU\n",
+        ])
+        #expect(plan.files.isEmpty)
+        #expect(plan.skipped.contains { $0.path == "etc/htpasswd" && $0.reason.contains("password hash") }, "\(plan.skipped)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("arca-plan-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let zip = Process()
+        zip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        zip.arguments = ["python3", "-c", "import zipfile; zipfile.ZipFile('a.zip', 'w').writestr('c.py', 'KEY = \"\(Self.stripe)\"\\n')"]
+        zip.currentDirectoryURL = URL(fileURLWithPath: root)
+        try zip.run()
+        zip.waitUntilExit()
+        let findings = try Scanner(rules: try RuleSet.load(builtin: true, extraDirectories: [])).scan(root: root).findings
+        #expect(findings.contains { $0.path == "a.zip!c.py" })
+        let p = Planner(root: root).plan(findings)
+        #expect(p.files.isEmpty)
+        #expect(p.skipped.contains { $0.path == "a.zip!c.py" && $0.reason.contains("inside the archive a.zip") }, "\(p.skipped)")
+    }
+
     @Test func pythonTripleQuotedAndRepeatedValues() throws {
         let (plan, _) = try Self.plan(["a.py": """
             STRIPE_KEY = \"\"\"\(Self.stripe)\"\"\"

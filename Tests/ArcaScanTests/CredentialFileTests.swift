@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ArcaRules
 @testable import ArcaScan
+@testable import ArcaReport
 
 /// Credential files with their own syntax, password hashes and framework secrets, as people commit them by
 /// mistake. Each fixture is written from the format's own documentation with made-up values, and is scanned
@@ -52,6 +53,25 @@ import Testing
         } else {
             #expect(found.contains { $0.ruleID == c.rule }, "\(c.path): \(found.map(\.ruleID))")
         }
+    }
+
+    /// Password hashes are their own kind of finding (crackable, not a live key): redacted like secrets, failing
+    /// a build like secrets, counted on their own.
+    @Test func passwordHashesAreTheirOwnKindAndRedacted() throws {
+        let tree = TempTree()
+        for (i, c) in Self.cases.enumerated() where c.rule.hasPrefix("password-hash") {
+            tree.write("\(i)/\(c.path)", c.text)
+        }
+        let result = try Fixtures.scan(tree)
+        let hashes = result.findings.filter { $0.ruleID.hasPrefix("password-hash") }
+        #expect(hashes.count >= 8 && hashes.allSatisfy { $0.kind == .passwordHash && $0.kind.holdsSecret })
+        let input = ReportInput(findings: result.findings, result: result, root: tree.path, absoluteRoot: tree.path,
+                                reveal: false, rules: Fixtures.rules, toolVersion: "0.0.0-test")
+        for format in ReportFormat.allCases {
+            let text = Reporter.render(input, format: format)
+            for h in hashes { #expect(!text.contains(h.secret), "\(format) printed a password hash") }
+        }
+        #expect(Reporter.summary(input).contains("password hash"))
     }
 
     /// The same files with nothing secret in them: templates, references, empty values.

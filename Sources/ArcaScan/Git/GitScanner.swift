@@ -179,7 +179,7 @@ extension Scanner {
             var f = k.finding
             if infos[k.commit] == nil { infos[k.commit] = try repo.commit(commits[k.commit]).info }
             f.commit = infos[k.commit]
-            f.presentAtHead = f.kind == .secret ? present.contains(f.ruleID + "\u{0}" + f.secret) : nil
+            f.presentAtHead = f.kind.holdsSecret ? present.contains(f.ruleID + "\u{0}" + f.secret) : nil
             result.findings.append(f)
         }
         result.findings.sort(by: Scanner.order)
@@ -227,9 +227,9 @@ extension Scanner {
                        scanned: Set<GitOID>, errors: inout [String]) throws -> Set<String> {
         guard !findings.isEmpty, let head = try repo.headCommit() else { return [] }
         var byBlob: [GitOID: [String]] = [:]
-        for (blob, f) in findings where f.kind == .secret { byBlob[blob, default: []].append(f.ruleID + "\u{0}" + f.secret) }
+        for (blob, f) in findings where f.kind.holdsSecret { byBlob[blob, default: []].append(f.ruleID + "\u{0}" + f.secret) }
         var present = Set<String>()
-        let secrets = Set(findings.filter { $0.1.kind == .secret }.map { ($0.1.ruleID, $0.1.secret) }.map { "\($0.0)\u{0}\($0.1)" })
+        let secrets = Set(findings.filter { $0.1.kind.holdsSecret }.map { ($0.1.ruleID, $0.1.secret) }.map { "\($0.0)\u{0}\($0.1)" })
         let tree = try repo.commit(head).tree
         var failures: [String] = []
         try repo.allBlobs(tree: tree) { path, blob in
