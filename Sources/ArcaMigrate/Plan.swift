@@ -145,7 +145,14 @@ public struct Planner: Sendable {
                 let lo = lineStarts[f.line - 1] + f.column - 1
                 if f.kind == .envUsage {
                     // In configuration a variable is defined, not read: its value is a secret finding of its own.
-                    if language.id.isConfig { continue }
+                    if language.id.isConfig {
+                        // `${NAME}` in configuration is a read the runtime resolves from the environment: it stays,
+                        // and the environment gives it a vault reference (`arca run`).
+                        if f.ruleID == "env-config-interpolation" {
+                            skipped.append(.init(path: path, line: f.line, reason: "${\(f.secret)} is resolved from the environment at run time: keep it, and give \(f.secret) as a vault reference in the environment (arca run)"))
+                        }
+                        continue
+                    }
                     let lineEnd = f.line < lineStarts.count ? lineStarts[f.line] - 1 : scalars.count
                     let line = String(String.UnicodeScalarView(scalars[lineStarts[f.line - 1]..<max(lineStarts[f.line - 1], lineEnd)]))
                     guard let range = EnvReads.expression(f.secret, language: language.id, line: line, lineStart: lineStarts[f.line - 1], at: lo) else {

@@ -58,18 +58,96 @@ public struct Detector: Sendable {
         self.options = options
     }
 
+    /// Assignments in a shell script (`NAME=…`, `export`/`local`/`readonly`/`declare NAME=…`, `read NAME`,
+    /// `for NAME in`) whose value does not read the same name: each name with the offset where its first such
+    /// assignment ends. A `$NAME` after that offset reads the script's own variable, not the environment.
+    static func shellAssignments(_ buf: UnsafeRawBufferPointer, scratch: DetectorScratch) -> [String: Int] {
+        var out: [String: Int] = [:]
+        var limitHit = false
+        scratch.matcher.allMatches(shellAssignment, in: buf, from: 0, to: buf.count, limitHit: &limitHit) { m in
+            guard let r = m[group: 1] ?? m[group: 2] ?? m[group: 3] else { return }
+            let name = String(decoding: buf[r], as: UTF8.self)
+            guard out[name] == nil else { return }
+            let rest = String(decoding: buf[m.whole.upperBound..<Detector.lineEnd(buf.baseAddress!.assumingMemoryBound(to: UInt8.self), buf.count, m.whole.upperBound, forward: 0, within: 4096)], as: UTF8.self)
+            // `TOKEN="${TOKEN:-…}"` reads the environment's TOKEN before it assigns it.
+            if rest.contains("$" + name) || rest.contains("${" + name) { return }
+            out[name] = m.whole.upperBound
+        }
+        return out
+    }
+
+    static let shellAssignment = try! Regex(
+        #"(?m)(?:^|[;&|][ \t]{0,4}|\bthen[ \t]{1,4}|\bdo[ \t]{1,4})[ \t]{0,16}(?:(?:export|local|readonly|typeset|declare(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4})[ \t]{1,4})?([A-Za-z_][A-Za-z0-9_]{0,100})\+?=|\bread[ \t]{1,4}(?:-[A-Za-z]{1,8}(?:[ \t]{1,4}[^ \t\n-][^ \t\n]{0,40})?[ \t]{1,4}){0,6}([A-Za-z_][A-Za-z0-9_]{0,100})\b|\bfor[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})[ \t]{1,4}in\b"#)
+
     /// Names that look like credentials (for env-usage findings).
     static let credentialName = try! Regex(
         #"(?i)(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"#
             + #"client[_-]?secret|credential|auth(?!or)|(?:^|_)key(?:$|_|s$)|dsn|conn(?:ection)?[_-]?str|"#
             + #"database[_-]?url|db[_-]?url|signing|webhook|cookie[_-]?secret|session[_-]?secret|jwt)"#)
 
-    /// Whether an environment variable name looks like it holds a credential.
+    /// Whether an environment variable name looks like it holds a credential: a credential word
+    /// (`PASSWORD`, `TOKEN`, `API_KEY` …) that is the name's last part, or followed only by qualifiers
+    /// (`_PROD`, `_2`, `_BASE64`, `_KEY` …). `JWT_FUZZ_DEEP`, `TOKEN_EXPIRY`, `API_TOKEN_URL`, `AUTH_DOMAIN`
+    /// and `DB_PASSWORD_FILE` name something else: a setting, a location, a file.
     public static func looksLikeCredential(_ name: String, matcher: Matcher? = nil) -> Bool {
         // The shell's own variables: `$PWD` is the working directory, not a password.
         if shellVariables.contains(name) { return false }
-        return matcher.map { credentialName.matches(name, matcher: $0) } ?? credentialName.matches(name)
+        let bytes = Array(name.utf8)
+        var lastWord: Range<Int>? = nil
+        var limitHit = false
+        let find = { (m: Matcher) in
+            bytes.withUnsafeBytes { buf in
+                m.allMatches(credentialName, in: buf, from: 0, to: buf.count, limitHit: &limitHit) { lastWord = $0.whole }
+            }
+        }
+        if let matcher { find(matcher) } else { find(Matcher()) }
+        guard let word = lastWord else { return false }
+        var rest = String(decoding: bytes[word.upperBound...], as: UTF8.self)
+        // A plural (`…_CREDENTIALS`, `…_TOKENS`) is still the credential word.
+        if let s = rest.first, s == "s" || s == "S", rest.count == 1 || "_-.".contains(rest[rest.index(after: rest.startIndex)]) {
+            rest.removeFirst()
+        }
+        let matched = String(decoding: bytes[word], as: UTF8.self).lowercased()
+        return credentialQualifiers(rest, allowURL: matched.contains("webhook") || matched.contains("dsn"))
     }
+
+    /// Whether what follows a credential word in a name only qualifies it (an environment, a number, an
+    /// encoding), split at `_`, `-`, `.` and lower-to-upper case changes.
+    static func credentialQualifiers(_ rest: String, allowURL: Bool) -> Bool {
+        var parts: [String] = []
+        var current = ""
+        var previousLower = false
+        for ch in rest {
+            if ch == "_" || ch == "-" || ch == "." {
+                if !current.isEmpty { parts.append(current) }
+                current = ""
+                previousLower = false
+                continue
+            }
+            if ch.isUppercase && previousLower && !current.isEmpty {
+                parts.append(current)
+                current = ""
+            }
+            current.append(ch)
+            previousLower = ch.isLowercase || ch.isNumber
+        }
+        if !current.isEmpty { parts.append(current) }
+        return parts.allSatisfy { part in
+            let p = part.uppercased()
+            if p.allSatisfy(\.isNumber) { return true }
+            if p.first == "V", p.count > 1, p.dropFirst().allSatisfy(\.isNumber) { return true }
+            if allowURL && (p == "URL" || p == "URI") { return true }
+            return credentialQualifierWords.contains(p)
+        }
+    }
+
+    static let credentialQualifierWords: Set<String> = [
+        "PROD", "PRODUCTION", "PRD", "DEV", "DEVELOPMENT", "STAGING", "STAGE", "STG", "TEST", "TESTING", "QA", "UAT",
+        "LIVE", "SANDBOX", "LOCAL", "CI", "PRIMARY", "SECONDARY", "OLD", "NEW", "NEXT", "PREV", "PREVIOUS", "CURRENT",
+        "BASE", "VALUE", "B64", "BASE64", "HEX", "RAW", "ENC", "ENCODED", "ENCRYPTED", "JSON", "PEM", "DER", "KEY", "KEYS",
+        "SECRET", "TOKEN", "PRIVATE", "ADMIN", "ROOT", "MASTER", "READ", "WRITE", "RO", "RW",
+        "ACCESS", "REFRESH", "BEARER", "SIGNING", "HASH", "SALT", "PASS", "PASSWORD", "PWD", "DATA", "STRING", "STR",
+    ]
 
     static let shellVariables: Set<String> = ["PWD", "OLDPWD", "SSH_AUTH_SOCK", "XAUTHORITY", "KRB5CCNAME"]
 
@@ -188,6 +266,17 @@ public struct Detector: Sendable {
         // come back through a generic rule); now they go.
         kept.removeAll { $0.finding.kind.holdsSecret && $0.finding.confidence < options.minConfidence }
         kept.sort { $0.offset < $1.offset }
+        // A shell variable the script assigns itself is not read from the environment after that assignment.
+        if kept.contains(where: { $0.finding.kind == .envUsage && $0.finding.language == "shell" }) {
+            let assigned = Detector.shellAssignments(buf, scratch: scratch)
+            if !assigned.isEmpty {
+                kept.removeAll { c in
+                    guard c.finding.kind == .envUsage, c.finding.language == "shell",
+                          let at = assigned[c.finding.secret] else { return false }
+                    return at < c.offset
+                }
+            }
+        }
 
         // 4. Line and column numbers, counted once through the buffer (columns from the previous finding on the
         //    same line, so many findings on one huge line stay linear).
@@ -254,7 +343,7 @@ public struct Detector: Sendable {
         let lineBytes = UnsafeRawBufferPointer(rebasing: buf[ls..<le])
         if let ignored = Detector.inlineIgnore(lineBytes), ignored.isEmpty || ignored == rule.id { return nil }
         let secretBytes = UnsafeRawBufferPointer(rebasing: buf[sr])
-        let secret = String(decoding: secretBytes, as: UTF8.self)
+        var secret = String(decoding: secretBytes, as: UTF8.self)
         var variable: String?
         if let ng = rule.nameGroup, ng != rule.secretGroup, let r = m[group: ng] {
             variable = String(decoding: buf[r], as: UTF8.self)
@@ -277,6 +366,11 @@ public struct Detector: Sendable {
         }
 
         if rule.kind == .envUsage {
+            // Terraform reads input variable `x` from the environment as `TF_VAR_x`.
+            if rule.language == "terraform" {
+                secret = "TF_VAR_" + secret
+                finding.secret = secret
+            }
             let credential = Detector.looksLikeCredential(secret, matcher: scratch.matcher)
             switch options.envUsage {
             case .none: return nil
