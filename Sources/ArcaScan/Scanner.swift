@@ -115,25 +115,25 @@ public struct Scanner: Sendable {
             throw ScanError(message: "\(root): \(String(cString: strerror(errno)))")
         }
         let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-        let queue = Channel<FileJob>(capacity: 512)
-        let collector = Collector()
-        let workerCount = options.workers > 0 ? options.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let group = DispatchGroup()
-        for _ in 0..<workerCount {
-            DispatchQueue.global().async(group: group) { [self] in
-                self.work(queue: queue, collector: collector)
+        var walkResult = ScanResult(findings: [])
+        let pool = runPool { queue in
+            if isDir {
+                walk(root: root, queue: queue, result: &walkResult,
+                     tracked: options.useIgnoreFiles ? Scanner.tracked(under: root) : nil)
+            } else {
+                let name = root.split(separator: "/").last.map(String.init) ?? root
+                queue.push(SourceJob(origin: .file(absolute: root), path: name))
             }
         }
-        var walkResult = ScanResult(findings: [])
-        if isDir {
-            walk(root: root, queue: queue, result: &walkResult, tracked: options.useIgnoreFiles ? Scanner.tracked(under: root) : nil)
-        } else {
-            let name = root.split(separator: "/").last.map(String.init) ?? root
-            queue.push(FileJob(absolute: root, relative: name))
+        var result = ScanResult(findings: [])
+        result.filesScanned = pool.filesScanned
+        result.bytesScanned = pool.bytesScanned
+        result.limitHits = pool.limitHits
+        for o in pool.outcomes {
+            result.findings += o.findings
+            result.skipped += o.skipped
+            if let e = o.error { result.errors.append(e) }
         }
-        queue.close()
-        group.wait()
-        var result = collector.state.withLock { $0 }
         result.skipped += walkResult.skipped
         result.warnings += walkResult.warnings
         result.errors += walkResult.errors
@@ -145,17 +145,17 @@ public struct Scanner: Sendable {
 
     /// Scans bytes that do not come from the file system (standard input), reported under `path`.
     public func scan(bytes: [UInt8], path: String, scratch: DetectorScratch) -> ScanResult {
-        var result = ScanResult(findings: [])
         let started = Scanner.now()
-        switch bytes.withUnsafeBytes({ detectText($0, path: path, scratch: scratch) }) {
-        case .skipped(let reason): result.skipped.append(Skipped(path: path, reason: reason))
-        case .scanned(let findings, let nested):
-            result.findings = findings
-            result.skipped += nested
-            result.filesScanned = 1
-            result.bytesScanned = bytes.count
-        }
-        result.limitHits = scratch.limitHits
+        let before = scratch.limitHits
+        var counts = PoolResult()
+        var buffer: [UInt8] = []
+        let outcome = process(SourceJob(origin: .bytes(bytes), path: path), scratch: scratch, buffer: &buffer,
+                              repo: nil, counts: &counts)
+        var result = ScanResult(findings: outcome?.findings ?? [])
+        result.skipped = outcome?.skipped ?? []
+        result.filesScanned = counts.filesScanned
+        result.bytesScanned = counts.bytesScanned
+        result.limitHits = scratch.limitHits - before
         result.seconds = Scanner.now() - started
         return result
     }
@@ -280,7 +280,7 @@ public struct Scanner: Sendable {
 
     /// Walks the tree. In a repository the index decides: a tracked file is scanned even where `.gitignore`
     /// or `.arcaignore` would exclude it. Every path left out is recorded as skipped, with its reason.
-    func walk(root: String, queue: Channel<FileJob>, result: inout ScanResult,
+    func walk(root: String, queue: Channel<SourceJob>, result: inout ScanResult,
               tracked: (files: Set<String>, dirs: Set<String>)? = nil) {
         let matcher = Matcher()
         var rootIgnores = IgnoreRules.empty
@@ -354,44 +354,11 @@ public struct Scanner: Sendable {
                     subdirs.append(DirJob(absolute: abs, relative: rel, ignores: job.ignores,
                                           ancestors: job.ancestors + [id]))
                 } else {
-                    queue.push(FileJob(absolute: abs, relative: rel))
+                    queue.push(SourceJob(origin: .file(absolute: abs), path: rel))
                 }
             }
             closedir(dir)
             stack += subdirs.sorted { $0.relative > $1.relative }
-        }
-    }
-
-    // MARK: Workers
-
-    func work(queue: Channel<FileJob>, collector: Collector) {
-        let scratch = DetectorScratch(rules: detector.rules)
-        var local = ScanResult(findings: [])
-        var buffer: [UInt8] = []
-        while let job = queue.pop() {
-            switch Scanner.read(job.absolute, maxSize: options.maxFileSize, into: &buffer) {
-            case .failure(let reason):
-                local.skipped.append(Skipped(path: job.relative, reason: reason))
-                if reason.hasPrefix("unreadable") { local.errors.append("\(job.relative): \(reason)") }
-                continue
-            case .success(let count):
-                let outcome = buffer.withUnsafeBytes {
-                    detectText(UnsafeRawBufferPointer(rebasing: $0[0..<count]), path: job.relative, scratch: scratch)
-                }
-                switch outcome {
-                case .skipped(let reason): local.skipped.append(Skipped(path: job.relative, reason: reason))
-                case .scanned(let findings, let nested):
-                    local.filesScanned += 1
-                    local.bytesScanned += count
-                    local.findings += findings
-                    local.skipped += nested
-                }
-            }
-        }
-        local.limitHits = scratch.limitHits
-        collector.state.withLock { r in
-            r.findings += local.findings
-            r.mergeCounts(local)
         }
     }
 
@@ -456,14 +423,4 @@ public struct Scanner: Sendable {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
-}
-
-/// The workers' merged results.
-final class Collector: Sendable {
-    let state = Mutex(ScanResult(findings: []))
-}
-
-struct FileJob: Sendable {
-    var absolute: String
-    var relative: String
 }

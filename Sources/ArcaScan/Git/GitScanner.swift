@@ -74,40 +74,15 @@ extension Scanner {
         return try repo.commits(includeGlobs: [], includeRevisions: tips, exclude: [], maxCount: s.maxCount)
     }
 
-    struct BlobJob: Sendable {
-        var blob: GitOID
-        var path: String
-        var commit: Int
-    }
-
-    final class HistoryState: Sendable {
-        struct Inner {
-            var findings: [(commit: Int, blob: GitOID, finding: Finding)] = []
-            /// Counts, skips and warnings (its `findings` stay empty).
-            var stats = ScanResult(findings: [])
-        }
-        let inner = Mutex(Inner())
-    }
-
     func scanBlobs(repo: GitRepository, commits: [GitOID], restricted: Bool) throws -> ScanResult {
-        let gitDir = repo.gitDir
-        let queue = Channel<BlobJob>(capacity: 1024)
-        let state = HistoryState()
-        let workerCount = options.workers > 0 ? options.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let group = DispatchGroup()
         let matcher = Matcher()
-        for _ in 0..<workerCount {
-            DispatchQueue.global().async(group: group) { [self] in
-                self.historyWorker(gitDir: gitDir, queue: queue, state: state)
-            }
-        }
         // Walk: oldest first; a blob is scanned for the first commit (and path) that adds it.
         var seen = Set<GitOID>()
         var walkError: Error?
-        if restricted {
-            // A partial walk starts from commits whose parents it leaves out: whatever those parents already
-            // hold (a file the range only renames or reverts to) is not new, so it is not reported again.
-            do {
+        let pool = try runPool(gitDir: repo.gitDir, capacity: 1024) { (queue) throws in
+            if restricted {
+                // A partial walk starts from commits whose parents it leaves out: whatever those parents already
+                // hold (a file the range only renames or reverts to) is not new, so it is not reported again.
                 let inWalk = Set(commits)
                 var boundary: [GitOID] = []
                 for id in commits {
@@ -124,43 +99,51 @@ extension Scanner {
                     }
                     try repo.allBlobs(tree: tree) { _, blob in seen.insert(blob) }
                 }
-            } catch {
-                queue.close()
-                group.wait()
-                throw error
             }
-        }
-        var trees: [GitOID: GitOID] = [:]  // commit → tree, for parents (dropped as the walk moves on)
-        for (i, id) in commits.enumerated() {
-            do {
-                let (_, tree, parents) = try repo.commit(id)
-                var parentTree: GitOID?
-                if let p = parents.first {
-                    if let t = trees[p] {
-                        parentTree = t
-                    } else {
-                        do { parentTree = try repo.commit(p).tree } catch {
-                            if !repo.isShallow { throw error }  // shallow: the parent is not present
+            var trees: [GitOID: GitOID] = [:]  // commit → tree, for parents (dropped as the walk moves on)
+            for (i, id) in commits.enumerated() {
+                do {
+                    let (_, tree, parents) = try repo.commit(id)
+                    var parentTree: GitOID?
+                    if let p = parents.first {
+                        if let t = trees[p] {
+                            parentTree = t
+                        } else {
+                            do { parentTree = try repo.commit(p).tree } catch {
+                                if !repo.isShallow { throw error }  // shallow: the parent is not present
+                            }
                         }
                     }
+                    trees[id] = tree
+                    try repo.changedBlobs(tree: tree, old: parentTree) { path, blob in
+                        guard seen.insert(blob).inserted else { return }
+                        if detector.isPathAllowlisted(path, matcher: matcher) { return }
+                        queue.push(SourceJob(origin: .blob(blob), path: path, tag: i))
+                    }
+                    if trees.count > 4096 { trees.removeAll(keepingCapacity: true) }
+                } catch {
+                    walkError = error
+                    break
                 }
-                trees[id] = tree
-                try repo.changedBlobs(tree: tree, old: parentTree) { path, blob in
-                    guard seen.insert(blob).inserted else { return }
-                    if detector.isPathAllowlisted(path, matcher: matcher) { return }
-                    queue.push(BlobJob(blob: blob, path: path, commit: i))
-                }
-                if trees.count > 4096 { trees.removeAll(keepingCapacity: true) }
-            } catch {
-                walkError = error
-                break
             }
         }
-        queue.close()
-        group.wait()
         if let walkError { throw walkError }
 
-        var inner = state.inner.withLock { $0 }
+        struct Inner {
+            var findings: [(commit: Int, blob: GitOID, finding: Finding)] = []
+            /// Counts, skips and errors (its `findings` stay empty).
+            var stats = ScanResult(findings: [])
+        }
+        var inner = Inner()
+        inner.stats.filesScanned = pool.filesScanned
+        inner.stats.bytesScanned = pool.bytesScanned
+        inner.stats.limitHits = pool.limitHits
+        for o in pool.outcomes {
+            guard case .blob(let blob) = o.job.origin else { continue }
+            for f in o.findings { inner.findings.append((o.job.tag, blob, f)) }
+            inner.stats.skipped += o.skipped.map { Skipped(path: "\($0.path)@\(blob)", reason: $0.reason) }
+            if let e = o.error { inner.stats.errors.append(e) }
+        }
         // One finding per fingerprint: the earliest commit wins.
         inner.findings.sort { $0.commit < $1.commit }
         var byFingerprint: [String: Int] = [:]
@@ -186,40 +169,6 @@ extension Scanner {
         result.skipped.sort { $0.path < $1.path }
         result.commitsScanned = commits.count
         return result
-    }
-
-    func historyWorker(gitDir: String, queue: Channel<BlobJob>, state: HistoryState) {
-        let scratch = DetectorScratch(rules: detector.rules)
-        let repo: GitRepository
-        do { repo = try GitRepository(path: gitDir) } catch {
-            state.inner.withLock { $0.stats.errors.append("cannot open \(gitDir): \(error)") }
-            while queue.pop() != nil {}
-            return
-        }
-        var local = HistoryState.Inner()
-        while let job = queue.pop() {
-            do {
-                try repo.withBlob(job.blob) { buf in
-                    switch detectText(buf, path: job.path, scratch: scratch) {
-                    case .skipped(let reason):
-                        local.stats.skipped.append(Skipped(path: "\(job.path)@\(job.blob)", reason: reason))
-                    case .scanned(let findings, let nested):
-                        local.stats.filesScanned += 1
-                        local.stats.bytesScanned += buf.count
-                        for f in findings { local.findings.append((job.commit, job.blob, f)) }
-                        local.stats.skipped += nested.map { Skipped(path: "\($0.path)@\(job.blob)", reason: $0.reason) }
-                    }
-                }
-            } catch {
-                // A missing or corrupt object: the history could not be scanned whole.
-                local.stats.errors.append("\(job.path) (blob \(job.blob)): \(error)")
-            }
-        }
-        local.stats.limitHits = scratch.limitHits
-        state.inner.withLock { s in
-            s.findings += local.findings
-            s.stats.mergeCounts(local.stats)
-        }
     }
 
     /// Keys (rule ‖ NUL ‖ secret) of secrets found in blobs that HEAD's tree holds.
@@ -303,54 +252,54 @@ extension Scanner {
     public func scanStaged(_ snapshot: StagedSnapshot) throws(ScanError) -> ScanResult {
         let started = Scanner.now()
         var result = ScanResult(findings: [])
-        let scratch = DetectorScratch(rules: detector.rules)
-        let matcher = scratch.matcher
+        let matcher = Matcher()
         var ignores = IgnoreRules.empty
         if options.useIgnoreFiles, let text = snapshot.arcaignore {
             ignores = ignores.adding(base: "", texts: [text])
         }
-        for file in snapshot.files {
-            // Excluded by configuration: not scanned, but named, so a commit never carries a file nobody was
-            // told about.
-            if detector.isPathAllowlisted(file.path, matcher: matcher) {
-                result.skipped.append(Skipped(path: file.path, reason: Skipped.globalAllowlistReason))
-                continue
-            }
-            if ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
-                result.skipped.append(Skipped(path: file.path, reason: "ignored by .arcaignore"))
-                continue
-            }
-            let outcome: TextOutcome
-            let archive = options.archives.enabled && file.bytes.withUnsafeBytes { Archives.recognises($0) }
-            if !file.wholeFile && file.bytes.count > options.maxFileSize && !archive {
-                // Over the size limit: only its added lines count, so they are scanned alone (every other line
-                // emptied, so line numbers stay), whatever the file's size.
-                let sparse = StagedSnapshot.addedLinesOnly(file.bytes, file.addedLines)
-                outcome = sparse.withUnsafeBytes { detectText($0, path: file.path, scratch: scratch, maxSize: .max,
-                                                             scanBinary: true) }
-            } else {
-                // Binary content is scanned as raw bytes: nothing staged goes through unscanned.
-                // An archive over the size limit is opened all the same (its members keep the limit): its diff
-                // has no lines to go by.
-                outcome = file.bytes.withUnsafeBytes {
-                    detectText($0, path: file.path, scratch: scratch, scanBinary: true, largeArchive: archive)
+        let files = snapshot.files
+        let pool = runPool { queue in
+            for (index, file) in files.enumerated() {
+                // Excluded by configuration: not scanned, but named, so a commit never carries a file nobody was
+                // told about.
+                if detector.isPathAllowlisted(file.path, matcher: matcher) {
+                    result.skipped.append(Skipped(path: file.path, reason: Skipped.globalAllowlistReason))
+                    continue
                 }
-            }
-            switch outcome {
-            case .skipped(let reason): result.skipped.append(Skipped(path: file.path, reason: reason))
-            case .scanned(let found, let nested):
-                result.filesScanned += 1
-                result.bytesScanned += file.bytes.count
-                result.skipped += nested
-                // Lines of an archive's members are not lines of the diff: whatever an archive holds counts.
-                for f in found where file.wholeFile || f.archive != nil
-                    || (f.line...max(f.line, f.endLine)).contains(where: file.addedLines.contains) {
-                    result.findings.append(f)
+                if ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
+                    result.skipped.append(Skipped(path: file.path, reason: "ignored by .arcaignore"))
+                    continue
+                }
+                let archive = options.archives.enabled && file.bytes.withUnsafeBytes { Archives.recognises($0) }
+                if !file.wholeFile && file.bytes.count > options.maxFileSize && !archive {
+                    // Over the size limit: only its added lines count, so they are scanned alone (every other
+                    // line emptied, so line numbers stay), whatever the file's size.
+                    queue.push(SourceJob(origin: .bytes(StagedSnapshot.addedLinesOnly(file.bytes, file.addedLines)),
+                                         path: file.path, tag: index, scanBinary: true, maxSize: .max))
+                } else {
+                    // Binary content is scanned as raw bytes: nothing staged goes through unscanned. An archive
+                    // over the size limit is opened all the same (its members keep the limit): its diff has no
+                    // lines to go by.
+                    queue.push(SourceJob(origin: .bytes(file.bytes), path: file.path, tag: index, scanBinary: true,
+                                         largeArchive: archive))
                 }
             }
         }
-        result.limitHits = scratch.limitHits
+        result.filesScanned = pool.filesScanned
+        result.bytesScanned = pool.bytesScanned
+        result.limitHits = pool.limitHits
+        for o in pool.outcomes {
+            let file = files[o.job.tag]
+            result.skipped += o.skipped
+            if let e = o.error { result.errors.append(e) }
+            // Lines of an archive's members are not lines of the diff: whatever an archive holds counts.
+            for f in o.findings where file.wholeFile || f.archive != nil
+                || (f.line...max(f.line, f.endLine)).contains(where: file.addedLines.contains) {
+                result.findings.append(f)
+            }
+        }
         result.findings.sort(by: Scanner.order)
+        result.skipped.sort { $0.path < $1.path }
         result.seconds = Scanner.now() - started + snapshot.seconds
         return result
     }
