@@ -65,19 +65,51 @@ public struct Detector: Sendable {
         var out: [String: Int] = [:]
         var limitHit = false
         scratch.matcher.allMatches(shellAssignment, in: buf, from: 0, to: buf.count, limitHit: &limitHit) { m in
-            guard let r = m[group: 1] ?? m[group: 2] ?? m[group: 3] else { return }
+            guard let r = m[group: 1] ?? m[group: 2] ?? m[group: 3] ?? m[group: 4] else { return }
             let name = String(decoding: buf[r], as: UTF8.self)
             guard out[name] == nil else { return }
-            let rest = String(decoding: buf[m.whole.upperBound..<Detector.lineEnd(buf.baseAddress!.assumingMemoryBound(to: UInt8.self), buf.count, m.whole.upperBound, forward: 0, within: 4096)], as: UTF8.self)
             // `TOKEN="${TOKEN:-…}"` reads the environment's TOKEN before it assigns it.
-            if rest.contains("$" + name) || rest.contains("${" + name) { return }
+            if m[group: 1] != nil {
+                let rhs = String(decoding: buf[m.whole.upperBound..<shellWordEnd(buf, from: m.whole.upperBound)], as: UTF8.self)
+                if rhs.contains("$" + name) || rhs.contains("${" + name) { return }
+            }
             out[name] = m.whole.upperBound
         }
         return out
     }
 
+    /// Where the shell word starting at `from` ends: at unquoted white space, `;`, `&`, `|` or a line end, with
+    /// quotes, `$(…)` and backquotes kept whole.
+    static func shellWordEnd(_ buf: UnsafeRawBufferPointer, from: Int) -> Int {
+        var i = from, depth = 0
+        var quote: UInt8 = 0
+        while i < buf.count && i - from < 4096 {
+            let c = buf[i]
+            if c == 0x0a { break }
+            if quote != 0 {
+                if c == 0x5c && quote == 0x22 { i += 2; continue }
+                if c == quote { quote = 0 }
+            } else if c == 0x5c {
+                i += 2
+                continue
+            } else if c == 0x22 || c == 0x27 || c == 0x60 {
+                quote = c
+            } else if c == 0x24 && i + 1 < buf.count && buf[i + 1] == 0x28 {
+                depth += 1
+                i += 2
+                continue
+            } else if c == 0x29 && depth > 0 {
+                depth -= 1
+            } else if depth == 0 && (c == 0x20 || c == 0x09 || c == 0x3b || c == 0x26 || c == 0x7c) {
+                break
+            }
+            i += 1
+        }
+        return min(i, buf.count)
+    }
+
     static let shellAssignment = try! Regex(
-        #"(?m)(?:^|[;&|][ \t]{0,4}|\bthen[ \t]{1,4}|\bdo[ \t]{1,4})[ \t]{0,16}(?:(?:export|local|readonly|typeset|declare(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4})[ \t]{1,4})?([A-Za-z_][A-Za-z0-9_]{0,100})\+?=|\bread[ \t]{1,4}(?:-[A-Za-z]{1,8}(?:[ \t]{1,4}[^ \t\n-][^ \t\n]{0,40})?[ \t]{1,4}){0,6}([A-Za-z_][A-Za-z0-9_]{0,100})\b|\bfor[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})[ \t]{1,4}in\b"#)
+        #"(?m)(?:^|[;&|{(][ \t]{0,4}|\bthen[ \t]{1,4}|\bdo[ \t]{1,4}|\belse[ \t]{1,4})[ \t]{0,16}(?:(?:export|local|readonly|typeset|declare(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4})[ \t]{1,4})?([A-Za-z_][A-Za-z0-9_]{0,100})\+?=|\bread[ \t]{1,4}(?:(?:-[rsea]{1,4}|-[A-Za-z]{0,4}[ptnNdui][ \t]{1,4}(?:"[^"\n]{0,80}"|'[^'\n]{0,80}'|[^ \t\n"';-][^ \t\n;]{0,40}))[ \t]{1,4}){0,6}([A-Za-z_][A-Za-z0-9_]{0,100})\b|\bfor[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})[ \t]{1,4}in\b|(?:^|[;&|{(][ \t]{0,4})[ \t]{0,16}(?:local|declare|typeset|readonly)(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4}[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})(?=[ \t]{0,8}(?:;|\r?$))"#)
 
     /// Names that look like credentials (for env-usage findings).
     static let credentialName = try! Regex(
@@ -418,7 +450,9 @@ public struct Detector: Sendable {
         if let kind = rule.checksum {
             let verdict = Checksum.verify(secret, kind: kind)
             finding.checksum = verdict
-            if verdict == .valid && finding.confidence > .low { finding.confidence = .high }
+            // A valid checksum outweighs a placeholder-looking word inside the token (`…Fake…`, `…XXXX…`): the odds
+            // of one by chance are one in 62⁶.
+            if verdict == .valid { finding.confidence = .high }
             if verdict == .invalid { finding.confidence = .low }
         }
         finding.entropy = entropy

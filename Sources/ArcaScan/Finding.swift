@@ -65,6 +65,25 @@ public struct Finding: Sendable, Hashable {
         }.joined()
     }
 
+    /// What a report shows of the line after a secret: only what follows the value's visible end. A rule may
+    /// capture less than the whole value (a password with spaces, one with an escaped quote, a user name with
+    /// an `@`), so after an opening quote the line resumes at the closing quote, and after an unquoted value
+    /// it is not shown at all.
+    static func afterValue(_ before: String, _ secret: String, _ after: String) -> String {
+        guard !after.isEmpty else { return after }
+        guard let q = before.last, q == "\"" || q == "'" || q == "`" else { return "…" }
+        // A value cut at `\"` ends in a backslash: the quote after it is escaped.
+        var escaped = secret.reversed().prefix { $0 == "\\" }.count % 2 == 1
+        var i = after.startIndex
+        while i < after.endIndex {
+            let c = after[i]
+            if c == q && !escaped { return i == after.startIndex ? after : "…" + after[i...] }
+            escaped = c == "\\" && !escaped
+            i = after.index(after: i)
+        }
+        return "…"
+    }
+
     /// This finding, found in a member of the archive at `archivePath`: its path under the archive's (and its
     /// fingerprint with it).
     func inside(archive archivePath: String) -> Finding {
@@ -92,8 +111,9 @@ public struct Finding: Sendable, Hashable {
     public func displayLine(reveal: Bool) -> String {
         var shown = displaySecret(reveal: reveal)
         if let nl = shown.firstIndex(of: "\n") { shown = String(shown[..<nl]) + " …" }
-        guard !reveal, !otherSecretsOnLine.isEmpty else { return contextBefore + shown + contextAfter }
-        var before = contextBefore, after = contextAfter
+        let afterValue = reveal || !kind.holdsSecret ? contextAfter : Finding.afterValue(contextBefore, secret, contextAfter)
+        guard !reveal, !otherSecretsOnLine.isEmpty else { return contextBefore + shown + afterValue }
+        var before = contextBefore, after = afterValue
         for other in otherSecretsOnLine where !other.isEmpty {
             before = before.replacing(other, with: Finding.redact(other))
             after = after.replacing(other, with: Finding.redact(other))

@@ -23,7 +23,8 @@ public enum Keystores {
         // JKS: FE ED FE ED, JCEKS: CE CE CE CE, then the format version (1 or 2) as a 32-bit big-endian integer.
         let magic = (buf[0], buf[1], buf[2], buf[3])
         if magic == (0xFE, 0xED, 0xFE, 0xED) || magic == (0xCE, 0xCE, 0xCE, 0xCE) {
-            return buf[4] == 0 && buf[5] == 0 && buf[6] == 0 && (buf[7] == 1 || buf[7] == 2) ? javaKeystore : nil
+            guard buf[4] == 0 && buf[5] == 0 && buf[6] == 0 && (buf[7] == 1 || buf[7] == 2) else { return nil }
+            return onlyTrustedCertificates(buf) ? nil : javaKeystore
         }
         // PKCS#12 (RFC 7292): SEQUENCE { version INTEGER 3, authSafe ContentInfo { contentType pkcs7-data … } }.
         guard buf[0] == 0x30 else { return nil }
@@ -40,6 +41,31 @@ public enum Keystores {
             j += 1
         }
         return nil
+    }
+
+    /// Whether a JKS/JCEKS store holds trusted certificates only (a truststore: public data, no key). Any
+    /// private-key or secret-key entry, or a layout this walk does not follow, counts as key material.
+    static func onlyTrustedCertificates(_ buf: UnsafeRawBufferPointer) -> Bool {
+        func u32(_ i: Int) -> Int? {
+            guard i + 4 <= buf.count else { return nil }
+            return Int(buf[i]) << 24 | Int(buf[i + 1]) << 16 | Int(buf[i + 2]) << 8 | Int(buf[i + 3])
+        }
+        func utf(_ i: Int) -> Int? {  // a Java modified-UTF string: its end
+            guard i + 2 <= buf.count else { return nil }
+            let end = i + 2 + (Int(buf[i]) << 8 | Int(buf[i + 1]))
+            return end <= buf.count ? end : nil
+        }
+        let version = Int(buf[7])
+        guard let count = u32(8), count > 0, count < 100_000 else { return false }
+        var i = 12
+        for _ in 0..<count {
+            guard let tag = u32(i), tag == 2, let alias = utf(i + 4) else { return false }
+            i = alias + 8  // the entry's date
+            if version == 2 { guard let type = utf(i) else { return false }; i = type }
+            guard let length = u32(i), i + 4 + length <= buf.count else { return false }
+            i += 4 + length
+        }
+        return true
     }
 
     /// A finding for `buf` when it is a key store.

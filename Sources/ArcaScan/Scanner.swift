@@ -185,9 +185,12 @@ public struct Scanner: Sendable {
     private func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch, maxSize: Int,
                             scanBinary: Bool, depth: Int, budget: Archives.Budget?, outerLimit: Int? = nil) -> TextOutcome {
         if let reason = Scanner.skipReason(buf.count, maxSize: outerLimit ?? maxSize) { return .skipped(reason) }
-        if buf.count >= 2, (buf[0] == 0xff && buf[1] == 0xfe) || (buf[0] == 0xfe && buf[1] == 0xff),
-           let decoded = Scanner.decodeUTF16(Array(buf)) {
-            return .scanned(decoded.withUnsafeBytes { detector.detect($0, path: path, scratch: scratch) }, nested: [])
+        // Text with a byte-order mark (UTF-32 first: its little-endian mark starts like UTF-16's), as UTF-8.
+        if let decoded = Scanner.decodeUTF32(buf) ?? Scanner.decodeUTF16(buf) {
+            return decoded.withUnsafeBytes {
+                detectText($0, path: path, scratch: scratch, maxSize: .max, scanBinary: scanBinary, depth: depth,
+                           budget: budget)
+            }
         }
         if let keystore = Keystores.finding(buf, path: path) { return .scanned([keystore], nested: []) }
         if options.archives.enabled, Archives.recognises(buf) {
@@ -315,23 +318,24 @@ public struct Scanner: Sendable {
                 let rel = job.relative.isEmpty ? name : job.relative + "/" + name
                 var type = entry.pointee.d_type
                 var st = stat()
+                var unfollowedLink = false
                 if type == UInt8(DT_UNKNOWN) || type == UInt8(DT_LNK) {
                     if lstat(abs, &st) != 0 { continue }
-                    if (st.st_mode & S_IFMT) == S_IFLNK {
-                        guard options.followSymlinks else { continue }
+                    if (st.st_mode & S_IFMT) == S_IFLNK && !options.followSymlinks {
+                        unfollowedLink = true
+                    } else if (st.st_mode & S_IFMT) == S_IFLNK {
                         if stat(abs, &st) != 0 {
                             result.warnings.append("\(rel): broken symbolic link, skipped")
                             result.skipped.append(Skipped(path: rel, reason: "broken symbolic link"))
                             continue
                         }
                     }
-                    type = (st.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR)
+                    type = unfollowedLink ? UInt8(DT_LNK) : (st.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR)
                         : ((st.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_UNKNOWN))
                 } else if type == UInt8(DT_DIR) {
                     stat(abs, &st)
                 }
                 let isDir = type == UInt8(DT_DIR)
-                guard isDir || type == UInt8(DT_REG) else { continue }
                 if options.useIgnoreFiles && job.ignores.isIgnored(rel, isDirectory: isDir, matcher: matcher) {
                     let isTracked = isDir ? tracked?.dirs.contains(rel) == true : tracked?.files.contains(rel) == true
                     if !isTracked {
@@ -342,6 +346,15 @@ public struct Scanner: Sendable {
                 // Lockfiles, vendored and minified code: never scanned unless --no-ignore, but named.
                 if options.useIgnoreFiles && detector.isPathAllowlisted(rel, matcher: matcher) {
                     result.skipped.append(Skipped(path: isDir ? rel + "/" : rel, reason: Skipped.globalAllowlistReason))
+                    continue
+                }
+                // Neither a file nor a folder: named, never silently passed over.
+                if unfollowedLink {
+                    result.skipped.append(Skipped(path: rel, reason: "symbolic link, not followed (see --follow; its target is scanned where it lies inside the tree)"))
+                    continue
+                }
+                guard isDir || type == UInt8(DT_REG) else {
+                    result.skipped.append(Skipped(path: rel, reason: "not a regular file (a FIFO, socket or device)"))
                     continue
                 }
                 if isDir {
@@ -395,8 +408,27 @@ public struct Scanner: Sendable {
         return .success(total)
     }
 
+    /// UTF-32 text with a byte-order mark, converted to UTF-8; nil for anything else.
+    static func decodeUTF32(_ data: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard data.count >= 4 else { return nil }
+        let little: Bool
+        if data[0] == 0xff && data[1] == 0xfe && data[2] == 0 && data[3] == 0 { little = true }
+        else if data[0] == 0 && data[1] == 0 && data[2] == 0xfe && data[3] == 0xff { little = false }
+        else { return nil }
+        var scalars = String.UnicodeScalarView()
+        var i = 4
+        while i + 3 < data.count {
+            let b = (UInt32(data[i]), UInt32(data[i + 1]), UInt32(data[i + 2]), UInt32(data[i + 3]))
+            let v = little ? b.0 | b.1 << 8 | b.2 << 16 | b.3 << 24 : b.3 | b.2 << 8 | b.1 << 16 | b.0 << 24
+            scalars.append(Unicode.Scalar(v) ?? "\u{FFFD}")
+            i += 4
+        }
+        return Array(String(scalars).utf8)
+    }
+
     /// UTF-16 text with a byte-order mark, converted to UTF-8; nil for anything else.
-    static func decodeUTF16(_ data: [UInt8]) -> [UInt8]? {
+    static func decodeUTF16(_ buf: UnsafeRawBufferPointer) -> [UInt8]? {
+        let data = buf
         guard data.count >= 2 else { return nil }
         let little: Bool
         if data[0] == 0xff && data[1] == 0xfe { little = true } else if data[0] == 0xfe && data[1] == 0xff {

@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+@testable import ArcaReport
+@testable import ArcaRules
+@testable import ArcaScan
+
+/// What the cold pass on detection found (a helper who knew only the README and docs, writing credential
+/// files from the formats' documentation and slipping secrets past the scanner): each reproduction, as it was
+/// reported, with made-up values.
+@Suite struct OutsiderDetectionTests {
+    static func scan(_ files: [String: String], _ configure: (inout ScanOptions) -> Void = { _ in }) throws -> ScanResult {
+        let tree = TempTree()
+        for (path, text) in files { tree.write(path, text) }
+        return try Fixtures.scan(tree, configure)
+    }
+
+    static func text(_ result: ScanResult) -> String {
+        let input = ReportInput(findings: result.findings, result: result, root: ".", absoluteRoot: "/", reveal: false,
+                                rules: Fixtures.rules, toolVersion: "0.0.0-test")
+        return ReportFormat.allCases.map { Reporter.render(input, format: $0) }.joined(separator: "\n")
+    }
+
+    /// A rule that captured only part of a value (up to a space, an escaped quote, an `@`) left the rest of it
+    /// in the report's line, the hook's message included.
+    @Test func noPartOfAValueIsLeftInTheLine() throws {
+        let result = try Self.scan([
+            ".msmtprc": "account default\nhost smtp.gmail.com\nuser a@gmail.com\npassword qwxz mvbt lpkr hjsn\n",
+            ".netrc": "machine h.acme.io login u password \"Rk3m W9xP q2Lt 7Zv4\"\n",
+            ".vscode/sftp.json": "{\"host\":\"h\",\"password\":\"Qm4\\\"Xz9pR\\\"t2Lk7Vb\"}\n",
+            "s.py": "password = \"Tn5Bv8\\\"Cx1Zl4Kq9Wr\"\n",
+            ".git-credentials": "https://ci:Rk3mW9x@Pq2Lt7Zv4@git.acme.io\n",
+        ])
+        let byPath = Dictionary(result.findings.map { ($0.path, $0.secret) }, uniquingKeysWith: { a, _ in a })
+        #expect(byPath[".msmtprc"] == "qwxz mvbt lpkr hjsn")
+        #expect(byPath[".netrc"] == "Rk3m W9xP q2Lt 7Zv4")
+        #expect(byPath[".vscode/sftp.json"] == "Qm4\\\"Xz9pR\\\"t2Lk7Vb")
+        #expect(byPath["s.py"] == "Tn5Bv8\\\"Cx1Zl4Kq9Wr")
+        #expect(byPath[".git-credentials"] == "Rk3mW9x@Pq2Lt7Zv4")
+        let report = Self.text(result)
+        for piece in ["mvbt lpkr", "W9xP q2Lt", "Xz9pR", "Cx1Zl4Kq9Wr", "Pq2Lt7Zv4"] {
+            #expect(!report.contains(piece), "\(piece) printed")
+        }
+        // The safety net on its own: whatever a rule captured, nothing after an unquoted value is shown, and
+        // after a quoted one the line resumes at the closing quote.
+        #expect(Finding.afterValue("password ", "qwxz", " mvbt lpkr") == "…")
+        #expect(Finding.afterValue("pw = \"", "Tn5Bv8\\", "\"Cx1\"; x") == "…\"; x")
+        #expect(Finding.afterValue("pw = \"", "Tn5Bv8Cx1", "\"; x") == "\"; x")
+    }
+
+    @Test(arguments: [
+        ("a/.netrc", "machine h.acme.io login u\npassword Vq7mRt2zKp9wXe4LsB3n\n", "netrc-password"),
+        ("b/.netrc", "machine h.acme.io login u password\n  Vq7mRt2zKp9wXe4LsB3n\n", "netrc-password"),
+        ("wp-config.php", "<?php\ndefine('AUTH_KEY',         '4)nF9v@qW~8TpLr2Xz+J5mK#c0^bG$7hY!eU&1sD*aZ?');\n", "wordpress-config-secret"),
+        ("app.py", "app.secret_key = b'_9#zK2\"Q7m\\n\\xfa]/Lp4Rw'\n", "django-secret-key"),
+        ("app2.py", "app.config['SECRET_KEY'] = b'\\x8f\\x1a\\x93\\xc4\\x0e\\x7b\\x2d\\x55\\xa9\\xf0\\x3c\\x61\\xd8\\x12\\xbe\\x47'\n", "django-secret-key"),
+        ("pg_dump.sql", "COPY public.users (id, email, encrypted_password) FROM stdin;\n1\talice@acme.io\t$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy\t2024-01-01\n\\.\n", "password-hash-sql"),
+        ("etc/shadow", "locked:!$6$BriurBB/8vFI.qZT$Moe4WWXWl7Xfwgy2smPel.rkSbhyUrEQS6nm8577LiqlPF7saySqbKjFStRAOAwCXBx9RbbH6FwQ3QSiAlB6xP:19700:0:99999:7:::\n", "password-hash-record"),
+        ("k8s/basic-auth.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  auth: YWRtaW46JGFwcjEkUW0zS3A4THgkNnJrd29nL3ZLVFIzVXZsTjNLektoLg==\n", "password-hash-record"),
+        ("deploy/a.sh", "export API_SECRET=Bq9Wz3Km7Lx2PrVn4Tc8\n", "dotenv-secret"),
+        ("deploy/c.sh", "DB_PASSWORD=Bq9Wz3Km7Lx2PrVn4Tc8\n", "dotenv-secret"),
+        ("home/.bash_aliases", "export API_SECRET=Bq9Wz3Km7Lx2Pr\n", "dotenv-secret"),
+        (".envrc", "export API_SECRET=Bq9Wz3Km7Lx2Pr\n", "dotenv-secret"),
+        ("etc/profile.d/app.sh", "export API_SECRET=Bq9Wz3Km7Lx2Pr\n", "dotenv-secret"),
+        (".env", "SESSION_SECRET='Tn5Bv8 Cx1Zl4 KqWq'\n", "dotenv-secret"),
+        ("x.rb", "pass = \"Qz8Lm3Kp7Wx2RvTn5B\"\n", "generic-password"),
+        ("x.php", "<?php $pass = \"Qz8Lm3Kp7Wx2RvTn5B\";\n", "generic-password"),
+        ("x.js", "const pass = \"Qz8Lm3Kp7Wx2RvTn5B\";\n", "generic-password"),
+        ("db.properties", "db.pass=Qz8Lm3Kp7Wx2RvTn5B\n", "generic-password-config"),
+        ("x.py", "db_pass = \"Qz8Lm3Kp7Wx2RvTn5B\"\n", "generic-password"),
+        ("tw.py", "CONSUMER_KEY = \"Tq7Wm2Xk9Lp4Rz8Vb3Nc6HyQ2\"\n", "generic-api-key"),
+        ("tw.yml", "consumer_key: Tq7Wm2Xk9Lp4Rz8Vb3Nc6HyQ2\n", "generic-secret-config"),
+        (".config/msmtp/config", "account default\nhost smtp.acme.io\npassword Zt8pQm3Lr6Wk1Xv9\n", "smtp-client-password"),
+        (".config/git/credentials", "https://ci:Zt8pQm3Lr6Wk1Xv9@git.acme.io\n", "git-credentials-password"),
+    ])
+    func missedFormsAreFound(_ path: String, _ text: String, _ rule: String) throws {
+        let found = try Self.scan([path: text]).findings
+        #expect(found.contains { $0.ruleID == rule }, "\(path): \(found.map(\.ruleID))")
+    }
+
+    @Test func symlinksAndSpecialFilesAreNamedSkips() throws {
+        let tree = TempTree()
+        tree.write("outside/s.py", "DB_PASSWORD = \"Zt8pQm3Lr6Wk1Xv9Qq\"\n")
+        tree.write("t/a.py", "x = 1\n")
+        symlink("../outside/s.py", tree.path + "/t/link.py")
+        symlink("../outside", tree.path + "/t/linkdir")
+        mkfifo(tree.path + "/t/fifo.py", 0o600)
+        let result = try Scanner(rules: Fixtures.rules).scan(root: tree.path + "/t")
+        let skipped = Dictionary(result.skipped.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(skipped["link.py"]?.kind == "link" && skipped["linkdir"]?.kind == "link", "\(result.skipped)")
+        #expect(skipped["fifo.py"]?.reason.contains("not a regular file") == true, "\(result.skipped)")
+        var follow = ScanOptions()
+        follow.followSymlinks = true
+        let followed = try Scanner(rules: Fixtures.rules, options: follow).scan(root: tree.path + "/t")
+        #expect(followed.findings.contains { $0.path == "link.py" })
+        #expect(followed.skipped.contains { $0.path == "fifo.py" })
+    }
+
+    @Test func utf32TextIsScanned() throws {
+        let text = "SLACK=xoxb-2048137265-3951842716354-Rk4Lm9Pq2Xz7Wt3Vb8Nc1Hy6\r\n"
+        for bigEndian in [false, true] {
+            var bytes: [UInt8] = bigEndian ? [0, 0, 0xFE, 0xFF] : [0xFF, 0xFE, 0, 0]
+            for s in text.unicodeScalars {
+                let v = s.value
+                let le = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
+                bytes += bigEndian ? le.reversed() : le
+            }
+            let tree = TempTree()
+            tree.write("u32.txt", Data(bytes))
+            let r = try Fixtures.scan(tree)
+            #expect(r.findings.contains { $0.ruleID == "slack-bot-token" }, "big endian \(bigEndian): \(r.findings.map(\.ruleID)) \(r.skipped)")
+        }
+    }
+
+    @Test func envReadsTheScriptAssignsItselfAndOtherForms() throws {
+        let result = try Self.scan([
+            "a.sh": "#!/bin/bash\nfor SECRET in a b; do echo \"$SECRET\"; done\nread -p \"Password: \" -s DB_PASSWORD; echo \"$DB_PASSWORD\"\nf() { local GH_TOKEN; GH_TOKEN=$(gh auth token); echo \"$GH_TOKEN\"; }\necho \"$REAL_API_TOKEN\"\n",
+            "b.py": "from os import environ, getenv\npw = environ[\"SMTP_PASSWORD\"]\nt = getenv(\"HF_TOKEN\")\n",
+            "c.js": "const t = process.env?.SLACK_TOKEN;\n",
+            "d.kt": "val pw = System.getenv()[\"KEYSTORE_PASSWORD\"]\n",
+        ])
+        let names = Set(result.findings.filter { $0.kind == .envUsage }.map(\.secret))
+        #expect(names == ["REAL_API_TOKEN", "SMTP_PASSWORD", "HF_TOKEN", "SLACK_TOKEN", "KEYSTORE_PASSWORD"], "\(names.sorted())")
+    }
+
+    @Test func aValidChecksumOutweighsAPlaceholderWord() {
+        for body in ["pLIix6MEOLFake1EqJomTEI1JEzO3j", "pLIix6MEOLXXXX1EqJomTEI1JEzO3j"] {
+            let token = Fixtures.githubToken(body)
+            let f = Fixtures.detect("t = \"\(token)\"\n")
+            #expect(f.contains { $0.ruleID.hasPrefix("github") && $0.confidence == .high }, "\(token): \(f.map { "\($0.ruleID) \($0.confidence)" })")
+        }
+    }
+
+    @Test func translationLabelsAndSOPSCiphertextAreNotPasswords() throws {
+        let result = try Self.scan([
+            "src/locales/de.json": "{\"login\": {\"password\": \"Passwort\", \"user\": \"Benutzer\"}}\n",
+            "src/locales/es.json": "{\"password\": \"Contraseña\"}\n",
+            "config/locales/fr.yml": "fr:\n  password: Kennwort\n",
+            "secrets.enc.yaml": "db_password: ENC[AES256_GCM,data:p8T6kQm3zR0=,iv:Qk2m8Lx9Vb3NcTq7Wm2Xk9Lp4Rz8Vb3Nc6HyQ2=,tag:Zt8pQm3Lr6Wk1Xv9Qq==,type:str]\n",
+        ])
+        #expect(result.findings.filter { $0.kind.holdsSecret }.isEmpty, "\(result.findings.map { "\($0.path) \($0.ruleID)" })")
+    }
+
+    /// A Java truststore holds public certificates only: not key material. A keystore with a private-key entry is.
+    @Test func aTruststoreIsNotAKeystore() throws {
+        func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        func u32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        func utf(_ s: String) -> [UInt8] { u16(s.utf8.count) + Array(s.utf8) }
+        let cert = [UInt8](repeating: 0x30, count: 40)
+        var trust: [UInt8] = [0xFE, 0xED, 0xFE, 0xED] + u32(2) + u32(2)
+        for alias in ["ca-one", "ca-two"] { trust += u32(2) + utf(alias) + [UInt8](repeating: 1, count: 8) + utf("X.509") + u32(cert.count) + cert }
+        var keys: [UInt8] = [0xFE, 0xED, 0xFE, 0xED] + u32(2) + u32(1)
+        keys += u32(1) + utf("server") + [UInt8](repeating: 1, count: 8) + u32(48) + [UInt8](repeating: 7, count: 48) + u32(0)
+        let tree = TempTree()
+        tree.write("truststore.jks", Data(trust))
+        tree.write("keystore.jks", Data(keys))
+        let result = try Fixtures.scan(tree)
+        #expect(!result.findings.contains { $0.path == "truststore.jks" })
+        #expect(result.findings.contains { $0.path == "keystore.jks" && $0.ruleID == "java-keystore" })
+    }
+}
