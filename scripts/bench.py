@@ -68,7 +68,7 @@ def rel(path, corpus):
 
 def parse_arca(out, corpus):
     doc = json.load(open(out))
-    return {(f["path"], f["line"]) for f in doc["findings"] if f["kind"] == "secret"}
+    return {(f["path"], f["line"]) for f in doc["findings"] if f["kind"] in ("secret", "password-hash")}
 
 
 def parse_kingfisher(out, corpus):
@@ -105,7 +105,7 @@ def score(found, planted):
 
 
 def values_arca(out):
-    return [f["secret"] for f in json.load(open(out))["findings"] if f["kind"] == "secret"]
+    return [f["secret"] for f in json.load(open(out))["findings"] if f["kind"] in ("secret", "password-hash")]
 
 
 def values_kingfisher(out):
@@ -218,6 +218,7 @@ def main():
     ap.add_argument("--wide-files", type=int, default=20000, help="files in the pre-commit benchmark's repository")
     ap.add_argument("--hook-runs", type=int, default=15)
     ap.add_argument("--only", choices=["all", "dir", "history", "hook"], default="all")
+    ap.add_argument("--no-detect-secrets", action="store_true", help="leave out detect-secrets (minutes on 30 MiB)")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
@@ -257,6 +258,9 @@ def dir_bench(a, bindir, arca):
 
     tools = [
         ("arca", [arca, "scan", corpus, "--format", "json", "-q"], None, parse_arca, a.runs),
+        # The same binary with decoding and archives off: what the encoded-run and archive passes cost.
+        ("arca --no-decode --no-archives", [arca, "scan", corpus, "--format", "json", "-q", "--no-decode",
+                                            "--no-archives"], None, parse_arca, a.runs),
         ("kingfisher", [os.path.join(bindir, "kingfisher"), "scan", corpus, "--format", "json", "--no-validate",
                         "--no-update-check", "-j", str(os.cpu_count() or 2), "--output",
                         os.path.join(a.out, "kingfisher.json")], None, parse_kingfisher, a.runs),
@@ -265,9 +269,11 @@ def dir_bench(a, bindir, arca):
         ("detect-secrets", [os.path.join(bindir, "detect-secrets"), "scan", "--all-files", "."], corpus,
          parse_detect_secrets, 1),
     ]
+    if a.no_detect_secrets:
+        tools = [t for t in tools if t[0] != "detect-secrets"]
     rows = []
     for name, cmd, cwd, parse, runs in tools:
-        out = os.path.join(a.out, f"{name}.json")
+        out = os.path.join(a.out, f"{name.split()[0] if name.startswith('arca ') else name}{'-plain' if name.startswith('arca ') else ''}.json")
         writes_itself = "--output" in cmd  # Kingfisher prints a summary on stdout; its findings go to --output
         best = None
         for _ in range(runs):

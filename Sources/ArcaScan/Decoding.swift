@@ -1,4 +1,9 @@
 import ArcaRegex
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Encoded secrets: runs of base64 (standard or URL-safe), hex or percent-encoded characters long enough to
 /// hold a credential are decoded and, when the result is text, the line is scanned again with the run
@@ -17,20 +22,17 @@ enum Decoding {
     /// Runs that start further than this into their line are not decoded (one-line data blobs).
     static let maxLineOffset = 4096
 
-    static let run = try! Regex(#"(?<![A-Za-z0-9+/_%-])[A-Za-z0-9+/_%-]{16,8192}+={0,2}(?![A-Za-z0-9+/=_%-])"#)
 
     static func findings(_ buf: UnsafeRawBufferPointer, path: String, detector: Detector, scratch: DetectorScratch,
                          depth: Int = 1, chain: String = "") -> [Finding] {
         guard buf.count >= minRun, let base = buf.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return [] }
         var out: [Finding] = []
-        var limitHit = false
         var line = 1, lineStart = 0, pos = 0
         // Columns are counted on from the previous decoded run on the same line: a minified or JSON file can
         // be one line of megabytes with thousands of runs, and counting from the line start each time is
         // quadratic.
         var lastLine = 0, lastOffset = 0, lastColumn = 1
-        scratch.matcher.allMatches(run, in: buf, from: 0, to: buf.count, limitHit: &limitHit) { m in
-            let r = m.whole
+        runs(buf) { r in
             guard let (decoded, kind) = decode(UnsafeRawBufferPointer(rebasing: buf[r])) else { return }
             (line, lineStart, pos) = Detector.advance(base, from: pos, to: r.lowerBound, line: line, lineStart: lineStart)
             // Deep inside a one-line data blob (a minified bundle, a JSON test-vector file): like the generic
@@ -73,19 +75,48 @@ enum Decoding {
         return out
     }
 
-    /// The decoding of a run, when it is text (printable ASCII, tabs and newlines) of at least 8 bytes.
+    /// Bytes that make up a run: base64 (both alphabets), hex and percent-encoding.
+    static let runByte: [Bool] = (0..<256).map { b in
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+            || b == 0x2b || b == 0x2f || b == 0x5f || b == 0x25 || b == 0x2d
+    }
+
+    /// Each run in `buf` (what `(?<![A-Za-z0-9+/_%-])[A-Za-z0-9+/_%-]{16,8192}+={0,2}(?![A-Za-z0-9+/=_%-])` matches: a maximal stretch of run bytes of 16 to 8,192, with up to two
+    /// `=` after it and no run byte or `=` after those), in one pass of table lookups.
+    static func runs(_ buf: UnsafeRawBufferPointer, _ body: (Range<Int>) -> Void) {
+        runByte.withUnsafeBufferPointer { table in
+            let n = buf.count
+            var i = 0
+            while i < n {
+                guard table[Int(buf[i])] else { i += 1; continue }
+                let start = i
+                while i < n && table[Int(buf[i])] { i += 1 }
+                let length = i - start
+                var end = i
+                while end < n && end - i < 2 && buf[end] == 0x3d { end += 1 }
+                if length >= minRun && length <= maxRun && (end >= n || (!table[Int(buf[end])] && buf[end] != 0x3d)) {
+                    body(start..<end)
+                }
+                i = max(i, end)
+            }
+        }
+    }
+
+    /// The decoding of a run, when it is text (printable ASCII, tabs and newlines) of at least 8 bytes. Most
+    /// runs are identifiers or paths, whose decoding stops being text within a few bytes: decoding stops there.
     static func decode(_ run: UnsafeRawBufferPointer) -> ([UInt8], String)? {
-        var bytes = Array(run)
-        if bytes.contains(UInt8(ascii: "%")) {
+        if memchr(run.baseAddress!, 0x25, run.count) != nil {
+            let bytes = Array(run)
             guard let d = percent(bytes), d.count >= 8, isText(d) else { return nil }
             return (d, "percent")
         }
-        if bytes.count >= 32, bytes.count % 2 == 0, bytes.allSatisfy(isHex) {
-            guard let d = hex(bytes), isText(d) else { return nil }
+        if run.count >= 32, run.count % 2 == 0, run.allSatisfy(isHex) {
+            guard let d = hex(Array(run)), isText(d) else { return nil }
             return (d, "hex")
         }
-        while bytes.last == UInt8(ascii: "=") { bytes.removeLast() }
-        guard let d = base64(bytes), d.count >= 8, isText(d) else { return nil }
+        var count = run.count
+        while count > 0 && run[count - 1] == UInt8(ascii: "=") { count -= 1 }
+        guard let d = base64(UnsafeRawBufferPointer(rebasing: run[0..<count])), d.count >= 8 else { return nil }
         return (d, "base64")
     }
 
@@ -125,8 +156,9 @@ enum Decoding {
         return escapes >= 2 ? out : nil
     }
 
-    /// Standard or URL-safe base64 without padding; nil for a length no encoder produces.
-    static func base64(_ s: [UInt8]) -> [UInt8]? {
+    /// Standard or URL-safe base64 without padding, when it decodes to text; nil for a length no encoder
+    /// produces or at the first byte that is not text.
+    static func base64(_ s: UnsafeRawBufferPointer) -> [UInt8]? {
         guard s.count % 4 != 1 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(s.count * 3 / 4)
@@ -145,7 +177,9 @@ enum Decoding {
             bits += 6
             if bits >= 8 {
                 bits -= 8
-                out.append(UInt8((acc >> UInt32(bits)) & 0xff))
+                let b = UInt8((acc >> UInt32(bits)) & 0xff)
+                guard (b >= 0x20 && b < 0x7f) || b == 0x09 || b == 0x0a || b == 0x0d else { return nil }
+                out.append(b)
             }
         }
         return out

@@ -418,8 +418,10 @@ public struct Detector: Sendable {
         }
 
         let entropy = Entropy.shannon(secretBytes)
-        if entropy < rule.minEntropy { return nil }
-        if rule.minCharClasses > 0 && Entropy.characterClasses(secretBytes) < rule.minCharClasses { return nil }
+        // A value too regular for the rule (entropy, character classes) does not vanish either: it is kept at
+        // low confidence, like a placeholder.
+        let irregular = entropy < rule.minEntropy
+            || (rule.minCharClasses > 0 && Entropy.characterClasses(secretBytes) < rule.minCharClasses)
         if rule.allowlist.values.contains(secret) { return nil }
         if !rule.allowlist.stopwords.isEmpty || (rule.generic && !rules.global.genericStopwords.isEmpty) {
             // Byte search on the lower-cased secret: String.contains would go through Foundation here.
@@ -447,6 +449,7 @@ public struct Detector: Sendable {
                 finding.confidence = .low
             }
         }
+        if irregular { finding.confidence = .low }
         if let kind = rule.checksum {
             let verdict = Checksum.verify(secret, kind: kind)
             finding.checksum = verdict

@@ -8,15 +8,15 @@ import ArcaRules
 public struct Redactor: Sendable {
     /// The secrets, longest first, as bytes.
     let secrets: [[UInt8]]
-    /// Over the ASCII secrets (the automaton folds case, which keeps ASCII lengths); the others are searched
-    /// one by one.
-    let automaton: KeywordAutomaton?
-    let ascii: [Int]
-    let others: [Int]
-    /// Secrets by their first and by their last three bytes: a context cut at 200 bytes can end with the start
-    /// of a secret (or begin with its end), which no whole-value search finds.
+    /// Secrets by their first and by their last three bytes: the search looks up every position's three bytes
+    /// (after the bit set below), and a context cut at 200 bytes can end with the start of a secret (or begin
+    /// with its end), which no whole-value search finds.
     let heads: [UInt32: [Int]]
     let tails: [UInt32: [Int]]
+    /// One bit per three-byte prefix that starts some secret (2 MiB): most positions of a text are passed over
+    /// with one load, so the search stays linear and small however many secrets a scan found (a dense
+    /// automaton over thousands of them took tens of MiB and a tenth of a scan's time to build).
+    let headBits: [UInt64]
 
     /// Secrets shorter than this are masked where their finding shows them, not in every other string: a
     /// three-letter value would otherwise mask unrelated words everywhere.
@@ -51,16 +51,17 @@ public struct Redactor: Sendable {
         }
         list.sort { $0.count > $1.count }
         secrets = list
-        ascii = list.indices.filter { list[$0].allSatisfy { $0 < 0x80 } }
-        others = list.indices.filter { !list[$0].allSatisfy { $0 < 0x80 } }
-        automaton = ascii.isEmpty ? nil : KeywordAutomaton(keywords: ascii.map { String(decoding: list[$0], as: UTF8.self) })
         var heads: [UInt32: [Int]] = [:], tails: [UInt32: [Int]] = [:]
+        var bits = [UInt64](repeating: 0, count: list.isEmpty ? 0 : (1 << 24) / 64)
         for (i, v) in list.enumerated() {
-            heads[Redactor.key(v[0..<3]), default: []].append(i)
+            let head = Redactor.key(v[0..<3])
+            heads[head, default: []].append(i)
             tails[Redactor.key(v[(v.count - 3)...]), default: []].append(i)
+            bits[Int(head >> 6)] |= 1 << UInt64(head & 63)
         }
         self.heads = heads
         self.tails = tails
+        headBits = bits
     }
 
     static func key(_ b: ArraySlice<UInt8>) -> UInt32 {
@@ -149,26 +150,24 @@ public struct Redactor: Sendable {
         return spans(in: &bytes) != nil
     }
 
-    /// Non-overlapping (range, secret index) pairs in order, or nil when there are none. The automaton matches
-    /// case-insensitively; each hit is confirmed byte for byte.
+    /// Non-overlapping (range, secret index) pairs in order, or nil when there are none; each hit is
+    /// confirmed byte for byte.
     private func spans(in bytes: inout [UInt8]) -> [(Range<Int>, Int)]? {
         var hits: [(Range<Int>, Int)] = []
         bytes.withUnsafeBytes { buf in
-            automaton?.scan(buf) { k, end in
-                let index = ascii[k]
-                let secret = secrets[index]
-                let start = end - secret.count
-                guard start >= 0 else { return }
-                var same = true
-                for j in 0..<secret.count where buf[start + j] != secret[j] { same = false; break }
-                if same { hits.append((start..<end, index)) }
-            }
-            for index in others {
-                var from = 0
-                while from < buf.count,
-                      let at = Detector.find(secrets[index], in: UnsafeRawBufferPointer(rebasing: buf[from...])) {
-                    hits.append(((from + at)..<(from + at + secrets[index].count), index))
-                    from += at + 1
+            guard buf.count >= Redactor.minimumLength else { return }
+            headBits.withUnsafeBufferPointer { bits in
+                var key = UInt32(buf[0]) << 8 | UInt32(buf[1])
+                for p in 0...(buf.count - 3) {
+                    key = (key << 8 | UInt32(buf[p + 2])) & 0xFF_FFFF
+                    guard bits[Int(key >> 6)] & (1 << UInt64(key & 63)) != 0, let candidates = heads[key] else { continue }
+                    for index in candidates {
+                        let secret = secrets[index]
+                        guard p + secret.count <= buf.count else { continue }
+                        var same = true
+                        for j in 3..<secret.count where buf[p + j] != secret[j] { same = false; break }
+                        if same { hits.append((p..<(p + secret.count), index)) }
+                    }
                 }
             }
         }
