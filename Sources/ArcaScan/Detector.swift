@@ -422,6 +422,9 @@ public struct Detector: Sendable {
         // low confidence, like a placeholder.
         let irregular = entropy < rule.minEntropy
             || (rule.minCharClasses > 0 && Entropy.characterClasses(secretBytes) < rule.minCharClasses)
+        // Unless low confidence is asked for, such a candidate would only be dropped at the end: drop it now
+        // (a checksum can still make it a token).
+        if irregular && options.minConfidence > .low && rule.checksum == nil { return nil }
         if rule.allowlist.values.contains(secret) { return nil }
         if !rule.allowlist.stopwords.isEmpty || (rule.generic && !rules.global.genericStopwords.isEmpty) {
             // Byte search on the lower-cased secret: String.contains would go through Foundation here.
