@@ -187,6 +187,8 @@ def hook_bench(a, bindir, arca):
                         "--no-update-check", "--format", "json"]),
         ("betterleaks", [os.path.join(bindir, "betterleaks"), "git", repo, "--staged", "--no-banner", "--no-color"]),
     ]
+    if a.arca_before:
+        tools.insert(1, ("arca before", [a.arca_before, "scan", "--staged", repo, "-q"]))
     rows = []
     for name, cmd in tools:
         times = []
@@ -219,6 +221,7 @@ def main():
     ap.add_argument("--hook-runs", type=int, default=15)
     ap.add_argument("--only", choices=["all", "dir", "history", "hook"], default="all")
     ap.add_argument("--no-detect-secrets", action="store_true", help="leave out detect-secrets (minutes on 30 MiB)")
+    ap.add_argument("--arca-before", help="another Arca binary (an earlier commit's release build) to run beside this one")
     a = ap.parse_args()
 
     os.makedirs(a.out, exist_ok=True)
@@ -269,6 +272,8 @@ def dir_bench(a, bindir, arca):
         ("detect-secrets", [os.path.join(bindir, "detect-secrets"), "scan", "--all-files", "."], corpus,
          parse_detect_secrets, 1),
     ]
+    if a.arca_before:
+        tools.insert(2, ("arca before", [a.arca_before, "scan", corpus, "--format", "json", "-q"], None, parse_arca, a.runs))
     if a.no_detect_secrets:
         tools = [t for t in tools if t[0] != "detect-secrets"]
     rows = []

@@ -77,6 +77,19 @@ import Testing
         #expect(found.contains { $0.ruleID == rule }, "\(path): \(found.map(\.ruleID))")
     }
 
+    /// Keys continued across lines the way .properties files, C macros and PHP concatenation continue them.
+    @Test func keysContinuedAcrossLines() throws {
+        let body = ["MHcCAQEEIBkTzX9q3Lm8Np0Rs3Tu6Vw9Xy1Za4Bc7De0Fg3Hi6JkoAoGCCqGSM49", "AwEHoUQDQgAEx7YtN2pLq9Wm4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2L", "p4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rw=="]
+        let properties = "jwt.key=-----BEGIN EC PRIVATE KEY-----\\n\\\n" + body.map { "  \($0)\\n\\\n" }.joined() + "  -----END EC PRIVATE KEY-----\n"
+        let c = "#define SERVER_KEY \"-----BEGIN EC PRIVATE KEY-----\\n\" \\\n" + body.map { "    \"\($0)\\n\" \\\n" }.joined() + "    \"-----END EC PRIVATE KEY-----\\n\"\n"
+        let php = "<?php\n$key = \"-----BEGIN EC PRIVATE KEY-----\\n\" .\n" + body.map { "    \"\($0)\\n\" .\n" }.joined() + "    \"-----END EC PRIVATE KEY-----\\n\";\n"
+        let result = try Self.scan(["app.properties": properties, "key.h": c, "key.php": php])
+        for path in ["app.properties", "key.h", "key.php"] {
+            #expect(result.findings.contains { $0.path == path && $0.ruleID.hasPrefix("private-key") },
+                    "\(path): \(result.findings.map { "\($0.path) \($0.ruleID)" })")
+        }
+    }
+
     @Test func symlinksAndSpecialFilesAreNamedSkips() throws {
         let tree = TempTree()
         tree.write("outside/s.py", "DB_PASSWORD = \"Zt8pQm3Lr6Wk1Xv9Qq\"\n")
