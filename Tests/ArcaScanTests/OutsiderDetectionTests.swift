@@ -143,6 +143,16 @@ import Testing
         }
     }
 
+    /// An npm token in an .npmrc goes by its checksum like anywhere else: a bad one is low confidence.
+    @Test func npmTokensInAnNpmrcGoByTheirChecksum() throws {
+        let body = "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0"
+        let valid = "npm_" + body + String(decoding: Checksum.base62(Checksum.crc32(Array(body.utf8)), width: 6), as: UTF8.self)
+        let invalid = "npm_" + body + "AAAAAA"
+        let found = Fixtures.detect("//registry.npmjs.org/:_authToken=\(valid)\n", path: ".npmrc")
+        #expect(found.contains { $0.ruleID == "npm-access-token" && $0.confidence == .high }, "\(found.map(\.ruleID))")
+        #expect(Fixtures.detect("//registry.npmjs.org/:_authToken=\(invalid)\n", path: ".npmrc").isEmpty)
+    }
+
     @Test func translationLabelsAndSOPSCiphertextAreNotPasswords() throws {
         let result = try Self.scan([
             "src/locales/de.json": "{\"login\": {\"password\": \"Passwort\", \"user\": \"Benutzer\"}}\n",
