@@ -69,11 +69,27 @@ enum Archives {
     /// `maxMemberSize` are skipped unread. Returns what was skipped (relative to the archive) and whether the
     /// archive could be read at all (false: libarchive did not recognise it, so the caller treats it as a file).
     static func members(_ buf: UnsafeRawBufferPointer, name: String, budget: Budget, maxMemberSize: Int,
+                        rawOnly: Bool = false,
                         member: (String, UnsafeRawBufferPointer) -> Void) -> (skipped: [Skipped], opened: Bool) {
         guard let a = archive_read_new(), let base = buf.baseAddress else { return ([], false) }
         defer { archive_read_free(a) }
         archive_read_support_filter_all(a)
-        archive_read_support_format_all(a)
+        if !rawOnly {
+            // Archive formats by name, not `format_all`: its mtree reader takes a line of text for a file entry
+            // (a one-line `.pgpass.gz` became an empty member named after the password) and can open files on
+            // disk that an entry names.
+            archive_read_support_format_tar(a)
+            archive_read_support_format_zip(a)
+            archive_read_support_format_7zip(a)
+            archive_read_support_format_rar(a)
+            archive_read_support_format_rar5(a)
+            archive_read_support_format_cpio(a)
+            archive_read_support_format_ar(a)
+            archive_read_support_format_iso9660(a)
+            archive_read_support_format_xar(a)
+            archive_read_support_format_cab(a)
+            archive_read_support_format_lha(a)
+        }
         // A compressed stream that is not an archive (`x.gz`, `x.xz`): one member, named after the file.
         archive_read_support_format_raw(a)
         guard archive_read_open_memory(a, base, buf.count) == ARCHIVE_OK else {
@@ -83,6 +99,7 @@ enum Archives {
         var data: [UInt8] = []
         var entry: OpaquePointer? = nil
         var index = 0
+        var regular = 0
         while true {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
@@ -139,8 +156,21 @@ enum Archives {
                 continue
             }
             data.withUnsafeBytes { member(memberName, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            regular += 1
+        }
+        // A compressed one-line text can bid for an archive format that then holds nothing (a `.pgpass.gz`
+        // of one line): read it again as the single stream it is.
+        if regular == 0 && skipped.isEmpty && !rawOnly && compressed(buf) {
+            return members(buf, name: name, budget: budget, maxMemberSize: maxMemberSize, rawOnly: true, member: member)
         }
         return (skipped, true)
+    }
+
+    /// Whether `buf` starts like a compressed stream (which may hold an archive or a single file).
+    static func compressed(_ buf: UnsafeRawBufferPointer) -> Bool {
+        guard buf.count >= 6 else { return false }
+        return (buf[0] == 0x1F && buf[1] == 0x8B) || (buf[0] == 0x42 && buf[1] == 0x5A && buf[2] == 0x68)
+            || (buf[0] == 0xFD && buf[1] == 0x37 && buf[2] == 0x7A) || (buf[0] == 0x28 && buf[1] == 0xB5 && buf[2] == 0x2F)
     }
 
     /// The one member of a compressed stream: the file's name without its compression suffix.

@@ -60,13 +60,13 @@ enum Decoding {
                                       chain: encoding)
                 }
                 for var f in found {
-                    if f.encoding == nil {
-                        f.encoding = encoding
-                        f.line = line
-                        f.endLine = line
-                        f.column = column
-                        f.endColumn = endColumn
-                    }
+                    // An inner decoding's finding has its own encoding chain but the position of the run inside
+                    // the decoded text: the run in the file is where it is.
+                    if f.encoding == nil { f.encoding = encoding }
+                    f.line = line
+                    f.endLine = line
+                    f.column = column
+                    f.endColumn = endColumn
                     f.encodedValue = encoded  // the outermost run: what the file holds
                     out.append(f)
                 }

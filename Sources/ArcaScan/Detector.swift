@@ -65,7 +65,7 @@ public struct Detector: Sendable {
         var out: [String: Int] = [:]
         var limitHit = false
         scratch.matcher.allMatches(shellAssignment, in: buf, from: 0, to: buf.count, limitHit: &limitHit) { m in
-            guard let r = m[group: 1] ?? m[group: 2] ?? m[group: 3] ?? m[group: 4] else { return }
+            guard let r = m[group: 1] ?? m[group: 2] ?? m[group: 3] ?? m[group: 4] ?? m[group: 5] else { return }
             let name = String(decoding: buf[r], as: UTF8.self)
             guard out[name] == nil else { return }
             // `TOKEN="${TOKEN:-…}"` reads the environment's TOKEN before it assigns it.
@@ -74,6 +74,90 @@ public struct Detector: Sendable {
                 if rhs.contains("$" + name) || rhs.contains("${" + name) { return }
             }
             out[name] = m.whole.upperBound
+        }
+        return out
+    }
+
+    /// Stretches of a shell script where `$NAME` is not expanded: comments, single-quoted and `$'…'` strings,
+    /// an escaped `\$`, and the bodies of here-documents whose delimiter is quoted (`<<'EOF'`). A small lexer,
+    /// not a parser: `$(…)` nesting is not followed.
+    static func shellQuietRanges(_ buf: UnsafeRawBufferPointer) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        let n = buf.count
+        var i = 0
+        var inDouble = false
+        var pending: [(delimiter: [UInt8], quoted: Bool, dash: Bool)] = []
+        func wordStart(_ i: Int) -> Bool { i == 0 || [0x20, 0x09, 0x0a, 0x3b, 0x26, 0x7c, 0x28].contains(buf[i - 1]) }
+        while i < n {
+            let c = buf[i]
+            if c == 0x5c {  // backslash: the next byte is literal (`\$NAME` names nothing)
+                if i + 1 < n && buf[i + 1] == 0x24 {
+                    var j = i + 2
+                    while j < n && (buf[j] == 0x7b || buf[j] == 0x5f || (buf[j] | 0x20 >= 0x61 && buf[j] | 0x20 <= 0x7a)
+                                    || (buf[j] >= 0x30 && buf[j] <= 0x39)) { j += 1 }
+                    out.append(i..<j)
+                }
+                i += 2
+                continue
+            }
+            if inDouble {
+                if c == 0x22 { inDouble = false }
+                i += 1
+                continue
+            }
+            if c == 0x0a && !pending.isEmpty {
+                // Here-document bodies start on the next line, one after the other.
+                i += 1
+                for doc in pending {
+                    let start = i
+                    while i < n {
+                        var lineEnd = i
+                        while lineEnd < n && buf[lineEnd] != 0x0a { lineEnd += 1 }
+                        var from = i
+                        if doc.dash { while from < lineEnd && buf[from] == 0x09 { from += 1 } }
+                        let line = Array(buf[from..<lineEnd])
+                        i = min(lineEnd + 1, n)
+                        if line == doc.delimiter || (line.last == 0x0d && Array(line.dropLast()) == doc.delimiter) {
+                            if doc.quoted { out.append(start..<from) }
+                            break
+                        }
+                        if i >= n, doc.quoted { out.append(start..<n) }
+                    }
+                }
+                pending.removeAll()
+                continue
+            }
+            switch c {
+            case 0x27:  // '…' (and $'…')
+                var j = i + 1
+                let ansi = i > 0 && buf[i - 1] == 0x24
+                while j < n && buf[j] != 0x27 { j += ansi && buf[j] == 0x5c ? 2 : 1 }
+                out.append(i..<min(j + 1, n))
+                i = j + 1
+            case 0x22:
+                inDouble = true
+                i += 1
+            case 0x23 where wordStart(i):  // a comment, to the end of the line
+                var j = i
+                while j < n && buf[j] != 0x0a { j += 1 }
+                out.append(i..<j)
+                i = j
+            case 0x3c where i + 2 < n && buf[i + 1] == 0x3c && buf[i + 2] != 0x3c:  // <<, <<- (not <<<)
+                var j = i + 2
+                let dash = j < n && buf[j] == 0x2d
+                if dash { j += 1 }
+                while j < n && (buf[j] == 0x20 || buf[j] == 0x09) { j += 1 }
+                var quoted = false
+                var word: [UInt8] = []
+                while j < n, ![0x20, 0x09, 0x0a, 0x3b, 0x26, 0x7c, 0x3e, 0x3c, 0x29].contains(buf[j]) {
+                    if buf[j] == 0x27 || buf[j] == 0x22 || buf[j] == 0x5c { quoted = true } else { word.append(buf[j]) }
+                    j += 1
+                }
+                if !word.isEmpty { pending.append((word, quoted, dash)) }
+                i = j
+            default:
+                i += 1
+            }
         }
         return out
     }
@@ -109,13 +193,13 @@ public struct Detector: Sendable {
     }
 
     static let shellAssignment = try! Regex(
-        #"(?m)(?:^|[;&|{(][ \t]{0,4}|\bthen[ \t]{1,4}|\bdo[ \t]{1,4}|\belse[ \t]{1,4})[ \t]{0,16}(?:(?:export|local|readonly|typeset|declare(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4})[ \t]{1,4})?([A-Za-z_][A-Za-z0-9_]{0,100})\+?=|\bread[ \t]{1,4}(?:(?:-[rsea]{1,4}|-[A-Za-z]{0,4}[ptnNdui][ \t]{1,4}(?:"[^"\n]{0,80}"|'[^'\n]{0,80}'|[^ \t\n"';-][^ \t\n;]{0,40}))[ \t]{1,4}){0,6}([A-Za-z_][A-Za-z0-9_]{0,100})\b|\bfor[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})[ \t]{1,4}in\b|(?:^|[;&|{(][ \t]{0,4})[ \t]{0,16}(?:local|declare|typeset|readonly)(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4}[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})(?=[ \t]{0,8}(?:;|\r?$))"#)
+        #"(?m)(?:^|[;&|{(][ \t]{0,4}|\bthen[ \t]{1,4}|\bdo[ \t]{1,4}|\belse[ \t]{1,4})[ \t]{0,16}(?:(?:export|local|readonly|typeset|declare(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4})[ \t]{1,4})?([A-Za-z_][A-Za-z0-9_]{0,100})\+?=|\bread[ \t]{1,4}(?:(?:-[rsea]{1,4}|-[A-Za-z]{0,4}[ptnNdui][ \t]{1,4}(?:"[^"\n]{0,80}"|'[^'\n]{0,80}'|[^ \t\n"';-][^ \t\n;]{0,40}))[ \t]{1,4}){0,6}([A-Za-z_][A-Za-z0-9_]{0,100})\b|\bfor[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})[ \t]{1,4}in\b|\bprintf[ \t]{1,4}-v[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})\b|(?:^|[;&|{(][ \t]{0,4})[ \t]{0,16}(?:local|declare|typeset|readonly)(?:[ \t]{1,4}-[A-Za-z]{1,8}){0,4}[ \t]{1,4}([A-Za-z_][A-Za-z0-9_]{0,100})(?=[ \t]{0,8}(?:;|\r?$))"#)
 
     /// Names that look like credentials (for env-usage findings).
     static let credentialName = try! Regex(
         #"(?i)(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"#
             + #"client[_-]?secret|credential|auth(?!or)|(?:^|_)key(?:$|_|s$)|dsn|conn(?:ection)?[_-]?str|"#
-            + #"database[_-]?url|db[_-]?url|signing|webhook|cookie[_-]?secret|session[_-]?secret|jwt)"#)
+            + #"database[_-]?url|db[_-]?url|signing|webhook|cookie[_-]?secret|session[_-]?secret|jwt|(?:^|_)pat(?:$|_))"#)
 
     /// Whether an environment variable name looks like it holds a credential: a credential word
     /// (`PASSWORD`, `TOKEN`, `API_KEY` …) that is the name's last part, or followed only by qualifiers
@@ -298,15 +382,15 @@ public struct Detector: Sendable {
         // come back through a generic rule); now they go.
         kept.removeAll { $0.finding.kind.holdsSecret && $0.finding.confidence < options.minConfidence }
         kept.sort { $0.offset < $1.offset }
-        // A shell variable the script assigns itself is not read from the environment after that assignment.
+        // A shell variable the script assigns itself is not read from the environment after that assignment;
+        // a `$NAME` in a comment, in single quotes, escaped, or in a quoted here-document is not expanded.
         if kept.contains(where: { $0.finding.kind == .envUsage && $0.finding.language == "shell" }) {
             let assigned = Detector.shellAssignments(buf, scratch: scratch)
-            if !assigned.isEmpty {
-                kept.removeAll { c in
-                    guard c.finding.kind == .envUsage, c.finding.language == "shell",
-                          let at = assigned[c.finding.secret] else { return false }
-                    return at < c.offset
-                }
+            let quiet = Detector.shellQuietRanges(buf)
+            kept.removeAll { c in
+                guard c.finding.kind == .envUsage, c.finding.language == "shell" else { return false }
+                if let at = assigned[c.finding.secret], at < c.offset { return true }
+                return quiet.contains { $0.contains(c.offset) }
             }
         }
 

@@ -42,6 +42,10 @@ public struct Redactor: Sendable {
         var list: [[UInt8]] = []
         for v in values where v.utf8.count >= Redactor.minimumLength && seen.insert(v).inserted {
             list.append(Array(v.utf8))
+            // The value's own encodings (a comment holding its base64 or hex copy) reveal it as surely.
+            if v.utf8.count >= 8 {
+                for e in Redactor.encodings(Array(v.utf8)) where seen.insert(e).inserted { list.append(Array(e.utf8)) }
+            }
             // A multi-line secret (a PEM block) is shown line by line in some places: mask each long line too.
             if v.contains("\n") {
                 for line in v.split(separator: "\n") where line.utf8.count >= 16 && seen.insert(String(line)).inserted {
@@ -62,6 +66,60 @@ public struct Redactor: Sendable {
         self.heads = heads
         self.tails = tails
         headBits = bits
+    }
+
+    /// Base64 (standard and URL-safe, without padding) and hex (lower and upper case) of `v`.
+    static func encodings(_ v: [UInt8]) -> [String] {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var b64: [UInt8] = []
+        var i = 0
+        while i < v.count {
+            let n = min(3, v.count - i)
+            let chunk = UInt32(v[i]) << 16 | (n > 1 ? UInt32(v[i + 1]) << 8 : 0) | (n > 2 ? UInt32(v[i + 2]) : 0)
+            for k in 0..<(n + 1) { b64.append(table[Int(chunk >> UInt32(18 - 6 * k) & 63)]) }
+            i += 3
+        }
+        let std = String(decoding: b64, as: UTF8.self)
+        let url = String(decoding: b64.map { $0 == 0x2b ? 0x2d : $0 == 0x2f ? 0x5f : $0 }, as: UTF8.self)
+        let hexDigits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        for b in v { hex.append(hexDigits[Int(b >> 4)]); hex.append(hexDigits[Int(b & 15)]) }
+        let lower = String(decoding: hex, as: UTF8.self)
+        return [std, url, lower, lower.uppercased()]
+    }
+
+    /// `text` with every stretch of at least 8 bytes that is part of one of `secrets` masked: next to its own
+    /// finding, the rest of a value (a comment holding its tail, `old: T2mXk9…`) would complete the prefix the
+    /// report shows.
+    static func maskFragments(_ text: String, of secrets: [String]) -> String {
+        let width = 8
+        var grams = Set<UInt64>()
+        for secret in secrets {
+            let b = Array(secret.utf8)
+            guard b.count >= width else { continue }
+            for p in 0...(b.count - width) { grams.insert(b[p..<(p + width)].reduce(0) { $0 << 8 | UInt64($1) }) }
+        }
+        let t = Array(text.utf8)
+        guard !grams.isEmpty, t.count >= width else { return text }
+        var masked = [Bool](repeating: false, count: t.count)
+        var any = false
+        for p in 0...(t.count - width) where grams.contains(t[p..<(p + width)].reduce(0) { $0 << 8 | UInt64($1) }) {
+            for j in p..<(p + width) { masked[j] = true }
+            any = true
+        }
+        guard any else { return text }
+        var out: [UInt8] = []
+        var p = 0
+        while p < t.count {
+            if masked[p] {
+                while p < t.count && masked[p] { p += 1 }
+                out += Array("*****".utf8)
+            } else {
+                out.append(t[p])
+                p += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func key(_ b: ArraySlice<UInt8>) -> UInt32 {
@@ -129,6 +187,11 @@ public struct Redactor: Sendable {
         var f = f
         f.contextBefore = maskCutStart(self(f.contextBefore))
         f.contextAfter = maskCutEnd(self(f.contextAfter))
+        if f.kind.holdsSecret {
+            let own = [f.secret] + f.otherSecretsOnLine
+            f.contextBefore = Redactor.maskFragments(f.contextBefore, of: own)
+            f.contextAfter = Redactor.maskFragments(f.contextAfter, of: own)
+        }
         if let v = f.definedValue, !v.isEmpty {
             // Short values the global pass leaves alone are still masked next to their own finding.
             f.contextAfter = f.contextAfter.replacing(v, with: Finding.redact(v))

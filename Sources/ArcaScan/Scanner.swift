@@ -226,8 +226,16 @@ public struct Scanner: Sendable {
             let decoded = Decoding.findings(buf, path: path, detector: detector, scratch: scratch)
             if !decoded.isEmpty {
                 // A decoding that only finds again what the plain scan found (the same value) adds nothing.
+                // Nor does one of the same rule inside a plain finding (a URI's percent-encoded password, which
+                // the plain scan took whole and a decoding would cut at its `%40`).
                 let plain = Set(found.map { $0.ruleID + "\u{0}" + $0.secret })
-                found += decoded.filter { !plain.contains($0.ruleID + "\u{0}" + $0.secret) }
+                let covered = { (d: Finding) in
+                    d.encoding == "percent" && found.contains { p in
+                        p.ruleID == d.ruleID && p.line <= d.line && d.line <= p.endLine
+                            && (p.line < d.line || p.column < d.endColumn) && (d.line < p.endLine || d.column < p.endColumn)
+                    }
+                }
+                found += decoded.filter { !plain.contains($0.ruleID + "\u{0}" + $0.secret) && !covered($0) }
                 found.sort { ($0.line, $0.column) < ($1.line, $1.column) }
             }
         }
@@ -248,6 +256,8 @@ public struct Scanner: Sendable {
         var relative: String
         var ignores: IgnoreRules
         var ancestors: [DevIno]
+        /// An ignored folder entered only for the tracked files it holds: what it holds untracked stays ignored.
+        var insideIgnored = false
     }
 
     struct DevIno: Hashable {
@@ -336,12 +346,14 @@ public struct Scanner: Sendable {
                     stat(abs, &st)
                 }
                 let isDir = type == UInt8(DT_DIR)
-                if options.useIgnoreFiles && job.ignores.isIgnored(rel, isDirectory: isDir, matcher: matcher) {
+                var ignoredHere = false
+                if options.useIgnoreFiles && (job.insideIgnored || job.ignores.isIgnored(rel, isDirectory: isDir, matcher: matcher)) {
                     let isTracked = isDir ? tracked?.dirs.contains(rel) == true : tracked?.files.contains(rel) == true
                     if !isTracked {
                         result.skipped.append(Skipped(path: isDir ? rel + "/" : rel, reason: "ignored by .gitignore or .arcaignore"))
                         continue
                     }
+                    ignoredHere = true
                 }
                 // Lockfiles, vendored and minified code: never scanned unless --no-ignore, but named.
                 if options.useIgnoreFiles && detector.isPathAllowlisted(rel, matcher: matcher) {
@@ -365,7 +377,7 @@ public struct Scanner: Sendable {
                         continue
                     }
                     subdirs.append(DirJob(absolute: abs, relative: rel, ignores: job.ignores,
-                                          ancestors: job.ancestors + [id]))
+                                          ancestors: job.ancestors + [id], insideIgnored: ignoredHere))
                 } else {
                     queue.push(SourceJob(origin: .file(absolute: abs), path: rel))
                 }

@@ -8,6 +8,13 @@ import Darwin
 
 /// Small file-descriptor helpers (the CLI stays off Foundation so the hook starts fast).
 enum IO {
+    /// A reader that goes away (`arca scan | head`) is a failed write, reported as exit 3, not a death by
+    /// SIGPIPE (exit 141 with no word said). Only for commands that start no program of their own: an
+    /// ignored SIGPIPE is inherited across exec. (The staged scan's `git diff` is started with SIGPIPE reset.)
+    static func failOnBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
     /// Set when a write to standard output failed: the process then ends with exit code 3, whatever the
     /// command, so a report or a value that never arrived is never a success.
     static let standardOutputFailed = Atomic<Bool>(false)

@@ -20,6 +20,7 @@ struct RulesCommand: ParsableCommand {
         }
 
         func run() throws {
+            IO.failOnBrokenPipes()
             let set = try rules.load()
             if format == "json" {
                 let items: [JSONValue] = set.rules.map { r in
@@ -56,6 +57,7 @@ struct RulesCommand: ParsableCommand {
         var timing = false
 
         func run() throws {
+            IO.failOnBrokenPipes()
             let set = try rules.load(withExamples: true)
             let results = RuleTester.run(set, timing: timing)
             var out = ""

@@ -279,6 +279,7 @@ struct Scan: ParsableCommand {
     }
 
     func run() throws {
+        IO.failOnBrokenPipes()
         Timing.mark("parsed arguments")
         let ruleSet = try scan.rules.load()
         Timing.mark("rules loaded")
@@ -334,6 +335,7 @@ struct BaselineCommand: ParsableCommand {
         var output: String = ".arca-baseline"
 
         func run() throws {
+            IO.failOnBrokenPipes()
             let ruleSet = try scan.rules.load()
             let result = try scan.run(ruleSet)
             let redactor = Redactor(findings: result.findings)

@@ -90,6 +90,107 @@ import Testing
         }
     }
 
+    // MARK: The second cold pass
+
+    /// The line of a finding held the secret's base64 and hex copies, and (in a comment) its tail, which with
+    /// the shown prefix rebuilt it.
+    @Test func encodedCopiesAndTailsOfTheSecretAreMaskedInItsLine() throws {
+        let result = try Self.scan([
+            ".bashrc": "export DB_PASSWORD=\"Vq8rT2mXk9LpZ4wN\" # b64 VnE4clQybVhrOUxwWjR3Tg== hex 5671387254326d586b394c705a34774e\n",
+            ".zshrc": "export DB_PASSWORD2=\"Vq8rT2mXk9LpZ4wQ\" # old: T2mXk9LpZ4wQ\n",
+        ])
+        #expect(result.findings.filter { $0.ruleID == "dotenv-secret" }.count == 2)
+        let report = Self.text(result)
+        for piece in ["VnE4clQybVhrOUxwWjR3Tg", "5671387254326d586b394c705a34774e", "T2mXk9LpZ4wQ"] {
+            #expect(!report.contains(piece), "\(piece) printed")
+        }
+    }
+
+    @Test(arguments: [
+        ("d/.msmtprc", "account gmail\nhost smtp.gmail.com\nuser alice\npassword       Vq8rT2mXk9LpZ4wN\n", "smtp-client-password", "Vq8rT2mXk9LpZ4wN"),
+        ("e/.esmtprc", "password     = Jk4mN8vRt2XzL7pQ\n", "smtp-client-password", "Jk4mN8vRt2XzL7pQ"),
+        ("s/.s3cfg", "[default]\nsecret_key      =    wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9aB3vT2s\n", "", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9aB3vT2s"),
+        ("h/.pgpass", "db.internal:5432:*:admin:Zq8Lm2Wx7Tp4Rk\r\n", "pgpass-password", "Zq8Lm2Wx7Tp4Rk"),
+        ("i/.pgpass", "\\:\\:1:5432:app:u:Hk3mQ8vRt2XzL7pW\n", "pgpass-password", "Hk3mQ8vRt2XzL7pW"),
+        ("j/.pgpass", "db.internal:5432:*:admin:Vb7 Nq2x Rt8m Kz4p\n", "pgpass-password", "Vb7 Nq2x Rt8m Kz4p"),
+        ("k/.pgpass", "db.internal:5432:app:my\\:user:Hk3mQ8vRt2XzL7pW\n", "pgpass-password", "Hk3mQ8vRt2XzL7pW"),
+        ("f/sitemanager.xml", "<Server>\r\n<Pass encoding=\"base64\">\r\n  R3lpUlVJUWZIT0pNYWk=\r\n</Pass>\r\n</Server>\r\n", "filezilla-password", "R3lpUlVJUWZIT0pNYWk="),
+        ("t/.bashrc", "typeset -x STRIPE_SECRET=Jk4mN8vRt2XzL7pQ\n", "dotenv-secret", "Jk4mN8vRt2XzL7pQ"),
+        ("u/.bashrc", "export MAIL_PASSWORD2=$'Rt5Ym8Kq2Lz9XwBn'\n", "dotenv-secret", "Rt5Ym8Kq2Lz9XwBn"),
+        ("v/deploy.sh", "env SERVICE_PASSWORD=Ty6Ui8Op1As4Df7G ./run.sh\n", "dotenv-secret", "Ty6Ui8Op1As4Df7G"),
+        ("w/app.py", "app.config.update(SECRET_KEY=b\"Vq8rT2mXk9LpZ4wNHk3mQ8vR\")\n", "django-secret-key", "Vq8rT2mXk9LpZ4wNHk3mQ8vR"),
+        ("x/settings.py", "SECRET_KEY: str = '7x!k#2m@q9$z^r&v*w(p)l+h=n_b%c8e-f4g6j0t1y3u5i'\n", "django-secret-key", "7x!k#2m@q9$z^r&v*w(p)l+h=n_b%c8e-f4g6j0t1y3u5i"),
+        ("y/wp-config.php", "<?php\ndefine( 'DB_PASSWORD', 'Hk3m\\'Q8vRt2XzL7pW' );\n", "wordpress-config-secret", "Hk3m\\'Q8vRt2XzL7pW"),
+        ("z/.npmrc", "//npm.corp.com/:_authToken = \"7f3c2a9e-4b1d-4e8f-9a2c-5d6e7f8a9b0c\"\n", "npmrc-auth-token", "7f3c2a9e-4b1d-4e8f-9a2c-5d6e7f8a9b0c"),
+    ])
+    func secondPassFormsAreFoundWhole(_ path: String, _ text: String, _ rule: String, _ value: String) throws {
+        let found = try Self.scan([path: text]).findings.filter { $0.kind.holdsSecret }
+        #expect(found.contains { (rule.isEmpty || $0.ruleID == rule) && $0.secret == value },
+                "\(path): \(found.map { "\($0.ruleID) \($0.secret)" })")
+    }
+
+    /// A one-line compressed file held an mtree "entry" (libarchive's format_all read the line as one) and came
+    /// out empty, unnamed.
+    @Test func aOneLineCompressedFileIsItsOneMember() throws {
+        let tree = TempTree()
+        try ArchiveTests.python("open('.pgpass.gz', 'wb').write(gzip.compress(b'db:5432:app:u:Tq7mW2xRk9LpZ4vN\\n'))\nopen('.pgpass.bz2', 'wb').write(bz2.compress(b'db:5432:app:u:Tq7mW2xRk9LpZ4vN\\n'))\n", in: tree.path)
+        let result = try Fixtures.scan(tree)
+        #expect(result.findings.contains { $0.path == ".pgpass.gz!.pgpass" && $0.ruleID == "pgpass-password" }, "\(result.findings.map(\.path)) \(result.skipped)")
+        #expect(result.findings.contains { $0.path == ".pgpass.bz2!.pgpass" })
+    }
+
+    @Test func aDoubleEncodedFindingStandsOnItsRunsLine() throws {
+        let inner = Data("api_key=AKIAQ3EGRTSXYZ7N5B2K".utf8).base64EncodedString()
+        let outer = Data(inner.utf8).base64EncodedString()
+        let result = try Self.scan(["t.txt": "a\nb\nc\ndouble = \(outer)\nDATABASE_URL=postgres://app:Hk3m%40Q8v%23Rt2XzL7pW@db.acme.io:5432/app\n"])
+        let aws = try #require(result.findings.first { $0.ruleID == "aws-access-key-id" })
+        #expect(aws.line == 4 && aws.column == 10 && aws.encoding == "base64>base64")
+        // The URI's percent-encoded password is one finding, not also a decoding cut at its `%40`.
+        #expect(result.findings.filter { $0.ruleID == "postgres-uri-password" }.count == 1, "\(result.findings.map { "\($0.ruleID) \($0.secret)" })")
+    }
+
+    @Test func shellTextThatIsNotExpandedIsNoEnvRead() throws {
+        let result = try Self.scan(["b.sh": """
+            #!/bin/sh
+            echo '$LITERAL_TOKEN is not expanded'
+            echo "\\$ESCAPED_TOKEN"
+            # comment mentions $COMMENT_TOKEN
+            cat <<'EOT'
+            $QUOTED_HEREDOC_PASSWORD
+            EOT
+            cat <<EOT
+            $UNQUOTED_HEREDOC_PASSWORD
+            EOT
+            printf -v GEN_SECRET '%s' x; echo "$GEN_SECRET"
+            echo "$REAL_API_TOKEN"
+            """])
+        let names = Set(result.findings.filter { $0.kind == .envUsage }.map(\.secret))
+        #expect(names == ["UNQUOTED_HEREDOC_PASSWORD", "REAL_API_TOKEN"], "\(names.sorted())")
+        let java = try Self.scan(["A.java": "class A { String q = System.getenv().get(\"OAUTH_CLIENT_SECRET\"); }\n",
+                                  ".github/workflows/ci.yml": "jobs:\n  a:\n    steps:\n      - run: x\n        with:\n          token: ${{ secrets.GH_PAT }}\n"])
+        #expect(Set(java.findings.map(\.secret)).isSuperset(of: ["OAUTH_CLIENT_SECRET", "GH_PAT"]), "\(java.findings.map(\.secret))")
+    }
+
+    @Test func ciphertextAlgorithmsAndFixturePasswordsAreNotReported() throws {
+        let result = try Self.scan([
+            "src/main/resources/application.properties": "spring.datasource.password=ENC(G6N718UuyPE5bHyWKyuLQSm02auQPUtm)\n",
+            "app.yaml": "password_hash_algorithm: \"argon2id\"\n",
+            "tests/fixtures/users.json": "{\"password\": \"password123\"}\n",
+            "tests/test_login.py": "data={\"username\": \"u\", \"password\": \"hunter2\"}\n",
+        ])
+        #expect(result.findings.filter { $0.kind.holdsSecret }.isEmpty, "\(result.findings.map { "\($0.path) \($0.ruleID)" })")
+    }
+
+    @Test func anUntrackedFileInAnIgnoredFolderStaysIgnored() throws {
+        let repo = try GitRepoFixture()
+        try repo.commit("cfg", files: ["cfg/dev.sh": "echo hi\n"])
+        repo.tree.write(".gitignore", "cfg/\n")
+        repo.tree.write("cfg/new.sh", "export API_SECRET=Bq9Wz3Km7Lx2PrVn4Tc8\n")
+        let result = try Fixtures.scan(repo.tree)
+        #expect(!result.findings.contains { $0.path == "cfg/new.sh" })
+        #expect(result.skipped.contains { $0.path == "cfg/new.sh" && $0.kind == "ignored" }, "\(result.skipped)")
+    }
+
     @Test func symlinksAndSpecialFilesAreNamedSkips() throws {
         let tree = TempTree()
         tree.write("outside/s.py", "DB_PASSWORD = \"Zt8pQm3Lr6Wk1Xv9Qq\"\n")
