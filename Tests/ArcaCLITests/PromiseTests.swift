@@ -123,6 +123,15 @@ import Testing
         #expect(try CLITests.arca(["scan", dir]).status == 0, "the masked path still matches its fingerprint")
     }
 
+    /// Outsider pass: `arca scan … | true` died of SIGPIPE (exit 141, nothing said) instead of exit 3.
+    @Test func aClosedPipeIsExitThree() throws {
+        var env = ""
+        for i in 0..<3000 { env += "DB_PASSWORD_\(i)=Zq\(i)vT3mW9kLp2xRbQ7nY4\n" }
+        let tree = try CLITests.tree([".env": env])
+        let r = try CLITests.run("/bin/bash", ["-c", "\"$0\" scan \"$1\" | true; echo \"${PIPESTATUS[0]}\"", CLITests.binary, tree])
+        #expect(r.out.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "\(r.out) \(r.err)")
+    }
+
     /// Outsider pass: a report or baseline that could not be written (`/dev/full`) ended 0, and `-o /dev/full`
     /// replaced the device with a regular file.
     @Test func anUnwritableReportIsExitThreeAndDevicesAreNeverReplaced() throws {
