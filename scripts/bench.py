@@ -219,7 +219,7 @@ def main():
     ap.add_argument("--commits", type=int, default=5000, help="commits in the history benchmark's repository")
     ap.add_argument("--wide-files", type=int, default=20000, help="files in the pre-commit benchmark's repository")
     ap.add_argument("--hook-runs", type=int, default=15)
-    ap.add_argument("--only", choices=["all", "dir", "history", "hook"], default="all")
+    ap.add_argument("--only", choices=["all", "dir", "history", "hook", "families"], default="all")
     ap.add_argument("--no-detect-secrets", action="store_true", help="leave out detect-secrets (minutes on 30 MiB)")
     ap.add_argument("--arca-before", help="another Arca binary (an earlier commit's release build) to run beside this one")
     a = ap.parse_args()
@@ -239,6 +239,10 @@ def main():
         table, rows = history_bench(a, bindir, arca)
         sections.append(table)
         results["history"] = rows
+    if a.only in ("all", "families"):
+        table, rows = families_bench(a, bindir, arca)
+        sections.append(table)
+        results["families"] = rows
     if a.only in ("all", "hook"):
         table, rows = hook_bench(a, bindir, arca)
         sections.append(table)
@@ -247,6 +251,76 @@ def main():
     print(text)
     open(os.path.join(a.out, "results.md"), "w").write(text + "\n")
     json.dump(results, open(os.path.join(a.out, "results.json"), "w"), indent=1)
+
+
+# Committed-credential families (issue 12): one file per family, in the layout its format's documentation
+# gives, with made-up values; the planted line is the one holding the credential.
+FAMILIES = [
+    ("netrc", "home/.netrc", "machine api.acme.io\n  login deploy\n  password Wq4nT8zLk2Rv7Xb\n", 3),
+    ("pgpass", ".pgpass", "db.acme.internal:5432:*:billing:Hv3Lm9Qx2Tz7Wk\n", 1),
+    ("git-credentials", ".git-credentials", "https://ops%40acme.io:Rz8Kq3Nv6Tb1Xm@git.acme.io\n", 1),
+    ("npmrc _auth", "web/.npmrc", "_auth=ZGVwbG95OldxNG5UOHpMazJSdjdYYjRt\nalways-auth=true\n", 1),
+    ("docker config auth", ".docker/config.json", '{"auths": {"reg.acme.io": {"auth": "Ym90OkhoN1FxMlp4OVRtNFd2OExrM05w"}}}\n', 1),
+    ("msmtprc", ".msmtprc", "account acme\nhost smtp.acme.io\nuser mail@acme.io\npassword Tq7Vm2Xk9Lp4Rz\n", 4),
+    ("filezilla", "sitemanager.xml", "<Server><Host>ftp.acme.io</Host><User>u</User>\n<Pass encoding=\"base64\">SHY3TG0yUXg5VHo0V2s=</Pass></Server>\n", 2),
+    ("jetbrains webservers", ".idea/WebServers.xml", '<fileTransfer host="sftp.acme.io" port="22" login="u" password="dff9dfe3dfa0dfb9dfbadfd8" />\n', 1),
+    ("sftp config", ".vscode/sftp.json", '{"host": "sftp.acme.io", "username": "u", "password": "Nb4Wq8Lz2Tk6Rx"}\n', 1),
+    ("firefox logins", "profile/logins.json", '{"logins":[{"hostname":"https://a.acme.io","encryptedPassword":"MDoEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECJz4Yt1mQ2xWBBC7kQ9vLzT3Nr8Hp2Xm6Wq1"}]}\n', 1),
+    ("s3cfg", ".s3cfg", "[default]\naccess_key = AKIAQ7NMB3TKZ5RW2X4V\nsecret_key = 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\n", 3),
+    ("bashrc export", "home/.bashrc", "alias ll='ls -l'\nexport GITHUB_API_TOKEN=Qm9vN2pKc2hYcFZ0M3Fb\n", 2),
+    ("shadow sha-crypt", "etc/shadow", "ops:$6$BriurBB/8vFI.qZT$Moe4WWXWl7Xfwgy2smPel.rkSbhyUrEQS6nm8577LiqlPF7saySqbKjFStRAOAwCXBx9RbbH6FwQ3QSiAlB6xQ:19700:0:99999:7:::\n", 1),
+    ("htpasswd bcrypt", "site/.htpasswd", "admin:$2y$10$3IhnZtPr8ZdhMPQ94gjG6gfL3IVQa5Rtm9fzIoDWW9it3XHp1HZRV\n", 1),
+    ("sql dump hash", "backup/dump.sql", "INSERT INTO `users` VALUES (1,'admin','$2b$12$NrWehkSfzcj1ZgCj0fnAfWeAdpJZqnLvlwTkgfy90M54SKDvDiK9Q');\n", 1),
+    ("django secret key", "mysite/settings.py", "SECRET_KEY = 'django-insecure-+d5r!xi*67%nfrpyz^21tbic1-+4@5aez732pgojj7*g_(^+3q'\n", 1),
+    ("wordpress salt", "wp-config.php", "<?php\ndefine('AUTH_KEY',         'q|B]x7Lr>0-V;m@z!Kc8#p2W{s5^Tg&Yh=9)uN1*eD,JfA3+RiMq');\n", 2),
+    ("laravel app key", ".env", "APP_NAME=Laravel\nAPP_KEY=base64:K0/Hpv1MkUoW20cIdSsPFUS4NcDnGQl9+ocB6SMvIfQ=\n", 2),
+    ("rails master key", "config/master.key", "828767efc2f91624a8940f1f836f99ea", 1),
+    ("pem indented in yaml", "deploy/values.yaml", "tls:\n  key: |\n          -----BEGIN EC PRIVATE KEY-----\n          MHcCAQEEIBkTzX9q3Lm8Np0Rs3Tu6Vw9Xy1Za4Bc7De0Fg3Hi6JkoAoGCCqGSM49\n          AwEHoUQDQgAEx7YtN2pLq9Wm4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2L\n          p4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rw==\n          -----END EC PRIVATE KEY-----\n", 3),
+    ("pem in one string", "test_tls.py", 'KEY = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7Vm2Xk9Lp4Rz8\\nVb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4R\\nz8Vb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2Lp4Rz8Vb3Nc6HyQ2Tk7Xm2Lq==\\n-----END PRIVATE KEY-----\\n"\n', 1),
+    ("base64 in k8s secret", "k8s/secret.yaml", "apiVersion: v1\nkind: Secret\ndata:\n  token: eG94Yi0yNjM1OTQyMDY1NjQtMjY5MjMwNTkzMjQ1NS1KYjJLcTlMbU40cFI3c1Qxdlczelk1ekE=\n", 4),
+]
+
+
+def families_bench(a, bindir, arca):
+    """Which committed-credential families each tool finds (a finding on the planted line of the file)."""
+    import gzip
+    root = os.path.join(a.out, "families")
+    sh(["rm", "-rf", root])
+    for _, path, text, _ in FAMILIES:
+        full = os.path.join(root, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        open(full, "w").write(text)
+    # The same .env in a release tarball.
+    import tarfile, io
+    with tarfile.open(os.path.join(root, "release.tar.gz"), "w:gz") as t:
+        data = FAMILIES[11][2].encode()
+        info = tarfile.TarInfo("deploy/env.sh"); info.size = len(data); t.addfile(info, io.BytesIO(data))
+    planted = {(p, line) for _, p, _, line in FAMILIES} | {("release.tar.gz!deploy/env.sh", 2)}
+    names = {(p, line): n for n, p, _, line in FAMILIES}
+    names[("release.tar.gz!deploy/env.sh", 2)] = "archive member (tar.gz)"
+    tools = [
+        ("arca", [arca, "scan", root, "--format", "json", "-q"], parse_arca),
+        ("kingfisher", [os.path.join(bindir, "kingfisher"), "scan", root, "--format", "json", "--no-validate",
+                        "--no-update-check", "--output", os.path.join(a.out, "fam-kingfisher.json")], parse_kingfisher),
+        ("betterleaks", [os.path.join(bindir, "betterleaks"), root, "-o", "-", "--no-banner", "--no-color"], parse_betterleaks),
+    ]
+    found_by = {}
+    for name, cmd, parse in tools:
+        out = os.path.join(a.out, f"fam-{name}.json")
+        timed(cmd, out_file=None if "--output" in cmd else out)
+        try:
+            found = parse(out, root)
+        except Exception as e:
+            print(f"{name}: could not read its output ({e})", file=sys.stderr)
+            found = set()
+        # Archive members: peers name them in their own ways; count a finding on the archive's path too.
+        found_by[name] = {k for k in planted if k in found or (k[0].startswith("release.tar.gz") and any(f[0].startswith("release.tar.gz") for f in found))}
+    lines = [f"{len(planted)} families, one file each (the planted line holds the credential).", "",
+             "| family | " + " | ".join(n for n, _, _ in tools) + " |", "|---|" + "---|" * len(tools)]
+    for k in sorted(planted, key=lambda k: names[k]):
+        lines.append(f"| {names[k]} | " + " | ".join("found" if k in found_by[n] else "—" for n, _, _ in tools) + " |")
+    lines.append("| **families found** | " + " | ".join(f"**{len(found_by[n])} / {len(planted)}**" for n, _, _ in tools) + " |")
+    return "\n".join(lines), {n: sorted(f"{p}:{l}" for p, l in found_by[n]) for n in found_by}
 
 
 def dir_bench(a, bindir, arca):
