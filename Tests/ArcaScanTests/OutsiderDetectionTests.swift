@@ -121,6 +121,8 @@ import Testing
         ("w/app.py", "app.config.update(SECRET_KEY=b\"Vq8rT2mXk9LpZ4wNHk3mQ8vR\")\n", "django-secret-key", "Vq8rT2mXk9LpZ4wNHk3mQ8vR"),
         ("x/settings.py", "SECRET_KEY: str = '7x!k#2m@q9$z^r&v*w(p)l+h=n_b%c8e-f4g6j0t1y3u5i'\n", "django-secret-key", "7x!k#2m@q9$z^r&v*w(p)l+h=n_b%c8e-f4g6j0t1y3u5i"),
         ("y/wp-config.php", "<?php\ndefine( 'DB_PASSWORD', 'Hk3m\\'Q8vRt2XzL7pW' );\n", "wordpress-config-secret", "Hk3m\\'Q8vRt2XzL7pW"),
+        ("c/.cshrc", "setenv DB_PASSWORD Vq8rT2mXk9LpZ4wN\n", "csh-fish-secret", "Vq8rT2mXk9LpZ4wN"),
+        ("c/.config/fish/config.fish", "set -gx API_TOKEN Hk3mQ8vRt2XzL7pW\n", "csh-fish-secret", "Hk3mQ8vRt2XzL7pW"),
         ("z/.npmrc", "//npm.corp.com/:_authToken = \"7f3c2a9e-4b1d-4e8f-9a2c-5d6e7f8a9b0c\"\n", "npmrc-auth-token", "7f3c2a9e-4b1d-4e8f-9a2c-5d6e7f8a9b0c"),
     ])
     func secondPassFormsAreFoundWhole(_ path: String, _ text: String, _ rule: String, _ value: String) throws {
