@@ -77,7 +77,15 @@ public struct Finding: Sendable, Hashable {
         var i = after.startIndex
         while i < after.endIndex {
             let c = after[i]
-            if c == q && !escaped { return i == after.startIndex ? after : "…" + after[i...] }
+            if c == q && !escaped {
+                // A doubled quote is an escaped one (YAML, SQL, INI): the value goes on.
+                let next = after.index(after: i)
+                if next < after.endIndex && after[next] == q {
+                    i = after.index(after: next)
+                    continue
+                }
+                return i == after.startIndex ? after : "…" + after[i...]
+            }
             escaped = c == "\\" && !escaped
             i = after.index(after: i)
         }

@@ -45,6 +45,8 @@ import Testing
         #expect(Finding.afterValue("password ", "qwxz", " mvbt lpkr") == "…")
         #expect(Finding.afterValue("pw = \"", "Tn5Bv8\\", "\"Cx1\"; x") == "…\"; x")
         #expect(Finding.afterValue("pw = \"", "Tn5Bv8Cx1", "\"; x") == "\"; x")
+        // A doubled quote escapes itself (YAML, SQL, INI): the value goes on past it.
+        #expect(Finding.afterValue("pw: '", "Vq8rT2", "''mXk9LpZ4wN' # x") == "…' # x")
     }
 
     @Test(arguments: [
@@ -123,6 +125,7 @@ import Testing
         ("y/wp-config.php", "<?php\ndefine( 'DB_PASSWORD', 'Hk3m\\'Q8vRt2XzL7pW' );\n", "wordpress-config-secret", "Hk3m\\'Q8vRt2XzL7pW"),
         ("c/.cshrc", "setenv DB_PASSWORD Vq8rT2mXk9LpZ4wN\n", "csh-fish-secret", "Vq8rT2mXk9LpZ4wN"),
         ("c/.config/fish/config.fish", "set -gx API_TOKEN Hk3mQ8vRt2XzL7pW\n", "csh-fish-secret", "Hk3mQ8vRt2XzL7pW"),
+        ("q/app.yaml", "password: 'Vq8r''T2mXk9LpZ4wN'\n", "generic-password", "Vq8r''T2mXk9LpZ4wN"),
         ("z/.npmrc", "//npm.corp.com/:_authToken = \"7f3c2a9e-4b1d-4e8f-9a2c-5d6e7f8a9b0c\"\n", "npmrc-auth-token", "7f3c2a9e-4b1d-4e8f-9a2c-5d6e7f8a9b0c"),
     ])
     func secondPassFormsAreFoundWhole(_ path: String, _ text: String, _ rule: String, _ value: String) throws {
