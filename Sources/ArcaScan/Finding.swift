@@ -59,10 +59,7 @@ public struct Finding: Sendable, Hashable {
         var h = SHA256()
         h.update(data: Array("arca-fp-v1\u{0}\(rule)\u{0}\(path)\u{0}".utf8))
         h.update(data: Array(inner))
-        return h.finalize().prefix(16).map { byte in
-            let s = String(byte, radix: 16)
-            return byte < 16 ? "0" + s : s
-        }.joined()
+        return Finding.hex(h.finalize().prefix(16))
     }
 
     /// What a report shows of the line after a secret: only what follows the value's visible end. A rule may
@@ -100,6 +97,17 @@ public struct Finding: Sendable, Hashable {
         f.archive = archivePath
         f.fingerprint = Finding.fingerprint(rule: ruleID, path: f.path, secret: secret)
         return f
+    }
+
+    /// `bytes` as lower-case hex, two digits each.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A short prefix of `secret` and a mask: enough to recognise it, not enough to use it.

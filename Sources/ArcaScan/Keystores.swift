@@ -71,7 +71,7 @@ public enum Keystores {
     /// A finding for `buf` when it is a key store.
     static func finding(_ buf: UnsafeRawBufferPointer, path: String) -> Finding? {
         guard let kind = kind(buf) else { return nil }
-        let digest = SHA256.hash(data: buf).map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+        let digest = Finding.hex(SHA256.hash(data: buf))
         let secret = "sha256:" + digest
         return Finding(
             kind: .secret, ruleID: kind.id, ruleDescription: kind.description, provider: "Private key",

@@ -81,10 +81,7 @@ public struct Redactor: Sendable {
         }
         let std = String(decoding: b64, as: UTF8.self)
         let url = String(decoding: b64.map { $0 == 0x2b ? 0x2d : $0 == 0x2f ? 0x5f : $0 }, as: UTF8.self)
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        for b in v { hex.append(hexDigits[Int(b >> 4)]); hex.append(hexDigits[Int(b & 15)]) }
-        let lower = String(decoding: hex, as: UTF8.self)
+        let lower = Finding.hex(v)
         return [std, url, lower, lower.uppercased()]
     }
 

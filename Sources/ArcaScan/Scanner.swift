@@ -71,16 +71,6 @@ public struct ScanResult: Sendable {
     public var limitHits = 0
     /// Commits walked (history scans).
     public var commitsScanned = 0
-
-    /// Adds a worker's counts, skips and warnings (not its findings) to these.
-    mutating func mergeCounts(_ other: ScanResult) {
-        filesScanned += other.filesScanned
-        bytesScanned += other.bytesScanned
-        skipped += other.skipped
-        warnings += other.warnings
-        errors += other.errors
-        limitHits += other.limitHits
-    }
 }
 
 /// A scan that could not run at all: bad usage (exit code 2: no such path, not a repository, an unknown
@@ -125,10 +115,7 @@ public struct Scanner: Sendable {
                 queue.push(SourceJob(origin: .file(absolute: root), path: name))
             }
         }
-        var result = ScanResult(findings: [])
-        result.filesScanned = pool.filesScanned
-        result.bytesScanned = pool.bytesScanned
-        result.limitHits = pool.limitHits
+        var result = ScanResult(counts: pool)
         for o in pool.outcomes {
             result.findings += o.findings
             result.skipped += o.skipped
@@ -151,11 +138,10 @@ public struct Scanner: Sendable {
         var buffer: [UInt8] = []
         let outcome = process(SourceJob(origin: .bytes(bytes), path: path), scratch: scratch, buffer: &buffer,
                               repo: nil, counts: &counts)
-        var result = ScanResult(findings: outcome?.findings ?? [])
+        counts.limitHits = scratch.limitHits - before
+        var result = ScanResult(counts: counts)
+        result.findings = outcome?.findings ?? []
         result.skipped = outcome?.skipped ?? []
-        result.filesScanned = counts.filesScanned
-        result.bytesScanned = counts.bytesScanned
-        result.limitHits = scratch.limitHits - before
         result.seconds = Scanner.now() - started
         return result
     }
@@ -174,12 +160,8 @@ public struct Scanner: Sendable {
     /// decoder of encoded runs.
     func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch,
                     maxSize: Int? = nil, scanBinary: Bool = false, largeArchive: Bool = false) -> TextOutcome {
-        let limit = maxSize ?? options.maxFileSize
-        if largeArchive, buf.count > limit {
-            return detectText(buf, path: path, scratch: scratch, maxSize: limit, scanBinary: scanBinary, depth: 0,
-                              budget: nil, outerLimit: .max)
-        }
-        return detectText(buf, path: path, scratch: scratch, maxSize: limit, scanBinary: scanBinary, depth: 0, budget: nil)
+        detectText(buf, path: path, scratch: scratch, maxSize: maxSize ?? options.maxFileSize, scanBinary: scanBinary,
+                   depth: 0, budget: nil, outerLimit: largeArchive ? .max : nil)
     }
 
     private func detectText(_ buf: UnsafeRawBufferPointer, path: String, scratch: DetectorScratch, maxSize: Int,
@@ -199,9 +181,8 @@ public struct Scanner: Sendable {
             }
             let budget = budget ?? Archives.Budget(limits: options.archives, compressed: buf.count)
             var findings: [Finding] = [], skipped: [Skipped] = []
-            let matcher = Matcher()
             let (own, opened) = Archives.members(buf, name: path, budget: budget, maxMemberSize: maxSize) { name, bytes in
-                if options.useIgnoreFiles && detector.isPathAllowlisted(name, matcher: matcher) {
+                if options.useIgnoreFiles && detector.isPathAllowlisted(name, matcher: scratch.matcher) {
                     skipped.append(Skipped(path: path + "!" + name, reason: Skipped.globalAllowlistReason))
                     return
                 }
@@ -439,8 +420,7 @@ public struct Scanner: Sendable {
     }
 
     /// UTF-16 text with a byte-order mark, converted to UTF-8; nil for anything else.
-    static func decodeUTF16(_ buf: UnsafeRawBufferPointer) -> [UInt8]? {
-        let data = buf
+    static func decodeUTF16(_ data: UnsafeRawBufferPointer) -> [UInt8]? {
         guard data.count >= 2 else { return nil }
         let little: Bool
         if data[0] == 0xff && data[1] == 0xfe { little = true } else if data[0] == 0xfe && data[1] == 0xff {

@@ -52,6 +52,16 @@ struct PoolResult: Sendable {
     var limitHits = 0
 }
 
+extension ScanResult {
+    /// A result holding the pool's counts (what each mode makes of the outcomes is its own).
+    init(counts pool: PoolResult) {
+        self.init(findings: [])
+        filesScanned = pool.filesScanned
+        bytesScanned = pool.bytesScanned
+        limitHits = pool.limitHits
+    }
+}
+
 extension Scanner {
     /// The one worker pool: `feed` produces jobs on the calling thread into a bounded queue (so memory stays
     /// flat whatever the size of the tree or the history), one worker per core loads each job's bytes and

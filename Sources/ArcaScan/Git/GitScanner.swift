@@ -129,35 +129,26 @@ extension Scanner {
         }
         if let walkError { throw walkError }
 
-        struct Inner {
-            var findings: [(commit: Int, blob: GitOID, finding: Finding)] = []
-            /// Counts, skips and errors (its `findings` stay empty).
-            var stats = ScanResult(findings: [])
-        }
-        var inner = Inner()
-        inner.stats.filesScanned = pool.filesScanned
-        inner.stats.bytesScanned = pool.bytesScanned
-        inner.stats.limitHits = pool.limitHits
+        var result = ScanResult(counts: pool)
+        var found: [(commit: Int, blob: GitOID, finding: Finding)] = []
         for o in pool.outcomes {
             guard case .blob(let blob) = o.job.origin else { continue }
-            for f in o.findings { inner.findings.append((o.job.tag, blob, f)) }
-            inner.stats.skipped += o.skipped.map { Skipped(path: "\($0.path)@\(blob)", reason: $0.reason) }
-            if let e = o.error { inner.stats.errors.append(e) }
+            for f in o.findings { found.append((o.job.tag, blob, f)) }
+            result.skipped += o.skipped.map { Skipped(path: "\($0.path)@\(blob)", reason: $0.reason) }
+            if let e = o.error { result.errors.append(e) }
         }
         // One finding per fingerprint: the earliest commit wins.
-        inner.findings.sort { $0.commit < $1.commit }
+        found.sort { $0.commit < $1.commit }
         var byFingerprint: [String: Int] = [:]
         var kept: [(commit: Int, blob: GitOID, finding: Finding)] = []
-        for f in inner.findings where byFingerprint[f.finding.fingerprint] == nil {
+        for f in found where byFingerprint[f.finding.fingerprint] == nil {
             byFingerprint[f.finding.fingerprint] = kept.count
             kept.append(f)
         }
         // Which secrets are still at HEAD (same rule and value, any path)?
-        let present = try secretsAtHead(repo: repo, findings: inner.findings.map { ($0.blob, $0.finding) },
-                                        checkUnscanned: restricted, scanned: seen, errors: &inner.stats.errors)
+        let present = try secretsAtHead(repo: repo, findings: found.map { ($0.blob, $0.finding) },
+                                        checkUnscanned: restricted, scanned: seen, errors: &result.errors)
         var infos: [Int: CommitInfo] = [:]
-        var result = ScanResult(findings: [])
-        result.mergeCounts(inner.stats)
         for k in kept {
             var f = k.finding
             if infos[k.commit] == nil { infos[k.commit] = try repo.commit(commits[k.commit]).info }
@@ -260,7 +251,7 @@ extension Scanner {
     /// the CLI takes it while the rules load).
     public func scanStaged(_ snapshot: StagedSnapshot) throws(ScanError) -> ScanResult {
         let started = Scanner.now()
-        var result = ScanResult(findings: [])
+        var excluded: [Skipped] = []
         let matcher = Matcher()
         var ignores = IgnoreRules.empty
         if options.useIgnoreFiles, let text = snapshot.arcaignore {
@@ -272,11 +263,11 @@ extension Scanner {
                 // Excluded by configuration: not scanned, but named, so a commit never carries a file nobody was
                 // told about.
                 if detector.isPathAllowlisted(file.path, matcher: matcher) {
-                    result.skipped.append(Skipped(path: file.path, reason: Skipped.globalAllowlistReason))
+                    excluded.append(Skipped(path: file.path, reason: Skipped.globalAllowlistReason))
                     continue
                 }
                 if ignores.isIgnored(file.path, isDirectory: false, matcher: matcher) {
-                    result.skipped.append(Skipped(path: file.path, reason: "ignored by .arcaignore"))
+                    excluded.append(Skipped(path: file.path, reason: "ignored by .arcaignore"))
                     continue
                 }
                 let archive = options.archives.enabled && file.bytes.withUnsafeBytes { Archives.recognises($0) }
@@ -294,9 +285,8 @@ extension Scanner {
                 }
             }
         }
-        result.filesScanned = pool.filesScanned
-        result.bytesScanned = pool.bytesScanned
-        result.limitHits = pool.limitHits
+        var result = ScanResult(counts: pool)
+        result.skipped = excluded
         for o in pool.outcomes {
             let file = files[o.job.tag]
             result.skipped += o.skipped
