@@ -3,7 +3,7 @@ import ArcaScan
 
 /// Output formats of `arca scan`.
 public enum ReportFormat: String, Sendable, CaseIterable {
-    case text, json, sarif, junit
+    case text, json, sarif, junit, gitlab
 }
 
 /// Everything a report shows.
@@ -21,6 +21,9 @@ public struct ReportInput: Sendable {
     /// Findings hidden because the baseline lists them.
     public var suppressedByBaseline: Int
     public var toolVersion: String
+    /// Prepended to finding paths in SARIF and GitLab reports, so their paths are relative to `absoluteRoot` (the
+    /// repository root) when a subdirectory or one file was scanned.
+    public var pathPrefix = ""
     /// Masks every secret this scan found (those the baseline hides too) in any string; `.none` with `reveal`.
     public var redactor: Redactor
 
@@ -62,8 +65,20 @@ public enum Reporter {
         case .json: out = JSONReport.render(shown).serialized() + "\n"
         case .sarif: out = SARIFReport.render(shown).serialized() + "\n"
         case .junit: out = JUnitReport.render(shown)
+        case .gitlab: out = GitLabReport.render(shown).serialized() + "\n"
         }
         return input.redactor(out)
+    }
+
+    /// One key per finding that tells apart occurrences of one secret in one file (which share a fingerprint):
+    /// the fingerprint for the first, `fingerprint:N` for the N-th, in report order (stable across line moves).
+    public static func occurrenceKeys(_ findings: [Finding]) -> [String] {
+        var seen: [String: Int] = [:]
+        return findings.map { f in
+            let n = seen[f.fingerprint, default: 0] + 1
+            seen[f.fingerprint] = n
+            return n == 1 ? f.fingerprint : "\(f.fingerprint):\(n)"
+        }
     }
 
     /// The one-line summary: files, bytes, time, findings.
@@ -77,6 +92,8 @@ public enum Reporter {
         if !r.skipped.isEmpty { s += ", \(r.skipped.count) skipped" }
         if input.suppressedByBaseline > 0 { s += ", \(input.suppressedByBaseline) in baseline" }
         if !input.staleBaseline.isEmpty { s += ", \(input.staleBaseline.count) stale baseline entries" }
+        if r.alreadyInBase > 0 { s += ", \(r.alreadyInBase) already in the base (moved, not added; --report-moved shows them)" }
+        if r.allowlisted > 0 { s += ", \(r.allowlisted) allowlisted by fingerprint in .arca.yaml" }
         return input.redactor(s)
     }
 
@@ -101,6 +118,10 @@ public enum Reporter {
 
 /// JSON: `{"findings": [...], "summary": {...}, "errors": [...], "skipped": [...], "staleBaseline": [...]}`.
 public enum JSONReport {
+    /// The version of the report's shape (docs/report-schema.json): a new field is a minor bump, a changed or
+    /// removed one a major bump.
+    public static let schemaVersion = "1.0"
+
     public static func finding(_ f: Finding, reveal: Bool) -> JSONValue {
         var pairs: [(String, JSONValue)] = [
             ("kind", .string(f.kind.rawValue)),
@@ -137,6 +158,7 @@ public enum JSONReport {
     public static func render(_ input: ReportInput) -> JSONValue {
         let r = input.result
         return .object([
+            ("schemaVersion", .string(schemaVersion)),
             ("version", .string(input.toolVersion)),
             ("findings", .array(input.findings.map { finding($0, reveal: input.reveal) })),
             ("summary", .object([
@@ -150,6 +172,8 @@ public enum JSONReport {
                 ("skipped", .int(r.skipped.count)),
                 ("errors", .int(r.errors.count)),
                 ("suppressedByBaseline", .int(input.suppressedByBaseline)),
+                ("alreadyInBase", .int(r.alreadyInBase)),
+                ("allowlisted", .int(r.allowlisted)),
             ])),
             ("errors", .array(r.errors.map { .string($0) })),
             ("skipped", .array(r.skipped.map { .object([("path", .string($0.path)), ("reason", .string($0.reason))]) })),

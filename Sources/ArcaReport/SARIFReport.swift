@@ -15,7 +15,8 @@ public enum SARIFReport {
             ruleIndex[f.ruleID] = ruleEntries.count
             ruleEntries.append(rule(byID[f.ruleID], id: f.ruleID, finding: f))
         }
-        let results: [JSONValue] = input.findings.map { f in
+        let occurrences = Reporter.occurrenceKeys(input.findings)
+        let results: [JSONValue] = zip(input.findings, occurrences).map { f, occurrence in
             var commitNote = ""
             if let c = f.commit {
                 commitNote = " (added in commit \(c.id.prefix(12)) by \(c.author) on \(c.date)"
@@ -30,13 +31,14 @@ public enum SARIFReport {
                 ("level", .string(level(f.severity))),
                 ("message", .object([("text", .string(message))])),
                 ("locations", .array([.object([("physicalLocation", .object([
-                    ("artifactLocation", .object([("uri", .string(uri(f.path))), ("uriBaseId", .string("%SRCROOT%"))])),
+                    ("artifactLocation", .object([("uri", .string(uri(input.pathPrefix + f.path))), ("uriBaseId", .string("%SRCROOT%"))])),
                     ("region", .object([
                         ("startLine", .int(f.line)), ("startColumn", .int(f.column)),
                         ("endLine", .int(f.endLine)), ("endColumn", .int(max(f.endColumn, 1))),
                     ])),
                 ]))])])),
-                ("partialFingerprints", .object([(fingerprintKey, .string(f.fingerprint))])),
+                // Two occurrences of one secret in one file share Arca's fingerprint; code scanning needs them apart.
+                ("partialFingerprints", .object([(fingerprintKey, .string(occurrence))])),
                 ("properties", .object(properties(f))),
             ])
         }

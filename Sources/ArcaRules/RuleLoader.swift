@@ -287,6 +287,13 @@ public struct GlobalAllowlist: Sendable {
     public var lineRegexes: [Regex] = []
     /// Case-insensitive substrings that disqualify a secret found by a generic rule.
     public var genericStopwords: [String] = []
+    /// A project's `.arca.yaml` allowlist: files never scanned (globs over the path from the repository root,
+    /// which is `projectPrefix` + the scan's own relative path), and secrets dropped outright — matching a regex,
+    /// or containing a stopword (lower-cased, any rule).
+    public var projectPaths: [Glob] = []
+    public var projectPrefix = ""
+    public var projectRegexes: [Regex] = []
+    public var projectStopwords: [String] = []
 
     public init() {}
 
@@ -295,5 +302,9 @@ public struct GlobalAllowlist: Sendable {
         secretRegexes += other.secretRegexes
         lineRegexes += other.lineRegexes
         genericStopwords += other.genericStopwords
+        projectPaths += other.projectPaths
+        projectRegexes += other.projectRegexes
+        projectStopwords += other.projectStopwords
+        if !other.projectPrefix.isEmpty { projectPrefix = other.projectPrefix }
     }
 }

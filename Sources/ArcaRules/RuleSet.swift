@@ -104,6 +104,17 @@ public struct RuleSet: Sendable {
         return try RuleSet(rules: rules, global: global)
     }
 
+    /// This rule set with a project's allowlist added; `prefix` is the scanned path relative to the project's
+    /// root (`src/` when `src` is scanned), so the config's path globs match from the root.
+    public func applying(_ config: ProjectConfig, prefix: String) throws(RuleError) -> RuleSet {
+        var g = global
+        g.projectPaths += config.allowPaths + config.ruleFileGlobs
+        g.projectPrefix = prefix
+        g.projectRegexes += config.allowRegexes
+        g.projectStopwords += config.stopwords
+        return try RuleSet(rules: rules, global: g)
+    }
+
     /// The `*.yaml` and `*.yml` files directly inside `dir` (or `dir` itself when it is a file), sorted.
     public static func yamlFiles(in dir: String) throws(RuleError) -> [String] {
         var st = stat()

@@ -270,6 +270,8 @@ public struct Detector: Sendable {
     /// Whether the global allowlist excludes `path` (lockfiles, vendored and minified code).
     public func isPathAllowlisted(_ path: String, matcher: Matcher) -> Bool {
         rules.global.paths.contains { $0.matches(path, matcher: matcher) }
+            || (!rules.global.projectPaths.isEmpty
+                && rules.global.projectPaths.contains { $0.matches(rules.global.projectPrefix + path, matcher: matcher) })
     }
 
     /// Scans `buf` (the content of `path`, relative to the scan root) and returns its findings in file order.
@@ -518,6 +520,16 @@ public struct Detector: Sendable {
             }
             if rule.allowlist.stopwords.contains(where: hit) { return nil }
             if rule.generic && rules.global.genericStopwords.contains(where: hit) { return nil }
+        }
+        // The project's own allowlist (.arca.yaml) drops a secret outright: the team said so.
+        if !rules.global.projectStopwords.isEmpty {
+            let lower = secretBytes.map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }
+            if rules.global.projectStopwords.contains(where: { word in
+                lower.withUnsafeBytes { Detector.find(Array(word.utf8), in: $0) != nil }
+            }) { return nil }
+        }
+        if rules.global.projectRegexes.contains(where: { Detector.found($0, in: secretBytes, scratch.matcher) }) {
+            return nil
         }
         if !rule.allowlist.regexes.isEmpty {
             let target: UnsafeRawBufferPointer

@@ -24,6 +24,22 @@ public struct ScanOptions: Sendable {
     public var decode = true
     /// Open archives and compressed files and scan their members, within these limits.
     public var archives = ArchiveLimits()
+    /// Range and staged scans: report a secret whose value the boundary trees (the merge base, or HEAD) already
+    /// hold — a file moved, renamed or reformatted, a value copied from an old file (`--report-moved`). By
+    /// default only values the change brings are reported.
+    public var reportMoved = false
+    /// Counters the scan advances as it goes (files and bytes scanned, commits walked), for a progress line.
+    public var progress: ScanProgress? = nil
+
+    public init() {}
+}
+
+/// What a running scan has done so far; read from another thread for a progress line.
+public final class ScanProgress: Sendable {
+    public let files = Atomic<Int>(0)
+    public let bytes = Atomic<Int>(0)
+    public let commits = Atomic<Int>(0)
+    public let totalCommits = Atomic<Int>(0)
 
     public init() {}
 }
@@ -53,7 +69,7 @@ public struct Skipped: Sendable, Hashable {
     public static let kinds = ["too-large", "binary", "archive", "unreadable", "link", "other"]
 
     /// The reason of a path the global allowlist excludes (lockfiles, vendored and minified code).
-    public static let globalAllowlistReason = "never scanned: the global allowlist (lockfiles, vendored and minified code)"
+    public static let globalAllowlistReason = "never scanned: the global allowlist (lockfiles, vendored and minified code) or .arca.yaml's allowlist.paths"
 }
 
 /// What a scan found and what it covered.
@@ -71,6 +87,11 @@ public struct ScanResult: Sendable {
     public var limitHits = 0
     /// Commits walked (history scans).
     public var commitsScanned = 0
+    /// Range and staged scans: secrets left out because the boundary trees (merge base, HEAD) already hold
+    /// their value — moved, renamed or reformatted, not added (`--report-moved` reports them).
+    public var alreadyInBase = 0
+    /// Findings the project config's allowlist names by fingerprint (dropped).
+    public var allowlisted = 0
 }
 
 /// A scan that could not run at all: bad usage (exit code 2: no such path, not a repository, an unknown

@@ -108,8 +108,13 @@ extension Scanner {
                     continue
                 }
             }
+            let (files, bytes) = (local.filesScanned, local.bytesScanned)
             if let outcome = process(job, scratch: scratch, buffer: &buffer, repo: repo, counts: &local) {
                 local.outcomes.append(outcome)
+            }
+            if let progress = options.progress {
+                progress.files.add(local.filesScanned - files, ordering: .relaxed)
+                progress.bytes.add(local.bytesScanned - bytes, ordering: .relaxed)
             }
         }
         local.limitHits += scratch.limitHits

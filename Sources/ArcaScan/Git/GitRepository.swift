@@ -115,6 +115,13 @@ final class GitRepository {
         return GitOID(git_object_id(commit)!.pointee)
     }
 
+    /// The best common ancestor of `a` and `b`, or nil when they share none (or a shallow clone lacks it).
+    func mergeBase(_ a: GitOID, _ b: GitOID) -> GitOID? {
+        var out = git_oid()
+        var one = a.raw, two = b.raw
+        return git_merge_base(&out, handle, &one, &two) == 0 ? GitOID(out) : nil
+    }
+
     /// The commit HEAD points to, or nil when HEAD is unborn (a repository with no commits yet).
     func headCommit() throws(GitError) -> GitOID? {
         var ref: OpaquePointer?

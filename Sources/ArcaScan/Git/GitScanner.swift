@@ -26,6 +26,9 @@ public struct HistorySelection: Sendable {
         self.range = range
         self.maxCount = maxCount
     }
+
+    /// Whether the selection leaves out part of history (and so has boundary trees).
+    public var restricted: Bool { range != nil || sinceCommit != nil || branch != nil || maxCount != nil }
 }
 
 /// Git sources for the scanner: every blob in history once, or the lines the index adds.
@@ -37,10 +40,8 @@ extension Scanner {
         let started = Scanner.now()
         do {
             let repo = try GitRepository(path: path)
-            let commits = try selectCommits(repo, selection)
-            let restricted = selection.range != nil || selection.sinceCommit != nil || selection.branch != nil
-                || selection.maxCount != nil
-            var result = try scanBlobs(repo: repo, commits: commits, restricted: restricted)
+            let (commits, bases) = try selectCommits(repo, selection)
+            var result = try scanBlobs(repo: repo, commits: commits, bases: bases, restricted: selection.restricted)
             result.seconds = Scanner.now() - started
             return result
         } catch let e as GitError {
@@ -52,56 +53,88 @@ extension Scanner {
         }
     }
 
-    func selectCommits(_ repo: GitRepository, _ s: HistorySelection) throws -> [GitOID] {
+    /// The commits a selection covers and, for a range, the merge base of its ends (a boundary tree besides the
+    /// range's outside parents).
+    func selectCommits(_ repo: GitRepository, _ s: HistorySelection) throws -> (commits: [GitOID], bases: [GitOID]) {
         if let range = s.range {
-            guard let dots = range.firstRange(of: ".."), dots.lowerBound > range.startIndex,
-                  !range[dots.upperBound...].hasPrefix(".") else {
-                throw ScanError(message: "--range takes A..B (for example origin/main..HEAD), not '\(range)'")
+            // `A..B` and `A...B` (as a pull request compares): the commits on B that A lacks.
+            guard let dots = range.firstRange(of: ".."), dots.lowerBound > range.startIndex else {
+                throw ScanError(message: "--range takes A..B or A...B (for example origin/main...HEAD), not '\(range)'")
             }
-            let base = String(range[..<dots.lowerBound])
-            let tip = range[dots.upperBound...].isEmpty ? "HEAD" : String(range[dots.upperBound...])
-            return try repo.commits(includeGlobs: [], includeRevisions: [tip], exclude: [base], maxCount: s.maxCount)
+            var rest = range[dots.upperBound...]
+            if rest.hasPrefix(".") { rest = rest.dropFirst() }
+            guard !rest.hasPrefix(".") else {
+                throw ScanError(message: "--range takes A..B or A...B (for example origin/main...HEAD), not '\(range)'")
+            }
+            let baseName = String(range[..<dots.lowerBound])
+            let tipName = rest.isEmpty ? "HEAD" : String(rest)
+            let tip = try repo.resolveCommit(tipName)
+            let base: GitOID
+            do { base = try repo.resolveCommit(baseName) } catch {
+                var e = error
+                if repo.isShallow {
+                    e.message += " — this is a shallow clone and the range's base is not in it: fetch more history "
+                        + "(git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)"
+                }
+                throw e
+            }
+            var bases: [GitOID] = []
+            if let mb = repo.mergeBase(base, tip) {
+                bases.append(mb)
+            } else if repo.isShallow {
+                throw ScanError(message: "\(baseName) and \(tipName) have no common ancestor in this shallow clone: fetch "
+                    + "more history (git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)")
+            }
+            let commits = try repo.commits(includeGlobs: [], includeRevisions: [tip.description],
+                                           exclude: [base.description], maxCount: s.maxCount)
+            return (commits, bases)
         }
         if let since = s.sinceCommit {
-            return try repo.commits(includeGlobs: [], includeRevisions: [s.branch ?? "HEAD"], exclude: [since],
-                                    maxCount: s.maxCount)
+            return (try repo.commits(includeGlobs: [], includeRevisions: [s.branch ?? "HEAD"], exclude: [since],
+                                     maxCount: s.maxCount), [])
         }
         if let branch = s.branch {
-            return try repo.commits(includeGlobs: [], includeRevisions: [branch], exclude: [], maxCount: s.maxCount)
+            return (try repo.commits(includeGlobs: [], includeRevisions: [branch], exclude: [], maxCount: s.maxCount), [])
         }
         var tips = try repo.referenceTips()
         if let head = try repo.headCommit() { tips.append(head.description) }
-        return try repo.commits(includeGlobs: [], includeRevisions: tips, exclude: [], maxCount: s.maxCount)
+        return (try repo.commits(includeGlobs: [], includeRevisions: tips, exclude: [], maxCount: s.maxCount), [])
     }
 
-    func scanBlobs(repo: GitRepository, commits: [GitOID], restricted: Bool) throws -> ScanResult {
+    func scanBlobs(repo: GitRepository, commits: [GitOID], bases: [GitOID], restricted: Bool) throws -> ScanResult {
         let matcher = Matcher()
         // Walk: oldest first; a blob is scanned for the first commit (and path) that adds it.
         var seen = Set<GitOID>()
         var walkError: Error?
+        var boundaryTrees: [GitOID] = []
+        var missingBoundary = 0
         let pool = try runPool(gitDir: repo.gitDir, capacity: 1024) { (queue) throws in
             if restricted {
-                // A partial walk starts from commits whose parents it leaves out: whatever those parents already
-                // hold (a file the range only renames or reverts to) is not new, so it is not reported again.
+                // A partial walk starts from commits whose parents it leaves out (and, for a range, from the merge
+                // base of its ends): what those trees already hold is not new — not scanned again, and a value
+                // found in the range that they hold is moved, not added.
                 let inWalk = Set(commits)
-                var boundary: [GitOID] = []
+                var boundary: [GitOID] = bases
                 for id in commits {
                     for p in try repo.commit(id).parents where !inWalk.contains(p) && !boundary.contains(p) {
                         boundary.append(p)
                     }
-                    if boundary.count >= 8 { break }
                 }
                 for b in boundary {
                     let tree: GitOID
                     do { tree = try repo.commit(b).tree } catch {
-                        if repo.isShallow { continue }  // a shallow clone's boundary: the parent is not present
+                        if repo.isShallow { missingBoundary += 1; continue }  // beyond a shallow clone's graft
                         throw error
                     }
+                    if boundaryTrees.contains(tree) { continue }
+                    boundaryTrees.append(tree)
                     try repo.allBlobs(tree: tree) { _, blob in seen.insert(blob) }
                 }
             }
             var trees: [GitOID: GitOID] = [:]  // commit → tree, for parents (dropped as the walk moves on)
+            options.progress?.totalCommits.store(commits.count, ordering: .relaxed)
             for (i, id) in commits.enumerated() {
+                options.progress?.commits.store(i + 1, ordering: .relaxed)
                 do {
                     let (_, tree, parents) = try repo.commit(id)
                     var parentTree: GitOID?
@@ -130,12 +163,26 @@ extension Scanner {
         if let walkError { throw walkError }
 
         var result = ScanResult(counts: pool)
+        if missingBoundary > 0 {
+            result.warnings.append("this is a shallow clone: \(missingBoundary) commit\(missingBoundary == 1 ? "" : "s") "
+                + "before the scanned ones \(missingBoundary == 1 ? "is" : "are") not in it, so a secret they already held may "
+                + "be reported as new (fetch more history: git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)")
+        }
         var found: [(commit: Int, blob: GitOID, finding: Finding)] = []
         for o in pool.outcomes {
             guard case .blob(let blob) = o.job.origin else { continue }
             for f in o.findings { found.append((o.job.tag, blob, f)) }
             result.skipped += o.skipped.map { Skipped(path: "\($0.path)@\(blob)", reason: $0.reason) }
             if let e = o.error { result.errors.append(e) }
+        }
+        // A secret whose value the boundary trees already hold (at any path) was moved, renamed or reformatted
+        // by the range, not added: left out unless --report-moved.
+        if restricted && !options.reportMoved && !boundaryTrees.isEmpty {
+            let keys = Set(found.filter { $0.finding.kind.holdsSecret }.map { Scanner.key($0.finding) })
+            let old = try Scanner.valuesPresent(repo: repo, trees: boundaryTrees, keys: keys, errors: &result.errors)
+            let before = found.count
+            found.removeAll { $0.finding.kind.holdsSecret && old.contains(Scanner.key($0.finding)) }
+            result.alreadyInBase = before - found.count
         }
         // One finding per fingerprint: the earliest commit wins.
         found.sort { $0.commit < $1.commit }
@@ -162,33 +209,50 @@ extension Scanner {
         return result
     }
 
+    /// A secret's identity across paths and lines: rule ‖ NUL ‖ value.
+    static func key(_ f: Finding) -> String { f.ruleID + "\u{0}" + f.secret }
+
     /// Keys (rule ‖ NUL ‖ secret) of secrets found in blobs that HEAD's tree holds.
     func secretsAtHead(repo: GitRepository, findings: [(GitOID, Finding)], checkUnscanned: Bool,
                        scanned: Set<GitOID>, errors: inout [String]) throws -> Set<String> {
         guard !findings.isEmpty, let head = try repo.headCommit() else { return [] }
         var byBlob: [GitOID: [String]] = [:]
-        for (blob, f) in findings where f.kind.holdsSecret { byBlob[blob, default: []].append(f.ruleID + "\u{0}" + f.secret) }
+        for (blob, f) in findings where f.kind.holdsSecret { byBlob[blob, default: []].append(Scanner.key(f)) }
+        let keys = Set(findings.filter { $0.1.kind.holdsSecret }.map { Scanner.key($0.1) })
+        // A restricted walk did not scan every HEAD blob: the others are searched for the found values directly.
+        return try Scanner.valuesPresent(repo: repo, trees: [try repo.commit(head).tree], keys: keys, known: byBlob,
+                                         search: checkUnscanned ? { !scanned.contains($0) } : { _ in false },
+                                         errors: &errors)
+    }
+
+    /// The keys (rule ‖ NUL ‖ value) whose value some blob of `trees` holds, at any path: `known` says what a
+    /// blob was found to hold; other blobs (those `search` accepts) are searched for the bytes of each value.
+    static func valuesPresent(repo: GitRepository, trees: [GitOID], keys: Set<String>,
+                              known: [GitOID: [String]] = [:], search: (GitOID) -> Bool = { _ in true },
+                              errors: inout [String]) throws -> Set<String> {
+        guard !keys.isEmpty else { return [] }
+        let values = keys.map { ($0, Array($0.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)[1].utf8)) }
         var present = Set<String>()
-        let secrets = Set(findings.filter { $0.1.kind.holdsSecret }.map { ($0.1.ruleID, $0.1.secret) }.map { "\($0.0)\u{0}\($0.1)" })
-        let tree = try repo.commit(head).tree
+        var visited = Set<GitOID>()
         var failures: [String] = []
-        try repo.allBlobs(tree: tree) { path, blob in
-            if let keys = byBlob[blob] { present.formUnion(keys); return }
-            guard checkUnscanned, !scanned.contains(blob) else { return }
-            // A restricted walk did not scan this HEAD blob: look for the found secrets in it directly.
-            do {
-                try repo.withBlob(blob) { buf in
-                    for key in secrets where !present.contains(key) {
-                        let secret = Array(key.split(separator: "\u{0}", maxSplits: 1)[1].utf8)
-                        if Detector.find(secret, in: buf) != nil { present.insert(key) }
+        for tree in trees {
+            try repo.allBlobs(tree: tree) { path, blob in
+                guard present.count < keys.count, visited.insert(blob).inserted else { return }
+                if let k = known[blob] { present.formUnion(k); return }
+                guard search(blob) else { return }
+                do {
+                    try repo.withBlob(blob) { buf in
+                        for (key, value) in values where !present.contains(key) {
+                            if Detector.find(value, in: buf) != nil { present.insert(key) }
+                        }
                     }
+                } catch {
+                    failures.append("\(path) (blob \(blob)): \(error)")
                 }
-            } catch {
-                failures.append("\(path) (blob \(blob)) at HEAD: \(error)")
             }
         }
         errors += failures
-        return present
+        return present.intersection(keys)
     }
 
     /// `git diff --cached` (raw records and a zero-context patch) for the index against HEAD, or nil when git
@@ -297,6 +361,23 @@ extension Scanner {
                 result.findings.append(f)
             }
         }
+        // A value HEAD already holds (at any path) is moved, renamed or reformatted by this change, not added:
+        // left out unless --report-moved. Only searched for when the change has findings.
+        if !options.reportMoved, result.findings.contains(where: { $0.kind.holdsSecret }) {
+            do {
+                let repo = try GitRepository(path: snapshot.repository)
+                if let head = try repo.headCommit() {
+                    let keys = Set(result.findings.filter { $0.kind.holdsSecret }.map { Scanner.key($0) })
+                    let old = try Scanner.valuesPresent(repo: repo, trees: [try repo.commit(head).tree], keys: keys,
+                                                        errors: &result.errors)
+                    let before = result.findings.count
+                    result.findings.removeAll { $0.kind.holdsSecret && old.contains(Scanner.key($0)) }
+                    result.alreadyInBase = before - result.findings.count
+                }
+            } catch {
+                result.errors.append("cannot compare the staged secrets with HEAD: \(error)")
+            }
+        }
         result.findings.sort(by: Scanner.order)
         result.skipped.sort { $0.path < $1.path }
         result.seconds = Scanner.now() - started + snapshot.seconds
@@ -316,6 +397,8 @@ public struct StagedSnapshot: Sendable {
     }
 
     public var files: [File]
+    /// The repository path the snapshot was read from.
+    public var repository: String
     /// The work tree's `.arcaignore`, if any.
     public var arcaignore: String?
     /// Time it took to read.
@@ -343,7 +426,7 @@ public struct StagedSnapshot: Sendable {
                                   bytes: bytes))
             }
             let ignore = repo.workdir.flatMap { Scanner.readSmallText($0 + "/.arcaignore") }
-            return StagedSnapshot(files: files, arcaignore: ignore, seconds: Scanner.now() - started)
+            return StagedSnapshot(files: files, repository: path, arcaignore: ignore, seconds: Scanner.now() - started)
         } catch let e as ScanError {
             throw e
         } catch let e as GitError {
