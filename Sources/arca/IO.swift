@@ -104,6 +104,11 @@ enum IO {
         }
     }
 
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
     static func absolutePath(_ path: String) -> String {
         guard let p = realpath(path == "-" ? "." : path, nil) else { return path }
         defer { free(p) }

@@ -87,13 +87,16 @@ struct Migrate: ParsableCommand {
     /// Plans from a scan and, with --apply, stores, rewrites, verifies and reports.
     func plan(_ root: String, _ migration: Migration) throws {
 
-        let ruleSet = try rules.load()
-        var options = ScanOptions()
-        options.detect.envUsage = env ? .credentials : .none
-        let scanner = ArcaScan.Scanner(rules: ruleSet, options: options)
+        // The project's .arca.yaml decides as it does for scans: its rules, allowlist and limits.
+        var flags = try ScanFlags.parse([root])
+        flags.rules = rules
+        flags.envUsage = env ? .credentials : EnvUsageMode.none
+        let prepared = try flags.prepare()
+        let ruleSet = prepared.ruleSet
+        let scanner = ArcaScan.Scanner(rules: ruleSet, options: prepared.options)
         var findings: [Finding]
         do {
-            let result = try scanner.scan(root: root)
+            let result = try flags.run(prepared)
             // A plan from an incomplete scan could leave a secret behind while saying it moved them all.
             if !result.errors.isEmpty {
                 let redactor = Redactor(findings: result.findings)
@@ -101,8 +104,6 @@ struct Migrate: ParsableCommand {
                     + result.errors.map { "  \($0)" }.joined(separator: "\n")))
             }
             findings = result.findings
-        } catch let e as ScanError {
-            throw CLIError(code: e.runtime ? Exit.runtime : Exit.usage, message: "arca: cannot scan \(e)")
         }
         let scanned = findings
         findings = findings.filter { ($0.kind != .envUsage || env) && !Planner.helperNames.contains(($0.path as NSString).lastPathComponent) }

@@ -89,14 +89,20 @@ struct ScanFlags: ParsableArguments {
 
     @OptionGroup var rules: RuleOptions
 
-    @Option(help: "Drop findings below this confidence (low, medium, high).")
-    var minConfidence: Confidence = .medium
+    @Option(help: ArgumentHelp("The project config (default: .arca.yaml at the repository root, found from any subdirectory or worktree).", valueName: "FILE"))
+    var config: String?
 
-    @Option(help: "Env-usage findings to report: none, credentials (names that look like credentials) or all.")
-    var envUsage: EnvUsageMode = .credentials
+    @Flag(help: "Do not read .arca.yaml.")
+    var noConfig = false
 
-    @Option(help: "Skip files larger than this many MiB (reported as skipped).")
-    var maxFileSize: Int = 10
+    @Option(help: "Drop findings below this confidence (low, medium, high; default medium).")
+    var minConfidence: Confidence?
+
+    @Option(help: "Env-usage findings to report: none, credentials (names that look like credentials) or all. Default: credentials; none with --staged and in SARIF and GitLab reports, unless given here or in .arca.yaml.")
+    var envUsage: EnvUsageMode?
+
+    @Option(help: ArgumentHelp("Skip files larger than this many MiB (reported as skipped; default 10).", valueName: "MiB"))
+    var maxFileSize: Int?
 
     @Flag(help: "Do not honour .gitignore and .arcaignore files.")
     var noIgnore = false
@@ -104,23 +110,26 @@ struct ScanFlags: ParsableArguments {
     @Flag(help: "Follow symbolic links (loops are detected and skipped).")
     var follow = false
 
-    @Flag(help: "Do not decode base64, hex and percent-encoded runs to look for secrets inside them.")
-    var noDecode = false
+    @Flag(inversion: .prefixedNo, help: "Decode base64, hex and percent-encoded runs to look for secrets inside them (default on).")
+    var decode: Bool?
 
-    @Flag(help: "Do not open archives and compressed files (zip, jar, tar, gz, bz2, xz, 7z …); they are then binary files.")
-    var noArchives = false
+    @Flag(inversion: .prefixedNo, help: "Open archives and compressed files (zip, jar, tar, gz, bz2, xz, 7z …); without, they are binary files (default on).")
+    var archives: Bool?
 
-    @Option(help: "Archives inside archives opened at most this deep.")
-    var archiveDepth: Int = 3
+    @Option(help: "Archives inside archives opened at most this deep (default 3).")
+    var archiveDepth: Int?
 
-    @Option(help: ArgumentHelp("MiB all members of one archive may expand to; the rest is a named skip.", valueName: "MiB"))
-    var archiveMaxBytes: Int = 256
+    @Option(help: ArgumentHelp("MiB all members of one archive may expand to; the rest is a named skip (default 256).", valueName: "MiB"))
+    var archiveMaxBytes: Int?
 
-    @Option(help: "Members of one archive scanned at most; the rest is a named skip.")
-    var archiveMaxMembers: Int = 10_000
+    @Option(help: "Members of one archive scanned at most; the rest is a named skip (default 10000).")
+    var archiveMaxMembers: Int?
 
-    @Option(help: "Expansion ratio (expanded bytes per archive byte) past which an archive is a zip bomb and skipped.")
-    var archiveMaxRatio: Int = 100
+    @Option(help: "Expansion ratio (expanded bytes per archive byte) past which an archive is a zip bomb and skipped (default 100).")
+    var archiveMaxRatio: Int?
+
+    @Flag(help: "With --range, --since-commit or --staged: also report a secret whose value the base already holds (a file moved, renamed or reformatted; a value copied from an old file).")
+    var reportMoved = false
 
     @Option(help: "Worker threads (default: one per core).")
     var threads: Int = 0
@@ -136,36 +145,106 @@ struct ScanFlags: ParsableArguments {
         if let maxCount, maxCount <= 0 { throw ValidationError("--max-count must be positive") }
         if range != nil && sinceCommit != nil { throw ValidationError("--range and --since-commit cannot be combined") }
         guard path != "-" || (!git && !staged) else { throw ValidationError("--git and --staged need a repository path") }
-        guard maxFileSize > 0 else { throw ValidationError("--max-file-size must be positive") }
+        if let maxFileSize, maxFileSize <= 0 { throw ValidationError("--max-file-size must be positive") }
         guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
-        guard archiveDepth >= 0, archiveMaxBytes > 0, archiveMaxMembers > 0, archiveMaxRatio > 0 else {
+        if (archiveDepth ?? 0) < 0 || (archiveMaxBytes ?? 1) <= 0 || (archiveMaxMembers ?? 1) <= 0 || (archiveMaxRatio ?? 1) <= 0 {
             throw ValidationError("--archive-depth must not be negative; --archive-max-bytes, --archive-max-members and --archive-max-ratio must be positive")
         }
+        if config != nil && noConfig { throw ValidationError("--config and --no-config cannot be combined") }
         for k in allowSkip where !Skipped.kinds.contains(k) {
             throw ValidationError("--allow-skip takes \(Skipped.kinds.joined(separator: ", ")), not '\(k)'")
         }
     }
 
-    func options() -> ScanOptions {
-        var o = ScanOptions()
-        o.detect.minConfidence = minConfidence
-        o.detect.envUsage = envUsage
-        o.maxFileSize = maxFileSize * 1024 * 1024
-        o.useIgnoreFiles = !noIgnore
-        o.followSymlinks = follow
-        o.decode = !noDecode
-        o.archives.enabled = !noArchives
-        o.archives.maxDepth = archiveDepth
-        o.archives.maxBytes = archiveMaxBytes * 1024 * 1024
-        o.archives.maxMembers = archiveMaxMembers
-        o.archives.maxRatio = archiveMaxRatio
-        o.workers = threads
-        return o
+    /// Whether only part of history (or only the index) is scanned: baseline entries outside it are not stale.
+    var partial: Bool { staged || (git && (range != nil || sinceCommit != nil || branch != nil || maxCount != nil)) }
+
+    /// The project config that governs this scan (`--config`, else `.arca.yaml` at the repository root), checked.
+    func projectConfig() throws -> ProjectConfig? {
+        guard !noConfig else { return nil }
+        let file: String
+        if let config {
+            file = config
+        } else if path == "-" {
+            guard let found = ProjectConfig.locate(from: ".") else { return nil }
+            file = found
+        } else {
+            guard let found = ProjectConfig.locate(from: path) else { return nil }
+            file = found
+        }
+        do { return try ProjectConfig.load(file) } catch {
+            throw CLIError(code: Exit.usage, message: "arca: invalid config: \(error)")
+        }
     }
 
-    /// Runs the scan; errors become exit code 2 (a path that does not exist) or 3.
-    func run(_ ruleSet: RuleSet) throws -> ScanResult {
-        let scanner = Scanner(rules: ruleSet, options: options())
+    /// Everything a scan runs with: the config, the rules (with the config's rules and allowlist), the options
+    /// (command line over config over defaults).
+    struct Prepared {
+        var config: ProjectConfig?
+        var ruleSet: RuleSet
+        var options: ScanOptions
+        /// Whether env-usage findings were asked for (on the command line or in the config).
+        var envUsageExplicit: Bool
+    }
+
+    /// `defaultEnvUsage` applies when neither the command line nor the config says.
+    func prepare(defaultEnvUsage: EnvUsageMode = .credentials) throws -> Prepared {
+        let config = try projectConfig()
+        var ruleSet: RuleSet
+        do {
+            ruleSet = try RuleSet.load(builtin: !rules.noBuiltinRules,
+                                       extraDirectories: rules.ruleDirectories + (config?.ruleDirectories ?? []),
+                                       withExamples: false)
+            if let config { ruleSet = try ruleSet.applying(config, prefix: prefix(under: config)) }
+        } catch {
+            throw CLIError(code: Exit.usage, message: "arca: invalid rules: \(error)")
+        }
+        var o = ScanOptions()
+        o.detect.minConfidence = minConfidence ?? config?.minConfidence ?? .medium
+        let configEnv = config?.envUsage.flatMap { EnvUsageMode(rawValue: $0) }
+        o.detect.envUsage = envUsage ?? configEnv ?? (staged ? .none : defaultEnvUsage)
+        o.maxFileSize = (maxFileSize ?? config?.maxFileSizeMiB ?? 10) * 1024 * 1024
+        o.useIgnoreFiles = !noIgnore
+        o.followSymlinks = follow
+        o.decode = decode ?? config?.decode ?? true
+        o.archives.enabled = archives ?? config?.archives ?? true
+        o.archives.maxDepth = archiveDepth ?? config?.archiveDepth ?? 3
+        o.archives.maxBytes = (archiveMaxBytes ?? config?.archiveMaxBytesMiB ?? 256) * 1024 * 1024
+        o.archives.maxMembers = archiveMaxMembers ?? config?.archiveMaxMembers ?? 10_000
+        o.archives.maxRatio = archiveMaxRatio ?? config?.archiveMaxRatio ?? 100
+        o.reportMoved = reportMoved
+        o.workers = threads
+        return Prepared(config: config, ruleSet: ruleSet, options: o,
+                        envUsageExplicit: envUsage != nil || configEnv != nil)
+    }
+
+    /// The scanned path relative to the config's directory, as a prefix of the scan's own relative paths
+    /// (`src/` for `arca scan src`; a file's directory for one file; empty for git scans, whose paths are the
+    /// repository's).
+    func prefix(under config: ProjectConfig) -> String {
+        guard !git, !staged, path != "-" else { return "" }
+        var abs = ProjectConfig.absolutePath(path)
+        if !IO.isDirectory(abs) { abs = ProjectConfig.parentPath(abs) }
+        let root = config.directory
+        guard abs.hasPrefix(root + "/") else { return "" }
+        return String(abs.dropFirst(root.count + 1)) + "/"
+    }
+
+    /// Runs the scan; errors become exit code 2 (a path that does not exist) or 3. Findings the config's
+    /// allowlist names by fingerprint are dropped (and counted).
+    func run(_ prepared: Prepared) throws -> ScanResult {
+        var result = try scan(prepared)
+        if let fps = prepared.config?.fingerprints, !fps.isEmpty {
+            let before = result.findings.count
+            result.findings.removeAll { fps.contains($0.fingerprint) }
+            result.allowlisted += before - result.findings.count
+        }
+        return result
+    }
+
+    private func scan(_ prepared: Prepared) throws -> ScanResult {
+        let ruleSet = prepared.ruleSet
+        let scanner = Scanner(rules: ruleSet, options: prepared.options)
         if path == "-" {
             let scratch = DetectorScratch(rules: ruleSet)
             guard let bytes = IO.readAllChecked(fd: 0) else {
@@ -229,6 +308,16 @@ struct ScanFlags: ParsableArguments {
         return code
     }
 
+    /// The directory report paths are relative to in SARIF and GitLab reports (the repository root when the scan
+    /// is inside one, else the scanned directory) and the prefix that turns a finding's path into one relative to it.
+    func reportRoot() -> (root: String, prefix: String) {
+        var dir = IO.absolutePath(path)
+        if !IO.isDirectory(dir) { dir = ProjectConfig.parentPath(dir) }
+        guard let top = IO.gitTopLevel(dir).map(IO.absolutePath) else { return (dir, "") }
+        if git || staged || dir == top || !dir.hasPrefix(top + "/") { return (top, "") }
+        return (top, String(dir.dropFirst(top.count + 1)) + "/")
+    }
+
     /// `.arca-baseline` in the scanned directory (or the repository root) when present.
     func defaultBaseline() -> String? {
         guard path != "-" else { return nil }
@@ -263,8 +352,14 @@ struct Scan: ParsableCommand {
     @Flag(help: "Do not load .arca-baseline automatically.")
     var noBaseline = false
 
-    @Option(help: "Exit 1 when a secret at or above this severity is found (info, low, medium, high, critical).")
-    var failOn: Severity = .low
+    @Option(help: "Fail (exit 1, or --exit-code) when a secret at or above this severity is found (info, low, medium, high, critical; default low).")
+    var failOn: Severity?
+
+    @Option(help: ArgumentHelp("The exit code when leaks are found (default 1; 0 reports only). Errors keep 2 and 3.", valueName: "N"))
+    var exitCode: Int32 = Exit.leaks
+
+    @Flag(help: "Report findings but exit 0 for them (as --exit-code 0); errors still exit 2 or 3.")
+    var reportOnly = false
 
     @Option(help: "Colour: auto, always or never.")
     var color: String = "auto"
@@ -276,12 +371,17 @@ struct Scan: ParsableCommand {
         guard ["auto", "always", "never"].contains(color) else {
             throw ValidationError("--color must be auto, always or never")
         }
+        guard (0...125).contains(exitCode), exitCode != Exit.usage, exitCode != Exit.runtime else {
+            throw ValidationError("--exit-code takes 0, 1 or 4-125 (2 and 3 mean bad usage and an incomplete scan)")
+        }
     }
 
     func run() throws {
         IO.failOnBrokenPipes()
         Timing.mark("parsed arguments")
-        let ruleSet = try scan.rules.load()
+        // Env-usage findings stay out of the hook's message and of code-scanning reports unless asked for.
+        let prepared = try scan.prepare(defaultEnvUsage: format == .sarif || format == .gitlab ? .none : .credentials)
+        let ruleSet = prepared.ruleSet
         Timing.mark("rules loaded")
         var base: Baseline?
         if let file = baseline ?? (noBaseline ? nil : scan.defaultBaseline()) {
@@ -292,16 +392,28 @@ struct Scan: ParsableCommand {
                 throw CLIError(code: Exit.usage, message: "arca: invalid baseline: \(error)")
             }
         }
-        let result = try scan.run(ruleSet)
+        var prepared2 = prepared
+        let line = ProgressLine.wanted(quiet: quiet) && !scan.staged ? ProgressLine() : nil
+        prepared2.options.progress = line?.progress
+        line?.start()
+        let result: ScanResult
+        do {
+            defer { line?.stop() }
+            result = try scan.run(prepared2)
+        }
         Timing.mark("scanned")
         var findings = result.findings
         var stale: [BaselineEntry] = []
         var suppressed = 0
         if let base { (findings, suppressed, stale) = base.apply(to: findings) }
-        let input = ReportInput(
-            findings: findings, result: result, root: scan.path, absoluteRoot: IO.absolutePath(scan.path),
+        // A range or staged scan sees only part of the project: entries outside it are not stale.
+        if scan.partial { stale = [] }
+        let (reportRoot, prefix) = scan.reportRoot()
+        var input = ReportInput(
+            findings: findings, result: result, root: scan.path, absoluteRoot: reportRoot,
             reveal: noRedact, rules: ruleSet, staleBaseline: stale, suppressedByBaseline: suppressed,
             toolVersion: Arca.version)
+        input.pathPrefix = prefix
         let useColor = color == "always" || (color == "auto" && output == nil && isatty(1) == 1 && getenv("NO_COLOR") == nil)
         let report = Reporter.render(input, format: format, color: useColor, staged: scan.staged)
         if let output {
@@ -314,8 +426,10 @@ struct Scan: ParsableCommand {
         let failure = scan.finish(result, redactor: input.redactor, quiet: quiet)
         if !quiet { IO.write(fd: 2, Reporter.summary(input) + "\n") }
         if let failure { throw ExitCode(failure) }
-        if findings.contains(where: { $0.kind.holdsSecret && $0.severity >= failOn }) {
-            throw ExitCode(Exit.leaks)
+        let threshold = failOn ?? prepared.config?.failOn ?? .low
+        if findings.contains(where: { $0.kind.holdsSecret && $0.severity >= threshold }) {
+            let code = reportOnly ? Exit.clean : exitCode
+            if code != Exit.clean { throw ExitCode(code) }
         }
     }
 }
@@ -336,8 +450,7 @@ struct BaselineCommand: ParsableCommand {
 
         func run() throws {
             IO.failOnBrokenPipes()
-            let ruleSet = try scan.rules.load()
-            let result = try scan.run(ruleSet)
+            let result = try scan.run(try scan.prepare())
             let redactor = Redactor(findings: result.findings)
             // An incomplete scan would write an incomplete baseline: refuse it.
             if let failure = scan.finish(result, redactor: redactor, quiet: false) {

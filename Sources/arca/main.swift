@@ -7,15 +7,22 @@ import Darwin
 #endif
 
 struct Arca: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = "0.2.0"
     static let configuration = CommandConfiguration(
         commandName: "arca",
         abstract: "Find leaked credentials in code and history, and move them into a vault.",
         version: version,
-        subcommands: [Scan.self, BaselineCommand.self, RulesCommand.self, HookCommand.self, Migrate.self, Run.self, VaultCommand.self])
+        subcommands: [Scan.self, BaselineCommand.self, RulesCommand.self, ConfigCommand.self, HookCommand.self, Migrate.self, Run.self,
+                      VaultCommand.self, VersionCommand.self, CompletionsCommand.self])
 }
 
 // ArgumentParser exits 64 on bad usage; Arca documents 2, so parse and dispatch by hand.
+// `-V` as gitleaks and most tools take it (ArgumentParser knows only --version).
+if CommandLine.arguments.count == 2 && CommandLine.arguments[1] == "-V" {
+    IO.write(fd: 1, "arca \(Arca.version)\n")
+    exit(Exit.clean)
+}
+
 do {
     var command = try Arca.parseAsRoot()
     try command.run()

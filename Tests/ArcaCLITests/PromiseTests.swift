@@ -87,13 +87,16 @@ import Testing
             let base = try CLITests.arca(["baseline", "create", repo.path, "-o", outDir + "/baseline"])
             seen += [base.out, base.err, (try? String(contentsOfFile: outDir + "/baseline", encoding: .utf8)) ?? ""]
             #expect(try CLITests.arca(["hook", "install", repo.path]).status == 0)
-            try repo.write("new.py", "K = \"\(stripe)\"\nP = \"\(password)\"  # password\n")
+            // New values (the hook reports only values HEAD does not already hold).
+            let stripe2 = "sk_live_51" + String(body.reversed()) + "Bb8"
+            let password2 = "Qx-" + String(pw.reversed()) + "-7?"
+            try repo.write("new.py", "K = \"\(stripe2)\"\nP = \"\(password2)\"  # password\n")
             try repo.git("add", "new.py")
             let hook = try repo.git("commit", "-qm", "leak")
             #expect(hook.status != 0)
             seen += [hook.out, hook.err]
             for text in seen {
-                for s in secrets { #expect(!text.contains(s), "a planted secret leaked: \(text.prefix(400))") }
+                for s in secrets + [stripe2, password2] { #expect(!text.contains(s), "a planted secret leaked: \(text.prefix(400))") }
             }
         }
     }
