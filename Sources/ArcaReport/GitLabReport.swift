@@ -34,14 +34,10 @@ public enum GitLabReport {
             if f.presentAtHead == false { description += "; no longer at HEAD, but still in history" }
             return .object([
                 ("id", .string(uuid(Finding.fingerprint(rule: "gitlab-id", path: key, secret: "")))),
-                ("category", .string("secret_detection")),
                 ("name", .string(f.ruleDescription)),
                 ("description", .string(description)),
-                ("cve", .string(key)),
                 ("severity", .string(severity(f.severity))),
-                ("confidence", .string(f.confidence.rawValue.prefix(1).uppercased() + f.confidence.rawValue.dropFirst())),
                 ("solution", .string("Move the secret to a vault (arca migrate) and rotate it: git history still holds it.")),
-                ("scanner", .object([("id", .string("arca")), ("name", .string("Arca"))])),
                 ("identifiers", .array([.object([
                     ("type", .string("arca_rule_id")),
                     ("name", .string("Arca rule \(f.ruleID)")),
@@ -63,18 +59,21 @@ public enum GitLabReport {
             ("type", .string("secret_detection")),
             ("start_time", .string(timestamp(start))),
             ("end_time", .string(timestamp(end))),
-            ("status", .string(input.result.errors.isEmpty ? "success" : "failure")),
+            ("status", .string(input.result.errors.isEmpty && input.unscanned.isEmpty ? "success" : "failure")),
         ]
-        if !input.result.errors.isEmpty {
-            scan.append(("messages", .array(input.result.errors.map {
-                .object([("level", .string("fatal")), ("value", .string($0))])
-            })))
-        }
+        let messages: [JSONValue] = input.result.errors.map { message("fatal", $0) }
+            + input.unscanned.map { message("fatal", "\($0.path) could not be scanned: \($0.reason)") }
+            + input.warnings.map { message("warn", $0) }
+        if !messages.isEmpty { scan.append(("messages", .array(messages))) }
         return .object([
             ("version", .string(schemaVersion)),
             ("scan", .object(scan)),
             ("vulnerabilities", .array(vulnerabilities)),
         ])
+    }
+
+    static func message(_ level: String, _ text: String) -> JSONValue {
+        .object([("level", .string(level)), ("value", .string(text))])
     }
 
     /// GitLab's severities: Info, Low, Medium, High, Critical.

@@ -24,6 +24,11 @@ public struct ReportInput: Sendable {
     /// Prepended to finding paths in SARIF and GitLab reports, so their paths are relative to `absoluteRoot` (the
     /// repository root) when a subdirectory or one file was scanned.
     public var pathPrefix = ""
+    /// Files a hook or review scan had to pass over and therefore fails on (exit 3): SARIF marks the run
+    /// unsuccessful and GitLab's status `failure`, each named.
+    public var unscanned: [Skipped] = []
+    /// Warnings of the scan (a shallow clone, a changed .arca.yaml), as SARIF notifications.
+    public var warnings: [String] { result.warnings }
     /// Masks every secret this scan found (those the baseline hides too) in any string; `.none` with `reveal`.
     public var redactor: Redactor
 
@@ -55,13 +60,15 @@ public enum Reporter {
     /// Redaction happens twice, through the one ``Redactor`` that knows every secret of the scan: on each
     /// finding's strings before rendering (so no format's escaping can hide a value from the final pass), and on
     /// the rendered report as a whole.
-    public static func render(_ input: ReportInput, format: ReportFormat, color: Bool = false, staged: Bool = false)
-        -> String {
+    /// `failing`: whether these findings fail the run (not with `--report-only`, or when all are below `--fail-on`);
+    /// the text report's closing words say which.
+    public static func render(_ input: ReportInput, format: ReportFormat, color: Bool = false, staged: Bool = false,
+                              failing: Bool = true) -> String {
         var shown = input
         if !input.reveal { shown.findings = input.findings.map { input.redactor.mask($0) } }
         let out: String
         switch format {
-        case .text: out = TextReport.render(shown, color: color, staged: staged)
+        case .text: out = TextReport.render(shown, color: color, staged: staged, failing: failing)
         case .json: out = JSONReport.render(shown).serialized() + "\n"
         case .sarif: out = SARIFReport.render(shown).serialized() + "\n"
         case .junit: out = JUnitReport.render(shown)

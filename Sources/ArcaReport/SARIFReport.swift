@@ -57,15 +57,23 @@ public enum SARIFReport {
                 ("originalUriBaseIds", .object([("%SRCROOT%", .object([("uri", .string("file://" + uri(base)))]))])),
                 ("columnKind", .string("unicodeCodePoints")),
                 // An incomplete scan says so: executionSuccessful false, one notification per error.
+                // So does a hook or review scan that had to pass over files; warnings and other skips are notes.
                 ("invocations", .array([.object([
-                    ("executionSuccessful", .bool(input.result.errors.isEmpty)),
-                    ("toolExecutionNotifications", .array(input.result.errors.map {
-                        .object([("level", .string("error")), ("message", .object([("text", .string($0))]))])
-                    })),
+                    ("executionSuccessful", .bool(input.result.errors.isEmpty && input.unscanned.isEmpty)),
+                    ("toolExecutionNotifications", .array(
+                        input.result.errors.map { notification("error", $0) }
+                        + input.unscanned.map { notification("error", "\($0.path) could not be scanned: \($0.reason)") }
+                        + input.warnings.map { notification("warning", $0) }
+                        + input.result.skipped.filter { $0.kind != "ignored" && $0.kind != "binary" && !input.unscanned.contains($0) }
+                            .prefix(1000).map { notification("note", "skipped \($0.path): \($0.reason)") })),
                 ])])),
                 ("results", .array(results)),
             ])])),
         ])
+    }
+
+    static func notification(_ level: String, _ text: String) -> JSONValue {
+        .object([("level", .string(level)), ("message", .object([("text", .string(text))]))])
     }
 
     static func properties(_ f: Finding) -> [(String, JSONValue)] {

@@ -3,7 +3,7 @@ import ArcaScan
 
 /// Human text: findings grouped by file with the line in context (secret redacted), then the summary.
 public enum TextReport {
-    public static func render(_ input: ReportInput, color: Bool, staged: Bool = false) -> String {
+    public static func render(_ input: ReportInput, color: Bool, staged: Bool = false, failing: Bool = true) -> String {
         func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         var out = ""
         var currentPath: String?
@@ -48,7 +48,11 @@ public enum TextReport {
             for e in input.staleBaseline { out += "  \(e.fingerprint)  \(e.ruleID)  \(e.path)\n" }
         }
         if input.secretCount + input.hashCount > 0 {
-            out += "\n" + paint(staged ? "Commit blocked: this change adds secrets." : "Secrets found.", "1;31") + " Three ways out:\n"
+            let headline = !failing
+                ? (staged ? "Secrets found, but below --fail-on or reported only: the commit is not blocked."
+                          : "Secrets found (below --fail-on, or reported only: this run does not fail).")
+                : (staged ? "Commit blocked: this change adds secrets." : "Secrets found.")
+            out += "\n" + paint(headline, failing ? "1;31" : "1;33") + " Three ways out:\n"
             out += "  1. Move the secret to the vault and look it up at run time: arca migrate (then rotate it if it was\n"
             out += "     ever pushed: git history keeps it).\n"
             out += "  2. A false positive? Add `arca:ignore` (or `arca:ignore:RULE-ID`) in a comment on that line.\n"

@@ -88,6 +88,10 @@ public struct ProjectConfig: Sendable {
 
     /// Reads and checks `file`.
     public static func load(_ file: String) throws(RuleError) -> ProjectConfig {
+        var st = stat()
+        guard stat(file, &st) == 0 else { throw RuleError(file: file, message: "does not exist") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw RuleError(file: file, message: "is not a regular file") }
+        guard st.st_size <= 1 << 20 else { throw RuleError(file: file, message: "is larger than 1 MiB: not a config file") }
         guard let text = RuleSet.readText(file) else { throw RuleError(file: file, message: "cannot be read") }
         return try parse(text, file: file)
     }
@@ -97,23 +101,30 @@ public struct ProjectConfig: Sendable {
         var config = ProjectConfig(file: file, directory: parent(absolute(file)))
         let root: Node?
         do { root = try Yams.compose(yaml: text, .basic) } catch {
+            if case YamlError.duplicatedKeysInMapping(let keys, _) = error, let key = keys.first {
+                throw RuleError(file: file, line: secondLine(of: key, in: text), field: key, message: "given twice")
+            }
             throw RuleError(file: file, line: yamlLine(error), message: "not valid YAML: \(error)")
         }
-        guard let root else { return config }  // an empty file: no settings
-        let top = RuleValue(root)
+        guard let root else { return config }  // an empty (or comments-only) file: no settings
+        var budget = RuleValue.nodeBudget
+        guard let top = RuleValue.bounded(root, budget: &budget) else {
+            throw RuleError(file: file, message: "too large: its YAML expands to more than \(RuleValue.nodeBudget) nodes (aliases?)")
+        }
         guard let map = top.mapping else {
             throw RuleError(file: file, line: top.line, message: "expected a mapping of settings (\(keys.joined(separator: ", ")))")
         }
         func fail(_ key: String, _ message: String, _ node: RuleValue?) -> RuleError {
             RuleError(file: file, line: node?.line, field: key, message: message)
         }
-        func strings(_ key: String, _ node: RuleValue) throws(RuleError) -> [String] {
-            if let s = node.string, !s.isEmpty { return [s] }
+        /// A list of strings (or one string), each with its node, so an error names the item's own line.
+        func items(_ key: String, _ node: RuleValue) throws(RuleError) -> [(String, RuleValue)] {
+            if let s = node.string, !s.isEmpty { return [(s, node)] }
             guard let seq = node.sequence else { throw fail(key, "expected a list of strings", node) }
-            var out: [String] = []
+            var out: [(String, RuleValue)] = []
             for item in seq {
                 guard let s = item.string else { throw fail(key, "expected a list of strings", item) }
-                out.append(s)
+                out.append((s, item))
             }
             return out
         }
@@ -144,7 +155,7 @@ public struct ProjectConfig: Sendable {
             guard seen.insert(key).inserted else { throw fail(key, "given twice", k) }
             switch key {
             case "rules":
-                for r in try strings(key, v) {
+                for (r, _) in try items(key, v) {
                     config.ruleDirectories.append(r.hasPrefix("/") ? r : config.directory + "/" + r)
                     // The rule files' examples are fake secrets by design: the files are not scanned.
                     if !r.hasPrefix("/"), !r.contains("*"), !r.contains("["), !r.contains("?") {
@@ -164,23 +175,24 @@ public struct ProjectConfig: Sendable {
                     let field = "allowlist.\(name)"
                     switch name {
                     case "paths":
-                        for p in try strings(field, sv) {
-                            do { config.allowPaths.append(try Glob(p)) } catch { throw fail(field, error.message, sv) }
+                        for (p, n) in try items(field, sv) {
+                            do { config.allowPaths.append(try Glob(p)) } catch { throw fail(field, error.message, n) }
                         }
                     case "regexes":
-                        for r in try strings(field, sv) {
+                        for (r, n) in try items(field, sv) {
                             do { config.allowRegexes.append(try Regex(r)) } catch {
-                                throw fail(field, "'\(r)' does not compile: \(error)", sv)
+                                throw fail(field, "'\(r)' does not compile: \(error)", n)
                             }
                         }
                     case "stopwords":
-                        let words = try strings(field, sv)
-                        if words.contains(where: \.isEmpty) { throw fail(field, "a stopword must not be empty", sv) }
-                        config.stopwords += words.map { $0.lowercased() }
+                        for (w, n) in try items(field, sv) {
+                            if w.isEmpty { throw fail(field, "a stopword must not be empty", n) }
+                            config.stopwords.append(w.lowercased())
+                        }
                     default:
-                        for f in try strings(field, sv) {
+                        for (f, n) in try items(field, sv) {
                             guard f.count == 32, f.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
-                                throw fail(field, "'\(f)' is not a fingerprint (32 lower-case hex digits, as reports print them)", sv)
+                                throw fail(field, "'\(f)' is not a fingerprint (32 lower-case hex digits, as reports print them)", n)
                             }
                             config.fingerprints.insert(f)
                         }
@@ -202,6 +214,19 @@ public struct ProjectConfig: Sendable {
             }
         }
         return config
+    }
+
+    /// The line (1-based) of the second `key:` in `text` (a duplicate Yams reports at the first).
+    static func secondLine(of key: String, in text: String) -> Int? {
+        var count = 0
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.drop(while: { $0 == " " || $0 == "\t" || $0 == "-" })
+            if t.hasPrefix(key + ":") || t.hasPrefix("\"\(key)\":") || t.hasPrefix("'\(key)':") {
+                count += 1
+                if count == 2 { return i + 1 }
+            }
+        }
+        return nil
     }
 
     /// The line (1-based) a Yams error points at, when it says.

@@ -29,7 +29,11 @@ public enum RuleLoader {
         guard let root else {
             throw RuleError(file: file, message: "expected a mapping with 'rules:' and/or 'global-allowlist:'")
         }
-        return try load(RuleValue(root), file: file, requireExamples: requireExamples)
+        var budget = RuleValue.nodeBudget
+        guard let value = RuleValue.bounded(root, budget: &budget) else {
+            throw RuleError(file: file, message: "too large: its YAML expands to more than \(RuleValue.nodeBudget) nodes (aliases?)")
+        }
+        return try load(value, file: file, requireExamples: requireExamples)
     }
 
     /// Validates and compiles an already parsed rule file (YAML, or the embedded JSON copy of the pack).

@@ -20,6 +20,35 @@ public indirect enum RuleValue: Sendable {
     var sequence: [RuleValue]? { if case .list(let items, _) = self { return items } else { return nil } }
     var mapping: RuleMap? { if case .map(let m, _) = self { return m } else { return nil } }
 
+    /// At most this many nodes are converted from one YAML document: aliases can make a small file expand to
+    /// billions (the "billion laughs"), which must be an error, not an out-of-memory crash.
+    public static let nodeBudget = 200_000
+
+    /// Converts a Yams node, or nil when it expands past `budget` nodes (aliases included, counted each time).
+    static func bounded(_ node: Node, budget: inout Int) -> RuleValue? {
+        budget -= 1
+        guard budget >= 0 else { return nil }
+        let line = node.mark.map { $0.line }
+        switch node {
+        case .scalar(let s): return .scalar(s.string, line: line)
+        case .sequence(let seq):
+            var items: [RuleValue] = []
+            for n in seq {
+                guard let v = bounded(n, budget: &budget) else { return nil }
+                items.append(v)
+            }
+            return .list(items, line: line)
+        case .mapping(let m):
+            var pairs: [(RuleValue, RuleValue)] = []
+            for (k, v) in m {
+                guard let key = bounded(k, budget: &budget), let value = bounded(v, budget: &budget) else { return nil }
+                pairs.append((key, value))
+            }
+            return .map(RuleMap(pairs: pairs), line: line)
+        case .alias: return .scalar("", line: line)
+        }
+    }
+
     /// Converts a Yams node (composed with the basic resolver: every scalar is text).
     init(_ node: Node) {
         let line = node.mark.map { $0.line }

@@ -36,6 +36,9 @@ struct Migrate: ParsableCommand {
     @Option(name: .customLong("env-file"), help: "A .env file holding the values of the variables --env migrates (repeatable).") var envFiles: [String] = []
     @Option(help: "Lookup helpers: arca (standard library, any Key Vault API) or azure-sdk (the official Azure SDK where one exists).") var style: HelperStyle = .arca
     @OptionGroup var rules: RuleOptions
+    @Option(help: ArgumentHelp("The project config (default: .arca.yaml at the repository root).", valueName: "FILE")) var config: String?
+    @Flag(help: "Do not read .arca.yaml.") var noConfig = false
+    @Option(help: "Migrate only findings at or above this confidence (low, medium, high; default medium, or the config's).") var minConfidence: Confidence?
     @OptionGroup var vault: VaultOptions
 
     /// Test hook (documented in docs/migrate.md): with ARCA_TEST_PAUSE=STEP (or STEP#N for its N-th time) and
@@ -90,6 +93,9 @@ struct Migrate: ParsableCommand {
         // The project's .arca.yaml decides as it does for scans: its rules, allowlist and limits.
         var flags = try ScanFlags.parse([root])
         flags.rules = rules
+        flags.config = config
+        flags.noConfig = noConfig
+        flags.minConfidence = minConfidence
         flags.envUsage = env ? .credentials : EnvUsageMode.none
         let prepared = try flags.prepare()
         let ruleSet = prepared.ruleSet

@@ -134,7 +134,7 @@ struct ScanFlags: ParsableArguments {
     @Option(help: "Worker threads (default: one per core).")
     var threads: Int = 0
 
-    @Option(help: ArgumentHelp("With --staged: let a commit through although files of this kind of skip could not be scanned (too-large, binary, archive, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
+    @Option(help: ArgumentHelp("With --staged, --range or --since-commit: pass although files of this kind of skip could not be scanned (too-large, binary, archive, unreadable, link, other; repeatable). By default the hook fails closed.", valueName: "KIND"))
     var allowSkip: [String] = []
 
     func validate() throws {
@@ -234,6 +234,16 @@ struct ScanFlags: ParsableArguments {
     /// allowlist names by fingerprint are dropped (and counted).
     func run(_ prepared: Prepared) throws -> ScanResult {
         var result = try scan(prepared)
+        // Fingerprints hash the path from the repository root, whatever directory was scanned: a baseline made at
+        // the root serves a scan of a subdirectory, and code scanning sees one alert, not two.
+        let prefix = reportRoot().prefix
+        if !prefix.isEmpty {
+            result.findings = result.findings.map { f in
+                var f = f
+                f.fingerprint = Finding.fingerprint(rule: f.ruleID, path: prefix + f.path, secret: f.secret)
+                return f
+            }
+        }
         if let fps = prepared.config?.fingerprints, !fps.isEmpty {
             let before = result.findings.count
             result.findings.removeAll { fps.contains($0.fingerprint) }
@@ -264,6 +274,13 @@ struct ScanFlags: ParsableArguments {
         }
     }
 
+    /// The hook and a change under review (a range, --since-commit) fail closed on what they could not scan:
+    /// these skips end the run with exit 3 (unless --allow-skip names their kind).
+    func unscanned(_ result: ScanResult) -> [Skipped] {
+        let review = git && (range != nil || sinceCommit != nil)
+        return staged || review ? result.skipped.filter { $0.kind != "ignored" && !allowSkip.contains($0.kind) } : []
+    }
+
     /// What a finished scan says on standard error besides the report, and the exit code it calls for (nil when
     /// the findings decide). Errors are printed even with `quiet`: an incomplete scan is never silent.
     ///
@@ -278,12 +295,14 @@ struct ScanFlags: ParsableArguments {
             IO.write(fd: 2, "arca: the scan is incomplete: \(result.errors.count) error\(result.errors.count == 1 ? "" : "s") (exit 3)\n")
             code = Exit.runtime
         }
-        let unscanned = staged ? result.skipped.filter { $0.kind != "ignored" && !allowSkip.contains($0.kind) } : []
+        let unscanned = unscanned(result)
         if !unscanned.isEmpty {
-            var msg = "arca: commit blocked: \(unscanned.count) staged file\(unscanned.count == 1 ? "" : "s") could not be scanned:\n"
+            let what = staged ? "staged file" : "file the commits add"
+            var msg = staged ? "arca: commit blocked: " : "arca: the change is not wholly scanned: "
+            msg += "\(unscanned.count) \(what)\(unscanned.count == 1 ? "" : "s") could not be scanned:\n"
             for k in unscanned { msg += "  \(k.path): \(k.reason)\n" }
             msg += "arca: raise --max-file-size, or let such files through knowingly with --allow-skip KIND "
-                + "(\(Set(unscanned.map(\.kind)).sorted().joined(separator: ", "))) in the hook.\n"
+                + "(\(Set(unscanned.map(\.kind)).sorted().joined(separator: ", ")))\(staged ? " in the hook" : "").\n"
             IO.write(fd: 2, redactor(msg))
             code = Exit.runtime
         }
@@ -322,7 +341,7 @@ struct ScanFlags: ParsableArguments {
     func defaultBaseline() -> String? {
         guard path != "-" else { return nil }
         var candidates = [path + "/.arca-baseline"]
-        if git || staged, let top = IO.gitTopLevel(path) { candidates.append(top + "/.arca-baseline") }
+        if let top = IO.gitTopLevel(reportRoot().root) { candidates.append(top + "/.arca-baseline") }
         return candidates.first { access($0, R_OK) == 0 }
     }
 }
@@ -414,8 +433,13 @@ struct Scan: ParsableCommand {
             reveal: noRedact, rules: ruleSet, staleBaseline: stale, suppressedByBaseline: suppressed,
             toolVersion: Arca.version)
         input.pathPrefix = prefix
+        input.unscanned = scan.unscanned(result)
         let useColor = color == "always" || (color == "auto" && output == nil && isatty(1) == 1 && getenv("NO_COLOR") == nil)
-        let report = Reporter.render(input, format: format, color: useColor, staged: scan.staged)
+        let threshold = failOn ?? prepared.config?.failOn ?? .low
+        let leaks = findings.contains(where: { $0.kind.holdsSecret && $0.severity >= threshold })
+        let leakCode = reportOnly ? Exit.clean : exitCode
+        let report = Reporter.render(input, format: format, color: useColor, staged: scan.staged,
+                                     failing: leaks && leakCode != Exit.clean)
         if let output {
             guard IO.writeFile(output, report) else {
                 throw CLIError(code: Exit.runtime, message: "arca: cannot write \(output): \(String(cString: strerror(errno)))")
@@ -426,11 +450,7 @@ struct Scan: ParsableCommand {
         let failure = scan.finish(result, redactor: input.redactor, quiet: quiet)
         if !quiet { IO.write(fd: 2, Reporter.summary(input) + "\n") }
         if let failure { throw ExitCode(failure) }
-        let threshold = failOn ?? prepared.config?.failOn ?? .low
-        if findings.contains(where: { $0.kind.holdsSecret && $0.severity >= threshold }) {
-            let code = reportOnly ? Exit.clean : exitCode
-            if code != Exit.clean { throw ExitCode(code) }
-        }
+        if leaks && leakCode != Exit.clean { throw ExitCode(leakCode) }
     }
 }
 

@@ -11,7 +11,7 @@ struct Arca: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "arca",
         abstract: "Find leaked credentials in code and history, and move them into a vault.",
-        version: version,
+        version: "arca \(version)",
         subcommands: [Scan.self, BaselineCommand.self, RulesCommand.self, ConfigCommand.self, HookCommand.self, Migrate.self, Run.self,
                       VaultCommand.self, VersionCommand.self, CompletionsCommand.self])
 }

@@ -414,3 +414,146 @@ import Testing
         #expect(!pipe.err.contains("MB/s"))
     }
 }
+
+/// What the cold pass found: each reproduction, as it was reported.
+@Suite struct WorkflowOutsiderTests {
+    static let key = CLITests.stripeKey
+
+    static func branchRepo(_ base: [String: String]) throws -> Repo {
+        let repo = try Repo()
+        try repo.write("README.md", "x\n")
+        for (p, t) in base { try repo.write(p, t) }
+        try repo.git("add", ".")
+        try repo.git("commit", "-qm", "base")
+        try repo.git("branch", "base")
+        try repo.git("checkout", "-qb", "f")
+        return repo
+    }
+
+    static func commit(_ repo: Repo, _ files: [String: String], _ message: String) throws {
+        for (p, t) in files { try repo.write(p, t) }
+        try repo.git("add", ".")
+        try repo.git("commit", "-qm", message, "--no-verify")
+    }
+
+    /// A value that only appears as text in the base (no rule found it there), or a prefix of an old key, is no
+    /// alibi for a new secret.
+    @Test func aValueTheBaseHoldsOnlyAsTextIsStillNew() throws {
+        let password = "Tr0ub4dor-Xq7Zk2"
+        let repo = try Self.branchRepo(["notes.txt": "release codename \(password)\n", "old.py": "K = \"\(Self.key)\"\n"])
+        try Self.commit(repo, ["db.yml": "db:\n  password: \"\(password)\"\n", "k.py": "K = \"\(Self.key.prefix(60))\"\n"], "adds")
+        let r = try CLITests.arca(["scan", "--git", "--range", "base..f", repo.path, "--format", "json"])
+        #expect(r.status == 1 && r.out.contains("\"alreadyInBase\": 0"), "\(r.out)")
+        #expect(r.out.contains("db.yml") && r.out.contains("k.py"))
+        // The hook the same (HEAD holds the password only as text).
+        try repo.git("checkout", "-q", "-b", "g", "base")
+        try repo.write("staged.yml", "db:\n  password: \"\(password)\"\n")
+        try repo.git("add", "staged.yml")
+        #expect(try CLITests.arca(["scan", "--staged", repo.path]).status == 1)
+    }
+
+    @Test func aRangeScansBigAndBinaryFilesItAdds() throws {
+        let repo = try Self.branchRepo([:])
+        let big = "K = \"\(Self.key)\"\n" + String(repeating: String(repeating: "y", count: 99) + "\n", count: 110_000)
+        try Self.commit(repo, ["data.py": big], "big")
+        let r = try CLITests.arca(["scan", "--git", "--range", "base..f", repo.path, "--format", "sarif"])
+        #expect(r.status == 1 && r.out.contains("data.py"), "\(r.err)")
+        try Self.commit(repo, ["blob.bin": "\u{0}\u{1}\u{2}K=sk_live_51Zq2vKj4Lm8Np0Rs3Tu6Vw9Xy1Za4Bc7De0Fg3Hi6Jk9Lm2No5Pq8Rs1Tu4Vw7\u{0}"], "binary")
+        let b = try CLITests.arca(["scan", "--git", "--range", "f~1..f", repo.path, "--format", "json"])
+        #expect(b.status == 1 && b.out.contains("blob.bin"), "\(b.out)")
+    }
+
+    @Test func historyNamesAllowlistedPathsAndARangeChangingTheConfigIsFlagged() throws {
+        let repo = try Self.branchRepo([:])
+        try Self.commit(repo, [".arca.yaml": "allowlist:\n  paths: [leak.py]\n", "leak.py": "K = \"\(Self.key)\"\n"], "sneaky")
+        let r = try CLITests.arca(["scan", "--git", "--range", "base..f", repo.path, "--format", "sarif"])
+        #expect(r.status == 0)
+        #expect(r.err.contains("change .arca.yaml"), "\(r.err)")
+        #expect(r.out.contains("change .arca.yaml"), "the warning reaches code scanning")
+        let j = try CLITests.arca(["scan", "--git", repo.path, "--format", "json"])
+        #expect(j.out.contains("\"path\": \"leak.py\""), "\(j.out)")
+    }
+
+    @Test func theHookSaysBlockedOnlyWhenItBlocks() throws {
+        let repo = try Self.branchRepo([".arca.yaml": "fail-on: critical\n"])
+        try repo.write("p.yml", "db:\n  password: \"Kq8!vR2mZp-h7w\"\n")
+        try repo.git("add", "p.yml")
+        let r = try CLITests.arca(["scan", "--staged", repo.path])
+        #expect(r.status == 0 && !r.out.contains("Commit blocked") && r.out.contains("not blocked"), "\(r.out)")
+        let only = try CLITests.arca(["scan", "--staged", repo.path, "--fail-on", "low", "--report-only"])
+        #expect(only.status == 0 && !only.out.contains("Commit blocked"))
+        #expect(try CLITests.arca(["scan", "--staged", repo.path, "--fail-on", "low"]).out.contains("Commit blocked"))
+    }
+
+    @Test func concludingAConflictedMergeOfTheBaseIsNotBlocked() throws {
+        let repo = try Repo()
+        try repo.write("c.txt", "l1\n")
+        try repo.git("add", ".")
+        try repo.git("commit", "-qm", "i")
+        #expect(try CLITests.arca(["hook", "install", repo.path]).status == 0)
+        try repo.git("checkout", "-qb", "feat")
+        try Self.commit(repo, ["c.txt": "feat\n"], "feat")
+        try repo.git("checkout", "-q", "main")
+        try Self.commit(repo, ["c.txt": "main\n", "m.py": "K = '\(Self.key)'\n"], "m")
+        try repo.git("checkout", "-q", "feat")
+        _ = try repo.git("merge", "main")  // conflicts
+        try repo.write("c.txt", "ok\n")
+        try repo.git("add", "c.txt")
+        let done = try repo.sh(["git", "commit", "--no-edit"])
+        #expect(done.status == 0, "\(done.out)\(done.err)")
+    }
+
+    @Test func aSecretAddedThenMovedInTheRangeIsReportedOnceAtItsCommit() throws {
+        let repo = try Self.branchRepo([:])
+        try Self.commit(repo, ["k.py": "K = '\(Self.key)'\n"], "adds secret")
+        try repo.git("mv", "k.py", "moved.py")
+        try repo.git("commit", "-qm", "rename")
+        try Self.commit(repo, ["moved.py": "# c\nK = '\(Self.key)'\n"], "comment above")
+        let r = try CLITests.arca(["scan", "--git", "--range", "base..f", repo.path, "--format", "json"])
+        let doc = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let findings = doc["findings"] as! [[String: Any]]
+        #expect(findings.count == 1, "\(r.out)")
+        #expect((findings.first?["commit"] as? [String: Any])?["summary"] as? String == "adds secret")
+    }
+
+    @Test func fingerprintsDoNotDependOnTheScannedDirectory() throws {
+        let repo = try Self.branchRepo(["src/lib/k.py": "K = '\(Self.key)'\n"])
+        let fp = { (args: [String]) throws -> String? in
+            try CLITests.arca(args + ["--format", "json"]).out.firstMatch(of: /"fingerprint": "([0-9a-f]{32})"/).map { String($0.1) }
+        }
+        let root = try fp(["scan", repo.path])
+        let sub = try fp(["scan", repo.path + "/src/lib"])
+        let file = try fp(["scan", repo.path + "/src/lib/k.py"])
+        let history = try fp(["scan", "--git", repo.path])
+        #expect(root != nil && root == sub && root == file && root == history)
+        #expect(try CLITests.arca(["baseline", "create", repo.path, "-o", repo.path + "/.arca-baseline"]).status == 0)
+        #expect(try CLITests.arca(["scan", repo.path + "/src/lib"]).status == 0, "the root's baseline serves a subdirectory")
+    }
+
+    @Test func configFilesThatAreNotConfigFilesAreErrors() throws {
+        let repo = try Repo()
+        try FileManager.default.createDirectory(atPath: repo.path + "/.arca.yaml", withIntermediateDirectories: true)
+        #expect(try CLITests.arca(["config", "check", repo.path]).status == 2)
+        #expect(try CLITests.arca(["scan", repo.path]).status == 2)
+        try FileManager.default.removeItem(atPath: repo.path + "/.arca.yaml")
+        var bomb = "x0: &x0 [a,a,a,a,a,a,a,a,a,a]\n"
+        for i in 1...7 { bomb += "x\(i): &x\(i) [" + Array(repeating: "*x\(i - 1)", count: 10).joined(separator: ",") + "]\n" }
+        try repo.write(".arca.yaml", bomb + "allowlist:\n  stopwords: *x7\n")
+        let b = try CLITests.arca(["scan", repo.path])
+        #expect(b.status == 2 && b.err.contains("expands"), "\(b.err)")
+        try repo.write(".arca.yaml", "fail-on: high\nfail-on: low\n")
+        #expect(try CLITests.arca(["config", "check", repo.path]).err.contains(".arca.yaml:2"))
+        try repo.write(".arca.yaml", "allowlist:\n  regexes:\n    - ok1\n    - ok2\n    - '(bad'\n")
+        #expect(try CLITests.arca(["config", "check", repo.path]).err.contains(".arca.yaml:5"))
+    }
+
+    @Test func migrateTakesConfigOptionsAndGitlabCarriesNoRemovedFields() throws {
+        let repo = try Self.branchRepo(["legacy/old.py": "K = \"\(Self.key)\"\n", "cfg.yaml": "allowlist:\n  paths: [legacy/]\n"])
+        let with = try CLITests.arca(["migrate", repo.path, "--config", repo.path + "/cfg.yaml"])
+        #expect(with.status == 0 && with.out.contains("Nothing to migrate"), "\(with.out)\(with.err)")
+        let without = try CLITests.arca(["migrate", repo.path, "--no-config"])
+        #expect(without.out.contains("legacy/old.py"))
+        let g = try CLITests.arca(["scan", repo.path, "--format", "gitlab"]).out
+        for removed in ["\"cve\"", "\"category\"", "\"confidence\"", "\"scanner\": {\"id\""] { #expect(!g.contains(removed), "\(removed)") }
+    }
+}

@@ -41,7 +41,8 @@ extension Scanner {
         do {
             let repo = try GitRepository(path: path)
             let (commits, bases) = try selectCommits(repo, selection)
-            var result = try scanBlobs(repo: repo, commits: commits, bases: bases, restricted: selection.restricted)
+            var result = try scanBlobs(repo: repo, commits: commits, bases: bases, restricted: selection.restricted,
+                                       failClosed: selection.range != nil || selection.sinceCommit != nil)
             result.seconds = Scanner.now() - started
             return result
         } catch let e as GitError {
@@ -90,6 +91,14 @@ extension Scanner {
             return (commits, bases)
         }
         if let since = s.sinceCommit {
+            do { _ = try repo.resolveCommit(since) } catch {
+                var e = error
+                if repo.isShallow {
+                    e.message += " — this is a shallow clone and the commit is not in it: fetch more history "
+                        + "(git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)"
+                }
+                throw e
+            }
             return (try repo.commits(includeGlobs: [], includeRevisions: [s.branch ?? "HEAD"], exclude: [since],
                                      maxCount: s.maxCount), [])
         }
@@ -101,13 +110,17 @@ extension Scanner {
         return (try repo.commits(includeGlobs: [], includeRevisions: tips, exclude: [], maxCount: s.maxCount), [])
     }
 
-    func scanBlobs(repo: GitRepository, commits: [GitOID], bases: [GitOID], restricted: Bool) throws -> ScanResult {
+    func scanBlobs(repo: GitRepository, commits: [GitOID], bases: [GitOID], restricted: Bool, failClosed: Bool = false)
+        throws -> ScanResult {
         let matcher = Matcher()
         // Walk: oldest first; a blob is scanned for the first commit (and path) that adds it.
         var seen = Set<GitOID>()
         var walkError: Error?
         var boundaryTrees: [GitOID] = []
         var missingBoundary = 0
+        var configChanged = false
+        var excluded = Set<String>()
+        var result = ScanResult(findings: [])
         let pool = try runPool(gitDir: repo.gitDir, capacity: 1024) { (queue) throws in
             if restricted {
                 // A partial walk starts from commits whose parents it leaves out (and, for a range, from the merge
@@ -149,9 +162,22 @@ extension Scanner {
                     }
                     trees[id] = tree
                     try repo.changedBlobs(tree: tree, old: parentTree) { path, blob in
+                        if path == ProjectConfig.fileName { configChanged = true }
                         guard seen.insert(blob).inserted else { return }
-                        if detector.isPathAllowlisted(path, matcher: matcher) { return }
-                        queue.push(SourceJob(origin: .blob(blob), path: path, tag: i))
+                        if detector.isPathAllowlisted(path, matcher: matcher) {
+                            if excluded.insert(path).inserted {
+                                result.skipped.append(Skipped(path: path, reason: Skipped.globalAllowlistReason))
+                            }
+                            return
+                        }
+                        if failClosed {
+                            // A change under review: nothing it adds goes unscanned (as the hook): binary content as
+                            // raw bytes, big files whole up to a bound past which the skip fails the run.
+                            queue.push(SourceJob(origin: .blob(blob), path: path, tag: i, scanBinary: true,
+                                                 maxSize: max(options.maxFileSize, 256 << 20), largeArchive: true))
+                        } else {
+                            queue.push(SourceJob(origin: .blob(blob), path: path, tag: i))
+                        }
                     }
                     if trees.count > 4096 { trees.removeAll(keepingCapacity: true) }
                 } catch {
@@ -162,7 +188,14 @@ extension Scanner {
         }
         if let walkError { throw walkError }
 
-        var result = ScanResult(counts: pool)
+        let early = result
+        result = ScanResult(counts: pool)
+        result.skipped = early.skipped
+        if configChanged && restricted {
+            result.warnings.append("the scanned commits change \(ProjectConfig.fileName): its rules and allowlist as the "
+                + "checkout has them apply to this scan — review that change (or scan with --config holding the base "
+                + "branch's copy)")
+        }
         if missingBoundary > 0 {
             result.warnings.append("this is a shallow clone: \(missingBoundary) commit\(missingBoundary == 1 ? "" : "s") "
                 + "before the scanned ones \(missingBoundary == 1 ? "is" : "are") not in it, so a secret they already held may "
@@ -179,17 +212,21 @@ extension Scanner {
         // by the range, not added: left out unless --report-moved.
         if restricted && !options.reportMoved && !boundaryTrees.isEmpty {
             let keys = Set(found.filter { $0.finding.kind.holdsSecret }.map { Scanner.key($0.finding) })
-            let old = try Scanner.valuesPresent(repo: repo, trees: boundaryTrees, keys: keys, errors: &result.errors)
+            let old = try valuesPresent(repo: repo, trees: boundaryTrees, keys: keys, confirm: true,
+                                        errors: &result.errors)
             let before = found.count
             found.removeAll { $0.finding.kind.holdsSecret && old.contains(Scanner.key($0.finding)) }
             result.alreadyInBase = before - found.count
         }
-        // One finding per fingerprint: the earliest commit wins.
+        // One finding per fingerprint: the earliest commit wins. A partial walk is about blame: a secret the range
+        // adds and then moves (renamed, edited around) is reported once, at the commit that added its value.
         found.sort { $0.commit < $1.commit }
-        var byFingerprint: [String: Int] = [:]
+        var byIdentity: [String: Int] = [:]
         var kept: [(commit: Int, blob: GitOID, finding: Finding)] = []
-        for f in found where byFingerprint[f.finding.fingerprint] == nil {
-            byFingerprint[f.finding.fingerprint] = kept.count
+        for f in found {
+            let identity = restricted && f.finding.kind.holdsSecret ? Scanner.key(f.finding) : f.finding.fingerprint
+            guard byIdentity[identity] == nil else { continue }
+            byIdentity[identity] = kept.count
             kept.append(f)
         }
         // Which secrets are still at HEAD (same rule and value, any path)?
@@ -220,21 +257,25 @@ extension Scanner {
         for (blob, f) in findings where f.kind.holdsSecret { byBlob[blob, default: []].append(Scanner.key(f)) }
         let keys = Set(findings.filter { $0.1.kind.holdsSecret }.map { Scanner.key($0.1) })
         // A restricted walk did not scan every HEAD blob: the others are searched for the found values directly.
-        return try Scanner.valuesPresent(repo: repo, trees: [try repo.commit(head).tree], keys: keys, known: byBlob,
+        return try valuesPresent(repo: repo, trees: [try repo.commit(head).tree], keys: keys, known: byBlob,
                                          search: checkUnscanned ? { !scanned.contains($0) } : { _ in false },
                                          errors: &errors)
     }
 
     /// The keys (rule ‖ NUL ‖ value) whose value some blob of `trees` holds, at any path: `known` says what a
     /// blob was found to hold; other blobs (those `search` accepts) are searched for the bytes of each value.
-    static func valuesPresent(repo: GitRepository, trees: [GitOID], keys: Set<String>,
-                              known: [GitOID: [String]] = [:], search: (GitOID) -> Bool = { _ in true },
-                              errors: inout [String]) throws -> Set<String> {
+    /// With `confirm`, a blob that holds the bytes counts only if the scan finds that (rule, value) in it — so a
+    /// value that merely appears in an old file (a prefix of an old key, a word in a README) is no alibi for a
+    /// new secret.
+    func valuesPresent(repo: GitRepository, trees: [GitOID], keys: Set<String>,
+                       known: [GitOID: [String]] = [:], search: (GitOID) -> Bool = { _ in true },
+                       confirm: Bool = false, errors: inout [String]) throws -> Set<String> {
         guard !keys.isEmpty else { return [] }
         let values = keys.map { ($0, Array($0.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)[1].utf8)) }
         var present = Set<String>()
         var visited = Set<GitOID>()
         var failures: [String] = []
+        let scratch = confirm ? DetectorScratch(rules: detector.rules) : nil
         for tree in trees {
             try repo.allBlobs(tree: tree) { path, blob in
                 guard present.count < keys.count, visited.insert(blob).inserted else { return }
@@ -242,8 +283,15 @@ extension Scanner {
                 guard search(blob) else { return }
                 do {
                     try repo.withBlob(blob) { buf in
+                        var hits: [String] = []
                         for (key, value) in values where !present.contains(key) {
-                            if Detector.find(value, in: buf) != nil { present.insert(key) }
+                            if Detector.find(value, in: buf) != nil { hits.append(key) }
+                        }
+                        guard !hits.isEmpty else { return }
+                        guard let scratch else { present.formUnion(hits); return }
+                        if case .scanned(let found, _) = detectText(buf, path: path, scratch: scratch, maxSize: .max) {
+                            let there = Set(found.filter { $0.kind.holdsSecret }.map(Scanner.key))
+                            present.formUnion(hits.filter(there.contains))
                         }
                     }
                 } catch {
@@ -368,8 +416,13 @@ extension Scanner {
                 let repo = try GitRepository(path: snapshot.repository)
                 if let head = try repo.headCommit() {
                     let keys = Set(result.findings.filter { $0.kind.holdsSecret }.map { Scanner.key($0) })
-                    let old = try Scanner.valuesPresent(repo: repo, trees: [try repo.commit(head).tree], keys: keys,
-                                                        errors: &result.errors)
+                    // A merge being concluded: what the branch merged in holds is not new either.
+                    var trees = [try repo.commit(head).tree]
+                    if let merging = try? repo.resolveCommit("MERGE_HEAD"), let t = try? repo.commit(merging).tree {
+                        trees.append(t)
+                    }
+                    let old = try valuesPresent(repo: repo, trees: trees, keys: keys, confirm: true,
+                                                errors: &result.errors)
                     let before = result.findings.count
                     result.findings.removeAll { $0.kind.holdsSecret && old.contains(Scanner.key($0)) }
                     result.alreadyInBase = before - result.findings.count
