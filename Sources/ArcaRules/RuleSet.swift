@@ -133,6 +133,9 @@ public struct RuleSet: Sendable {
         return out.sorted()
     }
 
+    /// The text of a file (bytes decoded as UTF-8, invalid sequences replaced), or nil when it cannot be read.
+    public static func readTextFile(_ path: String) -> String? { readText(path) }
+
     static func readText(_ path: String) -> String? {
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }

@@ -2,6 +2,7 @@ import ArcaReport
 import ArcaRules
 import ArcaScan
 import ArgumentParser
+import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -232,8 +233,8 @@ struct ScanFlags: ParsableArguments {
 
     /// Runs the scan; errors become exit code 2 (a path that does not exist) or 3. Findings the config's
     /// allowlist names by fingerprint are dropped (and counted).
-    func run(_ prepared: Prepared) throws -> ScanResult {
-        var result = try scan(prepared)
+    func run(_ prepared: Prepared, snapshot: StagedRead? = nil) throws -> ScanResult {
+        var result = try scan(prepared, snapshot: snapshot)
         // Fingerprints hash the path from the repository root, whatever directory was scanned: a baseline made at
         // the root serves a scan of a subdirectory, and code scanning sees one alert, not two.
         let prefix = reportRoot().prefix
@@ -252,7 +253,7 @@ struct ScanFlags: ParsableArguments {
         return result
     }
 
-    private func scan(_ prepared: Prepared) throws -> ScanResult {
+    private func scan(_ prepared: Prepared, snapshot: StagedRead?) throws -> ScanResult {
         let ruleSet = prepared.ruleSet
         let scanner = Scanner(rules: ruleSet, options: prepared.options)
         if path == "-" {
@@ -267,7 +268,11 @@ struct ScanFlags: ParsableArguments {
                 let selection = HistorySelection(branch: branch, sinceCommit: sinceCommit, range: range, maxCount: maxCount)
                 return try scanner.scanHistory(repository: path, selection: selection)
             }
-            if staged { return try scanner.scanStaged(repository: path) }
+            if staged {
+                // The index was read (git diff) on the other core while the rules loaded, when the caller started it.
+                if let snapshot { return try scanner.scanStaged(try snapshot.wait().get()) }
+                return try scanner.scanStaged(repository: path)
+            }
             return try scanner.scan(root: path)
         } catch {
             throw CLIError(code: error.runtime ? Exit.runtime : Exit.usage, message: "arca: cannot scan \(error)")
@@ -346,6 +351,30 @@ struct ScanFlags: ParsableArguments {
     }
 }
 
+/// The staged snapshot, read on another thread: it needs no rules, so the hook reads the index (a `git diff`
+/// process) while the rules load.
+final class StagedRead: @unchecked Sendable {
+    private var result: Result<StagedSnapshot, ScanError>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(repository: String) {
+        DispatchQueue.global().async { [self] in
+            do { result = .success(try StagedSnapshot.read(repository: repository)) } catch let e as ScanError {
+                result = .failure(e)
+            } catch {
+                result = .failure(ScanError(message: "\(error)", runtime: true))
+            }
+            done.signal()
+        }
+    }
+
+    func wait() -> Result<StagedSnapshot, ScanError> {
+        done.wait()
+        done.signal()
+        return result!
+    }
+}
+
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find embedded credentials and env-var credential reads in a tree.",
@@ -398,6 +427,7 @@ struct Scan: ParsableCommand {
     func run() throws {
         IO.failOnBrokenPipes()
         Timing.mark("parsed arguments")
+        let snapshot = scan.staged ? StagedRead(repository: scan.path) : nil
         // Env-usage findings stay out of the hook's message and of code-scanning reports unless asked for.
         let prepared = try scan.prepare(defaultEnvUsage: format == .sarif || format == .gitlab ? .none : .credentials)
         let ruleSet = prepared.ruleSet
@@ -418,7 +448,7 @@ struct Scan: ParsableCommand {
         let result: ScanResult
         do {
             defer { line?.stop() }
-            result = try scan.run(prepared2)
+            result = try scan.run(prepared2, snapshot: snapshot)
         }
         Timing.mark("scanned")
         var findings = result.findings

@@ -557,3 +557,29 @@ import Testing
         for removed in ["\"cve\"", "\"category\"", "\"confidence\"", "\"scanner\": {\"id\""] { #expect(!g.contains(removed), "\(removed)") }
     }
 }
+
+/// The hook's cache of what HEAD's blobs hold: never a value in it, damage ignored, same answers cached or not.
+@Suite struct BlobKeyCacheTests {
+    @Test func cachedAndUncachedAnswersAgreeAndTheCacheHoldsNoSecret() throws {
+        let key = CLITests.stripeKey
+        let repo = try RangeAndRenameTests.repoWithOldSecret()
+        let cache = repo.path + "/.git/arca-blob-keys"
+        try repo.write("copy.py", "C = \"\(key)\"\n")
+        try repo.write("new.py", "N = \"\(RangeAndRenameTests.slack)\"\n")
+        try repo.git("add", ".")
+        for round in 0..<3 {
+            if round == 2 { try "arca-blob-keys 1 garbage\nzz\n".write(toFile: cache, atomically: true, encoding: .utf8) }
+            let r = try CLITests.arca(["scan", "--staged", repo.path, "--format", "json"])
+            #expect(r.status == 1, "round \(round)")
+            #expect(r.out.contains("new.py") && !r.out.contains("copy.py"), "round \(round): \(r.out)")
+            #expect(r.out.contains("\"alreadyInBase\": 1"))
+        }
+        let text = try String(contentsOfFile: cache, encoding: .utf8)
+        #expect(!text.contains(key) && !text.contains(String(key.prefix(12))))
+        let mode = try FileManager.default.attributesOfItem(atPath: cache)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // Other rules, other stamp: the cache is rebuilt, not trusted.
+        let rules = try CLITests.tree(["r.yaml": ProjectConfigTests.teamRule])
+        #expect(try CLITests.arca(["scan", "--staged", repo.path, "--rules", rules]).status == 1)
+    }
+}

@@ -272,35 +272,57 @@ extension Scanner {
                        confirm: Bool = false, errors: inout [String]) throws -> Set<String> {
         guard !keys.isEmpty else { return [] }
         let values = keys.map { ($0, Array($0.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)[1].utf8)) }
+        let shortest = values.map(\.1.count).min() ?? 0
         var present = Set<String>()
         var visited = Set<GitOID>()
-        var failures: [String] = []
-        let scratch = confirm ? DetectorScratch(rules: detector.rules) : nil
+        var jobs: [(path: String, blob: GitOID)] = []
         for tree in trees {
             try repo.allBlobs(tree: tree) { path, blob in
-                guard present.count < keys.count, visited.insert(blob).inserted else { return }
+                guard visited.insert(blob).inserted else { return }
                 if let k = known[blob] { present.formUnion(k); return }
-                guard search(blob) else { return }
+                if search(blob) { jobs.append((path, blob)) }
+            }
+        }
+        guard !jobs.isEmpty, present.count < keys.count else { return present.intersection(keys) }
+        // Reading every blob is what this costs (libgit2 inflates each): both cores, a repository handle each.
+        let workers = min(jobs.count, options.workers > 0 ? options.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        let shared = Mutex((present: present, failures: [String]()))
+        let gitDir = repo.gitDir
+        let jobList = jobs
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let handle: GitRepository
+            do { handle = try GitRepository(path: gitDir) } catch {
+                shared.withLock { $0.failures.append("cannot open \(gitDir): \(error)") }
+                return
+            }
+            let scratch = confirm ? DetectorScratch(rules: detector.rules) : nil
+            var i = w
+            while i < jobList.count {
+                let (path, blob) = jobList[i]
+                i += workers
+                let wanted = shared.withLock { state in values.filter { !state.present.contains($0.0) } }
+                if wanted.isEmpty { break }
                 do {
-                    try repo.withBlob(blob) { buf in
-                        var hits: [String] = []
-                        for (key, value) in values where !present.contains(key) {
-                            if Detector.find(value, in: buf) != nil { hits.append(key) }
+                    let found: [String] = try handle.withBlob(blob) { buf in
+                        guard buf.count >= shortest else { return [] }
+                        let hits = wanted.filter { Detector.find($0.1, in: buf) != nil }.map(\.0)
+                        guard !hits.isEmpty else { return [] }
+                        guard let scratch else { return hits }
+                        guard case .scanned(let found, _) = detectText(buf, path: path, scratch: scratch, maxSize: .max) else {
+                            return []
                         }
-                        guard !hits.isEmpty else { return }
-                        guard let scratch else { present.formUnion(hits); return }
-                        if case .scanned(let found, _) = detectText(buf, path: path, scratch: scratch, maxSize: .max) {
-                            let there = Set(found.filter { $0.kind.holdsSecret }.map(Scanner.key))
-                            present.formUnion(hits.filter(there.contains))
-                        }
+                        let there = Set(found.filter { $0.kind.holdsSecret }.map(Scanner.key))
+                        return hits.filter(there.contains)
                     }
+                    if !found.isEmpty { shared.withLock { $0.present.formUnion(found) } }
                 } catch {
-                    failures.append("\(path) (blob \(blob)): \(error)")
+                    shared.withLock { $0.failures.append("\(path) (blob \(blob)): \(error)") }
                 }
             }
         }
-        errors += failures
-        return present.intersection(keys)
+        let state = shared.withLock { $0 }
+        errors += state.failures
+        return state.present.intersection(keys)
     }
 
     /// `git diff --cached` (raw records and a zero-context patch) for the index against HEAD, or nil when git
@@ -421,8 +443,7 @@ extension Scanner {
                     if let merging = try? repo.resolveCommit("MERGE_HEAD"), let t = try? repo.commit(merging).tree {
                         trees.append(t)
                     }
-                    let old = try valuesPresent(repo: repo, trees: trees, keys: keys, confirm: true,
-                                                errors: &result.errors)
+                    let old = try valuesPresentCached(repo: repo, trees: trees, keys: keys, errors: &result.errors)
                     let before = result.findings.count
                     result.findings.removeAll { $0.kind.holdsSecret && old.contains(Scanner.key($0)) }
                     result.alreadyInBase = before - result.findings.count
