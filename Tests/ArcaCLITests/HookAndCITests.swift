@@ -185,6 +185,11 @@ struct Repo {
                 let props = results[0]["properties"] as! [String: String]
                 #expect(props["commitSha"]?.count == 40 && props["author"] == "Dev One")
             }
+            if line.contains("--format gitlab") {
+                let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dirty.path + "/gl-secret-detection-report.json"))) as! [String: Any]
+                #expect((doc["vulnerabilities"] as! [[String: Any]]).count == 1)
+                #expect((doc["scan"] as! [String: Any])["type"] as? String == "secret_detection")
+            }
             if line.contains("junit") {
                 let data = try Data(contentsOf: URL(fileURLWithPath: dirty.path + "/arca-junit.xml"))
                 let parser = XMLParser(data: data)
