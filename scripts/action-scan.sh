@@ -74,6 +74,13 @@ for word in shlex.split(sys.argv[1]): sys.stdout.write(word + "\0")' "$ARCA_SCAN
     fi
 fi
 
+# The report format and file are the action's: an --format or -o in args would corrupt the SARIF upload.
+for word in "${extra[@]}"; do
+    case "$word" in
+        --format|--format=*|-o|--output|--output=*|-o*) die "args must not set the format or the output ('$word'): the action writes SARIF to the sarif input" ;;
+    esac
+done
+
 # event_get KEY.KEY…: a string of the payload ("" when absent); `#KEY` the length of a list.
 event_get() {
     if [ -z "${GITHUB_EVENT_PATH:-}" ] || [ ! -r "$GITHUB_EVENT_PATH" ]; then

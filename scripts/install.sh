@@ -45,7 +45,10 @@ while [ $# -gt 0 ]; do
         --prefix=*) prefix="${1#*=}"; shift ;;
         --from-source) from_source=1; shift ;;
         --no-deps) deps=0; shift ;;
-        -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$self"; exit 0 ;;
+        -h|--help)
+            if [ -f "$self" ]; then sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$self"
+            else say "usage: install.sh [--version V] [--archive FILE_OR_URL] [--from-source] [--prefix DIR] [--no-deps]"; fi
+            exit 0 ;;
         *) usage_error "unknown argument '$1'" ;;
     esac
 done
@@ -59,8 +62,10 @@ if [ -z "$prefix" ]; then
 fi
 
 source_version() {
+    # Outside a checkout there is no main.swift: print nothing (the caller says --version is needed).
+    [ -f "$here/Sources/arca/main.swift" ] || return 0
     sed -n 's/^[[:space:]]*static let version[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' \
-        "$here/Sources/arca/main.swift" 2>/dev/null | head -n 1
+        "$here/Sources/arca/main.swift" 2>/dev/null | head -n 1 || true
 }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/arca-install.XXXXXX")"

@@ -69,7 +69,7 @@ public struct Skipped: Sendable, Hashable {
     public static let kinds = ["too-large", "binary", "archive", "unreadable", "link", "other"]
 
     /// The reason of a path the global allowlist excludes (lockfiles, vendored and minified code).
-    public static let globalAllowlistReason = "never scanned: the global allowlist (lockfiles, vendored and minified code) or .arca.yaml's allowlist.paths"
+    public static let globalAllowlistReason = "never scanned: the global allowlist (lockfiles, vendored and minified code), .arca.yaml's allowlist.paths, or a rule file .arca.yaml's rules name (its examples are fake secrets)"
 }
 
 /// What a scan found and what it covered.

@@ -55,9 +55,22 @@ struct RuleOptions: ParsableArguments {
     @Flag(help: "Use only the rules given with --rules, not the built-in pack.")
     var noBuiltinRules = false
 
+    /// `dirs` without repeats (a directory named on the command line and in `.arca.yaml` is loaded once).
+    static func distinct(_ dirs: [String]) -> [String] {
+        var seen = Set<String>()
+        return dirs.filter { seen.insert(ProjectConfig.absolutePath($0)).inserted }
+    }
+
+    /// The rules, with those the project's `.arca.yaml` (found from the current directory) names.
     func load(withExamples: Bool = false) throws -> RuleSet {
+        var extra = ruleDirectories
+        if let file = ProjectConfig.locate(from: ".") {
+            do { extra += try ProjectConfig.load(file).ruleDirectories } catch {
+                throw CLIError(code: Exit.usage, message: "arca: invalid config: \(error)")
+            }
+        }
         do {
-            return try RuleSet.load(builtin: !noBuiltinRules, extraDirectories: ruleDirectories,
+            return try RuleSet.load(builtin: !noBuiltinRules, extraDirectories: RuleOptions.distinct(extra),
                                     withExamples: withExamples)
         } catch {
             throw CLIError(code: Exit.usage, message: "arca: invalid rules: \(error)")
@@ -194,7 +207,7 @@ struct ScanFlags: ParsableArguments {
         var ruleSet: RuleSet
         do {
             ruleSet = try RuleSet.load(builtin: !rules.noBuiltinRules,
-                                       extraDirectories: rules.ruleDirectories + (config?.ruleDirectories ?? []),
+                                       extraDirectories: RuleOptions.distinct(rules.ruleDirectories + (config?.ruleDirectories ?? [])),
                                        withExamples: false)
             if let config { ruleSet = try ruleSet.applying(config, prefix: prefix(under: config)) }
         } catch {
@@ -428,6 +441,8 @@ struct Scan: ParsableCommand {
         IO.failOnBrokenPipes()
         Timing.mark("parsed arguments")
         let snapshot = scan.staged ? StagedRead(repository: scan.path) : nil
+        // Never leave (an error, a bad baseline) while the index is being read on the other thread.
+        defer { _ = snapshot?.wait() }
         // Env-usage findings stay out of the hook's message and of code-scanning reports unless asked for.
         let prepared = try scan.prepare(defaultEnvUsage: format == .sarif || format == .gitlab ? .none : .credentials)
         let ruleSet = prepared.ruleSet

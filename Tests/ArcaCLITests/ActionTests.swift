@@ -116,6 +116,16 @@ import Testing
         #expect(try run.results().isEmpty)
     }
 
+    /// args that would change the report's format or file are refused (they would corrupt the SARIF upload).
+    @Test func argsCannotSetTheFormatOrOutput() throws {
+        let (repo, base, tip) = try Self.repository(main: [["README.md": "hello\n"]], feature: [["a.txt": "x\n"]])
+        for args in ["--format json", "-o x.sarif", "--fail-on high --format=text", "--output y"] {
+            let run = try Self.scan(repo, event: "pull_request", payload: Self.pullRequest(base: base, head: tip),
+                                    env: ["ARCA_SCAN_ARGS": args])
+            #expect(run.status == 4 && run.err.contains("must not set the format"), "\(args): \(run.err)")
+        }
+    }
+
     /// origin: main with `mainCommits` commits, a feature branch from main~2 with a leak and more commits, and
     /// main moving on after it; the clone holds `feature` at depth 1.
     static func shallowPullRequest() throws -> (origin: Repo, clone: Repo, base: String, head: String) {

@@ -249,7 +249,8 @@ import Testing
             // Every scan refuses it too: never a silent fallback to defaults.
             let scan = try CLITests.arca(["scan", repo.path])
             #expect(scan.status == 2 && scan.err.contains("invalid"), "\(text): \(scan.err)")
-            #expect(try CLITests.arca(["scan", "--staged", repo.path]).status == 2)
+            let staged = try CLITests.arca(["scan", "--staged", repo.path])
+            #expect(staged.status == 2, "\(text): \(staged.status) \(staged.err)")
         }
         let good = try Self.repoWithConfig("rules: [security/rules]\nenv-usage: none\n")
         let ok = try CLITests.arca(["config", "check", good.path])

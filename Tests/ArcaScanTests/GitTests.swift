@@ -210,7 +210,8 @@ final class GitRepoFixture {
         // A staged binary with a secret inside is scanned as raw bytes (nothing staged goes through unscanned);
         // history scans keep skipping binary blobs.
         var binary = Data([0x00, 0x01, 0x02])
-        binary.append(Data("K = \"\(Fixtures.stripeKey)\"\n".utf8))
+        // (a value HEAD does not already hold: the hook reports only new ones)
+        binary.append(Data("K = \"\(Fixtures.stripeKey.dropLast(3))Zz9\"\n".utf8))
         repo.tree.write("blob.bin", binary)
         try repo.git("add", "blob.bin")
         let r = try scanner.scanStaged(repository: repo.path)
