@@ -157,6 +157,23 @@ new_commits() {   # newest N commits of $1, with the parent of the oldest when i
 }
 
 selection=() describe=""
+# The payload is checked here, in this shell: a failure inside $(event_get …) would only end that subshell.
+case "$event" in
+    pull_request|pull_request_target|merge_group|push)
+        if [ -z "${GITHUB_EVENT_PATH:-}" ] || [ ! -r "$GITHUB_EVENT_PATH" ]; then
+            die "$event event without a readable payload (GITHUB_EVENT_PATH='${GITHUB_EVENT_PATH:-}')"
+        fi
+        if command -v python3 >/dev/null 2>&1; then
+            python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$GITHUB_EVENT_PATH" 2>/dev/null ||
+                die "the $event payload at $GITHUB_EVENT_PATH is not JSON"
+        elif command -v jq >/dev/null 2>&1; then
+            jq -e . "$GITHUB_EVENT_PATH" >/dev/null 2>&1 || die "the $event payload at $GITHUB_EVENT_PATH is not JSON"
+        else
+            die "reading the event payload needs python3 or jq"
+        fi
+        ;;
+esac
+
 case "$event" in
     pull_request|pull_request_target|merge_group)
         if [ "$event" = merge_group ]; then

@@ -131,6 +131,11 @@ mkdir "$tmp/x"
 tar -xzf "$tarball" -C "$tmp/x" || fail "$archive is not a gzip tarball"
 bin="$(find "$tmp/x" -maxdepth 2 -type f -name arca | head -n 1)"
 [ -n "$bin" ] || fail "$archive holds no arca binary"
+# A release tarball's folder names its version: --version and --archive must agree.
+packed="$(basename "$(dirname "$bin")")"
+if [ -n "$version" ] && [[ "$packed" == arca-*-linux-* ]] && [[ "$packed" != "arca-$version-linux-"* ]]; then
+    fail "--version $version but $archive holds $packed"
+fi
 packages_file="$(dirname "$bin")/DEBIAN-PACKAGES"
 
 # The libraries the binary needs and cannot find, and the Debian package of each.

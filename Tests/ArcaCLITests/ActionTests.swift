@@ -232,6 +232,12 @@ import Testing
         #expect(missing.status == 4 && missing.err.contains("payload"), "\(missing.err)")
         let malformed = try Self.scan(repo, event: "pull_request", payload: Self.pullRequest(base: "--upload-pack=x", head: "HEAD"))
         #expect(malformed.status == 4 && malformed.err.contains("not a commit id"), "\(malformed.err)")
+        // A payload that is not JSON: one error line, no follow-up about a missing commit id.
+        let dir = try CLITests.tree(["ev.json": "{bad"])
+        let garbled = try CLITests.run("/bin/bash", [Self.scanScript], cwd: repo.path, env: [
+            "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": dir + "/ev.json", "GITHUB_OUTPUT": "",
+            "GITHUB_ACTIONS": "false", "ARCA": CLITests.binary, "ARCA_SCAN_ARGS": ""])
+        #expect(garbled.status == 4 && garbled.err.contains("not JSON") && !garbled.err.contains("commit id"), "\(garbled.err)")
         let notRepo = Repo(path: try CLITests.tree(["a.py": "x = 1\n"]))
         #expect(try Self.scan(notRepo, event: "workflow_dispatch", payload: nil).status == 4)
     }
@@ -246,6 +252,15 @@ import Testing
         let sum = try CLITests.run("/usr/bin/env", ["sha256sum", "arca-0.0.0-linux-test.tar.gz"], cwd: dir)
         try sum.out.write(toFile: tgz + ".sha256", atomically: true, encoding: .utf8)
         return (tgz, dir)
+    }
+
+    @Test func installRefusesAnArchiveOfAnotherVersion() throws {
+        let (tgz, _) = try Self.tarball()
+        let prefix = try CLITests.tree([:])
+        let r = try CLITests.run("/bin/bash", [Self.installScript, "--version", "9.9.9", "--archive", tgz, "--prefix", prefix,
+                                               "--no-deps"], env: ["GITHUB_PATH": "", "GITHUB_OUTPUT": ""])
+        #expect(r.status != 0 && r.err.contains("holds arca-0.0.0"), "\(r.err)")
+        #expect(!FileManager.default.fileExists(atPath: prefix + "/bin/arca"))
     }
 
     @Test func installFromALocalTarball() throws {
