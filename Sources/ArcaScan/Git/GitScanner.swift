@@ -54,6 +54,17 @@ extension Scanner {
         }
     }
 
+    static let fetchMoreHistory = "fetch more history (git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)"
+
+    /// The commit `name` names; in a shallow clone, a name it cannot resolve says to fetch more history.
+    static func resolve(_ name: String, in repo: GitRepository, as what: String) throws(GitError) -> GitOID {
+        do { return try repo.resolveCommit(name) } catch {
+            var e = error
+            if repo.isShallow { e.message += " — this is a shallow clone and \(what) is not in it: " + fetchMoreHistory }
+            throw e
+        }
+    }
+
     /// The commits a selection covers and, for a range, the merge base of its ends (a boundary tree besides the
     /// range's outside parents).
     func selectCommits(_ repo: GitRepository, _ s: HistorySelection) throws -> (commits: [GitOID], bases: [GitOID]) {
@@ -70,35 +81,20 @@ extension Scanner {
             let baseName = String(range[..<dots.lowerBound])
             let tipName = rest.isEmpty ? "HEAD" : String(rest)
             let tip = try repo.resolveCommit(tipName)
-            let base: GitOID
-            do { base = try repo.resolveCommit(baseName) } catch {
-                var e = error
-                if repo.isShallow {
-                    e.message += " — this is a shallow clone and the range's base is not in it: fetch more history "
-                        + "(git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)"
-                }
-                throw e
-            }
+            let base = try Scanner.resolve(baseName, in: repo, as: "the range's base")
             var bases: [GitOID] = []
             if let mb = repo.mergeBase(base, tip) {
                 bases.append(mb)
             } else if repo.isShallow {
-                throw ScanError(message: "\(baseName) and \(tipName) have no common ancestor in this shallow clone: fetch "
-                    + "more history (git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)")
+                throw ScanError(message: "\(baseName) and \(tipName) have no common ancestor in this shallow clone: "
+                    + Scanner.fetchMoreHistory)
             }
             let commits = try repo.commits(includeGlobs: [], includeRevisions: [tip.description],
                                            exclude: [base.description], maxCount: s.maxCount)
             return (commits, bases)
         }
         if let since = s.sinceCommit {
-            do { _ = try repo.resolveCommit(since) } catch {
-                var e = error
-                if repo.isShallow {
-                    e.message += " — this is a shallow clone and the commit is not in it: fetch more history "
-                        + "(git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)"
-                }
-                throw e
-            }
+            _ = try Scanner.resolve(since, in: repo, as: "the commit")
             return (try repo.commits(includeGlobs: [], includeRevisions: [s.branch ?? "HEAD"], exclude: [since],
                                      maxCount: s.maxCount), [])
         }
@@ -119,8 +115,7 @@ extension Scanner {
         var boundaryTrees: [GitOID] = []
         var missingBoundary = 0
         var configChanged = false
-        var excluded = Set<String>()
-        var result = ScanResult(findings: [])
+        var excluded: [String: Skipped] = [:]  // allowlisted paths, each named once
         let pool = try runPool(gitDir: repo.gitDir, capacity: 1024) { (queue) throws in
             if restricted {
                 // A partial walk starts from commits whose parents it leaves out (and, for a range, from the merge
@@ -165,8 +160,8 @@ extension Scanner {
                         if path == ProjectConfig.fileName { configChanged = true }
                         guard seen.insert(blob).inserted else { return }
                         if detector.isPathAllowlisted(path, matcher: matcher) {
-                            if excluded.insert(path).inserted {
-                                result.skipped.append(Skipped(path: path, reason: Skipped.globalAllowlistReason))
+                            if excluded[path] == nil {
+                                excluded[path] = Skipped(path: path, reason: Skipped.globalAllowlistReason)
                             }
                             return
                         }
@@ -188,9 +183,8 @@ extension Scanner {
         }
         if let walkError { throw walkError }
 
-        let early = result
-        result = ScanResult(counts: pool)
-        result.skipped = early.skipped
+        var result = ScanResult(counts: pool)
+        result.skipped = Array(excluded.values)
         if configChanged && restricted {
             result.warnings.append("the scanned commits change \(ProjectConfig.fileName): its rules and allowlist as the "
                 + "checkout has them apply to this scan — review that change (or scan with --config holding the base "
@@ -199,7 +193,7 @@ extension Scanner {
         if missingBoundary > 0 {
             result.warnings.append("this is a shallow clone: \(missingBoundary) commit\(missingBoundary == 1 ? "" : "s") "
                 + "before the scanned ones \(missingBoundary == 1 ? "is" : "are") not in it, so a secret they already held may "
-                + "be reported as new (fetch more history: git fetch --deepen=50, or `fetch-depth: 0` on actions/checkout)")
+                + "be reported as new: " + Scanner.fetchMoreHistory)
         }
         var found: [(commit: Int, blob: GitOID, finding: Finding)] = []
         for o in pool.outcomes {
