@@ -48,17 +48,6 @@ public indirect enum RuleValue: Sendable {
         case .alias: return .scalar("", line: line)
         }
     }
-
-    /// Converts a Yams node (composed with the basic resolver: every scalar is text).
-    init(_ node: Node) {
-        let line = node.mark.map { $0.line }
-        switch node {
-        case .scalar(let s): self = .scalar(s.string, line: line)
-        case .sequence(let seq): self = .list(seq.map(RuleValue.init), line: line)
-        case .mapping(let m): self = .map(RuleMap(pairs: m.map { (RuleValue($0.key), RuleValue($0.value)) }), line: line)
-        case .alias: self = .scalar("", line: line)
-        }
-    }
 }
 
 /// An ordered mapping of a rule file.

@@ -131,19 +131,13 @@ struct BlobKeyCache {
         if written == bytes.count { rename(tmp, file) } else { unlink(tmp) }
     }
 
+    /// Lower-case hex as bytes (nil for anything else: a damaged file).
     static func bytes(hex: Substring) -> [UInt8]? {
-        var out: [UInt8] = []
-        var high: UInt8?
-        for c in hex.utf8 {
-            let v: UInt8
-            switch c {
-            case 0x30...0x39: v = c - 0x30
-            case 0x61...0x66: v = c - 0x61 + 10
-            default: return nil
-            }
-            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0, digits.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            return nil
         }
-        return high == nil ? out : nil
+        return Decoding.hex(digits)
     }
 }
 
