@@ -70,20 +70,26 @@ public struct ProjectConfig: Sendable {
     /// holds it (a linked worktree's root counts: its `.git` is a file), or, outside a repository, the one in
     /// `path` itself. Nil when there is none.
     public static func locate(from path: String) -> String? {
-        var dir = absolute(path)
-        var st = stat()
-        if stat(dir, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR { dir = parent(dir) }
-        let start = dir
+        let candidate = (repositoryRoot(of: path) ?? directory(of: path)) + "/" + fileName
+        return access(candidate, F_OK) == 0 ? candidate : nil
+    }
+
+    /// The work tree holding `path` (a directory or a file): the nearest directory upwards with a `.git` entry
+    /// (a directory, or a linked worktree's file), as an absolute path; nil outside a repository.
+    public static func repositoryRoot(of path: String) -> String? {
+        var dir = directory(of: path)
         while true {
-            if access(dir + "/.git", F_OK) == 0 {
-                let candidate = dir + "/" + fileName
-                return access(candidate, F_OK) == 0 ? candidate : nil
-            }
-            if dir == "/" || dir.isEmpty { break }
+            if access(dir + "/.git", F_OK) == 0 { return dir }
+            if dir == "/" || dir.isEmpty { return nil }
             dir = parent(dir)
         }
-        let here = start + "/" + fileName
-        return access(here, F_OK) == 0 ? here : nil
+    }
+
+    /// `path` as an absolute directory: itself, or the directory of a file.
+    static func directory(of path: String) -> String {
+        let abs = absolute(path)
+        var st = stat()
+        return stat(abs, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR ? parent(abs) : abs
     }
 
     /// Reads and checks `file`.

@@ -1,3 +1,4 @@
+import ArcaRules
 import Synchronization
 
 #if canImport(Glibc)
@@ -95,14 +96,7 @@ enum IO {
     }
 
     /// The work tree holding `path`, found by walking up to a `.git` entry.
-    static func gitTopLevel(_ path: String) -> String? {
-        var dir = absolutePath(path)
-        while true {
-            if access(dir + "/.git", F_OK) == 0 { return dir }
-            guard let slash = dir.lastIndex(of: "/"), dir != "/" else { return nil }
-            dir = slash == dir.startIndex ? "/" : String(dir[..<slash])
-        }
-    }
+    static func gitTopLevel(_ path: String) -> String? { ProjectConfig.repositoryRoot(of: path) }
 
     static func isDirectory(_ path: String) -> Bool {
         var st = stat()

@@ -199,17 +199,20 @@ struct ScanFlags: ParsableArguments {
         var options: ScanOptions
         /// Whether env-usage findings were asked for (on the command line or in the config).
         var envUsageExplicit: Bool
+        /// The repository root (or the scanned directory) and the scanned path relative to it: see ``reportRoot()``.
+        var root: (root: String, prefix: String)
     }
 
     /// `defaultEnvUsage` applies when neither the command line nor the config says.
     func prepare(defaultEnvUsage: EnvUsageMode = .credentials) throws -> Prepared {
         let config = try projectConfig()
+        let root = reportRoot()
         var ruleSet: RuleSet
         do {
             ruleSet = try RuleSet.load(builtin: !rules.noBuiltinRules,
                                        extraDirectories: RuleOptions.distinct(rules.ruleDirectories + (config?.ruleDirectories ?? [])),
                                        withExamples: false)
-            if let config { ruleSet = try ruleSet.applying(config, prefix: prefix(under: config)) }
+            if let config { ruleSet = try ruleSet.applying(config, prefix: root.prefix) }
         } catch {
             throw CLIError(code: Exit.usage, message: "arca: invalid rules: \(error)")
         }
@@ -229,19 +232,7 @@ struct ScanFlags: ParsableArguments {
         o.reportMoved = reportMoved
         o.workers = threads
         return Prepared(config: config, ruleSet: ruleSet, options: o,
-                        envUsageExplicit: envUsage != nil || configEnv != nil)
-    }
-
-    /// The scanned path relative to the config's directory, as a prefix of the scan's own relative paths
-    /// (`src/` for `arca scan src`; a file's directory for one file; empty for git scans, whose paths are the
-    /// repository's).
-    func prefix(under config: ProjectConfig) -> String {
-        guard !git, !staged, path != "-" else { return "" }
-        var abs = ProjectConfig.absolutePath(path)
-        if !IO.isDirectory(abs) { abs = ProjectConfig.parentPath(abs) }
-        let root = config.directory
-        guard abs.hasPrefix(root + "/") else { return "" }
-        return String(abs.dropFirst(root.count + 1)) + "/"
+                        envUsageExplicit: envUsage != nil || configEnv != nil, root: root)
     }
 
     /// Runs the scan; errors become exit code 2 (a path that does not exist) or 3. Findings the config's
@@ -250,7 +241,7 @@ struct ScanFlags: ParsableArguments {
         var result = try scan(prepared, snapshot: snapshot)
         // Fingerprints hash the path from the repository root, whatever directory was scanned: a baseline made at
         // the root serves a scan of a subdirectory, and code scanning sees one alert, not two.
-        let prefix = reportRoot().prefix
+        let prefix = prepared.root.prefix
         if !prefix.isEmpty {
             result.findings = result.findings.map { f in
                 var f = f
@@ -345,21 +336,22 @@ struct ScanFlags: ParsableArguments {
         return code
     }
 
-    /// The directory report paths are relative to in SARIF and GitLab reports (the repository root when the scan
-    /// is inside one, else the scanned directory) and the prefix that turns a finding's path into one relative to it.
+    /// The directory report paths, fingerprints and `.arca.yaml`'s path globs are relative to (the repository
+    /// root when the scan is inside one, else the scanned directory) and the prefix that turns a finding's path
+    /// into one relative to it (empty for git scans, whose paths are the repository's).
     func reportRoot() -> (root: String, prefix: String) {
         var dir = IO.absolutePath(path)
         if !IO.isDirectory(dir) { dir = ProjectConfig.parentPath(dir) }
-        guard let top = IO.gitTopLevel(dir).map(IO.absolutePath) else { return (dir, "") }
-        if git || staged || dir == top || !dir.hasPrefix(top + "/") { return (top, "") }
+        guard let top = IO.gitTopLevel(dir) else { return (dir, "") }
+        if git || staged || path == "-" || dir == top || !dir.hasPrefix(top + "/") { return (top, "") }
         return (top, String(dir.dropFirst(top.count + 1)) + "/")
     }
 
-    /// `.arca-baseline` in the scanned directory (or the repository root) when present.
-    func defaultBaseline() -> String? {
+    /// `.arca-baseline` in the scanned directory (or the repository root, `root` from ``reportRoot()``) when present.
+    func defaultBaseline(root: String) -> String? {
         guard path != "-" else { return nil }
         var candidates = [path + "/.arca-baseline"]
-        if let top = IO.gitTopLevel(reportRoot().root) { candidates.append(top + "/.arca-baseline") }
+        if access(root + "/.git", F_OK) == 0 { candidates.append(root + "/.arca-baseline") }
         return candidates.first { access($0, R_OK) == 0 }
     }
 }
@@ -398,7 +390,7 @@ struct Scan: ParsableCommand {
 
     @OptionGroup var scan: ScanFlags
 
-    @Option(help: "Report format: text, json, sarif or junit.")
+    @Option(help: "Report format: text, json, sarif, gitlab or junit.")
     var format: ReportFormat = .text
 
     @Option(name: [.short, .long], help: "Write the report to this file instead of standard output.")
@@ -444,11 +436,11 @@ struct Scan: ParsableCommand {
         // Never leave (an error, a bad baseline) while the index is being read on the other thread.
         defer { _ = snapshot?.wait() }
         // Env-usage findings stay out of the hook's message and of code-scanning reports unless asked for.
-        let prepared = try scan.prepare(defaultEnvUsage: format == .sarif || format == .gitlab ? .none : .credentials)
+        var prepared = try scan.prepare(defaultEnvUsage: format == .sarif || format == .gitlab ? .none : .credentials)
         let ruleSet = prepared.ruleSet
         Timing.mark("rules loaded")
         var base: Baseline?
-        if let file = baseline ?? (noBaseline ? nil : scan.defaultBaseline()) {
+        if let file = baseline ?? (noBaseline ? nil : scan.defaultBaseline(root: prepared.root.root)) {
             guard let text = IO.readFile(file) else {
                 throw CLIError(code: Exit.usage, message: "arca: cannot read baseline \(file)")
             }
@@ -456,14 +448,13 @@ struct Scan: ParsableCommand {
                 throw CLIError(code: Exit.usage, message: "arca: invalid baseline: \(error)")
             }
         }
-        var prepared2 = prepared
         let line = ProgressLine.wanted(quiet: quiet) && !scan.staged ? ProgressLine() : nil
-        prepared2.options.progress = line?.progress
+        prepared.options.progress = line?.progress
         line?.start()
         let result: ScanResult
         do {
             defer { line?.stop() }
-            result = try scan.run(prepared2, snapshot: snapshot)
+            result = try scan.run(prepared, snapshot: snapshot)
         }
         Timing.mark("scanned")
         var findings = result.findings
@@ -472,7 +463,7 @@ struct Scan: ParsableCommand {
         if let base { (findings, suppressed, stale) = base.apply(to: findings) }
         // A range or staged scan sees only part of the project: entries outside it are not stale.
         if scan.partial { stale = [] }
-        let (reportRoot, prefix) = scan.reportRoot()
+        let (reportRoot, prefix) = prepared.root
         var input = ReportInput(
             findings: findings, result: result, root: scan.path, absoluteRoot: reportRoot,
             reveal: noRedact, rules: ruleSet, staleBaseline: stale, suppressedByBaseline: suppressed,
