@@ -61,28 +61,48 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules"]),
+        // JSON written in order (reports, the server's answers): a leaf both the reports and the vault use.
+        .target(name: "ArcaJSON"),
+        .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules", "ArcaJSON"]),
         // `arca migrate`: plans, rewrites and the lookup helpers; talks to a vault only through ArcaVault's
         // VaultClient protocol, so it never pulls in the server.
-        .target(name: "ArcaMigrate", dependencies: ["ArcaScan", "ArcaVault"], exclude: ["helpers"]),
+        .target(name: "ArcaMigrate", dependencies: ["ArcaScan", "ArcaVaultAPI"], exclude: ["helpers"]),
         // Arca's own PKCS#11 declarations and a small C face over a dlopen'ed module (the HSM seal).
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        // What a vault is to its callers: the client and administration protocols, their models, VaultError,
+        // Principal and the audit export format. No storage (no GRDB) and no HTTP: migrate and the remote client
+        // depend on this alone.
+        .target(
+            name: "ArcaVaultAPI",
+            dependencies: ["ArcaJSON", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The vault core: barrier, seals, versioned secrets, the audit trail, the one audited entry point.
         // No HTTP here; the scanner targets above never depend on it.
         .target(
             name: "ArcaVault",
             dependencies: [
-                "CPKCS11",
+                "ArcaVaultAPI", "CPKCS11",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // A vault behind a server, over HTTPS (`--vault URL`): the same protocols as the embedded vault.
+        .target(
+            name: "ArcaVaultRemote",
+            dependencies: [
+                "ArcaVaultAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // The vault over HTTPS: Azure Key Vault's secrets API, Arca's OAuth2 authority, RBAC, the dev CA.
         .target(
             name: "ArcaServer",
             dependencies: [
-                "ArcaVault", "ArcaReport",
+                "ArcaVault", "ArcaJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -99,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "arca",
             dependencies: [
-                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault", "ArcaServer", "ArcaMigrate",
+                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault", "ArcaVaultRemote", "ArcaServer", "ArcaMigrate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -109,10 +129,10 @@ let package = Package(
             "ArcaScan", "ArcaRules", "ArcaReport", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "ArcaCLITests", dependencies: [
-            "arca", "ArcaScan", "ArcaVault", "ArcaServer",
+            "arca", "ArcaScan", "ArcaVault", "ArcaVaultRemote", "ArcaServer",
             .product(name: "PropertyBased", package: "swift-property-based"),
-        ]),
+        ], exclude: ["Projects"]),
         .testTarget(name: "ArcaVaultTests", dependencies: ["ArcaVault"]),
-        .testTarget(name: "ArcaMigrateTests", dependencies: ["ArcaMigrate", "ArcaScan", "ArcaRules", "ArcaVault"], exclude: ["golden"]),
+        .testTarget(name: "ArcaMigrateTests", dependencies: ["ArcaMigrate", "ArcaScan", "ArcaRules", "ArcaVault", "ArcaVaultAPI"], exclude: ["golden"]),
     ]
 )

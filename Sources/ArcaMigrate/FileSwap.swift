@@ -1,4 +1,4 @@
-import ArcaVault
+import ArcaVaultAPI
 import Crypto
 import Foundation
 

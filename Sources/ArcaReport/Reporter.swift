@@ -1,3 +1,4 @@
+import ArcaJSON
 import ArcaRules
 import ArcaScan
 

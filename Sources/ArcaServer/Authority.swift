@@ -1,4 +1,4 @@
-import ArcaReport
+import ArcaJSON
 import ArcaVault
 import Crypto
 import Foundation

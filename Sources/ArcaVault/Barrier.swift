@@ -69,5 +69,5 @@ public struct Barrier: Sendable {
         }
     }
 
-    static func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+    static func bigEndian(_ v: UInt32) -> [UInt8] { BigEndian.bytes(v) }
 }

@@ -60,12 +60,10 @@ final class FailedAttempts: Sendable {
         return String(decoding: (try? e.encode(items)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
-    static let moreMarker = "…"
+    static let moreMarker = AggregateNames.moreMarker
 
     /// The names an aggregate's list holds (without the `…` marker).
-    static func names(inList list: String) -> [String] {
-        ((try? JSONDecoder().decode([String].self, from: Data(list.utf8))) ?? []).filter { $0 != moreMarker }
-    }
+    static func names(inList list: String) -> [String] { AggregateNames.names(inList: list) }
 
     struct Attempt {
         var operation: String

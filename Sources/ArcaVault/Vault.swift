@@ -1,3 +1,4 @@
+@_exported import ArcaVaultAPI
 import Crypto
 import Foundation
 import GRDB
@@ -50,13 +51,7 @@ public final class Vault: Sendable {
     }
 
     /// What opens the keyring.
-    public enum Credential: Sendable {
-        case passphrase(String)
-        case keyFile([UInt8])
-        /// Shares as printed by `init` (hex).
-        case shares([String])
-        case pkcs11(pin: [UInt8])
-    }
+    public typealias Credential = VaultCredential
 
     /// Not secret: how the vault is sealed, kept beside the keyring so a command knows what to ask for.
     public struct SealConfig: Sendable, Codable, Equatable {
@@ -76,30 +71,7 @@ public final class Vault: Sendable {
         public var keyFile: String?
     }
 
-    public struct Status: Sendable {
-        public var directory: String
-        public var initialized: Bool
-        public var seal: String?
-        /// Sealed by an operator (`arca vault seal`) until someone unseals it.
-        public var operatorSealed: Bool
-        public var unsealed: Bool
-        public var secrets: Int
-        public var deletedSecrets: Int
-        public var versions: Int
-        public var auditRecords: Int
-        public var auditPublicKey: String?
-        public var retentionDays: Int
-        public var schemaVersion: Int
-        public var keyringTerms: [UInt32]?
-
-        public init(directory: String, initialized: Bool, seal: String?, operatorSealed: Bool, unsealed: Bool, secrets: Int,
-                    deletedSecrets: Int, versions: Int, auditRecords: Int, auditPublicKey: String?, retentionDays: Int,
-                    schemaVersion: Int, keyringTerms: [UInt32]? = nil) {
-            (self.directory, self.initialized, self.seal, self.operatorSealed, self.unsealed) = (directory, initialized, seal, operatorSealed, unsealed)
-            (self.secrets, self.deletedSecrets, self.versions, self.auditRecords) = (secrets, deletedSecrets, versions, auditRecords)
-            (self.auditPublicKey, self.retentionDays, self.schemaVersion, self.keyringTerms) = (auditPublicKey, retentionDays, schemaVersion, keyringTerms)
-        }
-    }
+    public typealias Status = VaultStatus
 
     /// `ARCA_VAULT_DIR`, else `$XDG_DATA_HOME/arca/vault`, else `~/.local/share/arca/vault`: per user, never
     /// inside a repository.

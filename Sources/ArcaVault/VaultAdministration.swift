@@ -1,33 +1,5 @@
 import Foundation
 
-/// The operator's side of a vault — state, seal, unseal, rekey, people, applications, roles — for the vault
-/// in this process or one behind a server (`arca vault … --vault URL`). Every call is authorised and audited
-/// by the vault; people and applications are named by object id, client id or name.
-public protocol VaultAdministration: Sendable {
-    func status() async throws -> Vault.Status
-    func seal() async throws
-    func unseal(_ credential: Vault.Credential) async throws
-    func rekey() async throws -> (term: UInt32, reencrypted: Int)
-    /// The tenant id applications sign in with (`AZURE_TENANT_ID`).
-    func tenantId() async throws -> String
-
-    func principals() async throws -> [DirectoryEntry]
-    func createUser(name: String, password: String) async throws -> DirectoryEntry
-    /// A new application and its client secret (shown once).
-    func createApp(name: String) async throws -> (DirectoryEntry, String)
-    func resetAppSecret(_ key: String) async throws -> (DirectoryEntry, String)
-    func addAppCertificate(_ key: String, der: [UInt8]) async throws -> (DirectoryEntry, AppCertificate)
-    func setPrincipalEnabled(_ key: String, enabled: Bool) async throws -> DirectoryEntry
-    func removePrincipal(_ key: String) async throws -> DirectoryEntry
-
-    func roles() async throws -> [RoleDefinition]
-    func createRole(name: String, dataActions: [String], notDataActions: [String]) async throws -> RoleDefinition
-    /// Gives `role` (name or id) to `assignee` at `scope`.
-    func assignRole(_ role: String, to assignee: String, scope: String) async throws -> RoleAssignment
-    func assignments() async throws -> [RoleAssignment]
-    func removeAssignment(_ id: String) async throws
-}
-
 extension EmbeddedVaultClient: VaultAdministration {
     public func status() async throws -> Vault.Status {
         try await offload { [vault, caller, source] in try vault.status(caller: caller, source: source) }

@@ -1,3 +1,4 @@
+import ArcaJSON
 import ArcaMigrate
 import ArcaReport
 import ArcaRules

@@ -1,6 +1,8 @@
+import ArcaJSON
 import ArcaReport
 import ArcaServer
 import ArcaVault
+import ArcaVaultRemote
 import ArgumentParser
 import Dispatch
 import Foundation

@@ -1,3 +1,4 @@
+import ArcaJSON
 import ArcaReport
 import ArcaVault
 import ArgumentParser

@@ -4,16 +4,16 @@ public enum AuditField {
     /// The most bytes (UTF-8) any one field holds, marker included.
     public static let maxBytes = 512
     /// Tighter caps for fields that are short by nature.
-    static let timeBytes = 64
-    static let operationBytes = 64
-    static let versionBytes = 64
-    static let resultBytes = 64
-    static let sourceBytes = 128
+    package static let timeBytes = 64
+    package static let operationBytes = 64
+    package static let versionBytes = 64
+    package static let resultBytes = 64
+    package static let sourceBytes = 128
     /// A secret name Azure Key Vault would reject is kept in its printable form, up to this many bytes.
-    static let invalidNameBytes = 256
+    package static let invalidNameBytes = 256
     /// An aggregate's list of names: up to ``FailedAttempts/maxDistinct`` names in their trail form, as a JSON
     /// array (JSON escaping can at most double a name), so a full list always fits.
-    static let nameListBytes = 4608
+    package static let nameListBytes = 4608
 
     /// `text` if it fits in `max` bytes; otherwise its longest prefix (whole characters) that fits together with
     /// `…[truncated, N bytes]`, N being the original size.
@@ -65,14 +65,14 @@ public enum AuditField {
     }
 
     /// 8-4-4-4-12 hex digits.
-    static func isGUID(_ text: String) -> Bool {
+    package static func isGUID(_ text: String) -> Bool {
         let groups = text.split(separator: "-", omittingEmptySubsequences: false)
         return groups.map(\.utf8.count) == [8, 4, 4, 4, 12]
             && groups.allSatisfy { $0.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0 & 0xdf) } }
     }
 
     /// How the trail keeps a secret name: a valid name as it is, anything else in its bounded printable form.
-    static func secretName(_ name: String) -> String {
-        VaultSession.isValidName(name) ? name : printable(name, max: invalidNameBytes)
+    package static func secretName(_ name: String) -> String {
+        SecretName.isValid(name) ? name : printable(name, max: invalidNameBytes)
     }
 }

@@ -1,4 +1,4 @@
-import ArcaVault
+import ArcaVaultAPI
 import AsyncHTTPClient
 import Foundation
 import NIOCore

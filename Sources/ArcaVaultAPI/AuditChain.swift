@@ -52,10 +52,10 @@ public struct AuditRecord: Sendable, Equatable {
     /// Format 1 wrote an absent name or version as a single NUL, which a NUL-only value would have matched; it
     /// is kept only to verify older trails (and cannot carry a count). Format 2 marks absence with its own
     /// byte and covers the count.
-    func canonical() -> [UInt8] {
+    package func canonical() -> [UInt8] {
         var out = Array((format == 2 ? "arca-audit-v2" : format == 1 && count == 1 ? "arca-audit-v1" : "arca-audit-invalid").utf8)
         func field(_ bytes: [UInt8]) {
-            out += Barrier.bigEndian(UInt32(bytes.count))
+            out += BigEndian.bytes(UInt32(bytes.count))
             out += bytes
         }
         field((0..<8).map { UInt8(sequence >> (56 - 8 * UInt64($0)) & 0xff) })
@@ -75,7 +75,7 @@ public struct AuditRecord: Sendable, Equatable {
         return out
     }
 
-    func computedHash() -> [UInt8] { Array(SHA256.hash(data: canonical())) }
+    package func computedHash() -> [UInt8] { Array(SHA256.hash(data: canonical())) }
 }
 
 /// A signature over the chain up to a record: made with the checkpoint key (kept in the keyring), checked with
@@ -85,7 +85,11 @@ public struct AuditCheckpoint: Sendable, Equatable {
     public var hash: [UInt8]
     public var signature: [UInt8]
 
-    static func message(_ sequence: UInt64, _ hash: [UInt8]) -> [UInt8] {
+    package init(sequence: UInt64, hash: [UInt8], signature: [UInt8]) {
+        (self.sequence, self.hash, self.signature) = (sequence, hash, signature)
+    }
+
+    package static func message(_ sequence: UInt64, _ hash: [UInt8]) -> [UInt8] {
         Array("arca-checkpoint-v1".utf8) + (0..<8).map { UInt8(sequence >> (56 - 8 * UInt64($0)) & 0xff) } + hash
     }
 }

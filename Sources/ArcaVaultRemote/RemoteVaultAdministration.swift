@@ -1,4 +1,4 @@
-import ArcaVault
+import ArcaVaultAPI
 import Foundation
 import NIOHTTP1
 
@@ -18,15 +18,15 @@ extension RemoteVaultClient: VaultAdministration {
         "/arca/principals/" + (key.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._"))) ?? key) + rest
     }
 
-    public func status() async throws -> Vault.Status {
-        Vault.Status(json: try await object(.GET, "/arca/status"))
+    public func status() async throws -> VaultStatus {
+        VaultStatus(json: try await object(.GET, "/arca/status"))
     }
 
     public func seal() async throws {
         _ = try await call(.POST, "/arca/seal", json: [:])
     }
 
-    public func unseal(_ credential: Vault.Credential) async throws {
+    public func unseal(_ credential: VaultCredential) async throws {
         let body: [String: Any]
         switch credential {
         case .passphrase(let p): body = ["passphrase": p]
