@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "ArcaReport", dependencies: ["ArcaScan", "ArcaRules", "ArcaJSON"]),
         // `arca migrate`: plans, rewrites and the lookup helpers; talks to a vault only through ArcaVault's
         // VaultClient protocol, so it never pulls in the server.
-        .target(name: "ArcaMigrate", dependencies: ["ArcaScan", "ArcaVaultAPI"], exclude: ["helpers"]),
+        .target(name: "ArcaMigrate", dependencies: ["ArcaScan", "ArcaVaultAPI", "ArcaJSON"], exclude: ["helpers"]),
         // Arca's own PKCS#11 declarations and a small C face over a dlopen'ed module (the HSM seal).
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
         // What a vault is to its callers: the client and administration protocols, their models, VaultError,

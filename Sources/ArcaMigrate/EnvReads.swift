@@ -3,39 +3,11 @@ import Foundation
 /// Reads of a credential from the environment, per language: the whole expression around the variable's
 /// name, so `migrate --env` can replace it with a vault lookup.
 public enum EnvReads {
-    /// Patterns with `NAME` standing for the variable (escaped before use).
-    static func patterns(_ language: Language.ID) -> [String] {
-        let q = #"(["'])NAME\1"#
-        switch language {
-        case .python:
-            return [#"os\.environ\[\s*"# + q + #"\s*\]"#, #"(?:os\.environ|environ)\.get\(\s*"# + q + #"\s*(?:,[^()\n]*)?\)"#,
-                    #"os\.getenv\(\s*"# + q + #"\s*(?:,[^()\n]*)?\)"#]
-        case .javascript, .typescript:
-            return [#"process\.env\.NAME\b"#, #"process\.env\[\s*(["'`])NAME\1\s*\]"#]
-        case .java, .kotlin:
-            return [#"(?:java\.lang\.)?System\.getenv\(\s*"NAME"\s*\)"#]
-        case .go:
-            return [#"os\.Getenv\(\s*"NAME"\s*\)"#]
-        case .csharp:
-            return [#"(?:System\.)?Environment\.GetEnvironmentVariable\(\s*"NAME"\s*\)"#]
-        case .ruby:
-            return [#"ENV\[\s*"# + q + #"\s*\]"#, #"ENV\.fetch\(\s*"# + q + #"\s*(?:,[^()\n]*)?\)"#]
-        case .php:
-            return [#"getenv\(\s*"# + q + #"\s*\)"#, #"\$_ENV\[\s*"# + q + #"\s*\]"#, #"\$_SERVER\[\s*"# + q + #"\s*\]"#]
-        case .swift:
-            return [#"ProcessInfo\.processInfo\.environment\[\s*"NAME"\s*\]"#]
-        case .shell:
-            return [#"\$\{NAME\}"#, #"\$NAME(?![A-Za-z0-9_])"#]
-        case .dotenv, .yaml, .json, .properties:
-            return []
-        }
-    }
-
     /// The expression reading `name` that covers scalar offset `at` on the line `line` (starting at offset
     /// `lineStart`), as absolute scalar offsets.
-    static func expression(_ name: String, language: Language.ID, line: String, lineStart: Int, at: Int) -> (Int, Int)? {
+    static func expression(_ name: String, language: any LanguageSupport, line: String, lineStart: Int, at: Int) -> (Int, Int)? {
         let ns = line as NSString
-        for p in patterns(language) {
+        for p in language.envReads {
             // Not in the middle of a longer name (`MySystem.getenv`, `x.os.environ`).
             let pattern = #"(?<![A-Za-z0-9_$.])"# + p.replacingOccurrences(of: "NAME", with: NSRegularExpression.escapedPattern(for: name))
             guard let re = try? NSRegularExpression(pattern: pattern) else { continue }
@@ -47,15 +19,6 @@ public enum EnvReads {
             }
         }
         return nil
-    }
-
-    /// The lookup in place of the read: Swift's `environment[…]` is optional, so the lookup stays optional.
-    static func replacement(_ language: Language, name: String) -> String {
-        switch language.id {
-        case .swift: return "Optional(\(language.lookup(name, "\"")))"
-        case .shell: return "$(arca_secret \(name))"
-        default: return language.lookup(name, "\"")
-        }
     }
 
     /// `KEY=value` lines of a dotenv file (quotes removed, `export` allowed, comments skipped).

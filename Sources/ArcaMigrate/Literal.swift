@@ -10,8 +10,8 @@ struct Literal: Equatable {
 
     /// Finds the literal holding scalars `secret` (`lo..<hi`) in `text`, or nil when the secret is not inside
     /// one (a bare value in a config file or an unquoted shell word).
-    static func around(_ lo: Int, _ hi: Int, in text: [Unicode.Scalar], language: Language.ID) -> Literal? {
-        let quotes: Set<Unicode.Scalar> = language == .shell || language.isConfig ? ["\"", "'"] : ["\"", "'", "`"]
+    static func around(_ lo: Int, _ hi: Int, in text: [Unicode.Scalar], language: any LanguageSupport) -> Literal? {
+        let quotes = language.quotes
         // Opening quote: the nearest unescaped quote to the left (on the same line unless a multi-line quote).
         var i = lo - 1
         var open: Int?
@@ -46,9 +46,7 @@ struct Literal: Equatable {
         // The secret must not itself contain the quote (then the guess is wrong), and only triple quotes and
         // backticks run across lines (a quote found on another line belongs to another literal).
         if text[lo..<hi].contains(q) { return nil }
-        if qs.count == 1, q != "`", text[openAt..<closeAt].contains("\n") { return nil }
-        if q == "`", language != .javascript, language != .typescript, language != .go,
-           text[openAt..<closeAt].contains("\n") { return nil }
+        if !language.multiline(quote: quote), text[openAt..<closeAt].contains("\n") { return nil }
         // Prefix letters glued to the quote: f"…", r'…', b"…", @"…", $"…".
         var p = openAt
         while p > 0, let prev = Optional(text[p - 1]), prev.properties.isAlphabetic || prev == "@" || prev == "$",
@@ -70,17 +68,7 @@ struct Literal: Equatable {
     }
 
     /// Whether the literal's content interpolates code in `language` (then only the secret is replaced).
-    func interpolates(_ text: [Unicode.Scalar], language: Language.ID) -> Bool {
-        let body = String(String.UnicodeScalarView(text[contentStart..<contentEnd]))
-        switch language {
-        case .python: return prefix.lowercased().contains("f") && body.contains("{")
-        case .javascript, .typescript: return quote == "`" && body.contains("${")
-        case .kotlin: return quote.hasPrefix("\"") && body.contains("$")
-        case .swift: return quote.hasPrefix("\"") && body.contains("\\(")
-        case .ruby: return quote == "\"" && body.contains("#{")
-        case .csharp: return prefix.contains("$") && body.contains("{")
-        case .php, .shell: return quote == "\"" && body.contains("$")
-        case .go, .java, .dotenv, .yaml, .json, .properties: return false
-        }
+    func interpolates(_ text: [Unicode.Scalar], language: any LanguageSupport) -> Bool {
+        language.interpolates(body: String(String.UnicodeScalarView(text[contentStart..<contentEnd])), quote: quote, prefix: prefix)
     }
 }

@@ -50,6 +50,19 @@ public struct Migration: Sendable {
         public var helperSHA256: [String: String]?
         /// name → version stored.
         public var secrets: [String: String]
+        /// Where the secrets went, so `--rollback` reads them back from there (absent in older records).
+        public var location: VaultLocation?
+    }
+
+    /// The vault a migration stored into: a server (`url`, with the CA it was trusted with) or a folder.
+    public struct VaultLocation: Codable, Sendable, Equatable {
+        public var url: String?
+        public var directory: String?
+        public var caCert: String?
+
+        public init(url: String?, directory: String?, caCert: String?) {
+            (self.url, self.directory, self.caCert) = (url, directory, caCert)
+        }
     }
 
     public let root: String
@@ -61,14 +74,37 @@ public struct Migration: Sendable {
     /// hook, ARCA_TEST_NO_EXCHANGE, so that path is tested too).
     public var exchanges = true
 
-    /// The state folder: `.git/arca-migrate` in a repository (never committed), else `.arca-migrate`.
+    /// The state folder, never in the work tree of a repository (where `git add -A` would commit it): the
+    /// repository's git dir `arca-migrate` for its root, `arca-migrate/projects/SUB` for a project in a subfolder
+    /// (a monorepo), also in a linked worktree; `.arca-migrate` in the project outside git.
     public init(root: String) {
         self.root = root
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: root + "/.git", isDirectory: &isDir), isDir.boolValue {
-            stateDirectory = root + "/.git/arca-migrate"
+        if let (gitDir, relative) = Self.gitDirectory(of: root) {
+            stateDirectory = gitDir + "/arca-migrate" + (relative.isEmpty ? "" : "/projects/" + relative.replacingOccurrences(of: "/", with: "%2F"))
         } else {
             stateDirectory = root + "/.arca-migrate"
+        }
+    }
+
+    /// The git dir of the repository holding `root` (a `.git` folder, or the `gitdir:` a `.git` file names) and
+    /// `root`'s path inside its work tree.
+    static func gitDirectory(of root: String) -> (String, String)? {
+        var folder = URL(fileURLWithPath: root).standardizedFileURL.path
+        var relative: [String] = []
+        while true {
+            let dotGit = folder + "/.git"
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dotGit, isDirectory: &isDir) {
+                if isDir.boolValue { return (dotGit, relative.reversed().joined(separator: "/")) }
+                if let text = try? String(contentsOfFile: dotGit, encoding: .utf8), text.hasPrefix("gitdir:") {
+                    var dir = text.dropFirst("gitdir:".count).trimmingCharacters(in: .whitespacesAndNewlines)
+                    if !dir.hasPrefix("/") { dir = folder + "/" + dir }
+                    return (URL(fileURLWithPath: dir).standardizedFileURL.path, relative.reversed().joined(separator: "/"))
+                }
+            }
+            guard folder != "/", !folder.isEmpty else { return nil }
+            relative.append((folder as NSString).lastPathComponent)
+            folder = (folder as NSString).deletingLastPathComponent
         }
     }
 
@@ -127,7 +163,7 @@ public struct Migration: Sendable {
     /// each old file and the new helpers (only where none exists); every file checked against the bytes the
     /// plan was made from; then the record (the commit point), then the swaps. Any failure before the record
     /// leaves every file untouched; any failure after it puts every file back.
-    public func apply(_ plan: Plan, versions: [String: String], vault: String) throws -> Record {
+    public func apply(_ plan: Plan, versions: [String: String], vault: String, location: VaultLocation? = nil) throws -> Record {
         try recover()
         let helpers = plan.helpers.filter { !FileManager.default.fileExists(atPath: root + "/" + $0.path) }
         // What gets a pending copy and which helpers are new, so a migration killed before its record can be
@@ -156,10 +192,10 @@ public struct Migration: Sendable {
             dropPending()
             throw error
         }
-        var record = Record(id: id, created: ISO8601DateFormatter().string(from: Date()), state: "prepared",
+        var record = Record(id: id, created: Self.timestamp(), state: "prepared",
                             vault: vault, files: entries, helpers: helpers.map(\.path),
                             helperSHA256: Dictionary(helpers.map { ($0.path, Self.sha256($0.content)) }, uniquingKeysWith: { a, _ in a }),
-                            secrets: versions)
+                            secrets: versions, location: location)
         do {
             // Helpers exist before the record, so a rolled-forward migration never refers to a missing one.
             for h in helpers { try Self.writeSynced(root + "/" + h.path, h.content, mode: 0o644) }
@@ -288,11 +324,13 @@ public struct Migration: Sendable {
     /// file edited since is refused unless `force`. Helpers it added are removed. The files are swapped through
     /// the same journal as a migration (state `rolling-back` is its commit point), so an interrupted rollback is
     /// finished or undone, and a file edited while the secrets were read is refused.
-    public func rollback(client: any VaultClient, force: Bool = false) async throws -> Record {
+    public func rollback(client: any VaultClient, id: String? = nil, force: Bool = false) async throws -> Record {
         try recover()
-        guard var record = try latest(), record.state == "applied" else {
-            throw Failure.noRecord("no migration to roll back in \(stateDirectory)")
+        guard var record = try toRollBack(id) else {
+            throw Failure.noRecord(id.map { "no applied migration \($0) in \(stateDirectory) (arca migrate --list shows them)" }
+                                   ?? "no migration to roll back in \(stateDirectory)")
         }
+        let others = try records().filter { $0.state == "applied" && $0.id != record.id }
         // A helper edited since the migration is the user's now: refused like an edited file.
         for (h, sha) in record.helperSHA256 ?? [:] where !force {
             if let current = FileSwap.hash(ofFile: root + "/" + h), current != sha {
@@ -355,7 +393,10 @@ public struct Migration: Sendable {
             dropPending()
             throw error
         }
-        for h in record.helpers { try? FileManager.default.removeItem(atPath: root + "/" + h) }
+        // A helper that a later migration's files in the same folder still use stays.
+        for h in record.helpers where !others.contains(where: { o in o.files.contains { Languages.folder(of: $0.path) == Languages.folder(of: h) } }) {
+            try? FileManager.default.removeItem(atPath: root + "/" + h)
+        }
         record.state = "rolled-back"
         for i in record.files.indices { (record.files[i].swapFrom, record.files[i].swapTo) = (nil, nil) }
         try save(record)
@@ -389,6 +430,27 @@ public struct Migration: Sendable {
         Self.syncDirectories([stateDirectory + "/latest"])
     }
 
+    /// Every migration recorded here, oldest first.
+    public func records() throws -> [Record] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []
+        var out: [Record] = []
+        for n in names where n.hasSuffix(".json") {
+            guard let data = FileManager.default.contents(atPath: stateDirectory + "/" + n) else { continue }
+            do { out.append(try JSONDecoder().decode(Record.self, from: data)) } catch {
+                throw Failure.noRecord("the migration record \(stateDirectory)/\(n) is damaged: \(error)")
+            }
+        }
+        return out.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+    }
+
+    /// The migration `--rollback` undoes: the one named (an id or its first characters), else the last applied.
+    public func toRollBack(_ id: String?) throws -> Record? {
+        let applied = try records().filter { $0.state == "applied" }
+        guard let id else { return applied.last }
+        let matching = applied.filter { $0.id.hasPrefix(id.lowercased()) }
+        return matching.count == 1 ? matching[0] : nil
+    }
+
     public func latest() throws -> Record? {
         guard let id = FileManager.default.contents(atPath: stateDirectory + "/latest").map({ String(decoding: $0, as: UTF8.self) }),
               let data = FileManager.default.contents(atPath: recordPath(id.trimmingCharacters(in: .whitespacesAndNewlines))) else {
@@ -402,6 +464,13 @@ public struct Migration: Sendable {
     static func jsonEscaped(_ s: String) -> String {
         let data = (try? JSONEncoder().encode([s])) ?? Data()
         return String(String(decoding: data, as: UTF8.self).dropFirst(2).dropLast(2))
+    }
+
+    /// Now, to the millisecond (records sort by it: two migrations in one second keep their order).
+    static func timestamp() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
     }
 
     static func sha256(_ text: String) -> String {

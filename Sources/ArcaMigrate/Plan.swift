@@ -57,6 +57,8 @@ public struct Plan: Sendable {
     /// Helper files to add (path → content), one per language and folder, never overwriting one.
     public var helpers: [(path: String, content: String)]
     public var skipped: [Skip]
+    /// How to start the program afterwards, per configuration file that needs it (`arca run …`, `kubectl …`).
+    public var start: [String] = []
 
     public var isEmpty: Bool { files.isEmpty }
 }
@@ -70,12 +72,27 @@ public struct Planner: Sendable {
     /// With `--only PATH`: other uses of a value are looked for only under these paths.
     public var paths: [String]?
     public var style: HelperStyle
+    /// The project: its root and the files the scan read (the only files other uses are looked for in).
+    public var project: Project
 
-    public init(root: String, existing: [String: String] = [:], paths: [String]? = nil, style: HelperStyle = .arca) {
+    public init(root: String, existing: [String: String] = [:], paths: [String]? = nil, style: HelperStyle = .arca, files: [String]? = nil) {
         self.root = root
         self.existing = existing
         self.paths = paths
         self.style = style
+        self.project = Project(root: root, files: files ?? Self.listFiles(root))
+    }
+
+    /// Every regular file under `root` (for callers without a scan's file list: tests).
+    static func listFiles(_ root: String) -> [String] {
+        var out: [String] = []
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
+        for case let rel as String in walker {
+            if (rel as NSString).lastPathComponent == ".git" { walker.skipDescendants(); continue }
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root + "/" + rel, isDirectory: &isDir), !isDir.boolValue { out.append(rel) }
+        }
+        return out.sorted()
     }
 
     func inScope(_ path: String) -> Bool {
@@ -107,7 +124,7 @@ public struct Planner: Sendable {
     public func plan(_ findings: [Finding], env: [String: String]? = nil) -> Plan {
         var skipped: [Plan.Skip] = []
         var sites: [Site] = []
-        var texts: [String: (String, [Unicode.Scalar], Language)] = [:]
+        var texts: [String: (String, [Unicode.Scalar], any LanguageSupport)] = [:]
         // A password hash is not a credential a program reads: there is nothing to look up, only a password to
         // change (and the hash to remove).
         for f in findings where f.kind == .passwordHash {
@@ -131,10 +148,14 @@ public struct Planner: Sendable {
                 continue
             }
             let firstLine = String(text.prefix { $0 != "\n" })
-            guard let language = Language.of(path: path, firstLine: firstLine) else {
+            guard let language = Languages.of(path: path, firstLine: firstLine) else {
                 for f in byFile[path]! {
                     skipped.append(.init(path: path, line: f.line, reason: "no rewriter for this kind of file (\(path.split(separator: ".").last.map(String.init) ?? "no extension"))"))
                 }
+                continue
+            }
+            if let why = language.unsupported(path, text: text, project: project) {
+                for f in byFile[path]! { skipped.append(.init(path: path, line: f.line, reason: why)) }
                 continue
             }
             let scalars = Array(text.unicodeScalars)
@@ -155,7 +176,7 @@ public struct Planner: Sendable {
                     }
                     let lineEnd = f.line < lineStarts.count ? lineStarts[f.line] - 1 : scalars.count
                     let line = String(String.UnicodeScalarView(scalars[lineStarts[f.line - 1]..<max(lineStarts[f.line - 1], lineEnd)]))
-                    guard let range = EnvReads.expression(f.secret, language: language.id, line: line, lineStart: lineStarts[f.line - 1], at: lo) else {
+                    guard let range = EnvReads.expression(f.secret, language: language, line: line, lineStart: lineStarts[f.line - 1], at: lo) else {
                         skipped.append(.init(path: path, line: f.line, reason: "this read of \(f.secret) has no vault form yet (a default value or an unusual form)"))
                         continue
                     }
@@ -190,7 +211,7 @@ public struct Planner: Sendable {
                 resolved.append((site, nil))
                 continue
             }
-            let literal = Literal.around(site.lo, site.hi, in: scalars, language: language.id)
+            let literal = Literal.around(site.lo, site.hi, in: scalars, language: language)
             if literal == nil {
                 if language.id.isConfig, let (lo, hi) = Self.bareConfigValue(scalars, site.lo, site.hi) {
                     var s = site
@@ -205,7 +226,7 @@ public struct Planner: Sendable {
                 continue
             }
             var s = site
-            if let l = literal, !l.interpolates(scalars, language: language.id) {
+            if let l = literal, !l.interpolates(scalars, language: language) {
                 s.value = String(String.UnicodeScalarView(scalars[l.contentStart..<l.contentEnd]))
                 s.lo = l.contentStart
                 s.hi = l.contentEnd
@@ -241,27 +262,29 @@ public struct Planner: Sendable {
         // Edits per file, applied from the end.
         var files: [Plan.File] = []
         var helpers: [(String, String)] = []
+        var start: [String] = []
+        var companionLines: [String: [String]] = [:]
         for path in Set(resolved.map(\.0.path)).sorted() {
             let (text, scalars, language) = texts[path]!
-            var edits: [(lo: Int, hi: Int, with: String, old: [Plan.Part])] = []
+            var edits: [Edit] = []
             for (site, literal) in resolved where site.path == path {
                 let name = nameOf[site.value]!
                 let edit: (Int, Int, String)
                 if let l = literal {
-                    if l.interpolates(scalars, language: language.id) {
-                        if let inside = language.interpolated(l.quote, l.prefix, name) {
+                    if l.interpolates(scalars, language: language) {
+                        if let inside = language.interpolated(quote: l.quote, prefix: l.prefix, name: name) {
                             edit = (site.lo, site.hi, inside)
                         } else {
                             let close = l.quote, open = l.prefix + l.quote
-                            edit = (site.lo, site.hi, close + language.concat + language.lookup(name, l.quote) + language.concat + open)
+                            edit = (site.lo, site.hi, close + language.concat + language.lookup(name, quote: l.quote) + language.concat + open)
                         }
                     } else {
-                        edit = (l.start, l.end, language.lookup(name, l.quote))
+                        edit = (l.start, l.end, language.lookup(name, quote: l.quote))
                     }
                 } else if site.envRead != nil {
-                    edit = (site.lo, site.hi, EnvReads.replacement(language, name: name))
+                    edit = (site.lo, site.hi, language.envReplacement(name))
                 } else {
-                    edit = (site.lo, site.hi, language.lookup(name, language.id.isConfig ? "" : "\""))
+                    edit = (site.lo, site.hi, language.lookup(name, quote: language.id.isConfig ? "" : "\""))
                 }
                 if edits.contains(where: { $0.lo < edit.1 && edit.0 < $0.hi }) { continue }  // one edit per literal
                 var old = String(String.UnicodeScalarView(scalars[edit.0..<edit.1]))
@@ -273,18 +296,21 @@ public struct Planner: Sendable {
                     old = String(old[r.upperBound...])
                 }
                 if !old.isEmpty { parts.append(.text(old)) }
-                edits.append((edit.0, edit.1, edit.2, parts))
+                edits.append(Edit(lo: edit.0, hi: edit.1, with: edit.2, old: parts))
             }
-            // Go and C# constants cannot call functions: `const` becomes `var` / `static readonly`.
+            // Go, C# and Kotlin constants cannot call functions: `const` becomes `var` / `static readonly` / `val`.
             edits += Self.constantFixes(language, scalars, edits.map { ($0.lo, $0.hi) })
-            if language.id == .shell { edits = Self.shellStops(scalars, edits) }
-            if let importLine = language.importLine?(path, text), !text.contains(importLine) {
-                let at = Self.importOffset(language, scalars)
+            edits = language.adjust(edits, scalars: scalars, file: path, style: style, project: project)
+            let (companions, starts) = language.companions(for: path, edits: edits, scalars: scalars, project: project)
+            for c in companions { companionLines[c.path, default: []] += c.content.split(separator: "\n").map(String.init) }
+            start += starts
+            if let importLine = language.importLine(file: path, text: text), !text.contains(importLine) {
+                let at = language.importOffset(scalars)
                 // The helper comes before a lookup hoisted to the same line.
                 if let i = edits.firstIndex(where: { $0.lo == at && $0.hi == at }) {
                     edits[i].with = importLine + "\n" + edits[i].with
                 } else {
-                    edits.append((at, at, importLine + "\n", []))
+                    edits.append(Edit(lo: at, hi: at, with: importLine + "\n", old: []))
                 }
             }
             // From the end; at one offset, a replacement before an insertion (so the insertion stays whole).
@@ -303,31 +329,38 @@ public struct Planner: Sendable {
             let new = String(String.UnicodeScalarView(out))
             files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new,
                                    oldSHA256: Migration.sha256(text), reverse: reverse))
-            let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
-            let helperPath = folder + language.helperFile
-            if !language.helperFile.isEmpty, !helpers.contains(where: { $0.0 == helperPath }) {
-                helpers.append((helperPath, Helpers.source(for: language, file: path, text: text, style: style)))
-                if !Helpers.has(style, language) {
-                    skipped.append(.init(path: helperPath, line: 0, reason: "no official Azure SDK for \(language.id.rawValue): the standard-library helper is used"))
+            if let helper = language.helper(for: path, text: text, style: style, project: project), !helpers.contains(where: { $0.0 == helper.path }) {
+                helpers.append((helper.path, helper.content))
+                if style == .azureSDK, EmbeddedHelpers.files["azure-sdk/" + language.helperFile] == nil {
+                    skipped.append(.init(path: helper.path, line: 0, reason: "no official Azure SDK for \(language.id.rawValue): the standard-library helper is used"))
                 }
             }
         }
+        // Companion files (Compose's references): new ones are helpers; one a previous migration wrote gets the
+        // missing lines appended, as an edit of its own that the rollback undoes.
+        for (path, lines) in companionLines.sorted(by: { $0.key < $1.key }) {
+            if let data = FileManager.default.contents(atPath: project.path(path)), let text = String(data: data, encoding: .utf8) {
+                let missing = lines.filter { !text.split(separator: "\n").map(String.init).contains($0) }
+                guard !missing.isEmpty else { continue }
+                let add = (text.hasSuffix("\n") || text.isEmpty ? "" : "\n") + missing.joined(separator: "\n") + "\n"
+                let count = text.unicodeScalars.count
+                files.append(Plan.File(path: path, language: LanguageID.dotenv.rawValue, old: text, new: text + add,
+                                       oldSHA256: Migration.sha256(text), reverse: [Plan.Reverse(start: count, end: count + add.unicodeScalars.count, parts: [])]))
+            } else {
+                helpers.append((path, ConfigFormat.referencesHeader + lines.joined(separator: "\n") + "\n"))
+            }
+        }
         let ordered = secrets.values.sorted { $0.name < $1.name }
-        return Plan(secrets: ordered, files: files, helpers: helpers.map { (path: $0.0, content: $0.1) }, skipped: skipped)
+        return Plan(secrets: ordered, files: files, helpers: helpers.map { (path: $0.0, content: $0.1) }, skipped: skipped, start: start)
     }
 
-    /// Occurrences of `values` not among `known`: in the files already read, and in the other source files
-    /// under the root (up to 1 MiB each; `.git`, dependency and build folders skipped).
-    func otherUses(of values: Set<String>, known: [Site], texts: inout [String: (String, [Unicode.Scalar], Language)]) -> [Site] {
+    /// Occurrences of `values` not among `known`: in the files already read, and in the other files the scan read
+    /// (its list: .gitignore and the allowlist applied), up to 1 MiB each, each read once.
+    func otherUses(of values: Set<String>, known: [Site], texts: inout [String: (String, [Unicode.Scalar], any LanguageSupport)]) -> [Site] {
         guard !values.isEmpty else { return [] }
-        let skipDirs: Set<String> = [".git", "node_modules", ".build", "build", "dist", "vendor", "target", ".venv", "venv", "__pycache__"]
         var paths = Set(texts.keys)
-        if let walker = FileManager.default.enumerator(atPath: root) {
-            for case let rel as String in walker {
-                let name = (rel as NSString).lastPathComponent
-                if skipDirs.contains(name) { walker.skipDescendants(); continue }
-                if Language.of(path: rel) != nil, !Self.helperNames.contains(name) { paths.insert(rel) }
-            }
+        for rel in project.files where Languages.of(path: rel) != nil || !rel.contains(".") {
+            if !Self.helperNames.contains((rel as NSString).lastPathComponent) { paths.insert(rel) }
         }
         var out: [Site] = []
         let taken = Set(known.map { "\($0.path):\($0.lo)" })
@@ -337,7 +370,8 @@ public struct Planner: Sendable {
                 guard let attrs = try? FileManager.default.attributesOfItem(atPath: full), (attrs[.size] as? Int ?? 0) <= 1 << 20,
                       let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8),
                       text.utf8.elementsEqual(data), values.contains(where: { text.contains($0) }),
-                      let language = Language.of(path: path, firstLine: String(text.prefix { $0 != "\n" })) else { continue }
+                      let language = Languages.of(path: path, firstLine: String(text.prefix { $0 != "\n" })),
+                      language.unsupported(path, text: text, project: project) == nil else { continue }
                 texts[path] = (text, Array(text.unicodeScalars), language)
             }
             let (_, scalars, _) = texts[path]!
@@ -364,7 +398,7 @@ public struct Planner: Sendable {
     }
 
     /// The helper files `migrate` adds: never themselves migrated.
-    public static let helperNames: Set<String> = Set(Language.all.map(\.helperFile))
+    public static let helperNames: Set<String> = Languages.helperNames
 
     static func lineStarts(_ s: [Unicode.Scalar]) -> [Int] {
         var starts = [0]
@@ -377,6 +411,16 @@ public struct Planner: Sendable {
         var start = lo
         while start > 0, s[start - 1] != "\n" { start -= 1 }
         let line = String(String.UnicodeScalarView(s[start..<lo]))
+        // A typed declaration names its variable, not its type: `val apiToken: String = "…"` (Kotlin, Swift,
+        // TypeScript), `var apiKey string = "…"` (Go).
+        let typed = #"(?:^|[\s(,])([A-Za-z_][A-Za-z0-9_]*)\s*:\s*[A-Za-z_][A-Za-z0-9_.<>?\[\]]*\s*=\s*[A-Za-z@$]{0,2}["'`]*[^"'`=]*$"#
+        let goTyped = #"\b(?:var|const)\s+([A-Za-z_][A-Za-z0-9_]*)\s+[A-Za-z_][A-Za-z0-9_.\[\]]*\s*=\s*["'`]*[^"'`=]*$"#
+        for p in [typed, goTyped] {
+            if let m = try? NSRegularExpression(pattern: p).firstMatch(in: line, range: NSRange(line.startIndex..., in: line)),
+               let r = Range(m.range(at: 1), in: line) {
+                return String(line[r])
+            }
+        }
         let pattern = #"([A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::=|=>|\+=|=|:)\s*[A-Za-z@$]{0,2}["'`]*[^"'`=]*$"#
         guard let r = line.range(of: pattern, options: .regularExpression) else { return nil }
         let m = String(line[r])
@@ -426,134 +470,10 @@ public struct Planner: Sendable {
         (lo == 0 || s[lo - 1] == "=" || s[lo - 1] == " ") && (hi == s.count || s[hi] == "\n" || s[hi] == " " || s[hi] == ";")
     }
 
-    /// Shell: a failed lookup must stop the script. A command substitution's status is lost in `export`,
-    /// `readonly`, `local`, in an argument and in a string, and even a plain assignment only stops a script under
-    /// `set -e`; so `export X="$(arca_secret x)"` becomes `X="$(arca_secret x)" || exit 1; export X`, `local X=…`
-    /// becomes `local X; X=… || exit 1`, a plain assignment gets `|| exit 1`, and a lookup anywhere else is
-    /// hoisted to a line of its own before the command (`_arca_x="$(arca_secret x)" || exit 1`) and read from
-    /// that variable. Valid in sh, bash and zsh, with or without `set -u`.
-    static func shellStops(_ s: [Unicode.Scalar], _ edits: [(lo: Int, hi: Int, with: String, old: [Plan.Part])])
-        -> [(lo: Int, hi: Int, with: String, old: [Plan.Part])] {
-        var out = edits
-        var added: [(lo: Int, hi: Int, with: String, old: [Plan.Part])] = []
-        var hoisted: [Int: [String]] = [:]  // line start → assignments to put before it
-        func lineBounds(_ i: Int) -> (Int, Int) {
-            var a = i, b = i
-            while a > 0, s[a - 1] != "\n" { a -= 1 }
-            while b < s.count, s[b] != "\n" { b += 1 }
-            return (a, b)
-        }
-        func text(_ a: Int, _ b: Int) -> String { String(String.UnicodeScalarView(s[a..<b])) }
-        let lookup = #/\$\(arca_secret ([0-9A-Za-z-]+)\)/#
-        let heredocs = Self.shellHeredocBodies(s)
-        for (k, e) in edits.enumerated() where e.with.contains("$(arca_secret ") {
-            let (start, end) = lineBounds(e.lo)
-            let before = text(start, e.lo), after = text(e.hi, end)
-            let restIsEmpty = after.trimmingCharacters(in: .whitespaces).isEmpty || after.trimmingCharacters(in: .whitespaces).hasPrefix("#")
-            let oneLookup = e.with.matches(of: lookup).count == 1 && !before.contains("$(") && !before.contains("`")
-            let inHeredoc = heredocs.contains { $0.contains(start) }
-            if !inHeredoc, restIsEmpty, oneLookup,
-               let m = before.wholeMatch(of: #/(?<indent>[ \t]*)(?<keyword>(?:export|readonly|local|declare|typeset)(?:[ \t]+-[A-Za-z]+)*[ \t]+)?(?<name>[A-Za-z_][A-Za-z0-9_]*)=/#),
-               !(m.output.keyword ?? "").split(separator: " ").dropFirst().contains(where: { $0.hasPrefix("-") && $0.contains("r") }) {
-                let name = String(m.output.name)
-                let stop = e.hi
-                let keyword = m.output.keyword.map(String.init) ?? ""
-                let keywordStart = start + m.output.indent.unicodeScalars.count
-                if keyword.hasPrefix("export") || keyword.hasPrefix("readonly") {
-                    // The status survives only without the builtin: assign, stop on failure, then mark the name.
-                    added.append((keywordStart, keywordStart + keyword.unicodeScalars.count, "", [.text(keyword)]))
-                    added.append((stop, stop, " || exit 1; \(keyword.trimmingCharacters(in: .whitespaces)) \(name)", []))
-                } else if !keyword.isEmpty {
-                    let nameStart = keywordStart + keyword.unicodeScalars.count
-                    added.append((nameStart, nameStart, "\(name); ", []))
-                    added.append((stop, stop, " || exit 1", []))
-                } else {
-                    added.append((stop, stop, " || exit 1", []))
-                }
-                continue
-            }
-            // Anywhere else: the lookup moves to a line of its own before the command that uses it.
-            guard let commandStart = Self.shellCommandStart(s, line: start, heredocs: heredocs), e.lo > commandStart else { continue }
-            let indent = text(commandStart, lineBounds(commandStart).1).prefix { $0 == " " || $0 == "\t" }
-            var with = e.with
-            for m in e.with.matches(of: lookup) {
-                let secret = String(m.output.1)
-                let variable = "_arca_" + secret.replacingOccurrences(of: "-", with: "_")
-                with = with.replacingOccurrences(of: String(m.output.0), with: "${\(variable)}")
-                let line = "\(indent)\(variable)=\"$(arca_secret \(secret))\" || exit 1\n"
-                if !(hoisted[commandStart] ?? []).contains(line) { hoisted[commandStart, default: []].append(line) }
-            }
-            // Inside a here-document's body quotes are text: a bare word made into "$(…)" would print them.
-            if heredocs.contains(where: { $0.contains(e.lo) }), s[e.lo] != "\"", with.count >= 2,
-               with.hasPrefix("\""), with.hasSuffix("\""), !with.dropFirst().dropLast().contains("\"") {
-                with = String(with.dropFirst().dropLast())
-            }
-            out[k].with = with
-        }
-        for (at, lines) in hoisted { added.append((at, at, lines.joined(), [])) }
-        return out + added
-    }
-
-    /// The offset where the command holding `line` starts: earlier lines that end in `\`, `|`, `&&` or `||`
-    /// continue into it, and a heredoc body belongs to the line that opened it. Nil where a line of its own
-    /// cannot go before it (a `case` pattern such as `prod) …`).
-    static func shellCommandStart(_ s: [Unicode.Scalar], line: Int, heredocs: [Range<Int>]) -> Int? {
-        func lineStart(_ i: Int) -> Int {
-            var a = i
-            while a > 0, s[a - 1] != "\n" { a -= 1 }
-            return a
-        }
-        var start = line
-        if let body = heredocs.first(where: { $0.contains(start) }) { start = lineStart(body.lowerBound - 1) }
-        while start > 0 {
-            let previousStart = lineStart(start - 1)
-            let previous = String(String.UnicodeScalarView(s[previousStart..<(start - 1)])).trimmingCharacters(in: .whitespaces)
-            guard previous.hasSuffix("\\") || previous.hasSuffix("|") || previous.hasSuffix("&&") else { break }
-            start = previousStart
-        }
-        var end = start
-        while end < s.count, s[end] != "\n" { end += 1 }
-        let first = String(String.UnicodeScalarView(s[start..<end])).trimmingCharacters(in: .whitespaces)
-        return first.firstMatch(of: #/^[^\s()"'=]+\)/#) != nil ? nil : start
-    }
-
-    /// The scalar ranges of heredoc bodies (`<<EOF` … `EOF`, `<<-EOF` with tabs), so nothing is inserted there.
-    static func shellHeredocBodies(_ s: [Unicode.Scalar]) -> [Range<Int>] {
-        let text = String(String.UnicodeScalarView(s))
-        var out: [Range<Int>] = []
-        var offset = 0
-        var waiting: [(String, Bool)] = []
-        var bodyStart = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let count = line.unicodeScalars.count
-            if let (delimiter, tabs) = waiting.first {
-                let t = tabs ? String(line.drop { $0 == "\t" }) : String(line)
-                if t == delimiter {
-                    out.append(bodyStart..<offset)
-                    waiting.removeFirst()
-                    bodyStart = offset + count + 1
-                }
-            } else {
-                for m in line.matches(of: #/<<(-?)[ \t]*["']?([A-Za-z_][A-Za-z0-9_]*)["']?/#) {
-                    waiting.append((String(m.output.2), !m.output.1.isEmpty))
-                }
-                bodyStart = offset + count + 1
-            }
-            offset += count + 1
-        }
-        return out
-    }
-
     /// `const X = "…"` (Go), `const string X = "…"` (C#), `const val X = "…"` (Kotlin) on the edited lines.
-    static func constantFixes(_ language: Language, _ s: [Unicode.Scalar], _ edits: [(Int, Int)]) -> [(lo: Int, hi: Int, with: String, old: [Plan.Part])] {
-        let (keyword, replacement): (String, String)
-        switch language.id {
-        case .go: (keyword, replacement) = ("const ", "var ")
-        case .csharp: (keyword, replacement) = ("const ", "static readonly ")
-        case .kotlin: (keyword, replacement) = ("const val ", "val ")
-        default: return []
-        }
-        var out: [(Int, Int, String, [Plan.Part])] = []
+    static func constantFixes(_ language: any LanguageSupport, _ s: [Unicode.Scalar], _ edits: [(Int, Int)]) -> [Edit] {
+        guard let (keyword, replacement) = language.constant else { return [] }
+        var out: [Edit] = []
         var seen = Set<Int>()
         for (lo, _) in edits {
             var start = lo
@@ -564,49 +484,10 @@ public struct Planner: Sendable {
             var kwEnd = offset + keyword.unicodeScalars.count
             // C#: `private const string` keeps its modifiers; `static readonly` replaces `const`.
             if language.id == .csharp { kwEnd = offset + "const ".count }
-            out.append((offset, kwEnd, replacement, [.text(keyword)]))
+            out.append(Edit(lo: offset, hi: kwEnd, with: replacement, old: [.text(String(String.UnicodeScalarView(s[offset..<kwEnd])))]))
             seen.insert(start)
         }
         return out
-    }
-
-    /// Where an import goes: after a shebang, encoding line, module docstring, `from __future__`, `<?php`,
-    /// `"use strict"`, or leading comments; at the top otherwise.
-    static func importOffset(_ language: Language, _ s: [Unicode.Scalar]) -> Int {
-        let starts = lineStarts(s)
-        var line = 0
-        func text(_ i: Int) -> String {
-            let end = i + 1 < starts.count ? starts[i + 1] - 1 : s.count
-            return String(String.UnicodeScalarView(s[starts[i]..<max(starts[i], end)]))
-        }
-        var docstringSeen = false
-        while line < starts.count {
-            let t = text(line).trimmingCharacters(in: .whitespaces)
-            let keep: Bool
-            switch language.id {
-            case .python:
-                if !docstringSeen, let q = ["\"\"\"", "'''"].first(where: { t.hasPrefix($0) || t.hasPrefix("r" + $0) }) {
-                    // The module docstring: skip to its closing quotes.
-                    docstringSeen = true
-                    var rest = String(t.dropFirst(t.hasPrefix("r") ? 4 : 3))
-                    while !rest.contains(q), line + 1 < starts.count {
-                        line += 1
-                        rest = text(line)
-                    }
-                    keep = true
-                } else {
-                    keep = t.hasPrefix("#") || t.hasPrefix("from __future__") || (t.isEmpty && !docstringSeen)
-                }
-            case .shell: keep = line == 0 && t.hasPrefix("#!") || (t.hasPrefix("set -") && line < 3)
-            case .javascript, .typescript: keep = t.hasPrefix("#!") || t == "\"use strict\";" || t == "'use strict';" || t.hasPrefix("//")
-            case .php: keep = t.hasPrefix("<?php") || t.hasPrefix("declare(")
-            case .ruby: keep = t.hasPrefix("#")
-            default: keep = false
-            }
-            guard keep else { break }
-            line += 1
-        }
-        return line < starts.count ? starts[line] : s.count
     }
 }
 

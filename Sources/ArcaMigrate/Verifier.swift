@@ -1,8 +1,9 @@
 import ArcaScan
 import Foundation
 
-/// After a rewrite: no migrated secret is left in the changed files (rescan), and each file still parses or
-/// compiles with the toolchain this machine has.
+/// After a rewrite: no migrated secret is left in the changed files (rescan), and each file still parses,
+/// imports or compiles with the project's layout, with the toolchain this machine has (each language's own
+/// `check`).
 public struct Verifier: Sendable {
     public struct Check: Sendable {
         public var path: String
@@ -10,17 +11,21 @@ public struct Verifier: Sendable {
         public var tool: String?
         public var passed: Bool
         public var output: String
+
+        public init(path: String, tool: String?, passed: Bool, output: String) {
+            (self.path, self.tool, self.passed, self.output) = (path, tool, passed, output)
+        }
     }
 
-    public let root: String
+    public let project: Project
 
-    public init(root: String) { self.root = root }
+    public init(project: Project) { self.project = project }
 
     /// Paths (relative) whose text still holds one of `values`, found by scanning them again with `scanner`.
     public func leftovers(_ paths: [String], values: Set<String>, scanner: ArcaScan.Scanner, scratch: DetectorScratch) -> [String] {
         var out: [String] = []
         for p in paths {
-            guard let data = FileManager.default.contents(atPath: root + "/" + p) else { continue }
+            guard let data = FileManager.default.contents(atPath: project.path(p)) else { continue }
             let text = String(decoding: data, as: UTF8.self)
             let found = scanner.scan(bytes: Array(data), path: p, scratch: scratch).findings
             if found.contains(where: { f in f.kind.holdsSecret && values.contains { $0.contains(f.secret) } })
@@ -31,84 +36,51 @@ public struct Verifier: Sendable {
         return out
     }
 
-    /// Syntax or compile checks, one per changed file, with the helper beside it where the check needs it.
-    public func syntax(_ files: [Plan.File], style: HelperStyle = .arca) -> [Check] {
-        files.map { file in
-            let path = root + "/" + file.path
-            let dir = (path as NSString).deletingLastPathComponent
-            let language = Language.ID(rawValue: file.language)
-            // Compiling against the Azure SDK needs the project's build (its packages); parsing does not.
-            if style == .azureSDK, [.java, .kotlin, .csharp, .go].contains(language) {
-                return Check(path: file.path, tool: nil, passed: true, output: "")
-            }
-            switch language {
-            case .python:
-                return run(file.path, "python3", ["-c", "import ast,sys; ast.parse(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1])", path])
-            case .javascript:
-                return run(file.path, "node", ["--check", path])
-            case .shell:
-                let shebang = file.new.split(separator: "\n").first.map(String.init) ?? ""
-                return run(file.path, shebang.contains("bash") ? "bash" : "sh", ["-n", path])
-            case .swift:
-                return run(file.path, "swiftc", ["-parse", path])
-            case .java:
-                let out = NSTemporaryDirectory() + "arca-javac-\(UUID().uuidString)"
-                defer { try? FileManager.default.removeItem(atPath: out) }
-                return run(file.path, "javac", ["-d", out, "-sourcepath", Self.javaSourceRoot(dir, file.new), "-implicit:none", path])
-            case .ruby:
-                return run(file.path, "ruby", ["-c", path])
-            case .php:
-                return run(file.path, "php", ["-l", path])
-            case .go:
-                return run(file.path, "gofmt", ["-e", "-l", path])
-            case .json:
-                return run(file.path, "python3", ["-c", "import json,sys; json.load(open(sys.argv[1], encoding='utf-8'))", path])
-            default:
-                return Check(path: file.path, tool: nil, passed: true, output: "")
-            }
+    /// One check per file, each language checking its files together (a compile sees the whole layout).
+    public func checks(_ files: [Plan.File], style: HelperStyle = .arca) -> [Check] {
+        var out: [Check] = []
+        for language in Languages.all {
+            let mine = files.filter { $0.language == language.id.rawValue }
+            if !mine.isEmpty { out += language.check(mine, project: project, style: style) }
         }
+        return out
     }
 
-    /// The folder a Java file's package starts from (its folder minus the package path).
-    static func javaSourceRoot(_ dir: String, _ text: String) -> String {
-        guard let r = text.range(of: #"(?m)^package\s+[\w.]+\s*;"#, options: .regularExpression) else { return dir }
-        let pkg = text[r].dropFirst("package".count).trimmingCharacters(in: CharacterSet(charactersIn: " \t;"))
-        let suffix = "/" + pkg.replacingOccurrences(of: ".", with: "/")
-        return dir.hasSuffix(suffix) ? String(dir.dropLast(suffix.count)) : dir
+    /// The checks that fail after the rewrite and passed before it (a file that did not import or compile
+    /// before `migrate` touched it says nothing about the rewrite).
+    public static func failures(after: [Check], before: [Check]) -> [Check] {
+        after.filter { a in !a.passed && (before.first { $0.path == a.path }?.passed ?? true) }
     }
+}
 
-    func run(_ rel: String, _ tool: String, _ args: [String]) -> Check {
-        guard let exe = Self.which(tool) else { return Check(path: rel, tool: nil, passed: true, output: "") }
-        let shown = ([tool] + args.filter { !$0.hasPrefix("/") && !$0.contains("import ") }).joined(separator: " ")
+extension Project {
+    /// Runs one check command; a missing toolchain is "not checked", a time-out a failure that says so.
+    func check(_ paths: [String], _ tool: String, _ args: [String], cwd: String? = nil, environment: [String: String] = [:],
+               shown: String? = nil, timeout: Double = 120) -> [Verifier.Check] {
+        guard runner.which(tool) != nil else { return paths.map { Verifier.Check(path: $0, tool: nil, passed: true, output: "") } }
+        let label = shown ?? ([tool] + args.filter { !$0.hasPrefix("/") && !$0.contains("\n") && $0.count < 80 }).joined(separator: " ")
         do {
-            let r = try Self.capture(exe, args, errors: true)
-            return Check(path: rel, tool: shown, passed: r.status == 0, output: r.output)
+            let r = try runner.run(tool, args, cwd: cwd ?? root, environment: environment, timeout: timeout)
+            let output = r.timedOut ? "timed out after \(Int(timeout)) s\n" + r.output : r.output
+            return paths.map { Verifier.Check(path: $0, tool: label, passed: r.status == 0 && !r.timedOut, output: output) }
         } catch {
-            return Check(path: rel, tool: tool, passed: false, output: "\(error)")
+            return paths.map { Verifier.Check(path: $0, tool: label, passed: false, output: "\(error)") }
         }
     }
 
-    /// Runs a program to its end with no input: its exit status and standard output (with standard error when
-    /// `errors`).
-    public static func capture(_ executable: String, _ args: [String], errors: Bool) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = errors ? pipe : FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, out)
+    /// Several checks of one file: the first failure, else the last check.
+    static func combine(_ checks: [[Verifier.Check]]) -> [Verifier.Check] {
+        guard let first = checks.first else { return [] }
+        return first.indices.map { i in
+            let mine = checks.map { $0[i] }
+            return mine.first { !$0.passed } ?? mine.last { $0.tool != nil } ?? mine[0]
+        }
     }
 
-    static func which(_ tool: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(tool)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
+    /// A fresh temporary folder (removed by the caller).
+    func scratchFolder(_ tag: String) -> String {
+        let dir = NSTemporaryDirectory() + "arca-\(tag)-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
     }
 }

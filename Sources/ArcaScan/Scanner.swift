@@ -78,6 +78,9 @@ public struct ScanResult: Sendable {
     public var filesScanned = 0
     public var bytesScanned = 0
     public var skipped: [Skipped] = []
+    /// The files a directory scan read (relative paths, after .gitignore and the allowlist): what `migrate`
+    /// looks for other uses of a value in.
+    public var files: [String] = []
     public var warnings: [String] = []
     /// What went wrong while scanning (an unreadable file or directory, a missing or corrupt git object, a
     /// failed libgit2 call): the scan is incomplete, so the run ends with exit code 3 whatever it found.
@@ -133,6 +136,7 @@ public struct Scanner: Sendable {
                      tracked: options.useIgnoreFiles ? Scanner.tracked(under: root) : nil)
             } else {
                 let name = root.split(separator: "/").last.map(String.init) ?? root
+                walkResult.files.append(name)
                 queue.push(SourceJob(origin: .file(absolute: root), path: name))
             }
         }
@@ -145,6 +149,7 @@ public struct Scanner: Sendable {
         result.skipped += walkResult.skipped
         result.warnings += walkResult.warnings
         result.errors += walkResult.errors
+        result.files = walkResult.files.sorted()
         result.findings.sort(by: Scanner.order)
         result.skipped.sort { $0.path < $1.path }
         result.seconds = Scanner.now() - started
@@ -381,6 +386,7 @@ public struct Scanner: Sendable {
                     subdirs.append(DirJob(absolute: abs, relative: rel, ignores: job.ignores,
                                           ancestors: job.ancestors + [id], insideIgnored: ignoredHere))
                 } else {
+                    result.files.append(rel)
                     queue.push(SourceJob(origin: .file(absolute: abs), path: rel))
                 }
             }

@@ -127,11 +127,13 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The audit trail could not be written, so the operation did not happen.
     case auditUnavailable(String)
     case storage(String)
+    /// A server could not be reached (connection refused, DNS, TLS): a client-side failure, never an answer.
+    case unreachable(String)
 
     public var description: String {
         switch self {
         case .badParameter(let m), .unauthorized(let m), .notFound(let m), .sealed(let m), .notInitialized(let m),
-             .alreadyInitialized(let m), .storage(let m):
+             .alreadyInitialized(let m), .storage(let m), .unreachable(let m):
             return m
         case .forbidden(let m, _), .conflict(let m, _): return m
         case .auditUnavailable(let m): return "the audit trail cannot be written, so nothing was done: \(m)"
@@ -147,6 +149,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conflict, .alreadyInitialized: return 409
         case .sealed, .notInitialized: return 503
         case .auditUnavailable, .storage: return 500
+        case .unreachable: return 502
         }
     }
 
@@ -162,6 +165,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .alreadyInitialized: return "Conflict"
         case .auditUnavailable: return "AuditUnavailable"
         case .storage: return "InternalError"
+        case .unreachable: return "ServiceUnreachable"
         }
     }
 
@@ -182,6 +186,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conflict, .alreadyInitialized: return "Conflict"
         case .sealed, .notInitialized: return "ServiceUnavailable"
         case .auditUnavailable, .storage: return "InternalServerError"
+        case .unreachable: return "BadGateway"
         }
     }
 }

@@ -82,6 +82,18 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
         var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] }
     }
 
+    /// One line: what failed on the way to the server, with the `--ca-cert` hint for a certificate it does not trust.
+    static func unreachable(_ url: String, _ error: any Error) -> VaultError {
+        let text = String(describing: error)
+        let lower = text.lowercased()
+        if lower.contains("certificate") || lower.contains("ssl") || lower.contains("tls") || lower.contains("handshake") {
+            let why = lower.contains("verif") || lower.contains("certificate") ? "its TLS certificate is not trusted" : "the TLS handshake failed"
+            return .unreachable("cannot reach the vault server at \(url): \(why) (a private CA: give --ca-cert FILE or set ARCA_CA_CERT)")
+        }
+        let first = text.split(separator: "\n").first.map(String.init) ?? text
+        return .unreachable("cannot reach the vault server at \(url): \(first.prefix(200))")
+    }
+
     func send(_ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, contentType: String = "application/json",
               bearer: String?) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
@@ -95,7 +107,7 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
         do {
             response = try await http.execute(request, timeout: .seconds(60))
         } catch {
-            throw VaultError.sealed("the vault server at \(vaultURL) is unreachable: \(error)")
+            throw Self.unreachable(vaultURL, error)
         }
         let collected: ByteBuffer
         do {

@@ -28,7 +28,7 @@ struct Migrate: ParsableCommand {
     @Flag(help: "Do not ask for confirmation.") var yes = false
     @Option(help: "Only findings of this rule id, or under this path (repeatable).") var only: [String] = []
     @Flag(help: "Migrate even with uncommitted changes in the files it would rewrite.") var force = false
-    @Flag(help: "Restore the files of the last migration exactly (secrets read back from the vault).") var rollback = false
+    @Flag(help: "Restore the files of the last migration (or migration ID) exactly, the secrets read back from the vault it stored them in.") var rollback = false
     @Flag(help: "Finish an interrupted migration or rollback (forward if every new text is complete, else back) and stop.") var recover = false
     @Flag(help: "Show secrets in full in the diff.") var noRedact = false
     @Flag(help: "Do not scan git history for the commits that still hold the migrated values.") var noHistory = false
@@ -57,15 +57,31 @@ struct Migrate: ParsableCommand {
         while FileManager.default.fileExists(atPath: file), Date() < deadline { usleep(5_000) }
     }
 
+    @Flag(help: "List the migrations recorded for PATH (newest last) and stop.") var list = false
+    @Argument(help: ArgumentHelp("With --rollback: the migration to undo (an id from --list, or its first characters; default the last).", valueName: "ID"))
+    var record: String?
+
     func run() throws {
+        var path = self.path
+        var record = self.record
         var isDir: ObjCBool = false
+        // `arca migrate --rollback ID`: the one argument is the record, the project the current folder.
+        if rollback, record == nil, !(FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue) {
+            (record, path) = (path, ".")
+        }
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             throw CLIError(code: Exit.usage, message: "arca: \(path) is not a folder")
         }
+        if record != nil, !rollback { throw CLIError(code: Exit.usage, message: "arca: a migration id is given only with --rollback") }
         let root = IO.absolutePath(path)
         var migration = Migration(root: root)
         migration.pause = { Self.testPause($0) }
         migration.exchanges = ProcessInfo.processInfo.environment["ARCA_TEST_NO_EXCHANGE"] == nil
+        if list {
+            let text = try migrateCall { try Migrator(project: Project(root: root, files: []), migration: migration, settings: .init()).list() }
+            IO.write(fd: 1, text)
+            return
+        }
         guard apply || rollback || recover else {
             // A dry run writes nothing, not even to finish an interrupted migration: it says how to.
             if migration.isBusy() {
@@ -75,22 +91,21 @@ struct Migrate: ParsableCommand {
                 throw CLIError(code: Exit.usage, message: "arca: \(left) in \(migration.stateDirectory); nothing was written.\n"
                                + "Finish it with `arca migrate \(Self.shellQuoted(path)) --recover` (forward if every new text is complete, else back), then plan again.")
             }
-            return try plan(root, migration)
+            return try plan(root, path, migration)
         }
         try migrateCall { try migration.lock() }
         if let note = try migrateCall({ try migration.recover() }) { IO.write(fd: 2, "arca: \(note)\n") }
         if recover { return }
-        if rollback { return try runRollback(migration) }
-        try plan(root, migration)
+        if rollback { return try runRollback(migration, id: record) }
+        try plan(root, path, migration)
     }
 
     static func shellQuoted(_ s: String) -> String {
         s.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// Plans from a scan and, with --apply, stores, rewrites, verifies and reports.
-    func plan(_ root: String, _ migration: Migration) throws {
-
+    /// Plans from a scan and, with --apply, stores, rewrites, verifies and reports (the work is the Migrator's).
+    func plan(_ root: String, _ path: String, _ migration: Migration) throws {
         // The project's .arca.yaml decides as it does for scans: its rules, allowlist and limits.
         var flags = try ScanFlags.parse([root])
         flags.rules = rules
@@ -101,59 +116,39 @@ struct Migrate: ParsableCommand {
         let prepared = try flags.prepare()
         let ruleSet = prepared.ruleSet
         let scanner = ArcaScan.Scanner(rules: ruleSet, options: prepared.options)
-        var findings: [Finding]
-        do {
-            let result = try flags.run(prepared)
-            // A plan from an incomplete scan could leave a secret behind while saying it moved them all.
-            if !result.errors.isEmpty {
-                let redactor = Redactor(findings: result.findings)
-                throw CLIError(code: Exit.runtime, message: redactor("arca: the scan is incomplete, so nothing is planned:\n"
-                    + result.errors.map { "  \($0)" }.joined(separator: "\n")))
-            }
-            findings = result.findings
-        }
-        let scanned = findings
-        findings = findings.filter { ($0.kind != .envUsage || env) && !Planner.helperNames.contains(($0.path as NSString).lastPathComponent) }
-        if let from { findings = try Self.select(findings, report: from) }
+        let scan = try flags.run(prepared)
+        var settings = Migrator.Settings()
+        settings.style = style
+        settings.only = only
+        settings.env = env ? try environmentValues() : nil
+        settings.fingerprints = try from.map(Self.fingerprints)
+        settings.noRedact = noRedact
+        let migrator = Migrator(project: Project(root: root, files: scan.files), migration: migration, settings: settings)
+        let vault = self.vault
+        let unseal = apply
         let ruleIDs = Set(ruleSet.rules.map(\.id))
-        let onlyPaths = only.filter { !ruleIDs.contains($0) }
-        if !only.isEmpty {
-            findings = findings.filter { f in only.contains { f.ruleID == $0 || Planner.path(f.path, isUnder: $0) } }
+        let (plan, view) = try migrateCall {
+            try migrator.plan(scan: scan, ruleIDs: ruleIDs) { names in
+                do { return try vault.withVault(unseal: unseal) { await Migrator.view(of: names, in: $0) } } catch {
+                    return Migrator.VaultView(problem: "\(error)".replacingOccurrences(of: "arca: ", with: ""))
+                }
+            }
         }
-        let envValues = env ? try environmentValues() : nil
-        var plan = Planner(root: root, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
-        plan.redactor = Redactor(findings: scanned, values: plan.secrets.map(\.value))
-        for s in plan.skipped { IO.write(fd: 2, redacted("arca: skipped \(s.path)\(s.line > 0 ? ":\(s.line)" : ""): \(s.reason)\n", plan)) }
+        IO.write(fd: 2, migrator.skipLines(plan))
         guard !plan.isEmpty else {
             IO.write(fd: 1, "Nothing to migrate in \(path).\n")
             return
         }
-        // A name the vault already holds with another value gets a suffix.
-        let names = plan.secrets.map(\.name)
-        let taken: [String: String] = (try? vault.withVault(unseal: apply) { client in
-            var out: [String: String] = [:]
-            for n in names { if let b = try? await client.getSecret(n, version: nil), let v = b.value { out[n] = v } }
-            return out
-        }) ?? [:]
-        if taken.contains(where: { name, value in plan.secrets.contains { $0.name == name && $0.value != value } }) {
-            plan = Planner(root: root, existing: taken, paths: onlyPaths.isEmpty ? nil : onlyPaths, style: style).plan(findings, env: envValues)
-            plan.redactor = Redactor(findings: scanned, values: plan.secrets.map(\.value))
-        }
-        // A file of the user's that has a helper's name would silently be taken for the helper.
-        for h in plan.helpers {
-            let existing = root + "/" + h.path
-            if let data = FileManager.default.contents(atPath: existing),
-               !String(decoding: data, as: UTF8.self).contains("arca migrate") {
-                throw CLIError(code: Exit.usage, message: "arca: \(h.path) exists and is not Arca's lookup helper; "
-                               + "rename it (migrate writes its helper under that name), then plan again; nothing was written")
-            }
-        }
-        printPlan(plan)
+        IO.write(fd: 1, migrator.describe(plan, vaultName: vaultName, view: view))
         guard apply else {
             IO.write(fd: 1, "\nDry run: nothing was written. Run with --apply to store the secrets and rewrite the files.\n")
             return
         }
-        try refuseDirty(root, plan.files.map(\.path))
+        let dirty = force ? [] : migrator.dirtyFiles(plan)
+        guard dirty.isEmpty else {
+            throw CLIError(code: Exit.usage, message: "arca: uncommitted changes in files migrate would rewrite (commit or stash them, or --force):\n"
+                           + dirty.map { "  \($0)" }.joined(separator: "\n"))
+        }
         if vault.remoteURL == nil {
             let dir = IO.absolutePath(vault.directory)
             if dir == root || dir.hasPrefix(root + "/") {
@@ -166,31 +161,22 @@ struct Migrate: ParsableCommand {
             IO.write(fd: 2, "Store \(plan.secrets.count) secret(s) in \(vaultName) and rewrite \(plan.files.count) file(s)? [y/N] ")
             guard readLine()?.lowercased().hasPrefix("y") == true else { throw CLIError(code: Exit.usage, message: "arca: nothing done") }
         }
-        // Edited while it asked: refuse before storing anything (apply checks again before its commit point).
-        try migrateCall { try migration.refuseChanged(plan) }
-        // 1. Store and read back, before any file is touched.
-        let source = URL(fileURLWithPath: root).lastPathComponent
-        let frozen = plan
-        let versions = try migrateCall { try vault.withVault(unseal: true) { try await Migration.store(frozen, in: $0, source: source, pause: { Self.testPause($0) }) } }
-        Self.testPause("stored")
-        // 2. Rewrite (all files or none; a file edited since the plan refuses all).
-        let record = try migrateCall { try migration.apply(plan, versions: versions, vault: vaultName) }
-        // 3. Verify: rescan, syntax; undo on failure.
-        let verifier = Verifier(root: root)
-        let left = verifier.leftovers(plan.files.map(\.path), values: Set(plan.secrets.map(\.value)), scanner: scanner,
-                                      scratch: DetectorScratch(rules: ruleSet))
-        let checks = verifier.syntax(plan.files, style: style)
-        let failed = checks.filter { !$0.passed }
-        if !left.isEmpty || !failed.isEmpty {
-            _ = try migrateCall { try vault.withVault(unseal: true) { try await migration.rollback(client: $0) } }
-            var why = left.map { "  \($0): a migrated secret is still there\n" }.joined()
-            why += failed.map { "  \($0.path): \($0.tool ?? "") failed:\n\($0.output.split(separator: "\n").prefix(8).map { "    " + $0 }.joined(separator: "\n"))\n" }.joined()
-            // A compiler quotes source lines: keep the migrated values out of what it says.
-            throw CLIError(code: Exit.runtime, message: "arca: the rewritten files did not pass their checks, so they were restored:\n" + redacted(why, plan))
+        let location = Migration.VaultLocation(url: vault.remoteURL, directory: vault.remoteURL == nil ? IO.absolutePath(vault.directory) : nil,
+                                               caCert: vault.caCert.map(IO.absolutePath))
+        let name = vaultName
+        let history = !noHistory
+        let outcome = try migrateCall {
+            try vault.withVault(unseal: true) { client in
+                try await migrator.apply(plan, client: client, vaultName: name, location: location, scanner: scanner,
+                                         scratch: DetectorScratch(rules: ruleSet), history: history)
+            }
         }
-        let history = noHistory ? [:] : historyCommits(root, plan, scanner: scanner)
-        printReport(plan, versions: versions, checks: checks, history: history, record: record)
-        if let report { try writeReport(report, plan, versions: versions, checks: checks, history: history, record: record) }
+        IO.write(fd: 1, migrator.report(plan, outcome, vaultName: vaultName))
+        if let report {
+            guard IO.writeFile(report, migrator.reportJSON(plan, outcome, vaultName: vaultName).serialized(pretty: true) + "\n") else {
+                throw CLIError(code: Exit.runtime, message: "arca: cannot write \(report)")
+            }
+        }
     }
 
     /// The values `--env` imports: the .env files (later files win), then this process's environment.
@@ -205,114 +191,29 @@ struct Migrate: ParsableCommand {
 
     var vaultName: String { vault.remoteURL ?? "the vault in \(vault.directory)" }
 
-    /// The findings whose fingerprints an earlier JSON report lists.
-    static func select(_ findings: [Finding], report: String) throws -> [Finding] {
+    /// The fingerprints an earlier JSON report lists.
+    static func fingerprints(report: String) throws -> Set<String> {
         guard let text = IO.readFile(report), let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let list = obj["findings"] as? [[String: Any]] else {
             throw CLIError(code: Exit.usage, message: "arca: \(report) is not an `arca scan --format json` report")
         }
-        let wanted = Set(list.compactMap { $0["fingerprint"] as? String })
-        return findings.filter { wanted.contains($0.fingerprint) }
-    }
-
-    func refuseDirty(_ root: String, _ paths: [String]) throws {
-        guard !force, IO.gitTopLevel(root) != nil,
-              let r = try? Verifier.capture("/usr/bin/env", ["git", "-C", root, "status", "--porcelain", "--"] + paths, errors: false),
-              r.status == 0 else { return }
-        let dirty = r.output.split(separator: "\n")
-        guard dirty.isEmpty else {
-            throw CLIError(code: Exit.usage, message: "arca: uncommitted changes in files migrate would rewrite (commit or stash them, or --force):\n"
-                           + dirty.map { "  \($0)" }.joined(separator: "\n"))
-        }
-    }
-
-    // MARK: Output
-
-    /// `text` through the scan's one redaction point: every value the scan found (migrated or skipped) and every
-    /// value the plan moves.
-    func redacted(_ text: String, _ plan: Plan) -> String {
-        noRedact ? text : plan.redactor(text)
-    }
-
-    func printPlan(_ plan: Plan) {
-        var text = "Secrets to move into \(vaultName):\n"
-        for s in plan.secrets {
-            text += "  \(s.name)  (\(s.rules.joined(separator: ", ")))\n"
-            for u in s.uses { text += "      \(u.path):\(u.line)\n" }
-        }
-        text += "\n"
-        for f in plan.files { text += redacted(UnifiedDiff.make(old: f.old, new: f.new, path: f.path), plan) }
-        for h in plan.helpers where !FileManager.default.fileExists(atPath: IO.absolutePath(path) + "/" + h.path) {
-            text += "new file: \(h.path) (the vault lookup helper)\n"
-        }
-        IO.write(fd: 1, text)
-    }
-
-    func historyCommits(_ root: String, _ plan: Plan, scanner: ArcaScan.Scanner) -> [String: [CommitInfo]] {
-        guard IO.gitTopLevel(root) != nil, let history = try? scanner.scanHistory(repository: root, selection: HistorySelection()) else { return [:] }
-        var out: [String: [CommitInfo]] = [:]
-        for f in history.findings where f.kind == .secret {
-            guard let commit = f.commit, let s = plan.secrets.first(where: { $0.value.contains(f.secret) }) else { continue }
-            if !(out[s.name] ?? []).contains(where: { $0.id == commit.id }) { out[s.name, default: []].append(commit) }
-        }
-        return out
-    }
-
-    func printReport(_ plan: Plan, versions: [String: String], checks: [Verifier.Check], history: [String: [CommitInfo]],
-                     record: Migration.Record) {
-        var t = "\nMigrated \(plan.secrets.count) secret(s) into \(vaultName); \(plan.files.count) file(s) rewritten.\n"
-        for s in plan.secrets {
-            t += "  \(s.name)  version \(versions[s.name] ?? "?")\n"
-            for u in s.uses { t += "      used in \(u.path):\(u.line)\n" }
-        }
-        if !plan.helpers.isEmpty { t += "Lookup helpers: \(plan.helpers.map(\.path).joined(separator: ", "))\n" }
-        t += "Checks: rescan clean; " + checks.map { "\($0.path) \($0.tool == nil ? "not checked (no toolchain here)" : "ok (\($0.tool!.split(separator: " ").first!))")" }.joined(separator: "; ") + "\n"
-        t += """
-
-            The application that runs this code needs an identity with Key Vault Secrets User on exactly these secrets:
-              arca vault app create APP-NAME
-            \(plan.secrets.map { "  arca vault role assign --role \"Key Vault Secrets User\" --assignee APP-NAME --scope /secrets/\($0.name)" }.joined(separator: "\n"))
-            and, where it runs: ARCA_VAULT_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (ARCA_CA_CERT for a private CA).
-
-            ROTATE these secrets: the old values are still in git history and in every clone.
-
-            """
-        for s in plan.secrets {
-            let commits = history[s.name] ?? []
-            t += commits.isEmpty ? "  \(s.name): not found in committed history (rotate it anyway if it was ever shared)\n"
-                : "  \(s.name): in \(commits.count) commit(s): " + commits.prefix(5).map { String($0.id.prefix(12)) }.joined(separator: ", ") + (commits.count > 5 ? ", …" : "") + "\n"
-        }
-        t += "\nUndo with `arca migrate --rollback` (record \(record.id)).\n"
-        IO.write(fd: 1, t)
-    }
-
-    func writeReport(_ file: String, _ plan: Plan, versions: [String: String], checks: [Verifier.Check],
-                     history: [String: [CommitInfo]], record: Migration.Record) throws {
-        let json: JSONValue = .object([
-            ("vault", .string(vaultName)), ("record", .string(record.id)),
-            ("secrets", .array(plan.secrets.map { s in
-                .object([
-                    ("name", .string(s.name)), ("version", .string(versions[s.name] ?? "")),
-                    ("rules", .array(s.rules.map(JSONValue.string))),
-                    ("uses", .array(s.uses.map { .object([("path", .string($0.path)), ("line", .int($0.line)), ("rule", .string($0.rule))]) })),
-                    ("role", .string("Key Vault Secrets User")), ("scope", .string("/secrets/\(s.name)")),
-                    ("historyCommits", .array((history[s.name] ?? []).map { .string($0.id) })),
-                ])
-            })),
-            ("files", .array(plan.files.map { .string($0.path) })),
-            ("helpers", .array(plan.helpers.map { .string($0.path) })),
-            ("checks", .array(checks.map { .object([("path", .string($0.path)), ("tool", $0.tool.map(JSONValue.string) ?? .null), ("passed", .bool($0.passed))]) })),
-            ("skipped", .array(plan.skipped.map { .object([("path", .string($0.path)), ("line", .int($0.line)), ("reason", .string($0.reason))]) })),
-        ])
-        guard IO.writeFile(file, json.serialized(pretty: true) + "\n") else { throw CLIError(code: Exit.runtime, message: "arca: cannot write \(file)") }
+        return Set(list.compactMap { $0["fingerprint"] as? String })
     }
 
     // MARK: Rollback
 
-    func runRollback(_ migration: Migration) throws {
+    /// Undoes the last applied migration (or `id`), reading the secrets back from the vault its record names
+    /// unless --vault or --vault-dir says otherwise.
+    func runRollback(_ migration: Migration, id: String?) throws {
         let force = self.force
-        let record = try migrateCall { try vault.withVault(unseal: true) { try await migration.rollback(client: $0, force: force) } }
-        IO.write(fd: 1, "Restored \(record.files.count) file(s) of migration \(record.id)\(record.helpers.isEmpty ? "" : " and removed \(record.helpers.joined(separator: ", "))"). The secrets stay in the vault.\n")
+        var vault = self.vault
+        if vault.remoteURL == nil, vault.vaultDir == nil, let target = try migrateCall({ try migration.toRollBack(id) }), let location = target.location {
+            vault.remoteURL = location.url
+            vault.vaultDir = location.directory
+            if vault.caCert == nil { vault.caCert = location.caCert }
+        }
+        let record = try migrateCall { try vault.withVault(unseal: true) { try await migration.rollback(client: $0, id: id, force: force) } }
+        IO.write(fd: 1, "Restored \(record.files.count) file(s) of migration \(record.id)\(record.helpers.isEmpty ? "" : " and removed the helpers it added"). The secrets stay in the vault.\n")
     }
 }
 
@@ -322,7 +223,9 @@ enum PauseCount {
 }
 
 func migrateCall<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as Migration.Failure {
+    do { return try body() } catch let e as Migrator.Failure {
+        throw CLIError(code: e.kind == .usage ? Exit.usage : Exit.runtime, message: e.message)
+    } catch let e as Migration.Failure {
         if case .busy = e { throw CLIError(code: Exit.usage, message: "arca: \(e.description)") }
         throw CLIError(code: Exit.runtime, message: "arca: \(e.description)")
     }

@@ -14,9 +14,11 @@ enum VaultExit {
     static let denied: Int32 = 5  // wrong credential, or not allowed
     static let sealed: Int32 = 6  // sealed or not initialised
     static let conflict: Int32 = 7
+    static let unreachable: Int32 = 8  // a server that cannot be reached (connection, DNS, TLS)
 
     static func error(_ e: VaultError) -> CLIError {
         let code: Int32
+        if case .unreachable = e { return CLIError(code: unreachable, message: "arca: \(e.description)") }
         switch e.httpStatus {
         case 400: code = Exit.usage
         case 401, 403: code = denied

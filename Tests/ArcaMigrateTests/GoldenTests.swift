@@ -52,6 +52,6 @@ import Testing
         let kt = try Self.plan(Self.folder.appendingPathComponent("kotlin/input").path)
         #expect(try #require(kt.helpers.first).content.contains("package com.acme.billing\n"))
         let cs = try Self.plan(Self.folder.appendingPathComponent("csharp/input").path)
-        #expect(try #require(cs.helpers.first).content.contains("namespace Acme.Billing;\n"))
+        #expect(try #require(cs.helpers.first).content.contains("namespace Acme.Billing\n{\n"))
     }
 }

@@ -233,7 +233,7 @@ import Testing
         #expect(try String(contentsOfFile: root + "/publish.sh", encoding: .utf8) == """
             #!/bin/bash
             set -euo pipefail
-            . "$(dirname "$0")/arca-vault.sh"
+            . "$(dirname "${BASH_SOURCE:-$0}")/arca-vault.sh"
             NPM_TOKEN="$(arca_secret npm-token)" || exit 1; export NPM_TOKEN
               local_copy="x"
 

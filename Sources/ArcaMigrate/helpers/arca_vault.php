@@ -6,6 +6,9 @@
 // certificate and private key in the PEM file AZURE_CLIENT_CERTIFICATE_PATH (RS256 client assertion; authority:
 // AZURE_AUTHORITY_HOST, default the vault itself). ARCA_CA_CERT names a CA to trust. Values are cached for
 // ARCA_SECRET_TTL seconds (default 300) within the process, and the access token until shortly before it expires.
+// Each folder that migrate rewrote has a copy; the first one loaded defines the functions, the others return.
+
+if (!function_exists('arca_secret')) {
 
 final class ArcaVaultError extends RuntimeException {}
 
@@ -80,4 +83,6 @@ function arca_secret(string $name): string {
         ['method' => 'GET', 'header' => "Authorization: Bearer $token"]);
     $cache[$name] = [$answer['value'], microtime(true)];
     return $answer['value'];
+}
+
 }

@@ -1,0 +1,1 @@
+"""Billing service: invoices, card charges and the nightly ledger."""

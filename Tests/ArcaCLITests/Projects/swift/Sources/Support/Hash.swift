@@ -1,0 +1,10 @@
+/// FNV-1a, 64 bits: a stable fingerprint without Foundation or CryptoKit.
+func fnv1a64(_ values: [String]) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in values.joined(separator: "\n").utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01b3
+    }
+    let hex = String(hash, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}
