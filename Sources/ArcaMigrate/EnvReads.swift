@@ -46,6 +46,12 @@ public enum EnvReads {
 /// or `@Microsoft.KeyVault(SecretUri=https://host/secrets/NAME[/VERSION])`.
 public enum KeyVaultReference {
     public static func parse(_ value: String) -> (name: String, version: String?)? {
+        parseReference(value).map { ($0.name, $0.version) }
+    }
+
+    /// A reference with the vault it names: `VaultName=V` (Azure's `V.vault.azure.net`) or SecretUri's host
+    /// (nil: the configured vault).
+    public static func parseReference(_ value: String) -> (name: String, version: String?, vault: String?)? {
         let v = value.trimmingCharacters(in: .whitespaces)
         guard v.hasPrefix("@Microsoft.KeyVault("), v.hasSuffix(")") else { return nil }
         let inner = v.dropFirst("@Microsoft.KeyVault(".count).dropLast()
@@ -54,11 +60,14 @@ public enum KeyVaultReference {
             let kv = part.split(separator: "=", maxSplits: 1)
             if kv.count == 2 { fields[kv[0].trimmingCharacters(in: .whitespaces).lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
         }
-        if let name = fields["secretname"], !name.isEmpty { return (name, fields["secretversion"].flatMap { $0.isEmpty ? nil : $0 }) }
-        if let uri = fields["secreturi"], let url = URL(string: uri) {
+        if let name = fields["secretname"], !name.isEmpty {
+            return (name, fields["secretversion"].flatMap { $0.isEmpty ? nil : $0 }, fields["vaultname"].flatMap { $0.isEmpty ? nil : $0 })
+        }
+        if let uri = fields["secreturi"], let url = URL(string: uri), let host = url.host {
             let parts = url.path.split(separator: "/").map(String.init)
             guard parts.count >= 2, parts[0] == "secrets" else { return nil }
-            return (parts[1], parts.count > 2 && !parts[2].isEmpty ? parts[2] : nil)
+            let port = url.port.map { ":\($0)" } ?? ""
+            return (parts[1], parts.count > 2 && !parts[2].isEmpty ? parts[2] : nil, "\(url.scheme ?? "https")://\(host)\(port)")
         }
         return nil
     }

@@ -229,6 +229,11 @@ public struct Scanner: Sendable {
             return .skipped("binary")
         }
         var found = detector.detect(buf, path: path, scratch: scratch)
+        // Arca's own lookup helpers read the application's sign-in variables (AZURE_CLIENT_SECRET…): that is what
+        // they are for, not a credential read to migrate.
+        if found.contains(where: { $0.kind == .envUsage }), ArcaHelperFiles.isHelper(path: path, buf) {
+            found.removeAll { $0.kind == .envUsage }
+        }
         if options.decode {
             let decoded = Decoding.findings(buf, path: path, detector: detector, scratch: scratch)
             if !decoded.isEmpty {
@@ -473,5 +478,22 @@ public struct Scanner: Sendable {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// The lookup helpers `arca migrate` adds (their names, and the line each carries).
+public enum ArcaHelperFiles {
+    public static let names: Set<String> = [
+        "arca_vault.py", "arca-vault.cjs", "arca_vault.go", "ArcaVault.java", "ArcaVault.kt", "ArcaVault.cs", "arca_vault.rb",
+        "arca_vault.php", "ArcaVault.swift", "arca-vault.sh",
+    ]
+
+    static func isHelper(path: String, _ buf: UnsafeRawBufferPointer) -> Bool {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard names.contains(name) else { return false }
+        let marker = Array("added by `arca migrate".utf8)
+        let head = Array(buf.prefix(2048))
+        guard head.count >= marker.count else { return false }
+        return (0...(head.count - marker.count)).contains { i in head[i..<(i + marker.count)].elementsEqual(marker) }
     }
 }

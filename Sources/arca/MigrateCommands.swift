@@ -19,7 +19,7 @@ struct Migrate: ParsableCommand {
             then rewrites the files (all or none), rescans them, checks each still parses, and keeps a rollback record
             (no secret in it) for `arca migrate --rollback`.
             Exit codes: 0 done (or nothing to do), 2 bad usage or a dirty tree, 3 a step failed (nothing was left half-done),
-            4-7 as `arca vault`.
+            4-8 as `arca vault` (8: the vault server cannot be reached).
             """)
 
     @Argument(help: "The project to migrate.") var path: String = "."

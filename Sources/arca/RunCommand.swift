@@ -21,6 +21,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         var args = command
+        // `arca run --help` (before any `--`) is a question for arca, not a command to run.
+        if let first = args.first, ["--help", "-h", "help"].contains(first) { throw CleanExit.helpRequest(self) }
         if args.first == "--" { args.removeFirst() }
         guard let program = args.first else { throw CLIError(code: Exit.usage, message: "arca: give the command to run after --") }
         var environment: [String: String] = [:]
@@ -29,11 +31,25 @@ struct Run: ParsableCommand {
             environment.merge(EnvReads.parseDotenv(text)) { _, later in later }
         }
         environment.merge(ProcessInfo.processInfo.environment) { _, process in process }
-        let references = environment.compactMapValues { KeyVaultReference.parse($0) }
+        let references = environment.compactMapValues { KeyVaultReference.parseReference($0) }
         if !references.isEmpty {
             // Like the lookup helpers: ARCA_VAULT_URL names the server when --vault is not given.
             var vault = self.vault
             if vault.remoteURL == nil, vault.vaultDir == nil, let url = environment["ARCA_VAULT_URL"], !url.isEmpty { vault.remoteURL = url }
+            // A reference that names a vault is read from that vault: the configured one when it is the same, the
+            // one it names when none is configured, and never another one.
+            let named = Set(references.values.compactMap(\.vault))
+            for (variable, ref) in references.sorted(by: { $0.key < $1.key }) {
+                guard let wanted = ref.vault else { continue }
+                if let configured = vault.remoteURL ?? (vault.vaultDir == nil && named.count == 1 && wanted.hasPrefix("https://") ? wanted : nil) {
+                    vault.remoteURL = configured
+                    if !Self.sameVault(configured, wanted) {
+                        throw CLIError(code: Exit.usage, message: "arca: \(variable) refers to the vault \(wanted), not \(configured); nothing was run (give --vault for the vault it names)")
+                    }
+                } else {
+                    throw CLIError(code: Exit.usage, message: "arca: \(variable) refers to the vault \(wanted), not \(vault.remoteURL ?? "the embedded vault in " + vault.directory); nothing was run (give --vault for the vault it names)")
+                }
+            }
             let resolved = try vault.withClient { client in
                 var out: [String: String] = [:]
                 for (variable, ref) in references {
@@ -52,5 +68,16 @@ struct Run: ParsableCommand {
         let argv = args.map { strdup($0) } + [nil]
         execvp(program, argv)
         throw CLIError(code: errno == ENOENT ? 127 : 126, message: "arca: cannot run \(program): \(String(cString: strerror(errno)))")
+    }
+
+    /// `https://host:port` and a VaultName (`name` is `name.vault.azure.net`, or the first label of the host).
+    static func sameVault(_ configured: String, _ wanted: String) -> Bool {
+        guard let c = URL(string: configured), let host = c.host?.lowercased() else { return false }
+        if wanted.contains("://") {
+            guard let w = URL(string: wanted), let wantedHost = w.host?.lowercased() else { return false }
+            return wantedHost == host && (w.port ?? 443) == (c.port ?? 443)
+        }
+        let name = wanted.lowercased()
+        return host == name || host.hasPrefix(name + ".")
     }
 }
