@@ -443,7 +443,10 @@ public struct Planner: Sendable {
         var i = line - 1
         while i >= 0, indent > 0 {
             let (d, key) = indentAndKey(i)
-            if let key, d < indent, !key.isEmpty {
+            // Keys that only say where variables live (Compose's environment, Kubernetes' env) name nothing.
+            if let key, d < indent, !key.isEmpty, ["environment", "env", "services", "spec", "containers", "template", "data", "stringData"].contains(key) {
+                indent = d
+            } else if let key, d < indent, !key.isEmpty {
                 // Kubernetes/compose env lists name their variable: `- name: X` is not a parent.
                 out.insert(key, at: 0)
                 indent = d
