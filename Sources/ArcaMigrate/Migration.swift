@@ -393,8 +393,13 @@ public struct Migration: Sendable {
             dropPending()
             throw error
         }
-        // A helper that a later migration's files in the same folder still use stays.
-        for h in record.helpers where !others.contains(where: { o in o.files.contains { Languages.folder(of: $0.path) == Languages.folder(of: h) } }) {
+        // A helper that another applied migration's files in the same folder still use stays; one kept that way
+        // by an earlier rollback goes once nothing applied uses its folder (if it is still the text written).
+        var candidates = record.helperSHA256 ?? Dictionary(record.helpers.map { ($0, "") }, uniquingKeysWith: { a, _ in a })
+        for r in try records() where r.state == "rolled-back" && r.id != record.id {
+            for (h, sha) in r.helperSHA256 ?? [:] where FileSwap.hash(ofFile: root + "/" + h) == sha { candidates[h] = sha }
+        }
+        for h in candidates.keys.sorted() where !others.contains(where: { o in o.files.contains { Languages.folder(of: $0.path) == Languages.folder(of: h) } }) {
             try? FileManager.default.removeItem(atPath: root + "/" + h)
         }
         record.state = "rolled-back"

@@ -125,7 +125,8 @@ struct Migrate: ParsableCommand {
         settings.noRedact = noRedact
         let migrator = Migrator(project: Project(root: root, files: scan.files), migration: migration, settings: settings)
         let vault = self.vault
-        let unseal = apply
+        // A dry run unseals an embedded vault too (the names it already holds decide the plan's).
+        let unseal = true
         let ruleIDs = Set(ruleSet.rules.map(\.id))
         let (plan, view) = try migrateCall {
             try migrator.plan(scan: scan, ruleIDs: ruleIDs) { names in
@@ -207,7 +208,11 @@ struct Migrate: ParsableCommand {
     func runRollback(_ migration: Migration, id: String?) throws {
         let force = self.force
         var vault = self.vault
-        if vault.remoteURL == nil, vault.vaultDir == nil, let target = try migrateCall({ try migration.toRollBack(id) }), let location = target.location {
+        guard let target = try migrateCall({ try migration.toRollBack(id) }) else {
+            throw CLIError(code: Exit.runtime, message: id.map { "arca: no applied migration \($0) in \(migration.stateDirectory) (arca migrate --list shows them)" }
+                           ?? "arca: no migration to roll back in \(migration.stateDirectory)")
+        }
+        if vault.remoteURL == nil, vault.vaultDir == nil, let location = target.location {
             vault.remoteURL = location.url
             vault.vaultDir = location.directory
             if vault.caCert == nil { vault.caCert = location.caCert }
