@@ -67,6 +67,9 @@ public struct Migration: Sendable {
 
     public let root: String
     public let stateDirectory: String
+    /// The lock file: one per repository (its git dir), so a migration of the repository and one of a project in
+    /// a subfolder never overlap; the state folder's own outside git.
+    public let lockPath: String
     /// Test hook: called with the name of each step reached (`arca migrate` pauses there when
     /// ARCA_TEST_PAUSE names it, so a test can edit a file or kill the process at exactly that point).
     public var pause: @Sendable (String) -> Void = { _ in }
@@ -81,8 +84,10 @@ public struct Migration: Sendable {
         self.root = root
         if let (gitDir, relative) = Self.gitDirectory(of: root) {
             stateDirectory = gitDir + "/arca-migrate" + (relative.isEmpty ? "" : "/projects/" + relative.replacingOccurrences(of: "/", with: "%2F"))
+            lockPath = gitDir + "/arca-migrate/lock"
         } else {
             stateDirectory = root + "/.arca-migrate"
+            lockPath = stateDirectory + "/lock"
         }
     }
 
@@ -116,18 +121,18 @@ public struct Migration: Sendable {
     /// so two `arca migrate` runs never interleave their plans, journals and swaps.
     public func lock() throws {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let fd = open(stateDirectory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure.io("cannot open \(stateDirectory)/lock: \(String(cString: strerror(errno)))") }
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure.io("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
-            throw Failure.busy("another arca migrate is working on \(root); nothing was done")
+            throw Failure.busy("another arca migrate is working in this repository (\(lockPath)); nothing was done")
         }
         // The descriptor stays open on purpose: it is the lock.
     }
 
     /// Whether another `arca migrate` holds the lock (nothing is written to find out).
     public func isBusy() -> Bool {
-        let fd = open(stateDirectory + "/lock", O_RDONLY | O_CLOEXEC)
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         return flock(fd, LOCK_SH | LOCK_NB) != 0
@@ -347,6 +352,9 @@ public struct Migration: Sendable {
             }
             let current = Self.sha256(text)
             if current != e.newSHA256 && !force {
+                if let later = others.first(where: { o in o.created > record.created && o.files.contains { $0.path == e.path } }) {
+                    throw Failure.changed("\(e.path) was rewritten again by migration \(later.id.prefix(8)) (applied later); nothing was restored: roll that one back first (arca migrate --rollback \(later.id.prefix(8)))")
+                }
                 throw Failure.changed("\(e.path) changed since the migration; nothing was restored (--force restores it anyway, losing those edits)")
             }
             var scalars = Array(text.unicodeScalars)

@@ -22,8 +22,9 @@ public struct Migrator: Sendable {
         public var only: [String] = []
         /// `--env`: the values of the variables that credential reads name (nil: environment reads stay).
         public var env: [String: String]? = nil
-        /// `--from REPORT`: only these fingerprints.
-        public var fingerprints: Set<String>? = nil
+        /// `--from REPORT`: only these fingerprints (with the path and line the report gave, for the skip line
+        /// of one the fresh scan no longer finds).
+        public var fingerprints: [String: (path: String, line: Int)]? = nil
         public var noRedact = false
         public init() {}
     }
@@ -62,7 +63,7 @@ public struct Migrator: Sendable {
     /// `--only`, never Arca's own helpers.
     public func select(_ findings: [Finding], ruleIDs: Set<String>) -> [Finding] {
         var out = findings.filter { ($0.kind != .envUsage || settings.env != nil) && !Planner.helperNames.contains(($0.path as NSString).lastPathComponent) }
-        if let wanted = settings.fingerprints { out = out.filter { wanted.contains($0.fingerprint) } }
+        if let wanted = settings.fingerprints { out = out.filter { wanted[$0.fingerprint] != nil } }
         if !settings.only.isEmpty {
             out = out.filter { f in settings.only.contains { f.ruleID == $0 || Planner.path(f.path, isUnder: $0) } }
         }
@@ -92,6 +93,13 @@ public struct Migrator: Sendable {
             }
         }
         plan.redactor = Redactor(findings: scan.findings, values: plan.secrets.map(\.value))
+        // A finding of the report that the fresh scan does not find (its value or file changed since): named.
+        if let wanted = settings.fingerprints {
+            let found = Set(scan.findings.map(\.fingerprint))
+            for (fp, at) in wanted.sorted(by: { ($0.value.path, $0.value.line) < ($1.value.path, $1.value.line) }) where !found.contains(fp) {
+                plan.skipped.append(.init(path: at.path, line: at.line, reason: "the report's finding \(fp.prefix(12)) is not found any more (the file changed since the scan): scan again"))
+            }
+        }
         // A file of the user's that has a helper's name would silently be taken for the helper.
         for h in plan.helpers {
             if let data = FileManager.default.contents(atPath: project.path(h.path)),
@@ -146,7 +154,8 @@ public struct Migrator: Sendable {
         // What the toolchains say of the files as they are, before they change.
         let before = verifier.checks(plan.files, style: settings.style)
         let record = try migration.apply(plan, versions: versions, vault: vaultName, location: location)
-        let left = verifier.leftovers(plan.files.map(\.path), values: Set(plan.secrets.map(\.value)), scanner: scanner, scratch: scratch)
+        let left = verifier.leftovers(plan.files.map(\.path), values: Set(plan.secrets.map(\.value)), scanner: scanner, scratch: scratch,
+                                      planned: Dictionary(plan.files.map { ($0.path, $0.new) }, uniquingKeysWith: { a, _ in a }))
         let checks = verifier.checks(plan.files, style: settings.style)
         let failed = Verifier.failures(after: checks, before: before)
         if !left.isEmpty || !failed.isEmpty {
@@ -181,8 +190,11 @@ public struct Migrator: Sendable {
               let history = try? scanner.scanHistory(repository: project.root, selection: HistorySelection()) else { return [:] }
         var out: [String: [CommitInfo]] = [:]
         for f in history.findings where f.kind == .secret {
-            guard let commit = f.commit, let s = plan.secrets.first(where: { $0.value.contains(f.secret) }) else { continue }
-            if !(out[s.name] ?? []).contains(where: { $0.id == commit.id }) { out[s.name, default: []].append(commit) }
+            guard let commit = f.commit else { continue }
+            // A value stored on its own and inside a connection string stored whole: the commit holds both.
+            for s in plan.secrets where s.value.contains(f.secret) || f.secret.contains(s.value) {
+                if !(out[s.name] ?? []).contains(where: { $0.id == commit.id }) { out[s.name, default: []].append(commit) }
+            }
         }
         return out
     }
@@ -196,13 +208,21 @@ public struct Migrator: Sendable {
     /// `migrate --list`: every migration of this project, oldest first.
     public func list() throws -> String {
         let records = try migration.records()
-        guard !records.isEmpty else { return "No migrations recorded in \(migration.stateDirectory).\n" }
+        guard !records.isEmpty else { return "No migrations recorded in \(migration.stateDirectory).\n" + projectsLine() }
         var t = "Migrations of \(project.root) (\(migration.stateDirectory)):\n"
         for r in records {
             t += "  \(r.id)  \(r.created)  \(r.state)  \(r.secrets.count) secret(s), \(r.files.count) file(s)  \(r.vault)\n"
         }
         t += "`arca migrate --rollback` undoes the last applied one; `--rollback ID` a named one.\n"
-        return t
+        return t + projectsLine()
+    }
+
+    /// Projects in subfolders of this repository that have records of their own.
+    func projectsLine() -> String {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: migration.stateDirectory + "/projects")) ?? []).sorted()
+        guard !names.isEmpty else { return "" }
+        return "Projects in subfolders with migrations of their own (arca migrate SUBFOLDER --list): "
+            + names.map { $0.replacingOccurrences(of: "%2F", with: "/") }.joined(separator: ", ") + "\n"
     }
 
     // MARK: What it says

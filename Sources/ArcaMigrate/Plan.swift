@@ -329,6 +329,9 @@ public struct Planner: Sendable {
             let new = String(String.UnicodeScalarView(out))
             files.append(Plan.File(path: path, language: language.id.rawValue, old: text, new: new,
                                    oldSHA256: Migration.sha256(text), reverse: reverse))
+            for extra in language.extraHelpers(for: path, text: text, style: style, project: project) where !helpers.contains(where: { $0.0 == extra.path }) {
+                helpers.append((extra.path, extra.content))
+            }
             if let helper = language.helper(for: path, text: text, style: style, project: project), !helpers.contains(where: { $0.0 == helper.path }) {
                 helpers.append((helper.path, helper.content))
                 if style == .azureSDK, EmbeddedHelpers.files["azure-sdk/" + language.helperFile] == nil {

@@ -21,15 +21,23 @@ public struct Verifier: Sendable {
 
     public init(project: Project) { self.project = project }
 
-    /// Paths (relative) whose text still holds one of `values`, found by scanning them again with `scanner`.
-    public func leftovers(_ paths: [String], values: Set<String>, scanner: ArcaScan.Scanner, scratch: DetectorScratch) -> [String] {
+    /// Paths (relative) whose text holds a value of `values` the plan did not leave there on purpose: found by
+    /// scanning them again with `scanner`, or by the value's text, where the planned new text (`planned`, by path)
+    /// does not hold it (a value in a comment is skipped, named, and left: that is not a leftover).
+    public func leftovers(_ paths: [String], values: Set<String>, scanner: ArcaScan.Scanner, scratch: DetectorScratch,
+                          planned: [String: String] = [:]) -> [String] {
         var out: [String] = []
         for p in paths {
             guard let data = FileManager.default.contents(atPath: project.path(p)) else { continue }
             let text = String(decoding: data, as: UTF8.self)
+            let kept = planned[p] ?? ""
             let found = scanner.scan(bytes: Array(data), path: p, scratch: scratch).findings
-            if found.contains(where: { f in f.kind.holdsSecret && values.contains { $0.contains(f.secret) } })
-                || values.contains(where: { text.contains($0) }) {
+            if text != kept && !planned.isEmpty, planned[p] != nil {
+                out.append(p)  // not the text the plan wrote
+                continue
+            }
+            if found.contains(where: { f in f.kind.holdsSecret && values.contains { $0.contains(f.secret) && !kept.contains($0) } })
+                || values.contains(where: { text.contains($0) && !kept.contains($0) }) {
                 out.append(p)
             }
         }

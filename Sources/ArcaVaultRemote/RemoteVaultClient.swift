@@ -42,6 +42,8 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
     public let vaultURL: String
     let credentials: Credentials
     let http: HTTPClient
+    /// Whether a CA was given (the TLS message then asks whether it is the right one).
+    let caGiven: Bool
     private let lock = NSLock()
     private var token: (value: String, expires: Date)?
 
@@ -53,6 +55,7 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
         self.vaultURL = vaultURL.hasSuffix("/") ? String(vaultURL.dropLast()) : vaultURL
         self.credentials = credentials
         var tls = TLSConfiguration.makeClientConfiguration()
+        caGiven = caCert != nil
         if let caCert {
             do {
                 tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(caCert))]
@@ -83,12 +86,13 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
     }
 
     /// One line: what failed on the way to the server, with the `--ca-cert` hint for a certificate it does not trust.
-    static func unreachable(_ url: String, _ error: any Error) -> VaultError {
+    static func unreachable(_ url: String, _ error: any Error, caGiven: Bool = false) -> VaultError {
         let text = String(describing: error)
         let lower = text.lowercased()
         if lower.contains("certificate") || lower.contains("ssl") || lower.contains("tls") || lower.contains("handshake") {
             let why = lower.contains("verif") || lower.contains("certificate") ? "its TLS certificate is not trusted" : "the TLS handshake failed"
-            return .unreachable("cannot reach the vault server at \(url): \(why) (a private CA: give --ca-cert FILE or set ARCA_CA_CERT)")
+            return .unreachable("cannot reach the vault server at \(url): \(why)"
+                                + (caGiven ? " by the CA given (--ca-cert / ARCA_CA_CERT): is it the vault's CA?" : " (a private CA: give --ca-cert FILE or set ARCA_CA_CERT)"))
         }
         let first = text.split(separator: "\n").first.map(String.init) ?? text
         return .unreachable("cannot reach the vault server at \(url): \(first.prefix(200))")
@@ -107,7 +111,7 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
         do {
             response = try await http.execute(request, timeout: .seconds(60))
         } catch {
-            throw Self.unreachable(vaultURL, error)
+            throw Self.unreachable(vaultURL, error, caGiven: caGiven)
         }
         let collected: ByteBuffer
         do {

@@ -192,13 +192,18 @@ struct Migrate: ParsableCommand {
 
     var vaultName: String { vault.remoteURL ?? "the vault in \(vault.directory)" }
 
-    /// The fingerprints an earlier JSON report lists.
-    static func fingerprints(report: String) throws -> Set<String> {
+    /// The fingerprints an earlier JSON report lists, with where it saw each.
+    static func fingerprints(report: String) throws -> [String: (path: String, line: Int)] {
         guard let text = IO.readFile(report), let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let list = obj["findings"] as? [[String: Any]] else {
             throw CLIError(code: Exit.usage, message: "arca: \(report) is not an `arca scan --format json` report")
         }
-        return Set(list.compactMap { $0["fingerprint"] as? String })
+        var out: [String: (path: String, line: Int)] = [:]
+        for f in list {
+            guard let fp = f["fingerprint"] as? String else { continue }
+            out[fp] = (f["path"] as? String ?? "?", (f["line"] as? NSNumber)?.intValue ?? 0)
+        }
+        return out
     }
 
     // MARK: Rollback

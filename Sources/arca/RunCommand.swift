@@ -38,11 +38,11 @@ struct Run: ParsableCommand {
             if vault.remoteURL == nil, vault.vaultDir == nil, let url = environment["ARCA_VAULT_URL"], !url.isEmpty { vault.remoteURL = url }
             // A reference that names a vault is read from that vault: the configured one when it is the same, the
             // one it names when none is configured, and never another one.
-            let named = Set(references.values.compactMap(\.vault))
             for (variable, ref) in references.sorted(by: { $0.key < $1.key }) {
                 guard let wanted = ref.vault else { continue }
-                if let configured = vault.remoteURL ?? (vault.vaultDir == nil && named.count == 1 && wanted.hasPrefix("https://") ? wanted : nil) {
-                    vault.remoteURL = configured
+                // Never a host only the reference names: a committed .env could then collect the application's
+                // credentials (AZURE_CLIENT_SECRET goes to that host's token endpoint).
+                if let configured = vault.remoteURL {
                     if !Self.sameVault(configured, wanted) {
                         throw CLIError(code: Exit.usage, message: "arca: \(variable) refers to the vault \(wanted), not \(configured); nothing was run (give --vault for the vault it names)")
                     }

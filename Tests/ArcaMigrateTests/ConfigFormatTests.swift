@@ -85,4 +85,15 @@ import Testing
         ])
         #expect(Set(plan.secrets.map(\.name)) == ["api-token", "db-password"], "\(plan.secrets.map(\.name))")
     }
+
+    /// Outsider pass: a `.env` that Compose passes into a container (`env_file:`) cannot be emptied or referenced:
+    /// no environment overrides it. A named skip.
+    @Test func aDotenvPassedByEnvFileIsANamedSkip() throws {
+        let (plan, _) = try PlannerTests.plan([
+            "compose.yaml": "services:\n  mail:\n    image: mailer\n    env_file: .env\n",
+            ".env": "SMTP_PASSWORD=\(Self.password)\n",
+        ])
+        #expect(PlannerTests.new(plan, ".env") == nil)
+        #expect(plan.skipped.contains { $0.path == ".env" && $0.reason.contains("env_file") }, "\(plan.skipped.map(\.reason))")
+    }
 }

@@ -54,9 +54,21 @@ struct ConfigFormat: LanguageSupport {
     }
 
     func unsupported(_ file: String, text: String, project: Project) -> String? {
-        Self.kind(file, text: text, id: id, project: project) == .helmValues
-            ? "a Helm values file: its templates decide where a value goes; put the secret in a Kubernetes secret the chart reads (valueFrom.secretKeyRef), then remove it here"
-            : nil
+        switch Self.kind(file, text: text, id: id, project: project) {
+        case .helmValues:
+            return "a Helm values file: its templates decide where a value goes; put the secret in a Kubernetes secret the chart reads (valueFrom.secretKeyRef), then remove it here"
+        case .composeDotenv where Self.composeUsesEnvFile(Languages.folder(of: file), project: project):
+            return "a Compose file here passes .env into a container (env_file:), which no environment overrides: give the service the variable under environment: (KEY: ${KEY}) instead of env_file, then migrate again"
+        default:
+            return nil
+        }
+    }
+
+    static func composeUsesEnvFile(_ folder: String, project: Project) -> Bool {
+        let here = (try? FileManager.default.contentsOfDirectory(atPath: project.path(folder.isEmpty ? "." : String(folder.dropLast())))) ?? []
+        return here.filter { $0.lowercased().range(of: #"^(docker-)?compose(\.[\w-]+)?\.ya?ml$"#, options: .regularExpression) != nil }.contains { name in
+            ((try? String(contentsOfFile: project.path(folder + name), encoding: .utf8)) ?? "").contains("env_file")
+        }
     }
 
     /// The variable a Compose or .env line defines (`KEY: value`, `- KEY=value`, `KEY=value`).

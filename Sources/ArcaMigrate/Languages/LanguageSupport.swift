@@ -54,6 +54,8 @@ public protocol LanguageSupport: Sendable {
     var constant: (keyword: String, replacement: String)? { get }
     /// The helper for the rewritten `file` (nil: none), given its text and the project.
     func helper(for file: String, text: String, style: HelperStyle, project: Project) -> Helper?
+    /// More copies of the helper the file needs (where the file is loaded from elsewhere).
+    func extraHelpers(for file: String, text: String, style: HelperStyle, project: Project) -> [Helper]
     /// Extra edits a rewrite of this file needs (shell: stop on a failed lookup; Java single-file programs: the
     /// helper inside the file).
     func adjust(_ edits: [Edit], scalars: [Unicode.Scalar], file: String, style: HelperStyle, project: Project) -> [Edit]
@@ -98,6 +100,7 @@ extension LanguageSupport {
         helperFile.isEmpty ? nil : Helper(path: Languages.folder(of: file) + helperFile, content: Languages.helperSource(helperFile, style: style))
     }
     public func adjust(_ edits: [Edit], scalars: [Unicode.Scalar], file: String, style: HelperStyle, project: Project) -> [Edit] { edits }
+    public func extraHelpers(for file: String, text: String, style: HelperStyle, project: Project) -> [Helper] { [] }
     public func check(_ files: [Plan.File], project: Project, style: HelperStyle) -> [Verifier.Check] {
         files.map { Verifier.Check(path: $0.path, tool: nil, passed: true, output: "") }
     }

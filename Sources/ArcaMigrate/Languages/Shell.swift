@@ -21,6 +21,23 @@ struct Shell: LanguageSupport {
     var envReads: [String] { [#"\$\{NAME\}"#, #"\$NAME(?![A-Za-z0-9_])"#] }
     func envReplacement(_ name: String) -> String { "$(arca_secret \(name))" }
 
+    /// A copy of the helper beside each script that sources this file too: `BASH_SOURCE` names the file itself,
+    /// but in sh (dash) `$0` is the script that sourced it.
+    func extraHelpers(for file: String, text: String, style: HelperStyle, project: Project) -> [Helper] {
+        let name = (file as NSString).lastPathComponent
+        var folders: Set<String> = []
+        for other in project.files(withExtensions: extensions) where other != file {
+            guard let body = try? String(contentsOfFile: project.path(other), encoding: .utf8), body.contains(name) else { continue }
+            let sources = body.split(separator: "\n").contains { line in
+                let t = line.trimmingCharacters(in: .whitespaces)
+                return (t.hasPrefix(". ") || t.hasPrefix("source ")) && t.contains(name)
+            }
+            if sources { folders.insert(Languages.folder(of: other)) }
+        }
+        folders.remove(Languages.folder(of: file))
+        return folders.sorted().map { Helper(path: $0 + helperFile, content: Languages.helperSource(helperFile, style: style)) }
+    }
+
     func adjust(_ edits: [Edit], scalars: [Unicode.Scalar], file: String, style: HelperStyle, project: Project) -> [Edit] {
         Self.stops(scalars, edits)
     }
