@@ -159,7 +159,10 @@ public struct Migrator: Sendable {
         let checks = verifier.checks(plan.files, style: settings.style)
         let failed = Verifier.failures(after: checks, before: before)
         if !left.isEmpty || !failed.isEmpty {
-            _ = try await migration.rollback(client: client, id: record.id)
+            var undone = try await migration.rollback(client: client, id: record.id)
+            // Never applied as far as the user is concerned: listed as abandoned, not rolled back.
+            undone.state = "abandoned"
+            try? migration.save(undone)
             var why = left.map { "  \($0): a migrated secret is still there\n" }.joined()
             why += failed.map { "  \($0.path): \($0.tool ?? "") failed:\n\($0.output.split(separator: "\n").prefix(8).map { "    " + $0 }.joined(separator: "\n"))\n" }.joined()
             // A compiler quotes source lines: keep the migrated values out of what it says.

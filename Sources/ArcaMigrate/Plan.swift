@@ -163,7 +163,12 @@ public struct Planner: Sendable {
             let lineStarts = Self.lineStarts(scalars)
             for f in byFile[path]! {
                 guard f.line >= 1, f.line <= lineStarts.count else { continue }
-                let lo = lineStarts[f.line - 1] + f.column - 1
+                // The scan's byte offset, as a scalar offset (line and column where a finding has none).
+                var lo = lineStarts[f.line - 1] + f.column - 1
+                if let at = f.byteOffset, at >= 0, at <= data.count, f.kind != .envUsage,
+                   data.dropFirst(at).starts(with: Array(f.secret.utf8)) {
+                    lo = data.prefix(at).reduce(0) { $1 & 0xC0 == 0x80 ? $0 : $0 + 1 }
+                }
                 if f.kind == .envUsage {
                     // In configuration a variable is defined, not read: its value is a secret finding of its own.
                     if language.id.isConfig {

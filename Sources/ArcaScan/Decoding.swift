@@ -68,6 +68,7 @@ enum Decoding {
                     f.column = column
                     f.endColumn = endColumn
                     f.encodedValue = encoded  // the outermost run: what the file holds
+                    f.byteOffset = nil  // a position in the decoded text, not in the file
                     out.append(f)
                 }
             }

@@ -405,6 +405,7 @@ public struct Detector: Sendable {
         for (i, var c) in kept.enumerated() {
             (line, lineStartOffset, pos) = Detector.advance(base, from: pos, to: c.offset, line: line, lineStart: lineStartOffset)
             c.finding.line = line
+            c.finding.byteOffset = c.offset
             c.finding.column = line == lastLine
                 ? lastColumn + Detector.scalarCount(base, lastOffset, c.offset)
                 : Detector.scalarCount(base, lineStartOffset, c.offset) + 1

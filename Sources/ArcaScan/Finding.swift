@@ -48,6 +48,9 @@ public struct Finding: Sendable, Hashable {
     /// For a secret inside an archive: the archive's path (the outermost one, as the scan found it). `path`
     /// is then `ARCHIVE!MEMBER` (`deploy.tar.gz!deploy/env.sh`, `a.zip!b.jar!c.properties`).
     public var archive: String? = nil
+    /// Where the secret starts in the bytes scanned (a file's own bytes, or its UTF-8 transcoding): what `migrate`
+    /// locates it by (nil for findings from decoded runs, whose bytes are not the file's).
+    public var byteOffset: Int? = nil
     /// Stable identity: hash of (rule, path, secret). Survives edits elsewhere in the file and line moves.
     public var fingerprint: String
 

@@ -97,3 +97,12 @@ import Testing
         #expect(plan.skipped.contains { $0.path == ".env" && $0.reason.contains("env_file") }, "\(plan.skipped.map(\.reason))")
     }
 }
+
+/// The planner locates each secret by the scan's byte offset (issue 14: no second search of the file).
+@Suite struct PlannerOffsetTests {
+    @Test func aSecretAfterMultiByteTextIsReplacedExactly() throws {
+        let (plan, _) = try PlannerTests.plan(["é.py": "note = \"naïve café — 日本\"; DB_PASSWORD = \"\(ConfigFormatTests.password)\"  # ✓\n"])
+        #expect(PlannerTests.new(plan, "é.py")?.hasSuffix("note = \"naïve café — 日本\"; DB_PASSWORD = arca_secret(\"db-password\")  # ✓\n") == true,
+                "\(PlannerTests.new(plan, "é.py") ?? "nil")")
+    }
+}
