@@ -19,6 +19,10 @@ public struct ServerOptions: Sendable {
     public var vaultURL: String?
     /// The token audience and the challenge's `resource`; default the vault URL.
     public var resource: String?
+    /// Key Vault requests served at once; more are answered 429 `Throttled` with `Retry-After`, as Azure does.
+    public var maxInFlight = 512
+    /// Key Vault requests allowed per 10-second window (Azure's unit; nil: no limit), then 429 until the window ends.
+    public var ratePer10s: Int? = nil
 
     public init(host: String, port: Int, tlsCert: String, tlsKey: String, vaultURL: String? = nil, resource: String? = nil) {
         self.host = host
@@ -54,6 +58,7 @@ public final class VaultServer: Sendable {
     public let tenantId: String
     let tokens: TokenService
     let seenAssertions = SeenAssertions()
+    let throttle: Throttle
     static let maxBody = 256 * 1024
     /// The export page's last sequence number, and where the next page starts.
     static let untilHeader = HTTPFields.Element.Name("x-arca-audit-until")!
@@ -69,6 +74,7 @@ public final class VaultServer: Sendable {
         let tenantBytes = try vault.sealedValue("tenant-id") { Array(UUID().uuidString.lowercased().utf8) }
         tenantId = String(decoding: tenantBytes, as: UTF8.self)
         let signing = try vault.sealedValue("token-signing-key") { Array(P256.Signing.PrivateKey().rawRepresentation) }
+        throttle = Throttle(maxInFlight: options.maxInFlight, ratePer10s: options.ratePer10s)
         tokens = try await TokenService(signingKey: signing, issuer: "\(vaultURL)/\(tenantId)/v2.0", audience: resource,
                                         tenantId: tenantId)
     }
@@ -132,7 +138,69 @@ public final class VaultServer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Every answer carries `x-ms-request-id` (and echoes `x-ms-client-request-id`), as Azure Key Vault's do;
+    /// `/healthz` (the process answers) and `/readyz` (unsealed, storage readable) need no token; a Key Vault
+    /// route with an `api-version` Azure does not know is 400 `BadParameter`.
     func respond(_ request: Request, _ context: ServerContext) async -> Response {
+        var response: Response
+        let path = request.uri.path
+        if request.method == .get, path == "/healthz" {
+            response = Self.json(.object([("status", .string("ok"))]))
+        } else if request.method == .get, path == "/readyz" {
+            if let why = vault.notReadyReason() {
+                response = Self.json(.object([("status", .string("not ready")), ("reason", .string(why))]), status: .serviceUnavailable)
+            } else {
+                response = Self.json(.object([("status", .string("ready"))]))
+            }
+        } else if let version = Self.apiVersion(request), !Self.supportedAPIVersion(version),
+                  Route(method: request.method, segments: request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { Self.percentDecoded($0) }) != nil {
+            response = Self.error(400, code: "BadParameter",
+                                  message: "The specified version (\(AuditField.printable(version, max: 64))) is not recognized. Consider using the latest supported version (\(Self.latestAPIVersion)).")
+        } else if Self.isVaultRoute(request) {
+            switch throttle.admit() {
+            case .admitted:
+                response = await dispatch(request, context)
+                throttle.leave()
+            case .throttled(let reason, let retryAfter):
+                response = Self.error(429, code: "Throttled", message: "Request was not processed because too many requests were received. Reason: \(reason)")
+                response.headers[.retryAfter] = String(retryAfter)
+            }
+        } else {
+            response = await dispatch(request, context)
+        }
+        response.headers[Self.requestIDHeader] = UUID().uuidString.lowercased()
+        if let client = request.headers[Self.clientRequestIDHeader], client.utf8.count <= 128,
+           client.allSatisfy({ $0.isASCII && !$0.isNewline }) {
+            response.headers[Self.clientRequestIDHeader] = client
+        }
+        return response
+    }
+
+    static let requestIDHeader = HTTPFields.Element.Name("x-ms-request-id")!
+    static let clientRequestIDHeader = HTTPFields.Element.Name("x-ms-client-request-id")!
+    static let latestAPIVersion = "2026-04-01"
+
+    /// Key Vault and operator routes (what is throttled); not the authority or the probes.
+    static func isVaultRoute(_ request: Request) -> Bool {
+        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { percentDecoded($0) }
+        return Route(method: request.method, segments: segments) != nil || AdminRoute(method: request.method, segments: segments) != nil
+    }
+
+    static func apiVersion(_ request: Request) -> String? {
+        request.uri.queryParameters["api-version"].map(String.init)
+    }
+
+    /// The versions the Azure SDKs send (docs/vault.md): 7.0 to 7.6 and their previews, 2016-10-01, and the dated
+    /// versions from 2025 on, all treated alike.
+    static func supportedAPIVersion(_ v: String) -> Bool {
+        if ["2016-10-01", "2025-06-01-preview", "2025-07-01", "2026-04-01"].contains(v) { return true }
+        if v.wholeMatch(of: #/7\.[0-6](-preview(\.[0-9]+)?)?/#) != nil { return true }
+        // A dated version of a newer SDK than this list (the SDKs move every few months).
+        if let m = v.wholeMatch(of: #/(20[2-9][0-9])-(0[1-9]|1[0-2])-([0-2][0-9]|3[01])(-preview)?/#), let year = Int(m.output.1), year >= 2025 { return true }
+        return false
+    }
+
+    func dispatch(_ request: Request, _ context: ServerContext) async -> Response {
         var request = request
         let source = context.remoteAddress?.ipAddress ?? "unknown"
         let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
@@ -458,5 +526,42 @@ extension AuditRecord {
             ("secretVersion", secretVersion.map(JSONValue.string) ?? .null), ("result", .string(result)),
             ("source", .string(source)), ("count", .int(count)),
         ])
+    }
+}
+
+/// Azure's throttling, for one server: at most `maxInFlight` Key Vault requests at once, and (when set) at most
+/// `ratePer10s` in each 10-second window. A refused request gets 429 with `Retry-After`, which the SDKs' retry
+/// policies honour.
+final class Throttle: @unchecked Sendable {
+    enum Outcome { case admitted, throttled(reason: String, retryAfter: Int) }
+
+    let maxInFlight: Int
+    let ratePer10s: Int?
+    private let lock = NSLock()
+    private var inFlight = 0
+    private var windowStart = Date()
+    private var inWindow = 0
+
+    init(maxInFlight: Int, ratePer10s: Int?) { (self.maxInFlight, self.ratePer10s) = (max(1, maxInFlight), ratePer10s) }
+
+    func admit(now: Date = Date()) -> Outcome {
+        lock.lock()
+        defer { lock.unlock() }
+        if let rate = ratePer10s {
+            if now.timeIntervalSince(windowStart) >= 10 { (windowStart, inWindow) = (now, 0) }
+            if inWindow >= rate {
+                return .throttled(reason: "VaultRequestTypeLimitReached", retryAfter: max(1, Int((10 - now.timeIntervalSince(windowStart)).rounded(.up))))
+            }
+        }
+        guard inFlight < maxInFlight else { return .throttled(reason: "VaultConcurrencyLimitReached", retryAfter: 1) }
+        inFlight += 1
+        inWindow += 1
+        return .admitted
+    }
+
+    func leave() {
+        lock.lock()
+        inFlight -= 1
+        lock.unlock()
     }
 }

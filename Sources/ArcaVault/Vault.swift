@@ -284,6 +284,14 @@ public final class Vault: Sendable {
 
     public var isUnsealed: Bool { state.get() != nil }
 
+    /// Why this vault cannot serve requests now (nil: it can): sealed, or its storage cannot be read. For the
+    /// server's `/readyz`; reads one row, audits nothing.
+    public func notReadyReason() -> String? {
+        guard isUnsealed else { return "sealed" }
+        do { _ = try store.read { db in try Int.fetchOne(db, sql: "SELECT 1") } } catch { return "storage unreachable" }
+        return nil
+    }
+
     /// When the operator-seal flag was last read: `arca vault seal` run on the folder by another process
     /// stops a long-running one (a server) within a second.
     private let sealCheckedAt = Locked<Date>(Date())

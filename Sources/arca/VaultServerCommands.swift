@@ -15,6 +15,8 @@ struct VaultServe: ParsableCommand {
     @Option(name: .customLong("tls-key"), help: "Server private key (PEM).") var tlsKey: String?
     @Option(name: .customLong("vault-url"), help: "The URL clients use (default https://localhost:PORT).") var vaultURL: String?
     @Option(help: "The token audience and challenge resource (default: the vault URL).") var resource: String?
+    @Option(name: .customLong("max-in-flight"), help: "Key Vault requests served at once; more get 429 Throttled with Retry-After (default 512).") var maxInFlight: Int = 512
+    @Option(name: .customLong("rate-limit"), help: "Key Vault requests per 10-second window, as Azure throttles (default: none); more get 429 with Retry-After.") var rateLimit: Int?
     @Flag(help: "Development: initialise and unseal the vault if needed, make a local CA and server certificate, an administrator application, and write dev.json into the vault's folder.")
     var dev = false
 
@@ -40,12 +42,16 @@ struct VaultServe: ParsableCommand {
         guard let cert, let key else {
             throw CLIError(code: Exit.usage, message: "arca: give --tls-cert and --tls-key (or --dev for a local CA): the server speaks HTTPS only")
         }
-        let options = ServerOptions(host: host, port: port, tlsCert: cert, tlsKey: key, vaultURL: vaultURL, resource: resource)
+        var options = ServerOptions(host: host, port: port, tlsCert: cert, tlsKey: key, vaultURL: vaultURL, resource: resource)
+        guard maxInFlight >= 1, (rateLimit ?? 1) >= 1 else { throw CLIError(code: Exit.usage, message: "arca: --max-in-flight and --rate-limit take a number of 1 or more") }
+        options.maxInFlight = maxInFlight
+        options.ratePer10s = rateLimit
+        let serverOptions = options
         let caller = vault.caller
         let devMode = dev
         let ca = caCert
         try blocking {
-            let server = try await VaultServer(vault: v, options: options)
+            let server = try await VaultServer(vault: v, options: serverOptions)
             if devMode {
                 try DevSetup.writeDevJSON(server: server, caCert: ca, caller: caller)
             }
