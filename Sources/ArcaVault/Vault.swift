@@ -127,6 +127,12 @@ public final class Vault: Sendable {
 
     // MARK: - Life cycle
 
+    /// The meta key of the sealed keyring's SHA-256 (integrity only: it says nothing of the keys), written with
+    /// the keyring; vaults made before it have none and keep working.
+    static let keyringChecksumKey = "keyring-sha256"
+
+    static func checksum(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+
     func sealedKeyring(_ db: Database) throws -> SealedKeyring? {
         guard let bytes = try VaultStore.meta(db, "keyring") else { return nil }
         do { return try SealedKeyring(bytes: bytes) } catch let e as SealedKeyring.Failure {
@@ -202,6 +208,7 @@ public final class Vault: Sendable {
                 throw VaultError.alreadyInitialized("the vault in \(directory) is already initialised")
             }
             try VaultStore.setMeta(db, "keyring", sealed.bytes)
+            try VaultStore.setMeta(db, Self.keyringChecksumKey, Self.checksum(sealed.bytes))
             try VaultStore.setMeta(db, "audit-public-key", Array(ring.auditPublicKeyHex.utf8))
             try VaultStore.setMeta(db, "retention-days", Array(String(retentionDays).utf8))
             try VaultStore.setMeta(db, "seal-config", Array(configJSON))
@@ -233,8 +240,14 @@ public final class Vault: Sendable {
             try audit(caller, .vaultUnseal, result: e.auditResult, source: source)
             throw e
         } catch let e as SealedKeyring.Failure {
-            try audit(caller, .vaultUnseal, result: "Unauthorized", source: source)
-            throw e == .wrongKey ? VaultError.unauthorized(e.description) : VaultError.storage(e.description)
+            // A keyring that no longer matches its checksum is damaged, whatever the credential: the tag check
+            // alone cannot tell a flipped byte from a wrong passphrase.
+            if let sum = try store.meta(Self.keyringChecksumKey), let stored = try store.meta("keyring"), sum != Self.checksum(stored) {
+                try audit(caller, .vaultUnseal, result: "InternalServerError", source: source)
+                throw VaultError.storage("the vault's keyring is damaged (it no longer matches its checksum), so the credential was not the problem: restore the vault from a backup (`arca vault backup`)")
+            }
+            try audit(caller, .vaultUnseal, result: e == .wrongKey ? "Unauthorized" : "InternalServerError", source: source)
+            throw e == .wrongKey ? VaultError.unauthorized(e.description) : VaultError.storage("the vault's keyring is damaged: \(e.description); restore the vault from a backup (`arca vault backup`)")
         }
         if explicit {
             try transact { db in
@@ -353,6 +366,7 @@ public final class Vault: Sendable {
                                                   scrypt: sealed.scrypt, threshold: Int(sealed.threshold),
                                                   shareCount: Int(sealed.shareCount))
             try VaultStore.setMeta(db, "keyring", resealed.bytes)
+            try VaultStore.setMeta(db, Self.keyringChecksumKey, Self.checksum(resealed.bytes))
             try appendAudit(db, caller, .vaultRekey, version: String(newTerm), result: "OK", source: source, key: ring.auditKey)
             return n
         }

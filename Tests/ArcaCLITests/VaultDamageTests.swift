@@ -180,3 +180,27 @@ import Testing
         #expect(list.status == 0 && !list.out.contains("\u{1b}") && list.out.contains("evil\\u{1b}[2Japp"), "\(list.out)")
     }
 }
+
+/// Issue 15: a damaged keyring is named as damaged (exit 3, "damaged"), never taken for a wrong credential (5).
+@Suite(.serialized) struct KeyringDamageTests {
+    @Test func aFlippedKeyringByteIsDamageNotAWrongPassphrase() throws {
+        let d = VaultCLITests.dir()
+        let v = ["--vault-dir", d + "/v"]
+        let env = ["ARCA_VAULT_PASSPHRASE": "correct horse battery staple"]
+        #expect(try CLITests.arca(["vault", "init"] + v, env: env).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "set", "one"] + v, stdin: "value", env: env).status == 0)
+        // An intact vault with a wrong passphrase: 5.
+        #expect(try CLITests.arca(["vault", "secret", "get", "one"] + v, env: ["ARCA_VAULT_PASSPHRASE": "wrong"]).status == 5)
+        // One byte of the sealed keyring's ciphertext flipped.
+        let q = try DatabaseQueue(path: d + "/v/vault.db")
+        try q.write { db in
+            var bytes = try #require(try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'keyring'"))
+            bytes[bytes.count - 20] ^= 0x01
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'keyring'", arguments: [bytes])
+        }
+        let r = try CLITests.arca(["vault", "secret", "get", "one"] + v, env: env)
+        #expect(r.status == 3 && r.err.contains("keyring is damaged") && !r.out.contains("value"), "\(r.status) \(r.err)")
+        let wrong = try CLITests.arca(["vault", "secret", "get", "one"] + v, env: ["ARCA_VAULT_PASSPHRASE": "wrong"])
+        #expect(wrong.status == 3, "a damaged keyring is damaged whatever the passphrase: \(wrong.status) \(wrong.err)")
+    }
+}
