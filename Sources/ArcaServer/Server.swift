@@ -102,9 +102,17 @@ public final class VaultServer: Sendable {
                 try? vault.flushFailedAttempts()
             }
         }
-        defer { flusher.cancel() }
+        // An operator's seal made on the folder by another process reaches this server within half a second.
+        let sealWatch = Task.detached { [vault] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                vault.followOperatorSeal()
+            }
+        }
+        defer { flusher.cancel(); sealWatch.cancel() }
         try await app.runService()
         flusher.cancel()
+        sealWatch.cancel()
         try? vault.flushFailedAttempts(force: true)
     }
 

@@ -297,6 +297,16 @@ public final class Vault: Sendable {
 
     public var isUnsealed: Bool { state.get() != nil }
 
+    /// For a process that serves this vault: follows an operator's seal made by another process on the same
+    /// file (`arca vault seal --vault-dir`), dropping the keyring from memory. Returns whether it did. Reads one
+    /// row; the seal itself was audited by the process that made it.
+    @discardableResult
+    public func followOperatorSeal() -> Bool {
+        guard isUnsealed, (try? store.meta("operator-sealed")) == Array("1".utf8) else { return false }
+        state.set(nil)
+        return true
+    }
+
     /// Why this vault cannot serve requests now (nil: it can): sealed, or its storage cannot be read. For the
     /// server's `/readyz`; reads one row, audits nothing.
     public func notReadyReason() -> String? {

@@ -7,7 +7,7 @@ extension VaultStatus {
     public var json: JSONValue {
         .object([
             ("vaultDir", .string(directory)), ("initialized", .bool(initialized)), ("seal", seal.map(JSONValue.string) ?? .null),
-            ("sealed", .bool(operatorSealed)),
+            ("sealed", .bool(operatorSealed)), ("serving", .bool(unsealed)),
             ("secrets", .int(secrets)), ("deletedSecrets", .int(deletedSecrets)), ("versions", .int(versions)),
             ("auditRecords", .int(auditRecords)), ("auditPublicKey", auditPublicKey.map(JSONValue.string) ?? .null),
             ("retentionDays", .int(retentionDays)), ("schemaVersion", .int(schemaVersion)),
@@ -18,7 +18,7 @@ extension VaultStatus {
         let int = { (k: String) in (o[k] as? NSNumber)?.intValue ?? 0 }
         self.init(directory: o["vaultDir"] as? String ?? "", initialized: o["initialized"] as? Bool ?? false,
                   seal: o["seal"] as? String, operatorSealed: o["sealed"] as? Bool ?? false,
-                  unsealed: !(o["sealed"] as? Bool ?? true), secrets: int("secrets"), deletedSecrets: int("deletedSecrets"),
+                  unsealed: o["serving"] as? Bool ?? !(o["sealed"] as? Bool ?? true), secrets: int("secrets"), deletedSecrets: int("deletedSecrets"),
                   versions: int("versions"), auditRecords: int("auditRecords"), auditPublicKey: o["auditPublicKey"] as? String,
                   retentionDays: int("retentionDays"), schemaVersion: int("schemaVersion"))
     }

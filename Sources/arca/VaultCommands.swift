@@ -450,7 +450,7 @@ struct VaultStatus: ParsableCommand {
         }
         IO.write(fd: 1, """
             Vault:           \(vault.remoteURL ?? s.directory)
-            Seal:            \(s.seal ?? "-")\(s.operatorSealed ? " (sealed by an operator)" : "")
+            Seal:            \(s.seal ?? "-")\(s.operatorSealed ? " (sealed by an operator)" : "")\(vault.remoteURL == nil ? "" : "\nServing:         " + (s.unsealed ? "yes" : "no, the server is sealed (`arca vault unseal --vault URL`)"))
             Secrets:         \(s.secrets) (\(s.deletedSecrets) deleted, \(s.versions) versions)
             Audit records:   \(s.auditRecords)
             Audit key:       \(s.auditPublicKey ?? "-")

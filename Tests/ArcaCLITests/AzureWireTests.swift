@@ -86,3 +86,37 @@ import Testing
         #expect(r["with_retries"] as? [String] == ["t0ken-value", "t0ken-value", "t0ken-value"], "\(r)")
     }
 }
+
+/// Issue 15: a running server and operator commands on its folder agree on the state.
+@Suite(.serialized) struct SealAgreementTests {
+    @Test func aSealOnTheFolderReachesTheRunningServerAndStatusTellsIt() throws {
+        let server = try VaultServerTests.Server()
+        defer { server.kill() }
+        let remote = ["--vault", server.url, "--ca-cert", server.dir + "/v/dev-ca.pem"]
+        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
+                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+        #expect(try CLITests.arca(["vault", "secret", "set", "agreed"] + remote, stdin: "v4lue", env: admin).status == 0)
+        let before = try CLITests.arca(["vault", "status"] + remote, env: admin)
+        #expect(before.status == 0 && before.out.contains("Serving:         yes"), "\(before.out)\(before.err)")
+        // Sealed on the folder by another process: the server stops serving within a second.
+        let sealed = try CLITests.arca(["vault", "seal"] + server.vaultArgs)
+        #expect(sealed.status == 0, "\(sealed.err)")
+        var ready = "200"
+        let deadline = Date().addingTimeInterval(2)
+        while Date() < deadline, ready != "503" {
+            usleep(100_000)
+            ready = server.curl(["\(server.url)/readyz"]).status
+        }
+        #expect(ready == "503")
+        #expect(try CLITests.arca(["vault", "secret", "get", "agreed"] + remote, env: admin).status == 6)
+        let json = try VaultCLITests.json(try CLITests.arca(["vault", "status", "--output", "json"] + remote, env: admin).out)
+        #expect(json["sealed"] as? Bool == true && json["serving"] as? Bool == false, "\(json)")
+        // Unsealed through the server: serving again, and the folder agrees.
+        let unseal = try CLITests.arca(["vault", "unseal", "--key-file", server.dir + "/v/dev-master.key"] + remote, env: admin)
+        #expect(unseal.status == 0, "\(unseal.err)")
+        let after = try CLITests.arca(["vault", "secret", "get", "agreed"] + remote, env: admin)
+        #expect(after.status == 0 && after.out.hasPrefix("v4lue"), "\(after.err)")
+        let local = try VaultCLITests.json(try CLITests.arca(["vault", "status", "--output", "json"] + server.vaultArgs).out)
+        #expect(local["sealed"] as? Bool == false, "\(local)")
+    }
+}
