@@ -1,3 +1,4 @@
+import ArcaRules
 import ArcaVaultAPI
 import Crypto
 import Foundation
@@ -91,26 +92,21 @@ public struct Migration: Sendable {
         }
     }
 
-    /// The git dir of the repository holding `root` (a `.git` folder, or the `gitdir:` a `.git` file names) and
-    /// `root`'s path inside its work tree.
+    /// The git dir of the repository holding `root` (a `.git` folder, or the `gitdir:` a linked worktree's `.git`
+    /// file names) and `root`'s path inside its work tree; the repository is found by the one walk the project
+    /// config uses (`ProjectConfig.repositoryRoot`).
     static func gitDirectory(of root: String) -> (String, String)? {
-        var folder = URL(fileURLWithPath: root).standardizedFileURL.path
-        var relative: [String] = []
-        while true {
-            let dotGit = folder + "/.git"
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: dotGit, isDirectory: &isDir) {
-                if isDir.boolValue { return (dotGit, relative.reversed().joined(separator: "/")) }
-                if let text = try? String(contentsOfFile: dotGit, encoding: .utf8), text.hasPrefix("gitdir:") {
-                    var dir = text.dropFirst("gitdir:".count).trimmingCharacters(in: .whitespacesAndNewlines)
-                    if !dir.hasPrefix("/") { dir = folder + "/" + dir }
-                    return (URL(fileURLWithPath: dir).standardizedFileURL.path, relative.reversed().joined(separator: "/"))
-                }
-            }
-            guard folder != "/", !folder.isEmpty else { return nil }
-            relative.append((folder as NSString).lastPathComponent)
-            folder = (folder as NSString).deletingLastPathComponent
-        }
+        let folder = URL(fileURLWithPath: root).standardizedFileURL.path
+        guard let top = ProjectConfig.repositoryRoot(of: folder) else { return nil }
+        let relative = folder == top ? "" : String(folder.dropFirst(top.count + 1))
+        let dotGit = top + "/.git"
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dotGit, isDirectory: &isDir) else { return nil }
+        if isDir.boolValue { return (dotGit, relative) }
+        guard let text = try? String(contentsOfFile: dotGit, encoding: .utf8), text.hasPrefix("gitdir:") else { return nil }
+        var dir = text.dropFirst("gitdir:".count).trimmingCharacters(in: .whitespacesAndNewlines)
+        if !dir.hasPrefix("/") { dir = top + "/" + dir }
+        return (URL(fileURLWithPath: dir).standardizedFileURL.path, relative)
     }
 
     static let pendingSuffix = FileSwap.newSuffix
