@@ -152,6 +152,9 @@ public final class VaultServer: Sendable {
     func respond(_ request: Request, _ context: ServerContext) async -> Response {
         var response: Response
         let path = request.uri.path
+        // The path's segments, decoded once for the version check, the throttle and the dispatch.
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { Self.percentDecoded($0) }
+        let route = Route(method: request.method, segments: segments)
         if request.method == .get, path == "/healthz" {
             response = Self.json(.object([("status", .string("ok"))]))
         } else if request.method == .get, path == "/readyz" {
@@ -160,21 +163,20 @@ public final class VaultServer: Sendable {
             } else {
                 response = Self.json(.object([("status", .string("ready"))]))
             }
-        } else if let version = Self.apiVersion(request), !Self.supportedAPIVersion(version),
-                  Route(method: request.method, segments: request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { Self.percentDecoded($0) }) != nil {
+        } else if route != nil, let version = Self.apiVersion(request), !Self.supportedAPIVersion(version) {
             response = Self.error(400, code: "BadParameter",
                                   message: "The specified version (\(AuditField.printable(version, max: 64))) is not recognized. Consider using the latest supported version (\(Self.latestAPIVersion)).")
-        } else if Self.isVaultRoute(request) {
+        } else if route != nil || AdminRoute(method: request.method, segments: segments) != nil {
             switch throttle.admit() {
             case .admitted:
-                response = await dispatch(request, context)
+                response = await dispatch(request, context, segments: segments)
                 throttle.leave()
             case .throttled(let reason, let retryAfter):
                 response = Self.error(429, code: "Throttled", message: "Request was not processed because too many requests were received. Reason: \(reason)")
                 response.headers[.retryAfter] = String(retryAfter)
             }
         } else {
-            response = await dispatch(request, context)
+            response = await dispatch(request, context, segments: segments)
         }
         response.headers[Self.requestIDHeader] = UUID().uuidString.lowercased()
         if let client = request.headers[Self.clientRequestIDHeader], client.utf8.count <= 128,
@@ -187,12 +189,6 @@ public final class VaultServer: Sendable {
     static let requestIDHeader = HTTPFields.Element.Name("x-ms-request-id")!
     static let clientRequestIDHeader = HTTPFields.Element.Name("x-ms-client-request-id")!
     static let latestAPIVersion = "2026-04-01"
-
-    /// Key Vault and operator routes (what is throttled); not the authority or the probes.
-    static func isVaultRoute(_ request: Request) -> Bool {
-        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { percentDecoded($0) }
-        return Route(method: request.method, segments: segments) != nil || AdminRoute(method: request.method, segments: segments) != nil
-    }
 
     static func apiVersion(_ request: Request) -> String? {
         request.uri.queryParameters["api-version"].map(String.init)
@@ -208,11 +204,10 @@ public final class VaultServer: Sendable {
         return false
     }
 
-    func dispatch(_ request: Request, _ context: ServerContext) async -> Response {
+    /// Answers one request; `segments` are its path's, decoded once by `respond`.
+    func dispatch(_ request: Request, _ context: ServerContext, segments: [String]) async -> Response {
         var request = request
         let source = context.remoteAddress?.ipAddress ?? "unknown"
-        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            .map { Self.percentDecoded($0) }
         do {
             if let answer = try await authorityRoute(&request, segments, source: source) { return answer }
             let route = Route(method: request.method, segments: segments)
