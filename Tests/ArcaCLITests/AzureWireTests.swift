@@ -43,8 +43,7 @@ import Testing
         #expect(server.curl(["\(server.url)/healthz"]).status == "200")
         let ready = server.curl(["\(server.url)/readyz"])
         #expect(ready.status == "200" && ready.body.contains("ready"), "\(ready)")
-        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
-                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+        let admin = server.adminEnv
         let sealed = try CLITests.arca(["vault", "seal", "--vault", server.url, "--ca-cert", server.dir + "/v/dev-ca.pem"], env: admin)
         #expect(sealed.status == 0, "\(sealed.err)")
         let notReady = server.curl(["\(server.url)/readyz"])
@@ -92,9 +91,8 @@ import Testing
     @Test func aSealOnTheFolderReachesTheRunningServerAndStatusTellsIt() throws {
         let server = try VaultServerTests.Server()
         defer { server.kill() }
-        let remote = ["--vault", server.url, "--ca-cert", server.dir + "/v/dev-ca.pem"]
-        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
-                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+        let remote = server.remoteArgs
+        let admin = server.adminEnv
         #expect(try CLITests.arca(["vault", "secret", "set", "agreed"] + remote, stdin: "v4lue", env: admin).status == 0)
         let before = try CLITests.arca(["vault", "status"] + remote, env: admin)
         #expect(before.status == 0 && before.out.contains("Serving:         yes"), "\(before.out)\(before.err)")

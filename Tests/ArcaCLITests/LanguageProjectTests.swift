@@ -78,9 +78,8 @@ import Testing
         let server = try VaultServerTests.Server()
         defer { server.kill() }
         let ca = server.dir + "/v/dev-ca.pem"
-        let remote = ["--vault", server.url, "--ca-cert", ca]
-        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
-                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+        let remote = server.remoteArgs
+        let admin = server.adminEnv
         let report = root + "/../\(name)-migrate.json"
         let applied = try CLITests.arca(["migrate", root, "--apply", "--yes", "--no-history", "--report", report] + remote, env: admin)
         #expect(applied.status == 0, "\(applied.out)\(applied.err)")

@@ -218,9 +218,8 @@ import Testing
         let server = try VaultServerTests.Server()
         defer { server.kill() }
         let ca = server.dir + "/v/dev-ca.pem"
-        let remote = ["--vault", server.url, "--ca-cert", ca]
-        let admin = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": server.dev["clientId"] as! String,
-                     "AZURE_CLIENT_SECRET": server.dev["clientSecret"] as! String]
+        let remote = server.remoteArgs
+        let admin = server.adminEnv
         let r = try CLITests.arca(["migrate", root, "--apply", "--yes", "--no-history"] + remote, env: admin)
         #expect(r.status == 0, "\(r.err)")
         #expect(FileManager.default.fileExists(atPath: root + "/bin/arca-vault.sh") && FileManager.default.fileExists(atPath: root + "/lib/arca-vault.sh"))

@@ -93,6 +93,13 @@ import Testing
         }
 
         func adminToken() throws -> String { try token(clientId: dev["clientId"] as! String, secret: dev["clientSecret"] as! String) }
+
+        /// The dev.json administrator's sign-in variables, and the arguments that point a command at this server.
+        var adminEnv: [String: String] {
+            ["AZURE_TENANT_ID": dev["tenantId"] as! String, "AZURE_CLIENT_ID": dev["clientId"] as! String,
+             "AZURE_CLIENT_SECRET": dev["clientSecret"] as! String]
+        }
+        var remoteArgs: [String] { ["--vault", url, "--ca-cert", dir + "/v/dev-ca.pem"] }
     }
 
     static var python: String { CLITests.repoRoot.appendingPathComponent(".build/test-venv/bin/python").path }
