@@ -60,6 +60,12 @@ public final class VaultServer: Sendable {
     let seenAssertions = SeenAssertions()
     let throttle: Throttle
     static let maxBody = 256 * 1024
+
+    /// A restore carries a backup blob of up to ``SecretBackup/maxBytes`` in base64url; every other body is small.
+    static func maxBody(_ route: Route?) -> Int {
+        if case .restore = route { return SecretBackup.maxBytes / 3 * 4 + 4096 }
+        return maxBody
+    }
     /// The export page's last sequence number, and where the next page starts.
     static let untilHeader = HTTPFields.Element.Name("x-arca-audit-until")!
     static let nextHeader = HTTPFields.Element.Name("x-arca-audit-next")!
@@ -225,7 +231,7 @@ public final class VaultServer: Sendable {
                                         secretName: operation.secretName, result: "Unauthorized", source: source)
                 return challenge(rejection.reason.description)
             }
-            let body = try await request.collectBody(upTo: Self.maxBody)
+            let body = try await request.collectBody(upTo: Self.maxBody(route))
             let client = EmbeddedVaultClient(vault: vault, caller: principal, source: source)
             if let admin { return try await handleAdmin(admin, body: Array(buffer: body), admin: client) }
             guard let route else { return Self.error(404, code: "NotFound", message: "No such route") }
@@ -237,7 +243,8 @@ public final class VaultServer: Sendable {
         } catch let e as BadRequest {
             return Self.error(400, code: "BadParameter", message: e.message)
         } catch is NIOTooManyBytesError {
-            return Self.error(413, code: "BadParameter", message: "The request body is larger than \(Self.maxBody) bytes.")
+            let route = Route(method: request.method, segments: segments)
+            return Self.error(413, code: "BadParameter", message: "The request body is larger than \(Self.maxBody(route)) bytes.")
         } catch {
             return Self.error(500, code: "InternalError", message: "The request failed.")
         }
@@ -287,6 +294,7 @@ public final class VaultServer: Sendable {
     enum Route {
         case set(String), get(String, String?), update(String, String?), list, versions(String), delete(String)
         case getDeleted(String), listDeleted, recover(String), purge(String), auditSearch, auditExport
+        case backup(String), restore
 
         init?(method: HTTPRequest.Method, segments: [String]) {
             var s = segments
@@ -304,6 +312,8 @@ public final class VaultServer: Sendable {
             case (.get, 2, "deletedsecrets"): self = .getDeleted(s[1])
             case (.delete, 2, "deletedsecrets"): self = .purge(s[1])
             case (.post, 3, "deletedsecrets") where s[2] == "recover": self = .recover(s[1])
+            case (.post, 3, "secrets") where s[2] == "backup": self = .backup(s[1])
+            case (.post, 2, "secrets") where s[1] == "restore": self = .restore
             case (.get, 2, "arca") where s[1] == "audit": self = .auditSearch
             case (.get, 3, "arca") where s[1] == "audit" && s[2] == "export": self = .auditExport
             default: return nil
@@ -322,6 +332,8 @@ public final class VaultServer: Sendable {
             case .listDeleted: return .secretListDeleted
             case .recover(let n): return .secretRecover(n)
             case .purge(let n): return .secretPurge(n)
+            case .backup(let n): return .secretBackup(n)
+            case .restore: return .secretRestore(nil)
             case .auditSearch, .auditExport: return .auditRead
             }
         }
@@ -367,6 +379,15 @@ public final class VaultServer: Sendable {
         case .purge(let name):
             try await client.purgeSecret(name)
             return Response(status: .noContent)
+        case .backup(let name):
+            return Self.json(.object([("value", .string(Base64URL.encode(try await client.backupSecret(name))))]))
+        case .restore:
+            let json = try Self.object(body)
+            guard let text = json["value"] as? String, let blob = Base64URL.decode(text) else {
+                throw BadRequest(message: "The request must carry the backup blob as a base64url string 'value'.")
+            }
+            let p = try await client.restoreSecret(backup: blob)
+            return Self.json(bundle(SecretBundle(properties: p, value: nil), includeValue: false))
         case .auditSearch:
             let q = AuditQuery(caller: query["caller"], operation: query["operation"], secretName: query["secret"],
                                result: query["result"], since: query["since"], until: query["until"],

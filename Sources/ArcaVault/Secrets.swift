@@ -13,6 +13,8 @@ public struct VaultSession {
     let barrier: Barrier
     let now: Int64
     let retentionDays: Int
+    /// The key of backup blobs (derived only when a backup or restore asks for it).
+    var backupKey: () -> SymmetricKey = { SymmetricKey(size: .bits256) }
 
     static func path(_ nameKey: String, _ version: String) -> String { "secrets/\(nameKey)/\(version)" }
 
@@ -291,5 +293,132 @@ public struct VaultSession {
                            arguments: [Data(fresh), key, version])
         }
         return rows.count
+    }
+}
+
+// MARK: - Backup and restore (Azure's `backup` / `restore` of one secret)
+
+/// A secret's backup blob: `"ARCASB"` ‖ format (1 byte) ‖ name length (2 bytes, big-endian) ‖ name ‖ nonce (12)
+/// ‖ AES-256-GCM ciphertext of every version (values and attributes) ‖ tag (16), the header before the nonce
+/// authenticated with it. The name travels in the clear (it decides who may restore it) and is bound to the
+/// ciphertext. The key is derived (HKDF-SHA256) from the keyring's checkpoint key, which a rekey keeps, so a
+/// blob made before a rekey still restores, in this vault or one holding the same keyring; to anyone else the
+/// blob is opaque.
+public enum SecretBackup {
+    static let magic: [UInt8] = Array("ARCASB".utf8)
+    static let format: UInt8 = 1
+    /// A backup holds at most this many versions' worth of bytes (a restore body is bounded by the server too).
+    public static let maxBytes = 4 * 1024 * 1024
+
+    struct Version: Codable {
+        var version: String
+        var value: String
+        var contentType: String?
+        var tags: [String: String]
+        var enabled: Bool
+        var nbf: Int64?
+        var exp: Int64?
+        var created: Int64
+        var updated: Int64
+    }
+
+    struct Payload: Codable {
+        var name: String
+        var versions: [Version]
+    }
+
+    /// The blob key: HKDF-SHA256 of the checkpoint key with a label of its own (domain separation).
+    static func key(_ ring: Keyring) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: ring.auditKey.rawRepresentation),
+                               info: Array("arca secret backup v1".utf8), outputByteCount: 32)
+    }
+
+    static func header(_ name: String) -> [UInt8] {
+        let n = Array(name.utf8)
+        return magic + [format] + [UInt8(n.count >> 8), UInt8(n.count & 0xff)] + n
+    }
+
+    static func seal(_ payload: [UInt8], name: String, key: SymmetricKey) throws -> [UInt8] {
+        let head = header(name)
+        let box = try AES.GCM.seal(payload, using: key, authenticating: head)
+        return head + Array(box.nonce) + Array(box.ciphertext) + Array(box.tag)
+    }
+
+    static func open(_ name: String, _ sealed: [UInt8], key: SymmetricKey) -> [UInt8]? {
+        guard sealed.count >= 12 + 16,
+              let box = try? AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: sealed.prefix(12)),
+                                               ciphertext: sealed[12..<(sealed.count - 16)], tag: sealed.suffix(16)) else { return nil }
+        return (try? AES.GCM.open(box, using: key, authenticating: header(name))).map { Array($0) }
+    }
+
+    /// The name a blob claims, or nil when the bytes are not a backup blob of this format.
+    public static func name(of blob: [UInt8]) -> String? { unpack(blob)?.name }
+
+    static func unpack(_ blob: [UInt8]) -> (name: String, envelope: [UInt8])? {
+        let head = magic.count + 3
+        guard blob.count > head, Array(blob.prefix(magic.count)) == magic, blob[magic.count] == format else { return nil }
+        let length = Int(blob[magic.count + 1]) << 8 | Int(blob[magic.count + 2])
+        guard blob.count > head + length,
+              let name = String(bytes: blob[head..<(head + length)], encoding: .utf8), SecretName.isValid(name) else { return nil }
+        return (name, Array(blob[(head + length)...]))
+    }
+
+    static func unreadable() -> VaultError {
+        .badParameter("The backup blob is not one this vault can restore: it is damaged, or it was made by a vault with another keyring.")
+    }
+}
+
+extension VaultSession {
+    /// Every version of a live secret, sealed into a backup blob.
+    public func backup(_ name: String) throws -> [UInt8] {
+        let display = try live(name)
+        let key = name.lowercased()
+        let rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq",
+                                    arguments: [key])
+        var versions: [SecretBackup.Version] = []
+        for row in rows {
+            let p = try properties(row, name: display)
+            let envelope: Data = row["envelope"]
+            let plain = try barrier.open(Array(envelope), path: VaultSession.path(key, p.version))
+            versions.append(.init(version: p.version, value: Base64URL.encode(plain), contentType: p.contentType, tags: p.tags,
+                                  enabled: p.attributes.enabled, nbf: p.attributes.notBefore, exp: p.attributes.expires,
+                                  created: p.attributes.created, updated: p.attributes.updated))
+        }
+        let payload = try JSONEncoder().encode(SecretBackup.Payload(name: display, versions: versions))
+        let blob = try SecretBackup.seal(Array(payload), name: display, key: backupKey())
+        guard blob.count <= SecretBackup.maxBytes else {
+            throw VaultError.badParameter("the backup of \(display) would be \(blob.count) bytes; the limit is \(SecretBackup.maxBytes)")
+        }
+        return blob
+    }
+
+    /// Restores a backup blob as a new secret with all its versions (ids, attributes and dates as they were).
+    /// A name in use, live or deleted, is a conflict, as in Azure.
+    public func restore(_ blob: [UInt8]) throws -> SecretBundle {
+        guard let (name, envelope) = SecretBackup.unpack(blob) else { throw SecretBackup.unreadable() }
+        let key = name.lowercased()
+        guard let plain = SecretBackup.open(name, envelope, key: backupKey()),
+              let payload = try? JSONDecoder().decode(SecretBackup.Payload.self, from: Data(plain)),
+              payload.name.lowercased() == key, !payload.versions.isEmpty else { throw SecretBackup.unreadable() }
+        if let row = try secretRow(key) {
+            let deleted = row["deleted"] as Int64? != nil
+            throw VaultError.conflict(
+                deleted ? "Secret \(name) is currently in a deleted but recoverable state; recover or purge it before restoring a backup."
+                        : "Secret \(name) already exists; a backup is restored only under a name not in use.",
+                inner: deleted ? "ObjectIsDeletedButRecoverable" : "Conflict")
+        }
+        try db.execute(sql: "INSERT INTO secrets (name_key, name) VALUES (?, ?)", arguments: [key, payload.name])
+        for (i, v) in payload.versions.enumerated() {
+            try VaultSession.checkVersion(v.version)
+            guard let value = Base64URL.decode(v.value) else { throw SecretBackup.unreadable() }
+            let sealed = try barrier.seal(value, path: VaultSession.path(key, v.version))
+            try db.execute(sql: """
+                INSERT INTO secret_versions (name_key, version, seq, envelope, content_type, tags, enabled, nbf, exp, created, updated)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [key, v.version, i + 1, Data(sealed), v.contentType, VaultSession.tagsJSON(v.tags),
+                                 v.enabled ? 1 : 0, v.nbf, v.exp, v.created, v.updated])
+        }
+        guard let row = try versionRow(key, nil) else { throw notFound(name) }
+        return SecretBundle(properties: try properties(row, name: payload.name), value: nil)
     }
 }

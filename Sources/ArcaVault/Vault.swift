@@ -420,7 +420,8 @@ public final class Vault: Sendable {
             // Group commit: concurrent operations share one transaction and one fsync; each runs in its own
             // savepoint, and the answer leaves only after the commit that holds its audit record.
             try store.grouped { db in
-                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention)
+                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
+                                           backupKey: { SecretBackup.key(ring) })
                 do {
                     let result: T = try db.inSavepointReturning {
                         try sweepRetention(db, session, ring)

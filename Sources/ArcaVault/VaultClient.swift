@@ -66,6 +66,15 @@ public struct EmbeddedVaultClient: VaultClient {
         try await run(.secretPurge(name)) { s in (try s.purge(name), nil) }
     }
 
+    public func backupSecret(_ name: String) async throws -> [UInt8] {
+        try await run(.secretBackup(name)) { s in (try s.backup(name), nil) }
+    }
+
+    public func restoreSecret(backup blob: [UInt8]) async throws -> SecretProperties {
+        guard let name = SecretBackup.name(of: blob) else { throw SecretBackup.unreadable() }
+        return try await run(.secretRestore(name)) { s in let b = try s.restore(blob); return (b.properties, b.properties.version) }
+    }
+
     public func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord] {
         try await offload { [vault, caller, source] in try vault.auditRecords(query, caller: caller, source: source) }
     }

@@ -63,6 +63,15 @@ public final class VaultStore: Sendable {
         for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
     }
 
+    /// A database error as the vault names it: pages SQLite finds malformed while the vault is in use (a disk
+    /// or a hand that overwrote the file under a running server) are ``Failure/damaged``, not a passing error.
+    static func failure(_ e: DatabaseError) -> Failure {
+        if [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(e.resultCode) {
+            return .damaged("SQLite found a malformed page while reading it (\(e.resultCode))")
+        }
+        return .database(e.message ?? "\(e)")
+    }
+
     static let schema = """
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS secrets (
@@ -142,7 +151,7 @@ public final class VaultStore: Sendable {
                 return result!
             }
         } catch let e as DatabaseError {
-            throw Failure.database(e.message ?? "\(e)")
+            throw VaultStore.failure(e)
         }
     }
 
@@ -163,7 +172,7 @@ public final class VaultStore: Sendable {
         do {
             return try pool.read(body)
         } catch let e as DatabaseError {
-            throw Failure.database(e.message ?? "\(e)")
+            throw VaultStore.failure(e)
         }
     }
 
@@ -172,7 +181,7 @@ public final class VaultStore: Sendable {
         do {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
         } catch let e as DatabaseError {
-            throw Failure.database(e.message ?? "\(e)")
+            throw VaultStore.failure(e)
         }
     }
 
@@ -257,7 +266,7 @@ final class GroupCommitter: @unchecked Sendable {
             }
             return nil
         } catch let e as DatabaseError {
-            return VaultStore.Failure.database(e.message ?? "\(e)")
+            return VaultStore.failure(e)
         } catch {
             return error
         }

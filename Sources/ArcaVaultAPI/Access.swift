@@ -42,6 +42,10 @@ public enum VaultOperation: Sendable, Equatable {
     case secretListDeleted
     case secretRecover(String)
     case secretPurge(String)
+    /// Azure's secret backup: every version in an opaque blob only a vault holding the same keyring restores.
+    case secretBackup(String)
+    /// Restoring a backup blob: the name is the one the blob carries (nil before the blob is read).
+    case secretRestore(String?)
     case auditRead
     case vaultInitialize
     case vaultUnseal
@@ -68,6 +72,8 @@ public enum VaultOperation: Sendable, Equatable {
         case .secretListDeleted: return "SecretListDeleted"
         case .secretRecover: return "SecretRecover"
         case .secretPurge: return "SecretPurge"
+        case .secretBackup: return "SecretBackup"
+        case .secretRestore: return "SecretRestore"
         case .auditRead: return "AuditRead"
         case .vaultInitialize: return "VaultInitialize"
         case .vaultUnseal: return "VaultUnseal"
@@ -91,6 +97,8 @@ public enum VaultOperation: Sendable, Equatable {
         case .secretDelete: return s + "delete"
         case .secretRecover: return s + "recover/action"
         case .secretPurge: return s + "purge/action"
+        case .secretBackup: return s + "backup/action"
+        case .secretRestore: return s + "restore/action"
         case .auditRead: return "Arca/vault/audit/read"
         case .vaultStatus: return "Arca/vault/status/read"
         case .vaultInitialize, .vaultUnseal, .vaultSeal, .vaultRekey, .vaultBackup: return "Arca/vault/operate/action"
@@ -103,8 +111,10 @@ public enum VaultOperation: Sendable, Equatable {
     public var secretName: String? {
         switch self {
         case .secretSet(let n), .secretGet(let n), .secretUpdate(let n), .secretListVersions(let n),
-             .secretDelete(let n), .secretGetDeleted(let n), .secretRecover(let n), .secretPurge(let n):
+             .secretDelete(let n), .secretGetDeleted(let n), .secretRecover(let n), .secretPurge(let n),
+             .secretBackup(let n):
             return n
+        case .secretRestore(let n): return n
         default: return nil
         }
     }

@@ -13,6 +13,10 @@ public protocol VaultClient: Sendable {
     func listDeletedSecrets(maxResults: Int?, skipToken: String?) async throws -> Page<DeletedSecret>
     func recoverSecret(_ name: String) async throws -> SecretBundle
     func purgeSecret(_ name: String) async throws
+    /// Azure's backup: every version of a live secret in an opaque blob.
+    func backupSecret(_ name: String) async throws -> [UInt8]
+    /// Restores a backup blob under the name it carries (a name in use is a conflict).
+    func restoreSecret(backup blob: [UInt8]) async throws -> SecretProperties
     func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord]
     /// One page of the trail: records after `after` up to `until` (nil: the end of the trail when this first page
     /// is read), at most `limit` of them. ``auditExport(into:)`` follows every page.

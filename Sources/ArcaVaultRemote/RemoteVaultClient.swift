@@ -295,6 +295,19 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
         _ = try await call(.DELETE, "/deletedsecrets/\(name)")
     }
 
+    public func backupSecret(_ name: String) async throws -> [UInt8] {
+        guard let text = try await call(.POST, "/secrets/\(name)/backup").json?["value"] as? String,
+              let blob = Base64URL.decode(text) else { throw VaultError.storage("a backup answer without a base64url 'value'") }
+        return blob
+    }
+
+    public func restoreSecret(backup blob: [UInt8]) async throws -> SecretProperties {
+        guard let o = try await call(.POST, "/secrets/restore", json: ["value": Base64URL.encode(blob)]).json else {
+            throw VaultError.storage("no answer body")
+        }
+        return try Self.properties(o)
+    }
+
     public func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord] {
         var q: [String: String] = [:]
         q["caller"] = query.caller

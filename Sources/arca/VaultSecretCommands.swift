@@ -8,7 +8,8 @@ struct SecretCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secret", abstract: "Set, read, list, delete, recover and purge secrets.",
         subcommands: [SecretSet.self, SecretGet.self, SecretUpdate.self, SecretList.self, SecretVersions.self,
-                      SecretDelete.self, SecretRecover.self, SecretPurge.self])
+                      SecretDelete.self, SecretRecover.self, SecretPurge.self, SecretBackupCommand.self,
+                      SecretRestoreCommand.self])
 }
 
 /// Attribute options shared by `set` and `update`.
@@ -231,6 +232,57 @@ struct SecretPurge: ParsableCommand {
         if vault.output == .json { VaultJSON.print(.object([("purged", .string(name))])) } else {
             IO.write(fd: 1, "Purged \(name).\n")
         }
+    }
+}
+
+/// `arca vault secret backup NAME -o FILE` (as `az keyvault secret backup --file`): the blob's bytes, mode 0600,
+/// never over an existing file.
+struct SecretBackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write every version of a secret to an opaque blob only a vault with the same keyring restores.")
+    @OptionGroup var vault: VaultOptions
+    @Argument var name: String
+    @Option(name: [.customShort("o"), .customLong("file")], help: "The blob file to create (mode 0600; never overwritten).")
+    var file: String
+
+    func run() throws {
+        guard file != "-", !file.isEmpty else {
+            throw CLIError(code: Exit.usage, message: "arca: backup writes a file (-o PATH), not standard output")
+        }
+        let blob = try vault.withClient { client in try await client.backupSecret(name) }
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw CLIError(code: Exit.usage, message: "arca: cannot create \(file): \(String(cString: strerror(errno))) (an existing file is never overwritten)")
+        }
+        defer { close(fd) }
+        guard write(fd, blob, blob.count) == blob.count, fsync(fd) == 0 else {
+            throw CLIError(code: Exit.runtime, message: "arca: cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+        if vault.output == .json { VaultJSON.print(.object([("backup", .string(file)), ("name", .string(name))])) } else {
+            IO.write(fd: 1, "Backed up every version of \(name) to \(file) (\(blob.count) bytes; `arca vault secret restore \(file)`).\n")
+        }
+    }
+}
+
+/// `arca vault secret restore FILE` (as `az keyvault secret restore --file`).
+struct SecretRestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore", abstract: "Restore a secret from a backup blob under the name it carries (not one in use).")
+    @OptionGroup var vault: VaultOptions
+    @Argument(help: "The blob `arca vault secret backup` wrote.") var file: String
+
+    func run() throws {
+        let fd = open(file, O_RDONLY)
+        guard fd >= 0 else {
+            throw CLIError(code: Exit.usage, message: "arca: cannot read \(file): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        guard let blob = IO.readAllChecked(fd: fd), blob.count <= SecretBackup.maxBytes else {
+            throw CLIError(code: Exit.usage, message: "arca: \(file) is not a backup blob (unreadable, or larger than \(SecretBackup.maxBytes) bytes)")
+        }
+        let p = try vault.withClient { client in try await client.restoreSecret(backup: blob) }
+        vault.printProperties(p, verb: "Restored")
     }
 }
 

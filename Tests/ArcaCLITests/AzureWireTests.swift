@@ -118,3 +118,101 @@ import Testing
         #expect(local["sealed"] as? Bool == false, "\(local)")
     }
 }
+
+/// Issue 15: Azure's `backup` and `restore` of a secret — an opaque blob of every version that only a vault holding
+/// the same keyring restores, under a name not in use.
+@Suite(.serialized) struct BackupRestoreTests {
+    static func randomValue() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+/ äöü€😀")
+        return String((0..<Int.random(in: 8...200)).map { _ in alphabet.randomElement()! })
+    }
+
+    @Test func theAzureSDKBacksUpAndRestoresEveryVersion() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: VaultServerTests.python), "run scripts/test.sh: it installs the Azure SDK")
+        let server = try VaultServerTests.Server()
+        defer { server.kill() }
+        let first = "first-" + Self.randomValue(), second = "second-" + Self.randomValue()
+        let run = try CLITests.run(VaultServerTests.python, [CLITests.repoRoot.appendingPathComponent("Tests/e2e/sdk_backup.py").path],
+                                   env: ["DEV_JSON": server.dir + "/v/dev.json", "FIRST_VALUE": first, "SECOND_VALUE": second])
+        #expect(run.status == 0, "\(run.err.suffix(2000))")
+        let r = try VaultCLITests.json(run.out)
+        #expect(r["blob_holds_value"] as? Bool == false && (r["blob_bytes"] as? Int ?? 0) > 0, "\(r)")
+        #expect(r["restored_name"] as? String == "backed-up")
+        #expect(r["latest"] as? String == second && r["first"] as? String == first)
+        #expect(r["first_tags"] as? [String: String] == ["team": "db"] && r["second_content_type"] as? String == "text/plain")
+        #expect(r["versions"] as? [String] == r["expected_versions"] as? [String], "\(r)")
+        #expect(r["again"] as? Int == 409 && r["damaged"] as? Int == 400, "\(r)")
+        // Backup and restore are audited under Azure's operation names, values never in the trail.
+        let trail = try CLITests.arca(["vault", "audit", "search", "--secret", "backed-up"] + server.vaultArgs)
+        #expect(trail.out.contains("SecretBackup") && trail.out.contains("SecretRestore"), "\(trail.out)")
+        #expect(!trail.out.contains(first) && !trail.out.contains(second))
+        #expect(!run.err.contains(first) && !run.err.contains(second))
+    }
+
+    /// Vault B (another keyring) cannot open A's blob; A restores its own after a rekey; a reader cannot back up.
+    @Test func onlyAVaultWithTheSameKeyringRestoresAndOnlyAnOfficerBacksUp() throws {
+        let d = VaultCLITests.dir()
+        let a = ["--vault-dir", d + "/a", "--key-file", d + "/ka"], b = ["--vault-dir", d + "/b", "--key-file", d + "/kb"]
+        for (v, key) in [(a, "/ka"), (b, "/kb")] {
+            let r = try CLITests.arca(["vault", "init", "--seal", "key-file", "--key-file", d + key, "--vault-dir", v[1]])
+            try #require(r.status == 0, "\(r.err)")
+        }
+        var values: [String] = []
+        for _ in 0..<3 {
+            let value = Self.randomValue()
+            values.append(value)
+            #expect(try CLITests.arca(["vault", "secret", "set", "moved"] + a, stdin: value).status == 0)
+        }
+        let blob = d + "/moved.blob"
+        let backed = try CLITests.arca(["vault", "secret", "backup", "moved", "-o", blob] + a)
+        #expect(backed.status == 0, "\(backed.err)")
+        let bytes = try #require(FileManager.default.contents(atPath: blob))
+        for value in values { #expect(bytes.range(of: Data(value.utf8)) == nil, "the blob holds no value in the clear") }
+        let perms = try FileManager.default.attributesOfItem(atPath: blob)[.posixPermissions] as? Int
+        #expect(perms == 0o600)
+        #expect(try CLITests.arca(["vault", "secret", "backup", "moved", "-o", blob] + a).status == 2, "never over a file")
+        let other = try CLITests.arca(["vault", "secret", "restore", blob] + b)
+        #expect(other.status == 2 && other.err.contains("another keyring"), "\(other.status) \(other.err)")
+        #expect(try CLITests.arca(["vault", "secret", "get", "moved"] + b).status == 4, "nothing was restored in B")
+        // Not over a name in use; after a rekey and a purge, A restores every version.
+        #expect(try CLITests.arca(["vault", "secret", "restore", blob] + a).status == 7)
+        #expect(try CLITests.arca(["vault", "rekey"] + a).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "delete", "moved"] + a).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "restore", blob] + a).status == 7, "a deleted name is in use")
+        #expect(try CLITests.arca(["vault", "secret", "purge", "moved"] + a).status == 0)
+        let restored = try CLITests.arca(["vault", "secret", "restore", blob] + a)
+        #expect(restored.status == 0 && !values.contains { restored.out.contains($0) }, "\(restored.err)")
+        let get = try CLITests.arca(["vault", "secret", "get", "moved"] + a)
+        #expect(get.out.hasPrefix(values[2]), "the latest version is the latest again")
+        let list = try VaultCLITests.json(try CLITests.arca(["vault", "secret", "versions", "moved", "--output", "json"] + a).out)
+        #expect((list["value"] as? [Any])?.count == 3, "\(list)")
+        // Damaged blobs: truncated, a flipped byte, another name spliced in front.
+        var flipped = bytes
+        flipped[flipped.count - 5] ^= 0x40
+        let renamed = Data("ARCASB".utf8) + Data([1, 0, 5]) + Data("other".utf8) + bytes.dropFirst(6 + 3 + 5)
+        for (i, damaged) in [bytes.prefix(20), flipped, renamed].enumerated() {
+            try damaged.write(to: URL(fileURLWithPath: d + "/bad\(i)"))
+            let r = try CLITests.arca(["vault", "secret", "restore", d + "/bad\(i)"] + b)
+            #expect(r.status == 2 && r.err.contains("not one this vault can restore"), "\(i): \(r.status) \(r.err)")
+        }
+        // A reader (Secrets User) may read but not back up, as in Azure.
+        let server = try VaultServerTests.Server()
+        defer { server.kill() }
+        let reader = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "reader", "--output", "json"] + server.vaultArgs).out)
+        #expect(try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets User", "--assignee", "reader"] + server.vaultArgs).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "set", "guarded"] + server.remoteArgs, stdin: "x", env: server.adminEnv).status == 0)
+        let readerEnv = ["AZURE_TENANT_ID": server.dev["tenantId"] as! String, "AZURE_CLIENT_ID": reader["clientId"] as! String,
+                         "AZURE_CLIENT_SECRET": reader["clientSecret"] as! String]
+        #expect(try CLITests.arca(["vault", "secret", "get", "guarded"] + server.remoteArgs, env: readerEnv).status == 0)
+        let denied = try CLITests.arca(["vault", "secret", "backup", "guarded", "-o", d + "/guarded.blob"] + server.remoteArgs, env: readerEnv)
+        #expect(denied.status == 5 && denied.err.contains("backup/action"), "\(denied.status) \(denied.err)")
+        #expect(!FileManager.default.fileExists(atPath: d + "/guarded.blob"))
+        // Through the server the administrator's backup restores after a purge.
+        let viaServer = d + "/server.blob"
+        #expect(try CLITests.arca(["vault", "secret", "backup", "guarded", "-o", viaServer] + server.remoteArgs, env: server.adminEnv).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "delete", "guarded"] + server.remoteArgs, env: server.adminEnv).status == 0)
+        #expect(try CLITests.arca(["vault", "secret", "purge", "guarded"] + server.remoteArgs, env: server.adminEnv).status == 0)
+        let back = try CLITests.arca(["vault", "secret", "restore", viaServer] + server.remoteArgs, env: server.adminEnv)
+        #expect(back.status == 0, "\(back.err)")
+    }
+}
