@@ -135,6 +135,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--arca", default=os.path.join(ROOT, ".build/release/arca"))
+    ap.add_argument("--before", help="an earlier arca build, measured in the same run (before/after table)")
     ap.add_argument("--bao", default=os.path.join(ROOT, ".build/bench-venv/bin/bao"))
     a = ap.parse_args()
     if not shutil.which("wrk"):
@@ -146,18 +147,24 @@ def main():
     os.makedirs(work, exist_ok=True)
     results = {}
 
-    arca, dev, auth = start_arca(a.arca, work)
-    try:
-        base = dev["vaultUrl"]
-        for c in (1, 32):
-            results[f"arca read c{c}"] = wrk(f"{base}/secrets/bench-read?api-version=7.5", "GET", auth, None, c, a.duration, work)
-            results[f"arca write c{c}"] = wrk(f"{base}/secrets/bench-write?api-version=7.5", "PUT", auth,
-                                             json.dumps({"value": "s3cr3t-value-for-writes"}), c, a.duration, work)
-            print(f"arca c{c}: {results[f'arca read c{c}']} {results[f'arca write c{c}']}", file=sys.stderr)
-    finally:
-        arca.terminate()
-        arca.wait()
-    arca_dir = os.path.join(work, "arca")
+    builds = [("arca", a.arca)] + ([("before", a.before)] if a.before else [])
+    for label, binary in builds:
+        shutil.rmtree(os.path.join(work, "arca"), ignore_errors=True)
+        arca, dev, auth = start_arca(binary, work)
+        try:
+            base = dev["vaultUrl"]
+            for c in (1, 32):
+                results[f"{label} read c{c}"] = wrk(f"{base}/secrets/bench-read?api-version=7.5", "GET", auth, None, c, a.duration, work)
+                results[f"{label} write c{c}"] = wrk(f"{base}/secrets/bench-write?api-version=7.5", "PUT", auth,
+                                                    json.dumps({"value": "s3cr3t-value-for-writes"}), c, a.duration, work)
+                print(f"{label} c{c}: {results[f'{label} read c{c}']} {results[f'{label} write c{c}']}", file=sys.stderr)
+        finally:
+            arca.terminate()
+            arca.wait()
+        if label == "arca" and a.before:
+            # Keep this build's TLS material for OpenBao: the before-run below makes its own.
+            shutil.copytree(os.path.join(work, "arca"), os.path.join(work, "arca-tls"), dirs_exist_ok=True)
+    arca_dir = os.path.join(work, "arca-tls" if a.before else "arca")
     bao, bao_url, token = start_bao(a.bao, work, f"{arca_dir}/dev-tls.pem", f"{arca_dir}/dev-tls-key.pem", f"{arca_dir}/dev-ca.pem")
     try:
         h = {"X-Vault-Token": token, "Content-Type": "application/json"}
@@ -170,14 +177,19 @@ def main():
         bao.terminate()
         bao.wait()
 
-    rows = ["| operation | connections | arca req/s | openbao req/s | arca / openbao | arca p99 ms | openbao p99 ms |",
-            "|---|---|---|---|---|---|---|"]
+    before = " | before req/s | before / openbao | before p99 ms" if a.before else ""
+    rows = [f"| operation | connections | arca req/s | openbao req/s | arca / openbao | arca p99 ms | openbao p99 ms{before} |",
+            "|---|---|---|---|---|---|---" + ("|---|---|---" if a.before else "") + "|"]
     for op in ("read", "write"):
         for c in (1, 32):
             x, y = results[f"arca {op} c{c}"], results[f"openbao {op} c{c}"]
             errs = "" if x["errors"] == 0 and y["errors"] == 0 else f" (non-2xx: arca {x['errors']}, openbao {y['errors']})"
+            extra = ""
+            if a.before:
+                b = results[f"before {op} c{c}"]
+                extra = f" {b['rps']:.0f} | {b['rps'] / y['rps']:.2f}× | {b['p99_ms'] or 0:.1f} |"
             rows.append(f"| {op} | {c} | {x['rps']:.0f} | {y['rps']:.0f} | {x['rps'] / y['rps']:.2f}× | "
-                        f"{x['p99_ms'] or 0:.1f} | {y['p99_ms'] or 0:.1f} |{errs}")
+                        f"{x['p99_ms'] or 0:.1f} | {y['p99_ms'] or 0:.1f} |{extra}{errs}")
     print("\n".join(rows))
     json.dump(results, open(os.path.join(ROOT, "bench-out/vault.json"), "w"), indent=2)
 

@@ -35,6 +35,23 @@ enum AdminRoute {
         }
     }
 
+    /// Its metrics label (names replaced by placeholders).
+    var template: String {
+        switch self {
+        case .status: return "/arca/status"
+        case .seal: return "/arca/seal"
+        case .unseal: return "/arca/unseal"
+        case .rekey: return "/arca/rekey"
+        case .principals, .createPrincipal: return "/arca/principals"
+        case .resetSecret: return "/arca/principals/{id}/secret"
+        case .addCertificate: return "/arca/principals/{id}/certificates"
+        case .setEnabled, .removePrincipal: return "/arca/principals/{id}"
+        case .roles, .createRole: return "/arca/roles"
+        case .assignments, .assign: return "/arca/roleassignments"
+        case .unassign: return "/arca/roleassignments/{id}"
+        }
+    }
+
     var operation: VaultOperation {
         switch self {
         case .status: return .vaultStatus

@@ -23,6 +23,8 @@ public struct ServerOptions: Sendable {
     public var maxInFlight = 512
     /// Key Vault requests allowed per 10-second window (Azure's unit; nil: no limit), then 429 until the window ends.
     public var ratePer10s: Int? = nil
+    /// Serve `GET /metrics` (Prometheus text format, no token; route templates and counts, never a name).
+    public var metrics = true
 
     public init(host: String, port: Int, tlsCert: String, tlsKey: String, vaultURL: String? = nil, resource: String? = nil) {
         self.host = host
@@ -59,6 +61,7 @@ public final class VaultServer: Sendable {
     let tokens: TokenService
     let seenAssertions = SeenAssertions()
     let throttle: Throttle
+    let metrics = ServerMetrics()
     static let maxBody = 256 * 1024
 
     /// A restore carries a backup blob of up to ``SecretBackup/maxBytes`` in base64url; every other body is small.
@@ -81,6 +84,10 @@ public final class VaultServer: Sendable {
         tenantId = String(decoding: tenantBytes, as: UTF8.self)
         let signing = try vault.sealedValue("token-signing-key") { Array(P256.Signing.PrivateKey().rawRepresentation) }
         throttle = Throttle(maxInFlight: options.maxInFlight, ratePer10s: options.ratePer10s)
+        vault.observeCommits { [metrics] size, duration in
+            metrics.batchSizes.record(Double(size))
+            metrics.commitLatency.record(duration)
+        }
         tokens = try await TokenService(signingKey: signing, issuer: "\(vaultURL)/\(tenantId)/v2.0", audience: resource,
                                         tenantId: tenantId)
     }
@@ -156,6 +163,7 @@ public final class VaultServer: Sendable {
     /// `/healthz` (the process answers) and `/readyz` (unsealed, storage readable) need no token; a Key Vault
     /// route with an `api-version` Azure does not know is 400 `BadParameter`.
     func respond(_ request: Request, _ context: ServerContext) async -> Response {
+        let started = ContinuousClock.now
         var response: Response
         let path = request.uri.path
         // The path's segments, decoded once for the version check, the throttle and the dispatch.
@@ -163,6 +171,9 @@ public final class VaultServer: Sendable {
         let route = Route(method: request.method, segments: segments)
         if request.method == .get, path == "/healthz" {
             response = Self.json(.object([("status", .string("ok"))]))
+        } else if request.method == .get, path == "/metrics", options.metrics {
+            response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition(sealed: !vault.isUnsealed))))
+            response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         } else if request.method == .get, path == "/readyz" {
             if let why = vault.notReadyReason() {
                 response = Self.json(.object([("status", .string("not ready")), ("reason", .string(why))]), status: .serviceUnavailable)
@@ -189,7 +200,26 @@ public final class VaultServer: Sendable {
            client.allSatisfy({ $0.isASCII && !$0.isNewline }) {
             response.headers[Self.clientRequestIDHeader] = client
         }
+        metrics.record(route: Self.template(route, segments: segments, path: path), method: request.method.rawValue,
+                       status: response.status.code, duration: ContinuousClock.now - started)
         return response
+    }
+
+    /// The route as a metrics label: its template, never a secret's, person's or tenant's name.
+    static func template(_ route: Route?, segments: [String], path: String) -> String {
+        if let route { return route.template }
+        if let admin = AdminRoute(method: .get, segments: segments) ?? AdminRoute(method: .post, segments: segments)
+            ?? AdminRoute(method: .patch, segments: segments) ?? AdminRoute(method: .delete, segments: segments) {
+            return admin.template
+        }
+        switch path {
+        case "/healthz", "/readyz", "/metrics": return path
+        default: break
+        }
+        if segments.last == "token" { return "/{tenant}/oauth2/v2.0/token" }
+        if segments.last == "openid-configuration" { return "/{tenant}/.well-known/openid-configuration" }
+        if segments.last == "keys" { return "/{tenant}/discovery/v2.0/keys" }
+        return "other"
     }
 
     static let requestIDHeader = HTTPFields.Element.Name("x-ms-request-id")!
@@ -204,10 +234,30 @@ public final class VaultServer: Sendable {
     /// versions from 2025 on, all treated alike.
     static func supportedAPIVersion(_ v: String) -> Bool {
         if ["2016-10-01", "2025-06-01-preview", "2025-07-01", "2026-04-01"].contains(v) { return true }
-        if v.wholeMatch(of: #/7\.[0-6](-preview(\.[0-9]+)?)?/#) != nil { return true }
-        // A dated version of a newer SDK than this list (the SDKs move every few months).
-        if let m = v.wholeMatch(of: #/(20[2-9][0-9])-(0[1-9]|1[0-2])-([0-2][0-9]|3[01])(-preview)?/#), let year = Int(m.output.1), year >= 2025 { return true }
-        return false
+        // Read byte by byte (this runs on every request): `7.0`–`7.6` with an optional `-preview[.N]`, or a
+        // dated version from 2025 on (a newer SDK than the list above), with an optional `-preview`.
+        var b = Array(v.utf8)[...]
+        let digit = { (c: UInt8) in c >= 0x30 && c <= 0x39 }
+        func dropSuffix(_ suffix: String) -> Bool {
+            let s = Array(suffix.utf8)
+            guard b.count >= s.count, Array(b.suffix(s.count)) == s else { return false }
+            b = b.dropLast(s.count)
+            return true
+        }
+        if b.count >= 3, b[b.startIndex] == 0x37, b[b.startIndex + 1] == 0x2e, (0x30...0x36).contains(b[b.startIndex + 2]) {
+            var rest = b.dropFirst(3)
+            if rest.isEmpty { return true }
+            let preview = Array("-preview".utf8)
+            guard rest.count >= preview.count, Array(rest.prefix(preview.count)) == preview else { return false }
+            rest = rest.dropFirst(preview.count)
+            if rest.isEmpty { return true }
+            return rest.first == 0x2e && rest.count > 1 && rest.dropFirst().allSatisfy(digit)
+        }
+        _ = dropSuffix("-preview")
+        let d = Array(b)
+        guard d.count == 10, d[4] == 0x2d, d[7] == 0x2d, [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy({ digit(d[$0]) }) else { return false }
+        let n = { (i: Int, len: Int) in d[i..<(i + len)].reduce(0) { $0 * 10 + Int($1 - 0x30) } }
+        return n(0, 4) >= 2025 && (1...12).contains(n(5, 2)) && (1...31).contains(n(8, 2))
     }
 
     /// Answers one request; `segments` are its path's, decoded once by `respond`.
@@ -261,7 +311,10 @@ public final class VaultServer: Sendable {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             return .failure(Rejection(reason: .missing, claimed: "anonymous"))
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        var trimmed = header.utf8.dropFirst(7)
+        while let c = trimmed.first, c == 0x20 || c == 0x09 { trimmed = trimmed.dropFirst() }
+        while let c = trimmed.last, c == 0x20 || c == 0x09 { trimmed = trimmed.dropLast() }
+        let token = String(Substring(trimmed))
         let payload: TokenService.AccessPayload
         do {
             payload = try await tokens.verify(token)
@@ -317,6 +370,22 @@ public final class VaultServer: Sendable {
             case (.get, 2, "arca") where s[1] == "audit": self = .auditSearch
             case (.get, 3, "arca") where s[1] == "audit" && s[2] == "export": self = .auditExport
             default: return nil
+            }
+        }
+
+        var template: String {
+            switch self {
+            case .set, .get(_, nil), .update(_, nil), .delete: return "/secrets/{name}"
+            case .get, .update: return "/secrets/{name}/{version}"
+            case .list: return "/secrets"
+            case .versions: return "/secrets/{name}/versions"
+            case .getDeleted, .purge: return "/deletedsecrets/{name}"
+            case .listDeleted: return "/deletedsecrets"
+            case .recover: return "/deletedsecrets/{name}/recover"
+            case .backup: return "/secrets/{name}/backup"
+            case .restore: return "/secrets/restore"
+            case .auditSearch: return "/arca/audit"
+            case .auditExport: return "/arca/audit/export"
             }
         }
 

@@ -14,6 +14,9 @@ final class TokenService: Sendable {
     let issuer: String
     let audience: String
     let tenantId: String
+    /// Tokens already verified, by their SHA-256, with the payload, until they expire: the ES256 check runs
+    /// once per token, not once per request. Only a token byte for byte the same hits; a full cache is emptied.
+    let verified = VerifiedTokens()
 
     struct AccessPayload: JWTPayload {
         var iss: IssuerClaim
@@ -81,6 +84,14 @@ final class TokenService: Sendable {
     /// The verified payload of a bearer token: signature (ES256 with our key only; `alg: none` and foreign
     /// keys fail), time window, audience, issuer and tenant.
     func verify(_ token: String) async throws(Rejection) -> AccessPayload {
+        let digest = Array(SHA256.hash(data: Array(token.utf8)))
+        if let payload = verified.payload(digest, now: Date()) { return payload }
+        let payload = try await verifyAfresh(token)
+        verified.remember(digest, payload)
+        return payload
+    }
+
+    func verifyAfresh(_ token: String) async throws(Rejection) -> AccessPayload {
         let payload: AccessPayload
         do {
             payload = try await keys.verify(token, as: AccessPayload.self)
@@ -108,6 +119,31 @@ final class TokenService: Sendable {
 
         func verify(using algorithm: some JWTAlgorithm) throws {
             try exp.verifyNotExpired(currentDate: Date())
+        }
+    }
+}
+
+/// The verified-token cache of ``TokenService``: bounded, each entry valid inside its token's own window.
+final class VerifiedTokens: @unchecked Sendable {
+    static let capacity = 4096
+    private let lock = NSLock()
+    private var entries: [[UInt8]: TokenService.AccessPayload] = [:]
+
+    func payload(_ digest: [UInt8], now: Date) -> TokenService.AccessPayload? {
+        lock.withLock {
+            guard let p = entries[digest] else { return nil }
+            guard p.exp.value > now, p.nbf.value <= now.addingTimeInterval(60) else {
+                entries[digest] = nil
+                return nil
+            }
+            return p
+        }
+    }
+
+    func remember(_ digest: [UInt8], _ payload: TokenService.AccessPayload) {
+        lock.withLock {
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[digest] = payload
         }
     }
 }

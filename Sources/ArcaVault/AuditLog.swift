@@ -68,6 +68,14 @@ enum AuditLog {
         return r
     }
 
+    /// Signs the trail's last record (a group commit's one checkpoint for its whole batch).
+    static func checkpointLast(_ db: Database, key: Curve25519.Signing.PrivateKey) throws {
+        guard let last = try last(db) else { return }
+        let c = try AuditChain.checkpoint(last, key: key)
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)")
+            .execute(arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
+    }
+
     /// The trail has no record to chain on.
     struct TrailMissing: Error, CustomStringConvertible {
         var description: String { "the vault's audit trail is missing or empty (damaged); restore the vault from a backup" }

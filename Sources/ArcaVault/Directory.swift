@@ -8,8 +8,25 @@ import GRDB
 /// a salted SHA-256 is enough and keeps the token endpoint fast.
 public struct VaultDirectory: Sendable {
     let store: VaultStore
+    let cache: DirectoryCache
 
-    init(store: VaultStore) { self.store = store }
+    init(store: VaultStore) {
+        self.store = store
+        cache = store.directoryCache
+    }
+
+    /// Marks the directory changed (inside the writing transaction): every process serving this file drops
+    /// what it cached of the directory at its next lookup.
+    static func changed(_ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO meta (key, value) VALUES ('directory-generation', randomblob(16))
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """).execute()
+    }
+
+    static func generation(_ db: Database) throws -> Data? {
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'directory-generation'"))
+    }
 
     static let passwordScrypt = MasterKey.ScryptParameters.standard
 
@@ -22,11 +39,9 @@ public struct VaultDirectory: Sendable {
 
     // MARK: Reading (the server's sign-in and authorisation paths)
 
+    /// The sign-in path's lookup: from the cache while the directory has not changed (one row read to know).
     public func entry(objectId: String) throws -> DirectoryEntry? {
-        try store.read { db in
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM principals WHERE object_id = ?"), arguments: [objectId.lowercased()])
-                .map(Self.entry)
-        }
+        try grants(objectId: objectId).0
     }
 
     /// By object id, client id or name.
@@ -68,17 +83,56 @@ public struct VaultDirectory: Sendable {
     }
 
     /// The principal, its assignments and every role, read in one snapshot (the authorisation path).
-    func grants(objectId: String) throws -> (DirectoryEntry?, [RoleAssignment], [RoleDefinition]) {
+    /// The principal, its assignments and every role, in one snapshot; cached by object id until the
+    /// directory's generation (``changed(_:)``) moves, so a disable or an unassign counts at the next request.
+    func grants(objectId: String) throws -> DirectoryCache.Grants {
         try store.read { db in
-            let entry = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM principals WHERE object_id = ?"),
-                                         arguments: [objectId.lowercased()]).map(Self.entry)
-            let assignments = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_assignments WHERE principal_id = ?"),
-                                               arguments: [objectId.lowercased()]).map {
-                RoleAssignment(id: $0["id"], roleId: $0["role_id"], principalId: $0["principal_id"], scope: $0["scope"])
-            }
-            return (entry, assignments, RoleDefinition.builtIns + (try Self.customRoles(db)))
+            let generation = try Self.generation(db)
+            if let hit = cache.lookup(objectId.lowercased(), generation: generation) { return hit }
+            let fresh = try Self.readGrants(db, objectId: objectId)
+            cache.store(objectId.lowercased(), fresh, generation: generation)
+            return fresh
         }
     }
+
+    static func readGrants(_ db: Database, objectId: String) throws -> DirectoryCache.Grants {
+        let entry = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM principals WHERE object_id = ?"),
+                                     arguments: [objectId.lowercased()]).map(Self.entry)
+        let assignments = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_assignments WHERE principal_id = ?"),
+                                           arguments: [objectId.lowercased()]).map {
+            RoleAssignment(id: $0["id"], roleId: $0["role_id"], principalId: $0["principal_id"], scope: $0["scope"])
+        }
+        return (entry, assignments, RoleDefinition.builtIns + (try Self.customRoles(db)))
+    }
+}
+
+/// What a serving process keeps of the directory between requests, valid for one directory generation.
+final class DirectoryCache: @unchecked Sendable {
+    typealias Grants = (DirectoryEntry?, [RoleAssignment], [RoleDefinition])
+    static let capacity = 1024
+    private let lock = NSLock()
+    private var generation: Data??
+    private var grants: [String: Grants] = [:]
+
+    func lookup(_ objectId: String, generation g: Data?) -> Grants? {
+        lock.withLock {
+            guard generation == .some(g) else { return nil }
+            return grants[objectId]
+        }
+    }
+
+    func store(_ objectId: String, _ value: Grants, generation g: Data?) {
+        lock.withLock {
+            if generation != .some(g) || grants.count >= Self.capacity {
+                grants.removeAll(keepingCapacity: true)
+                generation = .some(g)
+            }
+            grants[objectId] = value
+        }
+    }
+}
+
+extension VaultDirectory {
 
     static func customRoles(_ db: Database) throws -> [RoleDefinition] {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_definitions ORDER BY name")).map { row -> RoleDefinition in

@@ -149,9 +149,17 @@ public final class Vault: Sendable {
         }
     }
 
+    /// The retention, set at `init` and never changed: read once, then kept (every operation asks for it).
     public var retentionDays: Int {
-        (try? store.meta("retention-days")).flatMap { $0.flatMap { Int(String(decoding: $0, as: UTF8.self)) } } ?? 90
+        if let days = retentionCache.get() { return days }
+        guard let stored = (try? store.meta("retention-days")).flatMap({ $0.flatMap { Int(String(decoding: $0, as: UTF8.self)) } }) else {
+            return 90
+        }
+        retentionCache.set(stored)
+        return stored
     }
+
+    private let retentionCache = Locked<Int?>(nil)
 
     public var auditPublicKey: String? {
         (try? store.meta("audit-public-key")).flatMap { $0.map { String(decoding: $0, as: UTF8.self) } }
@@ -297,6 +305,11 @@ public final class Vault: Sendable {
 
     public var isUnsealed: Bool { state.get() != nil }
 
+    /// Tells `observer` each group commit's size and duration (for a server's metrics).
+    public func observeCommits(_ observer: @escaping @Sendable (Int, Duration) -> Void) {
+        store.committer.observer.set(observer)
+    }
+
     /// For a process that serves this vault: follows an operator's seal made by another process on the same
     /// file (`arca vault seal --vault-dir`), dropping the keyring from memory. Returns whether it did. Reads one
     /// row; the seal itself was audited by the process that made it.
@@ -419,23 +432,25 @@ public final class Vault: Sendable {
         do {
             // Group commit: concurrent operations share one transaction and one fsync; each runs in its own
             // savepoint, and the answer leaves only after the commit that holds its audit record.
-            try store.grouped { db in
+            // One checkpoint signs the batch's last record (the batch commits whole), not one per record.
+            try store.grouped(checkpoint: ring.auditKey) { db in
                 let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
                                            backupKey: { SecretBackup.key(ring) })
                 do {
                     let result: T = try db.inSavepointReturning {
                         try sweepRetention(db, session, ring)
                         let (result, version) = try body(session)
-                        try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: ring.auditKey)
+                        if case .directoryWrite = operation { try VaultDirectory.changed(db) }
+                        try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: nil)
                         return result
                     }
                     outcome = .success(result)
                 } catch let e as VaultError {
                     if case .auditUnavailable = e { throw e }
-                    try appendAudit(db, caller, operation, version: nil, result: e.auditResult, source: source, key: ring.auditKey)
+                    try appendAudit(db, caller, operation, version: nil, result: e.auditResult, source: source, key: nil)
                     outcome = .failure(e)
                 } catch let e as Barrier.Failure {
-                    try appendAudit(db, caller, operation, version: nil, result: "InternalServerError", source: source, key: ring.auditKey)
+                    try appendAudit(db, caller, operation, version: nil, result: "InternalServerError", source: source, key: nil)
                     outcome = .failure(.storage("a stored entry does not decrypt: \(e.description)"))
                 }
             }
@@ -667,7 +682,7 @@ public final class Vault: Sendable {
         for (key, name) in try session.expiredDeletions() {
             try session.erase(key)
             try AuditLog.append(db, caller: Principal.retention.auditName, operation: "SecretPurge", secretName: name,
-                                secretVersion: nil, result: "OK", source: "retention", key: ring.auditKey)
+                                secretVersion: nil, result: "OK", source: "retention", key: nil)
         }
     }
 

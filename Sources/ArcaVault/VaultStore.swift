@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 
@@ -159,13 +160,18 @@ public final class VaultStore: Sendable {
     /// waiting at the same moment, and returns once that transaction is committed (one fsync for the whole
     /// group). `work` reports its own outcome; a throw from it rolls back only its savepoint. If the commit
     /// fails, every caller in the group gets the error, so nobody answers for a change that is not on disk.
-    func grouped(_ work: (Database) throws -> Void) throws {
+    /// With `checkpoint`, the batch ends with a checkpoint of its last audit record signed by that key, in the
+    /// same transaction.
+    func grouped(checkpoint: Curve25519.Signing.PrivateKey? = nil, _ work: (Database) throws -> Void) throws {
         try withoutActuallyEscaping(work) { escapable in
-            try committer.submit(escapable, pool: pool)
+            try committer.submit(escapable, checkpoint: checkpoint, pool: pool)
         }
     }
 
     let committer = GroupCommitter()
+
+    /// The directory as a serving process last read it (see ``VaultDirectory/grants(objectId:)``).
+    let directoryCache = DirectoryCache()
 
     /// A read-only snapshot.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
@@ -211,17 +217,24 @@ public final class VaultStore: Sendable {
 final class GroupCommitter: @unchecked Sendable {
     final class Job {
         let work: (Database) throws -> Void
+        let checkpoint: Curve25519.Signing.PrivateKey?
         var done = false
         var failure: (any Error)?
-        init(_ work: @escaping (Database) throws -> Void) { self.work = work }
+        init(_ work: @escaping (Database) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?) {
+            self.work = work
+            self.checkpoint = checkpoint
+        }
     }
+
+    /// Told each batch's size and how long its transaction took (the server's metrics); nil by default.
+    let observer = Locked<(@Sendable (Int, Duration) -> Void)?>(nil)
 
     private let condition = NSCondition()
     private var pending: [Job] = []
     private var leading = false
 
-    func submit(_ work: @escaping (Database) throws -> Void, pool: DatabasePool) throws {
-        let job = Job(work)
+    func submit(_ work: @escaping (Database) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?, pool: DatabasePool) throws {
+        let job = Job(work, checkpoint: checkpoint)
         condition.lock()
         pending.append(job)
         while !job.done {
@@ -233,7 +246,9 @@ final class GroupCommitter: @unchecked Sendable {
             let batch = pending
             pending = []
             condition.unlock()
+            let started = ContinuousClock.now
             let failure = GroupCommitter.run(batch, pool: pool)
+            observer.get()?(batch.count, ContinuousClock.now - started)
             condition.lock()
             for j in batch {
                 j.done = true
@@ -260,6 +275,10 @@ final class GroupCommitter: @unchecked Sendable {
                         } catch {
                             job.failure = error
                         }
+                    }
+                    // A failure here fails the whole batch: no answer leaves for a record left unsigned.
+                    if let key = batch.last(where: { $0.checkpoint != nil })?.checkpoint {
+                        try AuditLog.checkpointLast(db, key: key)
                     }
                     return .commit
                 }

@@ -16,6 +16,7 @@ struct VaultServe: ParsableCommand {
     @Option(name: .customLong("vault-url"), help: "The URL clients use (default https://localhost:PORT).") var vaultURL: String?
     @Option(help: "The token audience and challenge resource (default: the vault URL).") var resource: String?
     @Option(name: .customLong("max-in-flight"), help: "Key Vault requests served at once; more get 429 Throttled with Retry-After (default 512).") var maxInFlight: Int = 512
+    @Flag(name: .customLong("no-metrics"), help: "Do not serve GET /metrics (Prometheus; no token needed, no names in it).") var noMetrics = false
     @Option(name: .customLong("rate-limit"), help: "Key Vault requests per 10-second window, as Azure throttles (default: none); more get 429 with Retry-After.") var rateLimit: Int?
     @Flag(help: "Development: initialise and unseal the vault if needed, make a local CA and server certificate, an administrator application, and write dev.json into the vault's folder.")
     var dev = false
@@ -46,6 +47,7 @@ struct VaultServe: ParsableCommand {
         guard maxInFlight >= 1, (rateLimit ?? 1) >= 1 else { throw CLIError(code: Exit.usage, message: "arca: --max-in-flight and --rate-limit take a number of 1 or more") }
         options.maxInFlight = maxInFlight
         options.ratePer10s = rateLimit
+        options.metrics = !noMetrics
         let serverOptions = options
         let caller = vault.caller
         let devMode = dev

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import ArcaServer
 
 /// Issue 15, Azure Key Vault's wire behaviour (the parts done): request ids on every answer, the client's request
 /// id echoed, an unknown `api-version` refused in Azure's error shape, and the health probes.
@@ -214,5 +215,75 @@ import Testing
         #expect(try CLITests.arca(["vault", "secret", "purge", "guarded"] + server.remoteArgs, env: server.adminEnv).status == 0)
         let back = try CLITests.arca(["vault", "secret", "restore", viaServer] + server.remoteArgs, env: server.adminEnv)
         #expect(back.status == 0, "\(back.err)")
+    }
+}
+
+/// Issue 15: Prometheus metrics, and the hot path's caches (verified tokens, the directory) never outliving a change.
+@Suite(.serialized) struct MetricsAndCacheTests {
+    @Test func metricsCountRoutesByTemplateAndNeverNameASecret() throws {
+        let server = try VaultServerTests.Server()
+        defer { server.kill() }
+        let value = "m3trics-" + BackupRestoreTests.randomValue()
+        #expect(try CLITests.arca(["vault", "secret", "set", "very-private-name"] + server.remoteArgs, stdin: value, env: server.adminEnv).status == 0)
+        let auth = ["-H", "Authorization: Bearer \(try server.adminToken())"]
+        for _ in 0..<3 { #expect(server.curl(auth + ["\(server.url)/secrets/very-private-name?api-version=7.5"]).status == "200") }
+        #expect(server.curl(auth + ["\(server.url)/secrets/no-such-one?api-version=7.5"]).status == "404")
+        #expect(server.curl(["\(server.url)/secrets/very-private-name?api-version=7.5"]).status == "401")
+        let m = server.curl(["\(server.url)/metrics"])
+        #expect(m.status == "200", "no token needed")
+        let lines = m.body.split(separator: "\n").map(String.init)
+        func count(_ prefix: String) -> Double? {
+            lines.first { $0.hasPrefix(prefix + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        #expect(count(#"arca_http_requests_total{route="/secrets/{name}",method="GET",status="200"}"#) == 3, "\(m.body.prefix(3000))")
+        #expect(count(#"arca_http_requests_total{route="/secrets/{name}",method="GET",status="404"}"#) == 1)
+        #expect(count(#"arca_http_requests_total{route="/secrets/{name}",method="GET",status="401"}"#) == 1)
+        #expect(count(#"arca_http_requests_total{route="/secrets/{name}",method="PUT",status="200"}"#) == 1)
+        #expect((count(#"arca_http_request_duration_seconds_count{route="/secrets/{name}"}"#) ?? 0) >= 5)
+        #expect((count("arca_group_commit_batch_size_count") ?? 0) >= 4, "every audited operation is in a batch")
+        #expect((count("arca_audit_append_seconds_count") ?? 0) >= 4)
+        #expect(count("arca_vault_sealed") == 0)
+        #expect(!m.body.contains("very-private-name") && !m.body.contains("no-such-one") && !m.body.contains(value))
+        #expect(!m.body.contains(server.dev["tenantId"] as! String), "the tenant is a placeholder in the token route's label")
+        let off = try VaultServerTests.Server(extra: { _ in ["--no-metrics"] })
+        defer { off.kill() }
+        #expect(off.curl(["\(off.url)/metrics"]).status == "404")
+    }
+
+    /// A role removed, or an application disabled, by another process on the folder counts at the very next
+    /// request, though the server caches the directory; a cached token is still refused once its app is disabled.
+    @Test func directoryChangesFromAnotherProcessBiteAtOnce() throws {
+        let server = try VaultServerTests.Server()
+        defer { server.kill() }
+        let v = server.vaultArgs
+        let app = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "cached-reader", "--output", "json"] + v).out)
+        let assigned = try VaultCLITests.json(try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets User",
+                                                                 "--assignee", "cached-reader", "--output", "json"] + v).out)
+        #expect(try CLITests.arca(["vault", "secret", "set", "cached"] + v, stdin: "c4ched").status == 0)
+        let token = try server.token(clientId: app["clientId"] as! String, secret: app["clientSecret"] as! String)
+        let read = { server.curl(["-H", "Authorization: Bearer \(token)", "\(server.url)/secrets/cached?api-version=7.5"]).status }
+        for _ in 0..<5 { #expect(read() == "200") }
+        #expect(try CLITests.arca(["vault", "app", "disable", "cached-reader"] + v).status == 0)
+        #expect(read() == "401", "the disabled app's cached token no longer signs in")
+        #expect(try CLITests.arca(["vault", "app", "enable", "cached-reader"] + v).status == 0)
+        #expect(read() == "200")
+        #expect(try CLITests.arca(["vault", "role", "unassign", assigned["id"] as! String] + v).status == 0)
+        #expect(read() == "403", "the assignment removed on the folder counts at once")
+        // A token with one byte changed is verified afresh (and refused), however often the real one was used.
+        var forged = Array(token.utf8)
+        forged[forged.count - 3] = forged[forged.count - 3] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let f = server.curl(["-H", "Authorization: Bearer \(String(decoding: forged, as: UTF8.self))", "\(server.url)/secrets/cached?api-version=7.5"])
+        #expect(f.status == "401")
+    }
+
+    @Test func apiVersionParserAgreesWithTheDocumentedForms() {
+        for v in ["7.0", "7.6", "7.3-preview", "7.6-preview.2", "2016-10-01", "2025-06-01-preview", "2025-07-01", "2031-12-31",
+                  "2027-02-28-preview"] {
+            #expect(VaultServer.supportedAPIVersion(v), "\(v)")
+        }
+        for v in ["", "7", "7.", "7.7", "7.0-", "7.0-preview.", "7.0-preview.x", "7.0x", "2024-12-31", "2025-13-01", "2025-00-10",
+                  "2025-01-32", "2025-1-01", "20251-01-01", "2025-01-01-previewx", "abc", "9.9", "1.0"] {
+            #expect(!VaultServer.supportedAPIVersion(v), "\(v)")
+        }
     }
 }
