@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GRDB
 import Testing
 @testable import ArcaVault
 
@@ -74,4 +75,33 @@ import Testing
             #expect(e.description.contains("newer than this arca understands"))
         }
     }
+}
+
+/// Issue 15: a page SQLite finds malformed while the vault is open is a damaged vault (the CLI's exit 3 with
+/// "damaged"), not a passing database error; other database errors keep their message.
+@Suite struct DamagedPageTests {
+    @Test func malformedPagesInUseAreDamage() throws {
+        for code in [ResultCodeProbe.corrupt, ResultCodeProbe.notADatabase] {
+            let f = VaultStore.failure(code)
+            guard case .damaged = f else { Issue.record("\(f)"); continue }
+            #expect(f.description.contains("damaged") && f.description.contains("backup"))
+        }
+        guard case .database = VaultStore.failure(ResultCodeProbe.busy) else { Issue.record("busy is not damage"); return }
+    }
+
+    @Test func aValueWhoseRowWasOverwrittenIsAStorageFailureNotAValue() async throws {
+        let (vault, client, _) = try TestVault.make()
+        _ = try await client.setSecret("kept", value: "kept-value", options: .init())
+        try vault.store.tamper(sql: "UPDATE secret_versions SET envelope = randomblob(64)")
+        await #expect(throws: VaultError.self) { _ = try await client.getSecret("kept", version: nil) }
+        do { _ = try await client.getSecret("kept", version: nil) } catch let e as VaultError {
+            #expect(e.httpStatus == 500 && e.description.contains("does not decrypt"), "\(e)")
+        }
+    }
+}
+
+enum ResultCodeProbe {
+    static let corrupt = DatabaseError(resultCode: .SQLITE_CORRUPT, message: "database disk image is malformed")
+    static let notADatabase = DatabaseError(resultCode: .SQLITE_NOTADB, message: "file is not a database")
+    static let busy = DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked")
 }
