@@ -72,7 +72,9 @@ extension VaultServer {
         case "client_credentials":
             guard let clientId = form["client_id"] else { return reject(400, "invalid_request", "client_id is required") }
             if let secret = form["client_secret"] {
-                entry = try? vault.principals.authenticateApp(clientId: clientId, secret: secret)
+                do { entry = try vault.principals.authenticateApp(clientId: clientId, secret: secret) } catch {
+                    return storageFailure(error)
+                }
                 if entry == nil { return reject(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.") }
             } else if let assertion = form["client_assertion"],
                       form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
@@ -87,7 +89,9 @@ extension VaultServer {
             guard let user = form["username"], let password = form["password"] else {
                 return reject(400, "invalid_request", "username and password are required")
             }
-            entry = try? vault.principals.authenticateUser(name: user, password: password)
+            do { entry = try vault.principals.authenticateUser(name: user, password: password) } catch {
+                return storageFailure(error)
+            }
             if entry == nil { return reject(400, "invalid_grant", "AADSTS50126: Invalid username or password.") }
         default:
             return reject(400, "unsupported_grant_type", "grant_type must be client_credentials or password")
@@ -103,6 +107,12 @@ extension VaultServer {
         } catch {
             return oauthError(500, "server_error", "the token could not be issued")
         }
+    }
+
+    /// The directory could not be read (a damaged or unreadable vault file): the server's failure, never an
+    /// invalid credential.
+    func storageFailure(_ error: any Error) -> Response {
+        oauthError(503, "temporarily_unavailable", "AADSTS90033: the vault's storage cannot be read: \(error)")
     }
 
     struct AssertionFailure: Error { var message: String }

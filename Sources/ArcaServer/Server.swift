@@ -257,7 +257,11 @@ public final class VaultServer: Sendable {
         let d = Array(b)
         guard d.count == 10, d[4] == 0x2d, d[7] == 0x2d, [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy({ digit(d[$0]) }) else { return false }
         let n = { (i: Int, len: Int) in d[i..<(i + len)].reduce(0) { $0 * 10 + Int($1 - 0x30) } }
-        return n(0, 4) >= 2025 && (1...12).contains(n(5, 2)) && (1...31).contains(n(8, 2))
+        let (year, month, day) = (n(0, 4), n(5, 2), n(8, 2))
+        guard year >= 2025, (1...12).contains(month) else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
     }
 
     /// Answers one request; `segments` are its path's, decoded once by `respond`.

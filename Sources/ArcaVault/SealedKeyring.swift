@@ -47,6 +47,10 @@ public enum MasterKey {
         /// N = 2^15, r = 8, p = 1: ~90 ms on this project's machines (stack notes), the OWASP minimum.
         public static let standard = ScryptParameters(logN: 15, r: 8, p: 1)
 
+        /// Within what Arca writes and raises to (N up to 2^22, r up to 32, p up to 16): anything else in a
+        /// stored keyring is damage, refused before scrypt runs.
+        public var isPlausible: Bool { (10...22).contains(logN) && (1...32).contains(r) && (1...16).contains(p) }
+
         public init(logN: UInt8, r: UInt32, p: UInt32) {
             self.logN = logN
             self.r = r

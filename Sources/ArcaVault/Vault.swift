@@ -133,10 +133,23 @@ public final class Vault: Sendable {
 
     static func checksum(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
 
+    /// The sealed keyring, checked against its stored SHA-256 before anything reads it: a changed byte in the
+    /// keyring (or in the checksum) is damage, found before its scrypt parameters are used (a changed cost must
+    /// not run scrypt for minutes, or overflow it).
     func sealedKeyring(_ db: Database) throws -> SealedKeyring? {
         guard let bytes = try VaultStore.meta(db, "keyring") else { return nil }
-        do { return try SealedKeyring(bytes: bytes) } catch let e as SealedKeyring.Failure {
-            throw VaultError.storage("the vault's keyring cannot be read: \(e.description)")
+        let damaged = { (why: String) in
+            VaultError.storage("the vault's keyring is damaged (\(why)), so no credential can open it: restore the vault from a backup (`arca vault backup`)")
+        }
+        if let sum = try VaultStore.meta(db, Self.keyringChecksumKey), sum != Self.checksum(bytes) {
+            throw damaged("it no longer matches its checksum")
+        }
+        do {
+            let sealed = try SealedKeyring(bytes: bytes)
+            guard sealed.kind != .passphrase || sealed.scrypt.isPlausible else { throw damaged("its scrypt parameters are out of range") }
+            return sealed
+        } catch let e as SealedKeyring.Failure {
+            throw damaged(e.description)
         }
     }
 
@@ -232,7 +245,9 @@ public final class Vault: Sendable {
     /// for their own use (`explicit: false`) refuse a vault an operator sealed.
     public func unseal(_ credential: Credential, caller: Principal, source: String, explicit: Bool) throws {
         try authorize(caller, .vaultUnseal, source: source)
-        guard let sealed = try store.read({ try sealedKeyring($0) }) else {
+        let found: SealedKeyring?
+        do { found = try store.read({ try sealedKeyring($0) }) } catch let e as VaultStore.Failure { throw VaultError.storage(e.description) }
+        guard let sealed = found else {
             throw VaultError.notInitialized("no vault in \(directory): create one with `arca vault init`")
         }
         if !explicit, try store.meta("operator-sealed") == Array("1".utf8) {
@@ -324,7 +339,15 @@ public final class Vault: Sendable {
     /// server's `/readyz`; reads one row, audits nothing.
     public func notReadyReason() -> String? {
         guard isUnsealed else { return "sealed" }
-        do { _ = try store.read { db in try Int.fetchOne(db, sql: "SELECT 1") } } catch { return "storage unreachable" }
+        // Real pages, not `SELECT 1`: the keyring row and the trail's last record.
+        do {
+            _ = try store.read { db in
+                (try VaultStore.meta(db, "keyring"), try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit"))
+            }
+        } catch let e as VaultStore.Failure {
+            if case .damaged = e { return "storage damaged" }
+            return "storage unreachable"
+        } catch { return "storage unreachable" }
         return nil
     }
 

@@ -157,6 +157,8 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
                                     contentType: "application/x-www-form-urlencoded", bearer: nil)
         guard answer.status == 200, let obj = answer.json, let access = obj["access_token"] as? String else {
             let why = (answer.json?["error_description"] as? String) ?? "status \(answer.status)"
+            // The authority's own failure (its storage, say) is not a wrong credential.
+            if answer.status >= 500 { throw VaultError.storage("sign-in to \(authority) failed on the server's side: \(why)") }
             throw VaultError.unauthorized("sign-in to \(authority) failed: \(why)")
         }
         let expiresIn = (obj["expires_in"] as? NSNumber)?.doubleValue ?? Double(obj["expires_in"] as? String ?? "") ?? 3600

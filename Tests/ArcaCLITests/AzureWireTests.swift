@@ -278,12 +278,38 @@ import Testing
 
     @Test func apiVersionParserAgreesWithTheDocumentedForms() {
         for v in ["7.0", "7.6", "7.3-preview", "7.6-preview.2", "2016-10-01", "2025-06-01-preview", "2025-07-01", "2031-12-31",
-                  "2027-02-28-preview"] {
+                  "2027-02-28-preview", "2028-02-29"] {
             #expect(VaultServer.supportedAPIVersion(v), "\(v)")
         }
         for v in ["", "7", "7.", "7.7", "7.0-", "7.0-preview.", "7.0-preview.x", "7.0x", "2024-12-31", "2025-13-01", "2025-00-10",
-                  "2025-01-32", "2025-1-01", "20251-01-01", "2025-01-01-previewx", "abc", "9.9", "1.0"] {
+                  "2025-01-32", "2025-02-30", "2025-02-29", "2025-04-31", "2025-1-01", "20251-01-01", "2025-01-01-previewx", "abc", "9.9", "1.0"] {
             #expect(!VaultServer.supportedAPIVersion(v), "\(v)")
         }
+    }
+}
+
+/// Issue 15, the cold pass: a served vault whose file goes bad under it is damage to every caller — sign-in is
+/// not "invalid client secret" (exit 5) but exit 3 "damaged", and `/readyz` is 503 `storage damaged`.
+@Suite(.serialized) struct DamagedUnderAServerTests {
+    @Test func aFileDamagedUnderARunningServerIsDamageNotAWrongSecret() throws {
+        let server = try VaultServerTests.Server()
+        defer { server.kill() }
+        for i in 0..<3 {
+            #expect(try CLITests.arca(["vault", "secret", "set", "s\(i)"] + server.remoteArgs, stdin: "v\(i)", env: server.adminEnv).status == 0)
+        }
+        let wal = server.dir + "/v/vault.db-wal"
+        let handle = try #require(FileHandle(forUpdatingAtPath: wal))
+        let size = try handle.seekToEnd()
+        var offset: UInt64 = 32 + 24
+        while offset + 4096 <= size {
+            try handle.seek(toOffset: offset)
+            handle.write(Data((0..<4096).map { _ in UInt8.random(in: 0...255) }))
+            offset += 4120
+        }
+        try handle.close()
+        let list = try CLITests.arca(["vault", "secret", "list"] + server.remoteArgs, env: server.adminEnv)
+        #expect(list.status == 3 && list.err.contains("damaged"), "\(list.status) \(list.err)")
+        let ready = server.curl(["\(server.url)/readyz"])
+        #expect(ready.status == "503" && ready.body.contains("storage damaged"), "\(ready)")
     }
 }

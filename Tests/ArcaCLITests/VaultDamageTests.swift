@@ -204,3 +204,42 @@ import Testing
         #expect(wrong.status == 3, "a damaged keyring is damaged whatever the passphrase: \(wrong.status) \(wrong.err)")
     }
 }
+
+/// Issue 15, the cold pass: a changed byte anywhere in the sealed keyring — its scrypt cost among them — or in
+/// its checksum is damage (exit 3, "damaged", the backup named), found before scrypt runs: never a crash, never
+/// minutes of scrypt, never exit 0 from `status`.
+@Suite(.serialized) struct KeyringByteTests {
+    @Test func everyChangedKeyringByteIsDamageBeforeScryptRuns() throws {
+        let d = VaultCLITests.dir()
+        let env = ["ARCA_VAULT_PASSPHRASE": "correct horse battery"]
+        #expect(try CLITests.arca(["vault", "init", "--vault-dir", d + "/v"], env: env).status == 0)
+        let q = try DatabaseQueue(path: d + "/v/vault.db")
+        let original = try q.read { try Data.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'keyring'")! }
+        let sum = try q.read { try Data.fetchOne($0, sql: "SELECT value FROM meta WHERE key = 'keyring-sha256'")! }
+        let positions = Array(Set([0, 5, 6, 20, 39, 40, 44, original.count / 2, original.count - 1]))
+        var cases: [(String, Data, Data)] = positions.map { i in
+            var k = original
+            k[i] ^= 0x3f
+            return ("keyring byte \(i)", k, sum)
+        }
+        cases.append(("checksum zeroed", original, Data(count: 32)))
+        cases.append(("checksum cut", original, sum.prefix(31)))
+        for (what, keyring, checksum) in cases {
+            try q.write { db in
+                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'keyring'", arguments: [keyring])
+                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'keyring-sha256'", arguments: [checksum])
+            }
+            let started = Date()
+            for command in [["vault", "secret", "list"], ["vault", "status"], ["vault", "rekey"]] {
+                let r = try CLITests.arca(command + ["--vault-dir", d + "/v"], env: env)
+                #expect(r.status == 3 && r.err.contains("damaged") && r.err.contains("backup"), "\(what), \(command): \(r.status) \(r.err.prefix(300))")
+            }
+            #expect(Date().timeIntervalSince(started) < 10, "\(what): no scrypt with a changed cost")
+        }
+        try q.write { db in
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'keyring'", arguments: [original])
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'keyring-sha256'", arguments: [sum])
+        }
+        #expect(try CLITests.arca(["vault", "secret", "list", "--vault-dir", d + "/v"], env: env).status == 0)
+    }
+}
