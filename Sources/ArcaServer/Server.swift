@@ -180,7 +180,7 @@ public final class VaultServer: Sendable {
             } else {
                 response = Self.json(.object([("status", .string("ready"))]))
             }
-        } else if route != nil, let version = Self.apiVersion(request), !Self.supportedAPIVersion(version) {
+        } else if route != nil, let version = request.uri.queryParameters.getAll("api-version").first(where: { !Self.supportedAPIVersion($0) }) {
             response = Self.error(400, code: "BadParameter",
                                   message: "The specified version (\(AuditField.printable(version, max: 64))) is not recognized. Consider using the latest supported version (\(Self.latestAPIVersion)).")
         } else if route != nil || AdminRoute(method: request.method, segments: segments) != nil {
@@ -217,7 +217,9 @@ public final class VaultServer: Sendable {
         default: break
         }
         if segments.last == "token" { return "/{tenant}/oauth2/v2.0/token" }
-        if segments.last == "openid-configuration" { return "/{tenant}/.well-known/openid-configuration" }
+        if segments.last == "openid-configuration" {
+            return segments.contains("v2.0") ? "/{tenant}/v2.0/.well-known/openid-configuration" : "/{tenant}/.well-known/openid-configuration"
+        }
         if segments.last == "keys" { return "/{tenant}/discovery/v2.0/keys" }
         return "other"
     }
@@ -225,10 +227,6 @@ public final class VaultServer: Sendable {
     static let requestIDHeader = HTTPFields.Element.Name("x-ms-request-id")!
     static let clientRequestIDHeader = HTTPFields.Element.Name("x-ms-client-request-id")!
     static let latestAPIVersion = "2026-04-01"
-
-    static func apiVersion(_ request: Request) -> String? {
-        request.uri.queryParameters["api-version"].map(String.init)
-    }
 
     /// The versions the Azure SDKs send (docs/vault.md): 7.0 to 7.6 and their previews, 2016-10-01, and the dated
     /// versions from 2025 on, all treated alike.

@@ -32,6 +32,8 @@ import Testing
             let error = obj?["error"] as? [String: Any]
             #expect(error?["code"] as? String == "BadParameter" && (error?["message"] as? String)?.contains("not recognized") == true, "\(r.body)")
         }
+        // A refused version is not hidden behind an accepted one.
+        #expect(server.curl(auth + ["\(server.url)/secrets?api-version=7.4&api-version=9.9"]).status == "400")
         // Every version an Azure SDK sends is served alike.
         for v in ["7.0", "7.4", "7.5", "7.6", "7.6-preview.2", "2016-10-01", "2025-07-01", "2026-04-01", "2025-06-01-preview"] {
             #expect(server.curl(auth + ["\(server.url)/secrets?api-version=\(v)"]).status == "200", "\(v)")
