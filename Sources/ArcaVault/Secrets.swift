@@ -298,9 +298,8 @@ public struct VaultSession {
 
 // MARK: - Backup and restore (Azure's `backup` / `restore` of one secret)
 
-/// A secret's backup blob: `"ARCASB"` ‖ format (1 byte) ‖ name length (2 bytes, big-endian) ‖ name ‖ nonce (12)
-/// ‖ AES-256-GCM ciphertext of every version (values and attributes) ‖ tag (16), the header before the nonce
-/// authenticated with it. The name travels in the clear (it decides who may restore it) and is bound to the
+/// A secret's backup blob: `"ARCASB"` ‖ format (1 byte) ‖ name length (2 bytes, big-endian) ‖ name ‖ a
+/// ``Barrier`` envelope (AES-256-GCM) of every version (values and attributes) at the path `backup/NAME`. The name travels in the clear (it decides who may restore it) and is bound to the
 /// ciphertext. The key is derived (HKDF-SHA256) from the keyring's checkpoint key, which a rekey keeps, so a
 /// blob made before a rekey still restores, in this vault or one holding the same keyring; to anyone else the
 /// blob is opaque.
@@ -338,17 +337,14 @@ public enum SecretBackup {
         return magic + [format] + [UInt8(n.count >> 8), UInt8(n.count & 0xff)] + n
     }
 
+    /// The blob's ciphertext is a barrier envelope under the blob key alone, at the path `backup/NAME`, so the
+    /// name in the header is authenticated as the path.
     static func seal(_ payload: [UInt8], name: String, key: SymmetricKey) throws -> [UInt8] {
-        let head = header(name)
-        let box = try AES.GCM.seal(payload, using: key, authenticating: head)
-        return head + Array(box.nonce) + Array(box.ciphertext) + Array(box.tag)
+        header(name) + (try Barrier(keys: [1: key]).seal(payload, path: "backup/\(name)"))
     }
 
     static func open(_ name: String, _ sealed: [UInt8], key: SymmetricKey) -> [UInt8]? {
-        guard sealed.count >= 12 + 16,
-              let box = try? AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: sealed.prefix(12)),
-                                               ciphertext: sealed[12..<(sealed.count - 16)], tag: sealed.suffix(16)) else { return nil }
-        return (try? AES.GCM.open(box, using: key, authenticating: header(name))).map { Array($0) }
+        try? Barrier(keys: [1: key]).open(sealed, path: "backup/\(name)")
     }
 
     /// The name a blob claims, or nil when the bytes are not a backup blob of this format.

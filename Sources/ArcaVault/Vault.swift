@@ -263,12 +263,8 @@ public final class Vault: Sendable {
             try audit(caller, .vaultUnseal, result: e.auditResult, source: source)
             throw e
         } catch let e as SealedKeyring.Failure {
-            // A keyring that no longer matches its checksum is damaged, whatever the credential: the tag check
-            // alone cannot tell a flipped byte from a wrong passphrase.
-            if let sum = try store.meta(Self.keyringChecksumKey), let stored = try store.meta("keyring"), sum != Self.checksum(stored) {
-                try audit(caller, .vaultUnseal, result: "InternalServerError", source: source)
-                throw VaultError.storage("the vault's keyring is damaged (it no longer matches its checksum), so the credential was not the problem: restore the vault from a backup (`arca vault backup`)")
-            }
+            // (A keyring that no longer matches its checksum was refused by `sealedKeyring` before the credential
+            // was tried, so a failed tag here is the credential's.)
             try audit(caller, .vaultUnseal, result: e == .wrongKey ? "Unauthorized" : "InternalServerError", source: source)
             throw e == .wrongKey ? VaultError.unauthorized(e.description) : VaultError.storage("the vault's keyring is damaged: \(e.description); restore the vault from a backup (`arca vault backup`)")
         }
