@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The vault's PostgreSQL storage (ArcaVaultPostgres) only.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Tests only: property-based checks of the guarantees (no secret in any output, …).
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
@@ -88,6 +90,18 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The vault's storage on PostgreSQL (`--storage postgres://…`): several servers on one database.
+        .target(
+            name: "ArcaVaultPostgres",
+            dependencies: [
+                "ArcaVault",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // A vault behind a server, over HTTPS (`--vault URL`): the same protocols as the embedded vault.
         .target(
             name: "ArcaVaultRemote",
@@ -121,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "arca",
             dependencies: [
-                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault", "ArcaVaultRemote", "ArcaServer", "ArcaMigrate",
+                "ArcaScan", "ArcaRules", "ArcaReport", "ArcaVault", "ArcaVaultRemote", "ArcaVaultPostgres", "ArcaServer", "ArcaMigrate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -131,7 +145,7 @@ let package = Package(
             "ArcaScan", "ArcaRules", "ArcaReport", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "ArcaCLITests", dependencies: [
-            "arca", "ArcaScan", "ArcaVault", "ArcaVaultRemote", "ArcaServer",
+            "arca", "ArcaScan", "ArcaVault", "ArcaVaultRemote", "ArcaVaultPostgres", "ArcaServer",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ], exclude: ["Projects"]),
         .testTarget(name: "ArcaVaultTests", dependencies: ["ArcaVault"]),

@@ -104,6 +104,8 @@ extension VaultServer {
                 ("token_type", .string("Bearer")), ("expires_in", .int(expires)), ("ext_expires_in", .int(expires)),
                 ("access_token", .string(token)),
             ]))
+        } catch let e as VaultError where e.httpStatus == 503 {
+            return storageFailure(e)
         } catch {
             return oauthError(500, "server_error", "the token could not be issued")
         }
@@ -112,7 +114,9 @@ extension VaultServer {
     /// The directory could not be read (a damaged or unreadable vault file): the server's failure, never an
     /// invalid credential.
     func storageFailure(_ error: any Error) -> Response {
-        oauthError(503, "temporarily_unavailable", "AADSTS90033: the vault's storage cannot be read: \(error)")
+        var r = oauthError(503, "temporarily_unavailable", "AADSTS90033: the vault's storage cannot be read: \(error)")
+        r.headers[.retryAfter] = "1"
+        return r
     }
 
     struct AssertionFailure: Error { var message: String }

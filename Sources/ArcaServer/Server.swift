@@ -275,7 +275,7 @@ public final class VaultServer: Sendable {
             }
             // Authenticate before reading the body: the SDKs' first request is body-less and expects a 401.
             let principal: Principal
-            switch await authenticate(request) {
+            switch try await authenticate(request) {
             case .success(let p): principal = p
             case .failure(let rejection):
                 // Aggregated per source: a caller that cannot sign in cannot grow the trail fast.
@@ -292,6 +292,8 @@ public final class VaultServer: Sendable {
             return try await handle(route, body: Array(buffer: body), query: query, client: client)
         } catch let e as VaultError {
             return Self.error(e)
+        } catch let e as VaultStore.Failure {
+            return Self.error(e.vaultError)
         } catch let e as BadRequest {
             return Self.error(400, code: "BadParameter", message: e.message)
         } catch is NIOTooManyBytesError {
@@ -309,7 +311,8 @@ public final class VaultServer: Sendable {
         var claimed: String
     }
 
-    func authenticate(_ request: Request) async -> Result<Principal, Rejection> {
+    /// Throws when the directory cannot be read (the storage's failure is never told as a bad token).
+    func authenticate(_ request: Request) async throws -> Result<Principal, Rejection> {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             return .failure(Rejection(reason: .missing, claimed: "anonymous"))
         }
@@ -323,7 +326,9 @@ public final class VaultServer: Sendable {
         } catch {
             return .failure(Rejection(reason: error, claimed: "unverified:\(Self.claimedSubject(token))"))
         }
-        guard let entry = try? vault.principals.entry(objectId: payload.oid), entry.enabled else {
+        let found: DirectoryEntry?
+        do { found = try vault.principals.entry(objectId: payload.oid) } catch let e as VaultStore.Failure { throw e.vaultError }
+        guard let entry = found, entry.enabled else {
             return .failure(Rejection(reason: .unknownPrincipal, claimed: AuditField.printable(payload.oid, max: 128)))
         }
         return .success(entry.principal)
@@ -578,7 +583,10 @@ public final class VaultServer: Sendable {
     }
 
     static func error(_ e: VaultError) -> Response {
-        error(e.httpStatus, code: e.code, message: e.description, inner: e.innerCode)
+        var r = error(e.httpStatus, code: e.code, message: e.description, inner: e.innerCode)
+        // Storage briefly unreachable (a database restarting): the SDKs' retry policies wait and try again.
+        if case .unavailable = e { r.headers[.retryAfter] = "1" }
+        return r
     }
 }
 

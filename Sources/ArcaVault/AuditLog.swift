@@ -1,21 +1,20 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// The audit trail as stored in the vault file: records appended in the same transaction as the change they
 /// describe, each followed by a checkpoint signed with the keyring's checkpoint key when the vault is unsealed
 /// (records written while it is sealed are covered by the next checkpoint, which signs the chain up to it).
 enum AuditLog {
     /// A text field as stored: the exact bytes that were hashed (a BLOB; older files may hold TEXT, read the same).
-    static func text(_ row: Row, _ column: String) -> String {
+    static func text(_ row: SQLRow, _ column: String) -> String {
         String(decoding: (row[column] as Data?) ?? Data(), as: UTF8.self)
     }
 
-    static func optionalText(_ row: Row, _ column: String) -> String? {
+    static func optionalText(_ row: SQLRow, _ column: String) -> String? {
         (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    static func record(_ row: Row) -> AuditRecord {
+    static func record(_ row: SQLRow) -> AuditRecord {
         var r = AuditRecord(sequence: UInt64(row["seq"] as Int64), time: text(row, "time"), caller: text(row, "caller"),
                             operation: text(row, "operation"), secretName: optionalText(row, "secret_name"),
                             secretVersion: optionalText(row, "secret_version"), result: text(row, "result"),
@@ -25,8 +24,8 @@ enum AuditLog {
         return r
     }
 
-    static func last(_ db: Database) throws -> AuditRecord? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1")).map(record)
+    static func last(_ db: any SQLConnection) throws -> AuditRecord? {
+        try SQLRow.fetchOne(db, sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(record)
     }
 
     static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -37,7 +36,7 @@ enum AuditLog {
     /// as BLOBs of its UTF-8 bytes: SQLite would cut text bound as a C string at its first NUL, and the hash
     /// covers every byte.
     @discardableResult
-    static func append(_ db: Database, caller: String, operation: String, secretName: String?, secretVersion: String?,
+    static func append(_ db: any SQLConnection, caller: String, operation: String, secretName: String?, secretVersion: String?,
                        result: String, source: String, count: Int = 1, nameIsList: Bool = false,
                        key: Curve25519.Signing.PrivateKey?) throws -> AuditRecord {
         let last = try last(db)
@@ -53,27 +52,27 @@ enum AuditLog {
                                 secretName: secretName, secretVersion: secretVersion, result: result, source: source,
                                 count: count, nameIsList: nameIsList)
         let blob = { (s: String) in Data(s.utf8) }
-        try db.cachedStatement(sql: """
+        try db.execute(sql: """
             INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
                                prev_hash, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [Int64(r.sequence), blob(r.time), blob(r.caller), blob(r.operation), r.secretName.map(blob),
+            """, arguments: [Int64(r.sequence), blob(r.time), blob(r.caller), blob(r.operation), r.secretName.map(blob),
                                      r.secretVersion.map(blob), blob(r.result), blob(r.source), Int64(r.count),
                                      Int64(r.format), Data(r.previousHash), Data(r.hash)])
         if let key {
             let c = try AuditChain.checkpoint(r, key: key)
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)")
-                .execute(arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
+            try db.execute(sql: "INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature",
+                           arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
         }
         return r
     }
 
     /// Signs the trail's last record (a group commit's one checkpoint for its whole batch).
-    static func checkpointLast(_ db: Database, key: Curve25519.Signing.PrivateKey) throws {
+    static func checkpointLast(_ db: any SQLConnection, key: Curve25519.Signing.PrivateKey) throws {
         guard let last = try last(db) else { return }
         let c = try AuditChain.checkpoint(last, key: key)
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)")
-            .execute(arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
+        try db.execute(sql: "INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature",
+                       arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
     }
 
     /// The trail has no record to chain on.
@@ -81,7 +80,7 @@ enum AuditLog {
         var description: String { "the vault's audit trail is missing or empty (damaged); restore the vault from a backup" }
     }
 
-    static func checkpoint(_ row: Row) -> AuditCheckpoint {
+    static func checkpoint(_ row: SQLRow) -> AuditCheckpoint {
         AuditCheckpoint(sequence: UInt64(row["seq"] as Int64), hash: Array(row["hash"] as Data),
                         signature: Array(row["signature"] as Data))
     }
@@ -89,21 +88,21 @@ enum AuditLog {
     /// One page of the trail: records after `after` up to `until` (default: the end of the trail now, counting
     /// checkpoints, so a checkpoint past the last record is still exported), at most `limit`, and the
     /// checkpoints the page covers. `next` is where the following page starts, nil after the last.
-    static func page(_ db: Database, after: UInt64, until: UInt64?, limit: Int) throws -> AuditPage {
+    static func page(_ db: any SQLConnection, after: UInt64, until: UInt64?, limit: Int) throws -> AuditPage {
         let end = try until ?? UInt64(max(Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit") ?? 0,
                                           Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit_checkpoints") ?? 0))
-        let records = try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE seq > ? AND seq <= ? ORDER BY rowid LIMIT ?",
+        let records = try SQLRow.fetchAll(db, sql: "SELECT * FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                                        arguments: [Int64(after), Int64(end), limit]).map(record)
         let next: UInt64? = records.count == limit ? records.last.map(\.sequence).flatMap { $0 < end ? $0 : nil } : nil
-        let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoints WHERE seq > ? AND seq <= ? ORDER BY seq",
+        let checkpoints = try SQLRow.fetchAll(db, sql: "SELECT * FROM audit_checkpoints WHERE seq > ? AND seq <= ? ORDER BY seq",
                                            arguments: [Int64(after), Int64(next ?? end)]).map(checkpoint)
         return AuditPage(records: records, checkpoints: checkpoints, until: end, next: next)
     }
 
-    static func all(_ db: Database) throws -> ([AuditRecord], [AuditCheckpoint]) {
+    static func all(_ db: any SQLConnection) throws -> ([AuditRecord], [AuditCheckpoint]) {
         // Stored order (rowid), not sorted by sequence, so reordering is seen by the verifier.
-        let records = try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY rowid").map(record)
-        let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM audit_checkpoints ORDER BY seq").map(checkpoint)
+        let records = try SQLRow.fetchAll(db, sql: "SELECT * FROM audit ORDER BY seq").map(record)
+        let checkpoints = try SQLRow.fetchAll(db, sql: "SELECT * FROM audit_checkpoints ORDER BY seq").map(checkpoint)
         return (records, checkpoints)
     }
 }

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// People, applications, their credentials, roles and assignments, kept in the vault file.
 ///
@@ -17,22 +16,19 @@ public struct VaultDirectory: Sendable {
 
     /// Marks the directory changed (inside the writing transaction): every process serving this file drops
     /// what it cached of the directory at its next lookup.
-    static func changed(_ db: Database) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO meta (key, value) VALUES ('directory-generation', randomblob(16))
-            ON CONFLICT (key) DO UPDATE SET value = excluded.value
-            """).execute()
+    static func changed(_ db: any SQLConnection) throws {
+        try VaultStore.setMeta(db, "directory-generation", Array(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }))
     }
 
-    static func generation(_ db: Database) throws -> Data? {
-        try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'directory-generation'"))
+    static func generation(_ db: any SQLConnection) throws -> Data? {
+        try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'directory-generation'")
     }
 
     static let passwordScrypt = MasterKey.ScryptParameters.standard
 
     static func newId() -> String { UUID().uuidString.lowercased() }
 
-    static func entry(_ row: Row) -> DirectoryEntry {
+    static func entry(_ row: SQLRow) -> DirectoryEntry {
         DirectoryEntry(objectId: row["object_id"], kind: Principal.Kind(rawValue: row["kind"]) ?? .user, name: row["name"],
                        clientId: row["client_id"], enabled: (row["enabled"] as Int64) != 0, created: row["created"])
     }
@@ -47,20 +43,20 @@ public struct VaultDirectory: Sendable {
     /// By object id, client id or name.
     public func find(_ key: String) throws -> DirectoryEntry? {
         try store.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT * FROM principals WHERE object_id = ? OR client_id = ? OR name = ? COLLATE NOCASE
+            try SQLRow.fetchOne(db, sql: """
+                SELECT * FROM principals WHERE object_id = ? OR client_id = ? OR lower(name) = lower(?)
                 """, arguments: [key.lowercased(), key.lowercased(), key]).map(Self.entry)
         }
     }
 
     public func entries() throws -> [DirectoryEntry] {
-        try store.read { db in try Row.fetchAll(db, sql: "SELECT * FROM principals ORDER BY kind, name").map(Self.entry) }
+        try store.read { db in try SQLRow.fetchAll(db, sql: "SELECT * FROM principals ORDER BY kind, name").map(Self.entry) }
     }
 
     /// The application whose client id and secret these are, or nil.
     public func authenticateApp(clientId: String, secret: String) throws -> DirectoryEntry? {
         let row = try store.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE client_id = ? AND kind = 'application'",
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM principals WHERE client_id = ? AND kind = 'application'",
                              arguments: [clientId.lowercased()])
         }
         guard let row, let stored: Data = row["secret_hash"], stored.count == 48 else { return nil }
@@ -73,7 +69,7 @@ public struct VaultDirectory: Sendable {
     /// The person with this name and password, or nil.
     public func authenticateUser(name: String, password: String) throws -> DirectoryEntry? {
         let row = try store.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM principals WHERE name = ? COLLATE NOCASE AND kind = 'user'", arguments: [name])
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM principals WHERE lower(name) = lower(?) AND kind = 'user'", arguments: [name])
         }
         guard let row, let stored: Data = row["password_hash"], stored.count == 48, !password.isEmpty else { return nil }
         let salt = Array(stored.prefix(16)), hash = Array(stored.dropFirst(16))
@@ -95,11 +91,9 @@ public struct VaultDirectory: Sendable {
         }
     }
 
-    static func readGrants(_ db: Database, objectId: String) throws -> DirectoryCache.Grants {
-        let entry = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM principals WHERE object_id = ?"),
-                                     arguments: [objectId.lowercased()]).map(Self.entry)
-        let assignments = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_assignments WHERE principal_id = ?"),
-                                           arguments: [objectId.lowercased()]).map {
+    static func readGrants(_ db: any SQLConnection, objectId: String) throws -> DirectoryCache.Grants {
+        let entry = try SQLRow.fetchOne(db, sql: "SELECT * FROM principals WHERE object_id = ?", arguments: [objectId.lowercased()]).map(Self.entry)
+        let assignments = try SQLRow.fetchAll(db, sql: "SELECT * FROM role_assignments WHERE principal_id = ?", arguments: [objectId.lowercased()]).map {
             RoleAssignment(id: $0["id"], roleId: $0["role_id"], principalId: $0["principal_id"], scope: $0["scope"])
         }
         return (entry, assignments, RoleDefinition.builtIns + (try Self.customRoles(db)))
@@ -134,8 +128,8 @@ final class DirectoryCache: @unchecked Sendable {
 
 extension VaultDirectory {
 
-    static func customRoles(_ db: Database) throws -> [RoleDefinition] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_definitions ORDER BY name")).map { row -> RoleDefinition in
+    static func customRoles(_ db: any SQLConnection) throws -> [RoleDefinition] {
+        try SQLRow.fetchAll(db, sql: "SELECT * FROM role_definitions ORDER BY name").map { row -> RoleDefinition in
             let decode = { (s: String) in (try? JSONDecoder().decode([String].self, from: Data(s.utf8))) ?? [] }
             return RoleDefinition(id: row["id"], name: row["name"], dataActions: decode(row["data_actions"]),
                                   notDataActions: decode(row["not_data_actions"]), builtIn: false)
@@ -144,7 +138,7 @@ extension VaultDirectory {
 
     public func certificates(objectId: String) throws -> [AppCertificate] {
         try store.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM app_certificates WHERE object_id = ?", arguments: [objectId]).map {
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM app_certificates WHERE object_id = ?", arguments: [objectId]).map {
                 AppCertificate(objectId: $0["object_id"], thumbprintSHA1: $0["thumbprint_sha1"],
                                thumbprintSHA256: $0["thumbprint_sha256"], der: Array($0["der"] as Data))
             }
@@ -162,11 +156,11 @@ extension VaultDirectory {
 
     public func assignments(principalId: String? = nil) throws -> [RoleAssignment] {
         try store.read { db in
-            let rows: [Row]
+            let rows: [SQLRow]
             if let principalId {
-                rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM role_assignments WHERE principal_id = ?"), arguments: [principalId])
+                rows = try SQLRow.fetchAll(db, sql: "SELECT * FROM role_assignments WHERE principal_id = ?", arguments: [principalId])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM role_assignments ORDER BY principal_id, scope")
+                rows = try SQLRow.fetchAll(db, sql: "SELECT * FROM role_assignments ORDER BY principal_id, scope")
             }
             return rows.map { RoleAssignment(id: $0["id"], roleId: $0["role_id"], principalId: $0["principal_id"], scope: $0["scope"]) }
         }
@@ -174,7 +168,7 @@ extension VaultDirectory {
 
     // MARK: Changing (operator commands on the vault file; audited by the Vault)
 
-    func addUser(_ db: Database, name: String, password: String) throws -> DirectoryEntry {
+    func addUser(_ db: any SQLConnection, name: String, password: String) throws -> DirectoryEntry {
         guard !name.isEmpty, name.count <= 256 else { throw VaultError.badParameter("a user name is 1-256 characters") }
         guard password.count >= 12 else { throw VaultError.badParameter("a password has at least 12 characters") }
         try uniqueName(db, name)
@@ -188,7 +182,7 @@ extension VaultDirectory {
     }
 
     /// A new application and its client secret (shown once).
-    func addApp(_ db: Database, name: String) throws -> (DirectoryEntry, String) {
+    func addApp(_ db: any SQLConnection, name: String) throws -> (DirectoryEntry, String) {
         guard !name.isEmpty, name.count <= 256 else { throw VaultError.badParameter("an application name is 1-256 characters") }
         try uniqueName(db, name)
         let e = DirectoryEntry(objectId: Self.newId(), kind: .application, name: name, clientId: Self.newId(), enabled: true,
@@ -200,7 +194,7 @@ extension VaultDirectory {
         return (e, secret)
     }
 
-    func resetSecret(_ db: Database, objectId: String) throws -> String {
+    func resetSecret(_ db: any SQLConnection, objectId: String) throws -> String {
         let secret = Self.newClientSecret()
         try db.execute(sql: "UPDATE principals SET secret_hash = ? WHERE object_id = ? AND kind = 'application'",
                        arguments: [Data(Self.secretHash(secret)), objectId])
@@ -208,7 +202,7 @@ extension VaultDirectory {
         return secret
     }
 
-    func addCertificate(_ db: Database, objectId: String, der: [UInt8]) throws -> AppCertificate {
+    func addCertificate(_ db: any SQLConnection, objectId: String, der: [UInt8]) throws -> AppCertificate {
         let cert = AppCertificate(objectId: objectId, thumbprintSHA1: Base64URL.encode(Array(Insecure.SHA1.hash(data: der))),
                                   thumbprintSHA256: Base64URL.encode(Array(SHA256.hash(data: der))), der: der)
         try db.execute(sql: """
@@ -217,19 +211,19 @@ extension VaultDirectory {
         return cert
     }
 
-    func setEnabled(_ db: Database, objectId: String, enabled: Bool) throws {
+    func setEnabled(_ db: any SQLConnection, objectId: String, enabled: Bool) throws {
         try db.execute(sql: "UPDATE principals SET enabled = ? WHERE object_id = ?", arguments: [enabled ? 1 : 0, objectId])
         guard db.changesCount == 1 else { throw VaultError.notFound("no principal \(objectId)") }
     }
 
-    func remove(_ db: Database, objectId: String) throws {
+    func remove(_ db: any SQLConnection, objectId: String) throws {
         try db.execute(sql: "DELETE FROM principals WHERE object_id = ?", arguments: [objectId])
         guard db.changesCount == 1 else { throw VaultError.notFound("no principal \(objectId)") }
         try db.execute(sql: "DELETE FROM app_certificates WHERE object_id = ?", arguments: [objectId])
         try db.execute(sql: "DELETE FROM role_assignments WHERE principal_id = ?", arguments: [objectId])
     }
 
-    func addRole(_ db: Database, name: String, dataActions: [String], notDataActions: [String]) throws -> RoleDefinition {
+    func addRole(_ db: any SQLConnection, name: String, dataActions: [String], notDataActions: [String]) throws -> RoleDefinition {
         guard !name.isEmpty, !dataActions.isEmpty else { throw VaultError.badParameter("a role needs a name and at least one data action") }
         if try role(name) != nil { throw VaultError.conflict("a role named '\(name)' exists", inner: "RoleExists") }
         let r = RoleDefinition(id: Self.newId(), name: name, dataActions: dataActions, notDataActions: notDataActions, builtIn: false)
@@ -239,20 +233,20 @@ extension VaultDirectory {
         return r
     }
 
-    func assign(_ db: Database, roleId: String, principalId: String, scope: String) throws -> RoleAssignment {
+    func assign(_ db: any SQLConnection, roleId: String, principalId: String, scope: String) throws -> RoleAssignment {
         let a = RoleAssignment(id: Self.newId(), roleId: roleId, principalId: principalId, scope: try RoleAssignment.normalise(scope: scope))
         try db.execute(sql: "INSERT INTO role_assignments (id, role_id, principal_id, scope, created) VALUES (?, ?, ?, ?, ?)",
                        arguments: [a.id, a.roleId, a.principalId, a.scope, Vault.unixNow()])
         return a
     }
 
-    func unassign(_ db: Database, id: String) throws {
+    func unassign(_ db: any SQLConnection, id: String) throws {
         try db.execute(sql: "DELETE FROM role_assignments WHERE id = ?", arguments: [id])
         guard db.changesCount == 1 else { throw VaultError.notFound("no role assignment \(id)") }
     }
 
-    func uniqueName(_ db: Database, _ name: String) throws {
-        if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM principals WHERE name = ? COLLATE NOCASE", arguments: [name]) ?? 0 > 0 {
+    func uniqueName(_ db: any SQLConnection, _ name: String) throws {
+        if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM principals WHERE lower(name) = lower(?)", arguments: [name]) ?? 0 > 0 {
             throw VaultError.conflict("a user or application named '\(name)' exists", inner: "PrincipalExists")
         }
     }

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// The secret operations inside one vault transaction, with the unsealed barrier. Only ``Vault/perform``
 /// makes one, after authorising the caller; its audit record commits in the same transaction.
@@ -9,7 +8,7 @@ public struct VaultSession {
     public static let maxPageSize = 25
     public static let maxTags = 15
 
-    let db: Database
+    let db: any SQLConnection
     let barrier: Barrier
     let now: Int64
     let retentionDays: Int
@@ -54,8 +53,8 @@ public struct VaultSession {
     // MARK: - Secret state
 
     /// (display name, deleted date, purge date) of a secret that exists in any state.
-    func secretRow(_ nameKey: String) throws -> Row? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT name, deleted, purge_at FROM secrets WHERE name_key = ?"), arguments: [nameKey])
+    func secretRow(_ nameKey: String) throws -> SQLRow? {
+        try SQLRow.fetchOne(db, sql: "SELECT name, deleted, purge_at FROM secrets WHERE name_key = ?", arguments: [nameKey])
     }
 
     func notFound(_ name: String) -> VaultError {
@@ -69,7 +68,7 @@ public struct VaultSession {
         return row["name"]
     }
 
-    func properties(_ row: Row, name: String) throws -> SecretProperties {
+    func properties(_ row: SQLRow, name: String) throws -> SecretProperties {
         let tagsJSON: String = row["tags"]
         let tags = (try? JSONDecoder().decode([String: String].self, from: Data(tagsJSON.utf8))) ?? [:]
         return SecretProperties(
@@ -81,13 +80,11 @@ public struct VaultSession {
 
     static let columns = "version, envelope, content_type, tags, enabled, nbf, exp, created, updated, seq"
 
-    func versionRow(_ nameKey: String, _ version: String?) throws -> Row? {
+    func versionRow(_ nameKey: String, _ version: String?) throws -> SQLRow? {
         if let version {
-            return try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? AND version = ?"),
-                                    arguments: [nameKey, version])
+            return try SQLRow.fetchOne(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? AND version = ?", arguments: [nameKey, version])
         }
-        return try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq DESC LIMIT 1"),
-                                arguments: [nameKey])
+        return try SQLRow.fetchOne(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq DESC LIMIT 1", arguments: [nameKey])
     }
 
     static func tagsJSON(_ tags: [String: String]) -> String {
@@ -198,7 +195,7 @@ public struct VaultSession {
     public func list(maxResults: Int?, skipToken: String?) throws -> Page<SecretProperties> {
         let size = try VaultSession.pageSize(maxResults)
         let after = try VaultSession.untoken(skipToken) ?? ""
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try SQLRow.fetchAll(db, sql: """
             SELECT s.name_key, s.name, v.version, v.envelope, v.content_type, v.tags, v.enabled, v.nbf, v.exp, v.created, v.updated, v.seq
             FROM secrets s JOIN secret_versions v ON v.name_key = s.name_key
              AND v.seq = (SELECT MAX(seq) FROM secret_versions WHERE name_key = s.name_key)
@@ -214,7 +211,7 @@ public struct VaultSession {
         let display = try live(name)
         let size = try VaultSession.pageSize(maxResults)
         let after = Int64(try VaultSession.untoken(skipToken) ?? "0") ?? 0
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try SQLRow.fetchAll(db, sql: """
             SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? AND seq > ? ORDER BY seq LIMIT ?
             """, arguments: [name.lowercased(), after, size + 1])
         let items = try rows.prefix(size).map { try properties($0, name: display) }
@@ -249,7 +246,7 @@ public struct VaultSession {
     public func listDeleted(maxResults: Int?, skipToken: String?) throws -> Page<DeletedSecret> {
         let size = try VaultSession.pageSize(maxResults)
         let after = try VaultSession.untoken(skipToken) ?? ""
-        let keys = try Row.fetchAll(db, sql: """
+        let keys = try SQLRow.fetchAll(db, sql: """
             SELECT name_key FROM secrets WHERE deleted IS NOT NULL AND name_key > ? ORDER BY name_key LIMIT ?
             """, arguments: [after, size + 1])
         let items = try keys.prefix(size).map { try getDeleted($0["name_key"]) }
@@ -278,13 +275,12 @@ public struct VaultSession {
 
     /// Deleted secrets whose retention has ended, as (name key, display name).
     func expiredDeletions() throws -> [(String, String)] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT name_key, name FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ?"),
-                         arguments: [now]).map { ($0["name_key"], $0["name"]) }
+        try SQLRow.fetchAll(db, sql: "SELECT name_key, name FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ?", arguments: [now]).map { ($0["name_key"], $0["name"]) }
     }
 
     /// Re-encrypts every stored value under `newBarrier`'s active term (rekey).
     func reencryptAll(to newBarrier: Barrier) throws -> Int {
-        let rows = try Row.fetchAll(db, sql: "SELECT name_key, version, envelope FROM secret_versions")
+        let rows = try SQLRow.fetchAll(db, sql: "SELECT name_key, version, envelope FROM secret_versions")
         for row in rows {
             let key: String = row["name_key"], version: String = row["version"], envelope: Data = row["envelope"]
             let path = VaultSession.path(key, version)
@@ -369,7 +365,7 @@ extension VaultSession {
     public func backup(_ name: String) throws -> [UInt8] {
         let display = try live(name)
         let key = name.lowercased()
-        let rows = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq",
+        let rows = try SQLRow.fetchAll(db, sql: "SELECT \(Self.columns) FROM secret_versions WHERE name_key = ? ORDER BY seq",
                                     arguments: [key])
         var versions: [SecretBackup.Version] = []
         for row in rows {

@@ -1,7 +1,6 @@
 @_exported import ArcaVaultAPI
 import Crypto
 import Foundation
-import GRDB
 
 /// A small lock-protected box (the unsealed keyring is shared by every request a vault serves).
 final class Locked<Value>: @unchecked Sendable {
@@ -94,9 +93,25 @@ public final class Vault: Sendable {
     }
 
     /// Opens the vault in `directory`. With `create`, makes the folder (mode 0700) and an empty file; otherwise
-    /// a missing vault is an error that says how to make one.
-    public init(directory: String, authorization: Authorization = .localOperator, create: Bool = false) throws {
+    /// a missing vault is an error that says how to make one. With `storage`, the data lives there (a
+    /// PostgreSQL database several servers share) and the folder holds only what the node itself needs (key
+    /// files, TLS material, `dev.json`).
+    public init(directory: String, storage: (any StorageBackend)? = nil, authorization: Authorization = .localOperator,
+                create: Bool = false) throws {
         self.directory = directory
+        if let storage {
+            if create, !FileManager.default.fileExists(atPath: directory) {
+                do {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                            attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw VaultError.storage("cannot create \(directory): \(error.localizedDescription)")
+                }
+            }
+            store = VaultStore(backend: storage)
+            authorizer = Vault.authorizer(authorization, store)
+            return
+        }
         let path = directory + "/" + Vault.fileName
         if !FileManager.default.fileExists(atPath: path) {
             guard create else {
@@ -116,14 +131,21 @@ public final class Vault: Sendable {
         do {
             store = try VaultStore(path: path)
         } catch let e as VaultStore.Failure {
-            throw VaultError.storage(e.description)
+            throw e.vaultError
         }
+        authorizer = Vault.authorizer(authorization, store)
+    }
+
+    static func authorizer(_ authorization: Authorization, _ store: VaultStore) -> any Authorizer {
         switch authorization {
-        case .localOperator: authorizer = LocalOperatorAuthorizer()
-        case .rbac: authorizer = RBACAuthorizer(store: store)
-        case .custom(let a): authorizer = a
+        case .localOperator: return LocalOperatorAuthorizer()
+        case .rbac: return RBACAuthorizer(store: store)
+        case .custom(let a): return a
         }
     }
+
+    /// Where the vault's data lives: the folder's file, or the database's address.
+    public var storageLocation: String { store.path }
 
     // MARK: - Life cycle
 
@@ -136,7 +158,7 @@ public final class Vault: Sendable {
     /// The sealed keyring, checked against its stored SHA-256 before anything reads it: a changed byte in the
     /// keyring (or in the checksum) is damage, found before its scrypt parameters are used (a changed cost must
     /// not run scrypt for minutes, or overflow it).
-    func sealedKeyring(_ db: Database) throws -> SealedKeyring? {
+    func sealedKeyring(_ db: any SQLConnection) throws -> SealedKeyring? {
         guard let bytes = try VaultStore.meta(db, "keyring") else { return nil }
         let damaged = { (why: String) in
             VaultError.storage("the vault's keyring is damaged (\(why)), so no credential can open it: restore the vault from a backup (`arca vault backup`)")
@@ -246,7 +268,7 @@ public final class Vault: Sendable {
     public func unseal(_ credential: Credential, caller: Principal, source: String, explicit: Bool) throws {
         try authorize(caller, .vaultUnseal, source: source)
         let found: SealedKeyring?
-        do { found = try store.read({ try sealedKeyring($0) }) } catch let e as VaultStore.Failure { throw VaultError.storage(e.description) }
+        do { found = try store.read({ try sealedKeyring($0) }) } catch let e as VaultStore.Failure { throw e.vaultError }
         guard let sealed = found else {
             throw VaultError.notInitialized("no vault in \(directory): create one with `arca vault init`")
         }
@@ -399,7 +421,7 @@ public final class Vault: Sendable {
             guard let sealed = try sealedKeyring(db) else { throw VaultError.notInitialized("no keyring") }
             let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retentionDays)
             let n = try session.reencryptAll(to: fresh)
-            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key LIKE 'sealed:%'") {
+            for row in try SQLRow.fetchAll(db, sql: "SELECT key, value FROM meta WHERE key LIKE 'sealed:%'") {
                 let key: String = row["key"], value: Data = row["value"]
                 let path = "meta/" + key.dropFirst("sealed:".count)
                 try VaultStore.setMeta(db, key, try fresh.seal(try ring.barrier.open(Array(value), path: path), path: path))
@@ -476,7 +498,7 @@ public final class Vault: Sendable {
         } catch let e as VaultError {
             throw e
         } catch let e as VaultStore.Failure {
-            throw VaultError.storage(e.description)
+            throw e.vaultError
         }
         guard let outcome else { throw VaultError.storage("the operation did not run") }
         return try outcome.get()
@@ -676,7 +698,7 @@ public final class Vault: Sendable {
         return ring
     }
 
-    func appendAudit(_ db: Database, _ caller: Principal, _ operation: VaultOperation, version: String?, result: String,
+    func appendAudit(_ db: any SQLConnection, _ caller: Principal, _ operation: VaultOperation, version: String?, result: String,
                      source: String, key: Curve25519.Signing.PrivateKey?) throws {
         do {
             try AuditLog.append(db, caller: caller.auditName, operation: operation.auditName, secretName: operation.secretName,
@@ -697,7 +719,7 @@ public final class Vault: Sendable {
     }
 
     /// Purges deleted secrets whose retention has ended, each with its own audit record.
-    func sweepRetention(_ db: Database, _ session: VaultSession, _ ring: Keyring) throws {
+    func sweepRetention(_ db: any SQLConnection, _ session: VaultSession, _ ring: Keyring) throws {
         for (key, name) in try session.expiredDeletions() {
             try session.erase(key)
             try AuditLog.append(db, caller: Principal.retention.auditName, operation: "SecretPurge", secretName: name,
@@ -705,12 +727,12 @@ public final class Vault: Sendable {
         }
     }
 
-    func transact<T>(_ body: (Database) throws -> T) throws -> T {
+    func transact<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         // (Single-purpose transactions: init, seal, rekey, denials. Operations use group commit.)
         do {
             return try store.write(body)
         } catch let e as VaultStore.Failure {
-            throw VaultError.storage(e.description)
+            throw e.vaultError
         }
     }
 
@@ -741,17 +763,5 @@ public final class Vault: Sendable {
         guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
             throw VaultError.storage("cannot write the key file \(path)")
         }
-    }
-}
-
-extension Database {
-    /// Runs `body` in a savepoint and returns its value; a throw rolls the savepoint back and propagates.
-    func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
-        var value: T?
-        try inSavepoint {
-            value = try body()
-            return .commit
-        }
-        return value!
     }
 }

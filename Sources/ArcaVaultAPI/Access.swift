@@ -137,13 +137,16 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The audit trail could not be written, so the operation did not happen.
     case auditUnavailable(String)
     case storage(String)
+    /// The vault's storage cannot be reached for now (its database server restarting): nothing was done, and
+    /// the same request may be sent again (503 with `Retry-After`).
+    case unavailable(String)
     /// A server could not be reached (connection refused, DNS, TLS): a client-side failure, never an answer.
     case unreachable(String)
 
     public var description: String {
         switch self {
         case .badParameter(let m), .unauthorized(let m), .notFound(let m), .sealed(let m), .notInitialized(let m),
-             .alreadyInitialized(let m), .storage(let m), .unreachable(let m):
+             .alreadyInitialized(let m), .storage(let m), .unavailable(let m), .unreachable(let m):
             return m
         case .forbidden(let m, _), .conflict(let m, _): return m
         case .auditUnavailable(let m): return "the audit trail cannot be written, so nothing was done: \(m)"
@@ -157,7 +160,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .forbidden: return 403
         case .notFound: return 404
         case .conflict, .alreadyInitialized: return 409
-        case .sealed, .notInitialized: return 503
+        case .sealed, .notInitialized, .unavailable: return 503
         case .auditUnavailable, .storage: return 500
         case .unreachable: return 502
         }
@@ -175,6 +178,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .alreadyInitialized: return "Conflict"
         case .auditUnavailable: return "AuditUnavailable"
         case .storage: return "InternalError"
+        case .unavailable: return "ServiceUnavailable"
         case .unreachable: return "ServiceUnreachable"
         }
     }
@@ -194,7 +198,7 @@ public enum VaultError: Error, Equatable, Sendable, CustomStringConvertible {
         case .forbidden: return "Forbidden"
         case .notFound: return "NotFound"
         case .conflict, .alreadyInitialized: return "Conflict"
-        case .sealed, .notInitialized: return "ServiceUnavailable"
+        case .sealed, .notInitialized, .unavailable: return "ServiceUnavailable"
         case .auditUnavailable, .storage: return "InternalServerError"
         case .unreachable: return "BadGateway"
         }

@@ -19,6 +19,7 @@ enum VaultExit {
     static func error(_ e: VaultError) -> CLIError {
         let code: Int32
         if case .unreachable = e { return CLIError(code: unreachable, message: "arca: \(e.description)") }
+        if case .unavailable = e { return CLIError(code: Exit.runtime, message: "arca: \(e.description)") }
         switch e.httpStatus {
         case 400: code = Exit.usage
         case 401, 403: code = denied
@@ -61,6 +62,9 @@ struct VaultOptions: ParsableArguments {
     @Option(name: .customLong("ca-cert"), help: "Trust this CA (PEM) for the server (else $ARCA_CA_CERT).")
     var caCert: String?
 
+    @Option(name: .customLong("storage"), help: "Keep the vault's data in PostgreSQL: postgres://USER@HOST:PORT/DATABASE (password in $PGPASSWORD), shared by several servers (default: $ARCA_VAULT_STORAGE, else what the folder recorded, else the folder's vault.db).")
+    var storage: String?
+
     var directory: String { vaultDir ?? Vault.defaultDirectory() }
 
     var caller: Principal {
@@ -78,7 +82,7 @@ struct VaultOptions: ParsableArguments {
     func withVault<T: Sendable>(unseal: Bool,
                                 _ body: @escaping @Sendable (any VaultClient & VaultAdministration) async throws -> T) throws -> T {
         guard let url = remoteURL else {
-            let v = unseal ? try open() : try vaultCall { try Vault(directory: directory) }
+            let v = unseal ? try open() : try openVault()
             let client = EmbeddedVaultClient(vault: v, caller: caller, source: "embedded")
             return try blocking { try await body(client) }
         }
@@ -112,7 +116,7 @@ struct VaultOptions: ParsableArguments {
     func open(explicitUnseal: Bool = false) throws -> Vault {
         try requireLocal("this command")
         if !explicitUnseal, let open = OpenVaults.shared.get(directory) { return open }
-        let vault = try vaultCall { try Vault(directory: directory) }
+        let vault = try openVault()
         try vaultCall {
             try vault.unseal(try credential(for: vault), caller: caller, source: "embedded", explicit: explicitUnseal)
         }
@@ -288,7 +292,7 @@ struct VaultBackup: ParsableCommand {
             // A vault file is binary and must land whole and 0600: never on a terminal or a pipe.
             throw CLIError(code: Exit.usage, message: "arca: backup writes a file (-o PATH), not standard output")
         }
-        let v = try vaultCall { try Vault(directory: vault.directory) }
+        let v = try vault.openVault()
         try vaultCall { try v.backup(to: file, caller: vault.caller, source: "embedded") }
         if vault.output == .json { VaultJSON.print(.object([("backup", .string(file))])) } else {
             IO.write(fd: 1, "Backed up \(vault.directory)/\(Vault.fileName) to \(file).\n")
@@ -379,8 +383,9 @@ struct VaultInit: ParsableCommand {
         if seal == .keyFile, vault.keyFile == nil {
             IO.write(fd: 2, "arca: note: the key file is written beside the vault; move it elsewhere (and give --key-file) for real protection\n")
         }
-        let v = try vaultCall { try Vault(directory: dir, create: true) }
+        let v = try vault.openVault(create: true)
         let r = try vaultCall { try v.initialize(setup, retentionDays: retentionDays, caller: vault.caller, source: "embedded") }
+        try vault.recordInitialized(v)
         if vault.output == .json {
             var o: [(String, JSONValue)] = [("vaultDir", .string(dir)), ("seal", .string(r.seal))]
             if !r.shares.isEmpty {
@@ -416,7 +421,7 @@ struct VaultUnseal: ParsableCommand {
             let status = try vault.withVault(unseal: false) { try await $0.status() }
             credential = try vault.credential(kind: status.seal ?? "", config: nil)
         } else {
-            credential = try vault.credential(for: try vaultCall { try Vault(directory: vault.directory) })
+            credential = try vault.credential(for: try vault.openVault())
         }
         try vault.withVault(unseal: false) { try await $0.unseal(credential) }
         if vault.output == .json { VaultJSON.print(.object([("sealed", .bool(false))])) } else {

@@ -413,7 +413,7 @@ struct AuditVerify: ParsableCommand {
             problem = AuditChain.verify(records, checkpoints: checkpoints, publicKey: publicKey)
             count = records.count
         } else {
-            let v = try vaultCall { try Vault(directory: vault.directory) }
+            let v = try vault.openVault()
             (problem, count) = try vaultCall { try v.verifyAudit(publicKey: publicKey) }
         }
         if vault.output == .json {

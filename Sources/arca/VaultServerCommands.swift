@@ -28,9 +28,10 @@ struct VaultServe: ParsableCommand {
         }
         let host = String(parts[0])
         let dir = vault.directory
-        let v = try vaultCall { try Vault(directory: dir, authorization: .rbac, create: dev) }
+        let v = try vault.openVault(authorization: .rbac, create: dev)
         if dev, !v.isInitialized {
             _ = try vaultCall { try v.initialize(.keyFile(path: dir + "/dev-master.key"), caller: vault.caller, source: "embedded") }
+            try vault.recordInitialized(v)
         } else {
             try vaultCall { try v.unseal(try vault.credential(for: v), caller: vault.caller, source: "embedded", explicit: false) }
         }
@@ -70,7 +71,16 @@ enum DevSetup {
         let v = server.vault
         let name = "arca-dev-admin"
         let entry: DirectoryEntry, secret: String
-        if let existing = try v.principals.find(name) {
+        let path = v.directory + "/dev.json"
+        let previous = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        if let existing = try v.principals.find(name), let id = previous?["clientId"] as? String,
+           let known = previous?["clientSecret"] as? String,
+           try v.principals.authenticateApp(clientId: id, secret: known)?.objectId == existing.objectId {
+            // Another node of the same vault (same folder) already made it: keep its secret, so both nodes'
+            // clients keep signing in.
+            entry = existing
+            secret = known
+        } else if let existing = try v.principals.find(name) {
             entry = existing
             secret = try v.resetAppSecret(objectId: existing.objectId, caller: caller, source: "embedded")
         } else {
@@ -86,7 +96,6 @@ enum DevSetup {
             ("caCert", caCert.map { .string(URL(fileURLWithPath: $0).standardizedFileURL.path) } ?? .null),
             ("auditPublicKey", v.auditPublicKey.map(JSONValue.string) ?? .null),
         ])
-        let path = v.directory + "/dev.json"
         guard FileManager.default.createFile(atPath: path + ".tmp", contents: Data(json.serialized(pretty: true).utf8),
                                              attributes: [.posixPermissions: 0o600]),
               rename(path + ".tmp", path) == 0 else {

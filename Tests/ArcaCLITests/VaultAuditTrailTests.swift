@@ -53,7 +53,7 @@ import Testing
         let vault = try Vault(directory: folder)
         // The folder's size with the WAL folded into the file: what the trail keeps, not how SQLite stages it.
         let measure = { () throws -> Int in
-            try vault.store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try (vault.store.backend as! SQLiteBackend).pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
             return Self.folderBytes(folder)
         }
         let recordsBefore = try vault.store.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM audit") ?? 0 }

@@ -65,7 +65,7 @@ import Testing
         let dir = TestVault.tempDir()
         let path = dir + "/vault.db"
         let store = try VaultStore(path: path)
-        #expect(try store.writerSynchronous() == 2, "synchronous = FULL on the writer (GRDB resets it to NORMAL)")
+        #expect(try store.backend.isDurable(), "synchronous = FULL on the writer (GRDB resets it to NORMAL)")
         try store.tamper(sql: "UPDATE meta SET value = '9' WHERE key = 'schema'")
         #expect(throws: VaultStore.Failure.newerSchema(9)) { try VaultStore(path: path) }
         do {
@@ -82,11 +82,11 @@ import Testing
 @Suite struct DamagedPageTests {
     @Test func malformedPagesInUseAreDamage() throws {
         for code in [ResultCodeProbe.corrupt, ResultCodeProbe.notADatabase] {
-            let f = VaultStore.failure(code)
+            let f = SQLiteBackend.failure(code)
             guard case .damaged = f else { Issue.record("\(f)"); continue }
             #expect(f.description.contains("damaged") && f.description.contains("backup"))
         }
-        guard case .database = VaultStore.failure(ResultCodeProbe.busy) else { Issue.record("busy is not damage"); return }
+        guard case .database = SQLiteBackend.failure(ResultCodeProbe.busy) else { Issue.record("busy is not damage"); return }
     }
 
     @Test func aValueWhoseRowWasOverwrittenIsAStorageFailureNotAValue() async throws {

@@ -1,0 +1,365 @@
+import ArcaVault
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// A vault's storage in a PostgreSQL database that several `arca vault serve` processes share (active/active).
+///
+/// - Every write transaction first takes one transaction-level advisory lock, so writers from every node run
+///   one at a time, as SQLite's immediate transactions do: the audit chain's append (read the last record,
+///   insert the next) is one total order with no gaps across nodes, and so is everything else the core
+///   decides by reading then writing.
+/// - Reads run in a read-only repeatable-read transaction (a consistent snapshot), without the lock.
+/// - A commit returns once PostgreSQL has it durably (`synchronous_commit` is refused when `off`).
+/// - A lost connection, a server shutting down or restarting, or a connection refused is
+///   ``VaultStore/Failure/unavailable``: callers get 503 with `Retry-After`, and the next request opens a new
+///   connection, so nodes recover by themselves when PostgreSQL is back.
+///
+/// The core's calls are synchronous; this bridges them onto postgres-nio's event loop with `wait()` (never
+/// called from that loop: the vault's callers run on their own threads).
+public final class PostgresBackend: StorageBackend, @unchecked Sendable {
+    public let location: String
+    let configuration: PostgresConnection.Configuration
+    let group: MultiThreadedEventLoopGroup
+    let logger: Logger
+    private let lock = NSLock()
+    private var idle: [PostgresConnection] = []
+    private var nextID = 0
+    /// Connections kept open between transactions.
+    static let maxIdle = 16
+    /// The advisory lock every write transaction holds (`arca` in ASCII).
+    static let writeLock: Int64 = 0x61_72_63_61
+
+    /// The parts of a `postgres://user:password@host:port/database` address (the password may instead come
+    /// from `PGPASSWORD`). `location` never holds the password.
+    public struct Address: Sendable, Equatable {
+        public var user: String
+        public var password: String?
+        public var host: String
+        public var port: Int
+        public var database: String
+
+        public init(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+            guard let c = URLComponents(string: url), ["postgres", "postgresql"].contains(c.scheme ?? ""),
+                  let host = c.host, !host.isEmpty else {
+                throw VaultStore.Failure.database("'\(Address.redacted(url))' is not a postgres://user@host:port/database address")
+            }
+            self.host = host
+            port = c.port ?? 5432
+            user = c.user.flatMap { $0.removingPercentEncoding } ?? environment["PGUSER"] ?? "postgres"
+            password = c.password.flatMap { $0.removingPercentEncoding } ?? environment["PGPASSWORD"]
+            let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+            database = path.isEmpty ? user : path
+        }
+
+        /// The address as it may be printed: no password.
+        public var location: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+
+        /// Any text that may hold an address, with the password part removed (for messages).
+        public static func redacted(_ text: String) -> String {
+            text.replacingOccurrences(of: #"(postgres(?:ql)?://[^:/@\s]*):[^@\s]*@"#, with: "$1:***@", options: .regularExpression)
+        }
+    }
+
+    /// Connects to `url`, makes the vault's tables if they are missing and checks the schema version.
+    public init(url: String) throws {
+        let address = try Address(url)
+        location = address.location
+        var config = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
+                                                      password: address.password, database: address.database, tls: .disable)
+        config.options.connectTimeout = .seconds(5)
+        configuration = config
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var log = Logger(label: "arca.vault.postgres")
+        log.logLevel = .critical
+        logger = log
+        try write { db in
+            for statement in PostgresBackend.schema { try db.execute(sql: statement) }
+            let stored = try String.fetchOne(db, sql: "SELECT convert_from(value, 'UTF8') FROM meta WHERE key = 'schema'").flatMap { Int($0) }
+            if let stored, stored > VaultStore.schemaVersion { throw VaultStore.Failure.newerSchema(stored) }
+            if stored == nil {
+                try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('schema', ?)", arguments: [Array(String(VaultStore.schemaVersion).utf8)])
+            }
+            // As for a file: an initialised vault whose trail is gone was damaged, and is not started again.
+            let keyring = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'keyring')") ?? false
+            let trail = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM audit)") ?? false
+            if keyring && !trail {
+                throw VaultStore.Failure.damaged("its audit trail is empty (an initialised vault's trail starts with VaultInitialize)")
+            }
+        }
+    }
+
+    deinit {
+        for c in idle { let _: EventLoopFuture<Void> = c.close() }
+        try? group.syncShutdownGracefully()
+    }
+
+    static let schema = [
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value BYTEA NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS secrets (
+            name_key TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+            deleted BIGINT, purge_at BIGINT, deleted_by TEXT)
+        """,
+        "CREATE INDEX IF NOT EXISTS secrets_purge ON secrets (purge_at) WHERE purge_at IS NOT NULL",
+        """
+        CREATE TABLE IF NOT EXISTS secret_versions (
+            name_key TEXT NOT NULL, version TEXT NOT NULL, seq BIGINT NOT NULL,
+            envelope BYTEA NOT NULL, content_type TEXT, tags TEXT NOT NULL DEFAULT '{}',
+            enabled BIGINT NOT NULL DEFAULT 1, nbf BIGINT, exp BIGINT,
+            created BIGINT NOT NULL, updated BIGINT NOT NULL,
+            PRIMARY KEY (name_key, version))
+        """,
+        "CREATE UNIQUE INDEX IF NOT EXISTS secret_versions_order ON secret_versions (name_key, seq)",
+        """
+        CREATE TABLE IF NOT EXISTS audit (
+            seq BIGINT PRIMARY KEY, time BYTEA NOT NULL, caller BYTEA NOT NULL, operation BYTEA NOT NULL,
+            secret_name BYTEA, secret_version BYTEA, result BYTEA NOT NULL, source BYTEA NOT NULL,
+            prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL,
+            count BIGINT NOT NULL DEFAULT 1, format BIGINT NOT NULL DEFAULT 1)
+        """,
+        "CREATE TABLE IF NOT EXISTS audit_checkpoints (seq BIGINT PRIMARY KEY, hash BYTEA NOT NULL, signature BYTEA NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS principals (
+            object_id TEXT PRIMARY KEY NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            client_id TEXT UNIQUE, secret_hash BYTEA, password_hash BYTEA,
+            enabled BIGINT NOT NULL DEFAULT 1, created BIGINT NOT NULL)
+        """,
+        "CREATE UNIQUE INDEX IF NOT EXISTS principals_name ON principals (lower(name))",
+        """
+        CREATE TABLE IF NOT EXISTS app_certificates (
+            object_id TEXT NOT NULL, thumbprint_sha1 TEXT NOT NULL, thumbprint_sha256 TEXT NOT NULL, der BYTEA NOT NULL,
+            PRIMARY KEY (object_id, thumbprint_sha256))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS role_definitions (
+            id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+            data_actions TEXT NOT NULL, not_data_actions TEXT NOT NULL)
+        """,
+        "CREATE UNIQUE INDEX IF NOT EXISTS role_definitions_name ON role_definitions (lower(name))",
+        """
+        CREATE TABLE IF NOT EXISTS role_assignments (
+            id TEXT PRIMARY KEY NOT NULL, role_id TEXT NOT NULL, principal_id TEXT NOT NULL, scope TEXT NOT NULL,
+            created BIGINT NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS role_assignments_principal ON role_assignments (principal_id)",
+    ]
+
+    // MARK: - Transactions
+
+    public func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN", lock: true, body)
+    }
+
+    public func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", lock: false, body)
+    }
+
+    public func copy(into path: String) throws {
+        throw VaultStore.Failure.database("a vault on PostgreSQL is backed up with pg_dump (and the folder's sealed keyring is in the database): see docs/vault.md")
+    }
+
+    public func isDurable() throws -> Bool {
+        try read { db in try String.fetchOne(db, sql: "SHOW synchronous_commit") } != "off"
+    }
+
+    func transaction<T>(begin: String, lock: Bool, _ body: (any SQLConnection) throws -> T) throws -> T {
+        let connection = try checkOut()
+        let db = PostgresSQLConnection(connection, backend: self)
+        do {
+            try db.run(begin, [])
+            if lock { try db.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))", []) }
+            let result = try body(db)
+            try db.run("COMMIT", [])
+            checkIn(connection)
+            return result
+        } catch {
+            // A failed statement leaves the transaction aborted: roll it back, and drop a connection that broke
+            // (never waiting on one that did: its answer may never come).
+            let failure = Self.failure(error)
+            if case VaultStore.Failure.unavailable = failure {
+                let _: EventLoopFuture<Void> = connection.close()
+            } else if !connection.isClosed, (try? db.run("ROLLBACK", [])) != nil {
+                checkIn(connection)
+            } else {
+                let _: EventLoopFuture<Void> = connection.close()
+            }
+            throw failure
+        }
+    }
+
+    func checkOut() throws -> PostgresConnection {
+        let reuse: PostgresConnection? = lock.withLock {
+            while let c = idle.popLast() {
+                if !c.isClosed { return c }
+            }
+            nextID += 1
+            return nil
+        }
+        if let reuse { return reuse }
+        do {
+            let id = lock.withLock { nextID }
+            return try Self.wait(PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger),
+                                 seconds: 10, what: "connect")
+        } catch {
+            throw Self.failure(error)
+        }
+    }
+
+    func checkIn(_ c: PostgresConnection) {
+        let keep = lock.withLock { () -> Bool in
+            guard idle.count < Self.maxIdle else { return false }
+            idle.append(c)
+            return true
+        }
+        if !keep { let _: EventLoopFuture<Void> = c.close() }
+    }
+
+    struct Timeout: Error, CustomStringConvertible {
+        var what: String
+        var seconds: Int64
+        var description: String { "PostgreSQL did not answer (\(what)) within \(seconds) s" }
+    }
+
+    /// Waits for `future`, at most `seconds`: a server that stops answering (a half-open connection, a
+    /// restart) fails the request instead of holding it, and with it the group commit, forever.
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int64, what: String) throws -> T {
+        let loop = future.eventLoop
+        let promise = loop.makePromise(of: T.self)
+        let settled = NIOLockedValueBox(false)
+        let settle = { @Sendable (result: Result<T, any Error>) in
+            guard settled.withLockedValue({ done in defer { done = true }; return !done }) else { return }
+            promise.completeWith(result)
+        }
+        let timer = loop.scheduleTask(in: .seconds(seconds)) { settle(.failure(Timeout(what: what, seconds: seconds))) }
+        future.whenComplete { result in
+            timer.cancel()
+            settle(result)
+        }
+        return try promise.futureResult.wait()
+    }
+
+    /// SQLSTATE classes that mean "try again": connection exceptions (08), a server shutting down or
+    /// starting (57P01-57P03), serialisation failures and deadlocks (40001, 40P01), too many connections (53300).
+    static let retryable: Set<String> = ["57P01", "57P02", "57P03", "40001", "40P01", "53300", "53000"]
+
+    static func failure(_ error: any Error) -> any Error {
+        switch error {
+        case is VaultStore.Failure, is VaultError: return error
+        case let e as Timeout: return VaultStore.Failure.unavailable(e.description)
+        case let e as PSQLError:
+            if e.code == .server, let state = e.serverInfo?[.sqlState] {
+                let message = e.serverInfo?[.message] ?? "error \(state)"
+                if state.hasPrefix("08") || retryable.contains(state) { return VaultStore.Failure.unavailable("PostgreSQL: \(message)") }
+                if state == "XX001" || state == "XX002" { return VaultStore.Failure.damaged("PostgreSQL reports corrupted data (\(message))") }
+                return VaultStore.Failure.database("PostgreSQL: \(message) (\(state))")
+            }
+            if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(e.code) {
+                return VaultStore.Failure.unavailable("the connection to PostgreSQL was lost (\(e.code))")
+            }
+            if [.authMechanismRequiresPassword, .unsupportedAuthMechanism, .saslError].contains(e.code) {
+                return VaultStore.Failure.database("PostgreSQL refused the sign-in (\(e.code)): check the address's user and password")
+            }
+            return VaultStore.Failure.database("PostgreSQL: \(e.code)")
+        default:
+            // Connect failures (refused, reset, timed out) are NIO's errors.
+            return VaultStore.Failure.unavailable("cannot reach PostgreSQL: \(Address.redacted(String(describing: error)))")
+        }
+    }
+}
+
+/// One transaction on a PostgreSQL connection: the core's `?` placeholders become `$1…$n`.
+final class PostgresSQLConnection: SQLConnection {
+    let connection: PostgresConnection
+    unowned let backend: PostgresBackend
+    private(set) var changesCount = 0
+    private var savepoints = 0
+
+    init(_ connection: PostgresConnection, backend: PostgresBackend) {
+        self.connection = connection
+        self.backend = backend
+    }
+
+    nonisolated(unsafe) static var translated: [String: String] = [:]
+    static let translatedLock = NSLock()
+
+    /// `?` outside quotes → `$n` (the core's SQL has no `?` in a literal, but quotes are honoured anyway).
+    static func translate(_ sql: String) -> String {
+        if let hit = translatedLock.withLock({ translated[sql] }) { return hit }
+        var out = "", n = 0, quoted = false
+        for ch in sql {
+            if ch == "'" { quoted.toggle() }
+            if ch == "?" && !quoted {
+                n += 1
+                out += "$\(n)"
+            } else {
+                out.append(ch)
+            }
+        }
+        translatedLock.withLock { if translated.count < 1024 { translated[sql] = out } }
+        return out
+    }
+
+    @discardableResult
+    func run(_ sql: String, _ arguments: [any SQLArgument]) throws -> PostgresQueryResult {
+        var binds = PostgresBindings(capacity: arguments.count)
+        for a in arguments {
+            switch a.sqlValue {
+            case .null: binds.appendNull()
+            case .integer(let i): binds.append(i)
+            case .text(let s): binds.append(s)
+            case .blob(let b): binds.append(ByteBuffer(bytes: b))
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
+        do {
+            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: 30, what: "a statement")
+        } catch {
+            throw PostgresBackend.failure(error)
+        }
+    }
+
+    func execute(sql: String, arguments: [any SQLArgument]) throws {
+        let result = try run(sql, arguments)
+        changesCount = result.metadata.rows ?? 0
+    }
+
+    func query(sql: String, arguments: [any SQLArgument]) throws -> [SQLRow] {
+        try run(sql, arguments).rows.map { row in
+            var names: [String] = [], values: [SQLValue] = []
+            for cell in row {
+                names.append(cell.columnName)
+                values.append(Self.value(cell))
+            }
+            return SQLRow(names: names, values: values)
+        }
+    }
+
+    static func value(_ cell: PostgresCell) -> SQLValue {
+        guard var bytes = cell.bytes else { return .null }
+        switch cell.dataType {
+        case .int8, .int4, .int2: return (try? cell.decode(Int64.self)).map { .integer($0) } ?? .null
+        case .bool: return (try? cell.decode(Bool.self)).map { .integer($0 ? 1 : 0) } ?? .null
+        case .bytea: return .blob(bytes.readBytes(length: bytes.readableBytes) ?? [])
+        default: return (try? cell.decode(String.self)).map { .text($0) } ?? .blob(bytes.readBytes(length: bytes.readableBytes) ?? [])
+        }
+    }
+
+    func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
+        savepoints += 1
+        let name = "s\(savepoints)"
+        try run("SAVEPOINT \(name)", [])
+        do {
+            let value = try body()
+            try run("RELEASE SAVEPOINT \(name)", [])
+            return value
+        } catch {
+            try run("ROLLBACK TO SAVEPOINT \(name)", [])
+            try run("RELEASE SAVEPOINT \(name)", [])
+            throw error
+        }
+    }
+}

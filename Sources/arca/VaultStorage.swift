@@ -1,0 +1,84 @@
+import ArcaJSON
+import ArcaVault
+import ArcaVaultPostgres
+import Foundation
+
+/// Where a vault's data lives, as the commands choose it: `--storage`, else `$ARCA_VAULT_STORAGE`, else what
+/// the folder recorded (`storage.json`, written by the first command that used the database), else the
+/// folder's own `vault.db`.
+///
+/// A folder that has been used with a database records that database's address (never its password: that
+/// comes from the address given, else `PGPASSWORD`) and the vault's audit public key, which no rekey changes.
+/// A node whose folder belongs to another vault than the database holds refuses to start.
+extension VaultOptions {
+    static let storageRecord = "storage.json"
+
+    struct StorageRecord: Codable {
+        var storage: String
+        var auditPublicKey: String?
+    }
+
+    func recordedStorage() -> StorageRecord? {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + Self.storageRecord) else { return nil }
+        return try? JSONDecoder().decode(StorageRecord.self, from: data)
+    }
+
+    /// The database address to use, if the vault lives in one.
+    func storageAddress() -> String? {
+        if let s = storage, !s.isEmpty { return s }
+        if let s = ProcessInfo.processInfo.environment["ARCA_VAULT_STORAGE"], !s.isEmpty { return s }
+        return recordedStorage()?.storage
+    }
+
+    /// Opens the vault (not unsealed) on its storage.
+    func openVault(authorization: Vault.Authorization = .localOperator, create: Bool = false) throws -> Vault {
+        let dir = directory
+        guard let address = storageAddress() else {
+            return try vaultCall { try Vault(directory: dir, authorization: authorization, create: create) }
+        }
+        if storage != nil || ProcessInfo.processInfo.environment["ARCA_VAULT_STORAGE"] != nil,
+           FileManager.default.fileExists(atPath: dir + "/" + Vault.fileName) {
+            throw CLIError(code: Exit.usage, message: "arca: \(dir) holds a vault file of its own (\(Vault.fileName)); a folder for a vault on PostgreSQL holds no vault file: choose another --vault-dir")
+        }
+        let backend: PostgresBackend
+        do {
+            backend = try PostgresBackend(url: address)
+        } catch let e as VaultStore.Failure {
+            throw VaultExit.error(e.vaultError)
+        }
+        let vault = try vaultCall { try Vault(directory: dir, storage: backend, authorization: authorization, create: create) }
+        try checkNode(vault, location: backend.location)
+        return vault
+    }
+
+    /// Refuses a database that holds another vault than the one this folder belongs to, and records the
+    /// pairing the first time.
+    func checkNode(_ vault: Vault, location: String) throws {
+        let path = directory + "/" + Self.storageRecord
+        let held = vault.auditPublicKey
+        if let record = recordedStorage(), let mine = record.auditPublicKey {
+            guard let held else {
+                throw CLIError(code: Exit.runtime, message: "arca: the database at \(location) holds no vault, but the vault of \(directory) was made there (audit key \(mine.prefix(16))…): wrong database, or its data is gone; restore it from a backup (pg_dump) or give the right --storage")
+            }
+            guard held == mine else {
+                throw CLIError(code: Exit.runtime, message: "arca: the database at \(location) holds a different vault (audit key \(held.prefix(16))…) than the one \(directory) belongs to (\(mine.prefix(16))…): this node refuses to serve it; give the right --storage or --vault-dir")
+            }
+            if record.storage == location { return }
+        }
+        guard FileManager.default.fileExists(atPath: directory) else { return }
+        let record = StorageRecord(storage: location, auditPublicKey: held)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(record),
+              FileManager.default.createFile(atPath: path + ".tmp", contents: data, attributes: [.posixPermissions: 0o600]),
+              rename(path + ".tmp", path) == 0 else {
+            throw CLIError(code: Exit.runtime, message: "arca: cannot write \(path)")
+        }
+    }
+
+    /// After `init` on a database: the folder records the new vault's key.
+    func recordInitialized(_ vault: Vault) throws {
+        guard storageAddress() != nil else { return }
+        try checkNode(vault, location: vault.storageLocation)
+    }
+}
