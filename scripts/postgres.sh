@@ -5,6 +5,11 @@
 #   scripts/postgres.sh kill DIR          # kill -9 the postmaster (a crash)
 # Runs the server as the `postgres` user when called as root (PostgreSQL refuses to run as root).
 set -euo pipefail
+# Descriptors a caller leaked to us (pipes it reads to the end) must not live on in the postmaster.
+for fd in /proc/$$/fd/*; do
+    n=${fd##*/}
+    if [ "$n" -gt 2 ] && [ "$n" != 255 ]; then eval "exec $n>&-" 2>/dev/null || true; fi
+done
 cmd=${1:?start|stop|kill}
 dir=${2:?data directory}
 port=${3:-5432}
@@ -26,12 +31,12 @@ start)
         fresh=1
     fi
     as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start </dev/null >/dev/null 2>>"$dir/pg_ctl.log"
     if [ "${fresh:-0}" = 1 ]; then
         PGPASSWORD=$password "$bin/createdb" -h 127.0.0.1 -p "$port" -U arca arca
     fi
     ;;
-stop) as_owner "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null ;;
+stop) as_owner "$bin/pg_ctl" -D "$dir" -m fast -w stop </dev/null >/dev/null 2>>"$dir/pg_ctl.log" ;;
 kill) kill -9 "$(head -1 "$dir/postmaster.pid")" ;;
 *) echo "postgres.sh: start|stop|kill" >&2; exit 2 ;;
 esac

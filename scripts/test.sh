@@ -5,13 +5,16 @@
 # the vault server's end-to-end tests drive), builds, runs swift test. The tests make their own throwaway SoftHSM2
 # tokens (scripts/softhsm-token.sh); with CI set, a missing SoftHSM2 fails them instead of skipping. The migrate
 # tests run rewritten programs with node, javac/java, kotlinc, go, ruby, php, mcs/mono, swiftc, python3, bash and curl
-# (installed here if missing).
+# (installed here if missing). PostgreSQL (Debian's package) for the vault's several-node tests, which start
+# their own throwaway clusters on loopback (scripts/postgres.sh).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 # shellcheck source=deps.sh
 . scripts/deps.sh
 extra=(python3-venv softhsm2 zsh)
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || extra+=(postgresql)
+command -v pg_dump >/dev/null 2>&1 || extra+=(postgresql-client)
 command -v node >/dev/null 2>&1 || extra+=(nodejs)
 command -v javac >/dev/null 2>&1 || extra+=(default-jdk-headless)
 command -v curl >/dev/null 2>&1 || extra+=(curl)

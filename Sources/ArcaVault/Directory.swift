@@ -278,12 +278,11 @@ public struct RBACAuthorizer: Authorizer {
 
     public init(store: VaultStore) { directory = VaultDirectory(store: store) }
 
-    public func allows(_ caller: Principal, _ operation: VaultOperation) -> Bool {
+    public func allows(_ caller: Principal, _ operation: VaultOperation) throws -> Bool {
         if caller.kind == .localOperator || caller.kind == .system { return true }
         // One read for the principal, its assignments and the custom roles.
-        guard let (entry, assignments, roles) = try? directory.grants(objectId: caller.objectId), let entry, entry.enabled else {
-            return false
-        }
+        let (found, assignments, roles) = try directory.grants(objectId: caller.objectId)
+        guard let entry = found, entry.enabled else { return false }
         let byId = Dictionary(roles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return assignments.contains { a in
             a.covers(operation.scope) && (byId[a.roleId]?.permits(operation.dataAction) ?? false)

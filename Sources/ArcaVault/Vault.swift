@@ -677,7 +677,9 @@ public final class Vault: Sendable {
     }
 
     func authorize(_ caller: Principal, _ operation: VaultOperation, source: String) throws {
-        guard authorizer.allows(caller, operation) else {
+        let allowed: Bool
+        do { allowed = try authorizer.allows(caller, operation) } catch let e as VaultStore.Failure { throw e.vaultError }
+        guard allowed else {
             try audit(caller, operation, result: "Forbidden", source: source, key: currentKeyring?.auditKey)
             throw VaultError.forbidden("""
                 Caller is not authorized to perform action on resource.

@@ -93,7 +93,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     }
 
     deinit {
-        for c in idle { let _: EventLoopFuture<Void> = c.close() }
+        for c in idle { Self.discard(c) }
         try? group.syncShutdownGracefully()
     }
 
@@ -181,11 +181,11 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             // (never waiting on one that did: its answer may never come).
             let failure = Self.failure(error)
             if case VaultStore.Failure.unavailable = failure {
-                let _: EventLoopFuture<Void> = connection.close()
+                Self.discard(connection)
             } else if !connection.isClosed, (try? db.run("ROLLBACK", [])) != nil {
                 checkIn(connection)
             } else {
-                let _: EventLoopFuture<Void> = connection.close()
+                Self.discard(connection)
             }
             throw failure
         }
@@ -215,7 +215,13 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             idle.append(c)
             return true
         }
-        if !keep { let _: EventLoopFuture<Void> = c.close() }
+        if !keep { Self.discard(c) }
+    }
+
+    /// Closes `c`, keeping it alive until the close completes (postgres-nio requires it closed before it goes).
+    static func discard(_ c: PostgresConnection) {
+        let closing: EventLoopFuture<Void> = c.close()
+        closing.whenComplete { _ in withExtendedLifetime(c) {} }
     }
 
     struct Timeout: Error, CustomStringConvertible {

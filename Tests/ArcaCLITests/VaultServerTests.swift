@@ -9,7 +9,7 @@ import Testing
 /// trail through the server, and a server killed under write load.
 @Suite(.serialized) struct VaultServerTests {
     /// A running `arca vault serve --dev` on a free loopback port.
-    final class Server {
+    final class Server: @unchecked Sendable {
         let dir: String
         let port: Int
         var dev: [String: Any] = [:]
@@ -17,15 +17,19 @@ import Testing
         /// Extra `serve` arguments, given the port.
         let extra: @Sendable (Int) -> [String]
 
-        init(dir: String? = nil, extra: @escaping @Sendable (Int) -> [String] = { _ in [] }) throws {
+        /// `keepDevJSON`: a second node of the same vault (same folder) keeps the first's dev.json credentials.
+        init(dir: String? = nil, keepDevJSON: Bool = false, extra: @escaping @Sendable (Int) -> [String] = { _ in [] }) throws {
             self.dir = dir ?? VaultCLITests.dir()
             self.extra = extra
+            self.keepDevJSON = keepDevJSON
             port = Self.freePort()
             try start()
         }
 
+        let keepDevJSON: Bool
+
         func start() throws {
-            try? FileManager.default.removeItem(atPath: dir + "/v/dev.json")
+            if !keepDevJSON { try? FileManager.default.removeItem(atPath: dir + "/v/dev.json") }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: CLITests.binary)
             p.arguments = ["vault", "serve", "--dev", "--vault-dir", dir + "/v", "--listen", "127.0.0.1:\(port)"] + extra(port)
@@ -37,7 +41,8 @@ import Testing
             while Date() < deadline {
                 if let data = FileManager.default.contents(atPath: dir + "/v/dev.json"),
                    let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                   obj["vaultUrl"] != nil, curl(["-o", "/dev/null", "https://localhost:\(port)/secrets?api-version=7.5"]).status == "401" {
+                   obj["vaultUrl"] != nil, current?.isRunning == true,
+                   curl(["-o", "/dev/null", "https://localhost:\(port)/secrets?api-version=7.5"]).status == "401" {
                     dev = obj
                     return
                 }

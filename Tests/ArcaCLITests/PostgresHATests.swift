@@ -1,0 +1,222 @@
+import Foundation
+import Testing
+@testable import ArcaVault
+
+/// Several `arca vault serve` nodes on one PostgreSQL database (`--storage postgres://…`), against a real
+/// PostgreSQL that `scripts/postgres.sh` starts on loopback (scripts/test.sh installs Debian's package): a
+/// write on one node is read on the other, an operator's seal reaches both within a second, PostgreSQL holds
+/// ciphertext only, a node killed under writes loses no acknowledged write, a PostgreSQL restart is 503 with
+/// `Retry-After` and then recovers by itself, and a node whose folder belongs to another vault refuses to start.
+@Suite(.serialized) struct PostgresHATests {
+    static let password = "arca-test"
+
+    /// A throwaway cluster in a temporary folder, on a free loopback port.
+    final class Postgres {
+        let dir: String
+        let port: Int
+        init() throws {
+            setenv("PGPASSWORD", PostgresHATests.password, 1)
+            dir = VaultCLITests.dir() + "/pg"
+            port = VaultServerTests.Server.freePort()
+            try start()
+        }
+        static var script: String { CLITests.repoRoot.appendingPathComponent("scripts/postgres.sh").path }
+        func start() throws {
+            let r = try CLITests.run("/bin/bash", [Self.script, "start", dir, String(port)])
+            try #require(r.status == 0, "PostgreSQL did not start (scripts/test.sh installs it): \(r.err)")
+        }
+        func stop() throws { _ = try CLITests.run("/bin/bash", [Self.script, "stop", dir]) }
+        func url(_ database: String = "arca") -> String { "postgres://arca@127.0.0.1:\(port)/\(database)" }
+        func createDatabase(_ name: String) throws {
+            let r = try CLITests.run("/usr/bin/createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "arca", name])
+            try #require(r.status == 0, "\(r.err)")
+        }
+        func dump(_ database: String = "arca") throws -> String {
+            let r = try CLITests.run("/usr/bin/pg_dump", ["-h", "127.0.0.1", "-p", String(port), "-U", "arca", database])
+            try #require(r.status == 0, "\(r.err)")
+            return r.out
+        }
+        deinit { try? stop() }
+    }
+
+    /// Two nodes of one dev vault: the same folder, the same database, one client-facing URL and authority (node
+    /// A's, standing for a load balancer's name).
+    struct Pair: @unchecked Sendable {
+        let a: VaultServerTests.Server
+        let b: VaultServerTests.Server
+        let dir: String
+        init(_ pg: Postgres, database: String = "arca") throws {
+            dir = VaultCLITests.dir()
+            let storage = pg.url(database)
+            a = try VaultServerTests.Server(dir: dir) { port in ["--storage", storage, "--vault-url", "https://localhost:\(port)"] }
+            let url = "https://localhost:\(a.port)"
+            b = try VaultServerTests.Server(dir: dir, keepDevJSON: true) { _ in ["--storage", storage, "--vault-url", url] }
+        }
+        func base(_ s: VaultServerTests.Server) -> String { "https://localhost:\(s.port)" }
+        func put(_ s: VaultServerTests.Server, _ name: String, _ value: String, token: String) -> String {
+            s.curl(["-X", "PUT", "\(base(s))/secrets/\(name)?api-version=7.5", "-H", "Authorization: Bearer \(token)",
+                    "-H", "Content-Type: application/json", "-d", "{\"value\":\"\(value)\"}"]).status
+        }
+        func get(_ s: VaultServerTests.Server, _ name: String, token: String) -> (status: String, value: String?) {
+            let r = s.curl(["\(base(s))/secrets/\(name)?api-version=7.5", "-H", "Authorization: Bearer \(token)"])
+            let obj = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]
+            return (r.status, obj?["value"] as? String)
+        }
+        func ready(_ s: VaultServerTests.Server) -> String { s.curl(["\(base(s))/readyz"]).body }
+    }
+
+    /// Signs in at `node`'s authority (both nodes share the signing key, so its token works on either).
+    static func token(_ node: VaultServerTests.Server, _ pair: Pair) throws -> String {
+        let dev = node.dev
+        let r = node.curl(["-X", "POST", "\(pair.base(node))/\(dev["tenantId"]!)/oauth2/v2.0/token", "-d", "grant_type=client_credentials",
+                           "--data-urlencode", "client_id=\(dev["clientId"]!)", "--data-urlencode", "client_secret=\(dev["clientSecret"]!)",
+                           "--data-urlencode", "scope=\(dev["resource"]!)/.default"])
+        let obj = try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]
+        guard r.status == "200", let t = obj?["access_token"] as? String else { throw VaultServerTests.Server.Failure(message: "no token: \(r)") }
+        return t
+    }
+
+    @Test func twoNodesServeOneVaultAndPostgresHoldsCiphertextOnly() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let tokenA = try Self.token(pair.a, pair), tokenB = try Self.token(pair.b, pair)
+        let values = (0..<6).map { _ in "pg-" + UUID().uuidString }
+        #expect(pair.put(pair.a, "shared", values[0], token: tokenA) == "200")
+        #expect(pair.get(pair.b, "shared", token: tokenB).value == values[0], "a write on A is read on B at once")
+        #expect(pair.put(pair.b, "shared", values[1], token: tokenA) == "200", "A's token works on B")
+        #expect(pair.get(pair.a, "shared", token: tokenB).value == values[1])
+        // Concurrent writers on both nodes: one chain, no gaps, every write readable.
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            let node = i % 2 == 0 ? pair.a : pair.b
+            _ = pair.put(node, "w\(i)", values[2 + i], token: tokenA)
+        }
+        for i in 0..<4 { #expect(pair.get(i % 2 == 0 ? pair.b : pair.a, "w\(i)", token: tokenA).value == values[2 + i]) }
+        let verify = try CLITests.arca(["vault", "audit", "verify", "--vault-dir", pair.dir + "/v"])
+        #expect(verify.status == 0 && verify.out.contains("intact"), "\(verify.out) \(verify.err)")
+
+        // PostgreSQL holds what the barrier sealed: no value, no client secret, no master key.
+        let dump = try pg.dump()
+        #expect(dump.contains("secret_versions"), "the dump is of the vault's tables")
+        for v in values { #expect(!dump.contains(v), "a secret value in pg_dump") }
+        #expect(!dump.contains(pair.a.dev["clientSecret"] as! String), "a client secret in pg_dump")
+        let master = try String(contentsOfFile: pair.dir + "/v/dev-master.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!dump.contains(master), "the master key in pg_dump")
+        let record = try String(contentsOfFile: pair.dir + "/v/storage.json", encoding: .utf8)
+        #expect(!record.contains(Self.password), "the folder records the address, never the password")
+
+        // An operator's seal on the folder reaches both nodes within a second; unseal is per node.
+        let started = Date()
+        #expect(try CLITests.arca(["vault", "seal", "--vault-dir", pair.dir + "/v"]).status == 0)
+        var sealedBoth = false
+        while Date().timeIntervalSince(started) < 3 {
+            if pair.ready(pair.a).contains("sealed"), pair.ready(pair.b).contains("sealed") { sealedBoth = true; break }
+            usleep(50_000)
+        }
+        let took = Date().timeIntervalSince(started)
+        #expect(sealedBoth && took <= 1.2, "both nodes sealed after \(took) s")
+        #expect(pair.get(pair.b, "shared", token: tokenB).status == "503")
+        #expect(try CLITests.arca(["vault", "unseal", "--vault-dir", pair.dir + "/v"]).status == 0)
+        for node in [pair.a, pair.b] {
+            let r = try CLITests.arca(["vault", "unseal", "--vault", pair.base(node), "--ca-cert", pair.dir + "/v/dev-ca.pem",
+                                       "--key-file", pair.dir + "/v/dev-master.key"], env: node.adminEnv)
+            #expect(r.status == 0, "\(r.err)")
+            #expect(pair.ready(node).contains("\"ready\""))
+        }
+        #expect(pair.get(pair.b, "shared", token: tokenB).value == values[1])
+    }
+
+    @Test func aNodeKilledUnderWritesLosesNoAcknowledgedWrite() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let token = try Self.token(pair.a, pair)
+        let acked = Locked<[String: String]>([:])
+        let stop = Locked(false)
+        let group = DispatchGroup()
+        for writer in 0..<2 {
+            let node = writer == 0 ? pair.a : pair.b
+            DispatchQueue.global().async(group: group) {
+                var i = 0
+                while !stop.get() {
+                    i += 1
+                    let name = "k\(writer)-\(i)", value = UUID().uuidString
+                    if pair.put(node, name, value, token: token) == "200" { acked.update { $0[name] = value } }
+                }
+            }
+        }
+        usleep(1_500_000)
+        pair.b.kill()
+        usleep(1_500_000)
+        stop.set(true)
+        group.wait()
+        let writes = acked.get()
+        #expect(writes.keys.contains { $0.hasPrefix("k1-") } && writes.keys.contains { $0.hasPrefix("k0-") }, "both nodes took writes")
+        for (name, value) in writes {
+            #expect(pair.get(pair.a, name, token: token).value == value, "an acknowledged write on the killed node is readable on the survivor")
+        }
+        #expect(pair.get(pair.a, "after-kill", token: token).status == "404", "the survivor keeps serving")
+        let verify = try CLITests.arca(["vault", "audit", "verify", "--vault-dir", pair.dir + "/v"])
+        #expect(verify.status == 0 && verify.out.contains("intact"), "\(verify.out) \(verify.err)")
+    }
+
+    @Test func aPostgresRestartIs503WithRetryAfterAndNodesRecover() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let token = try Self.token(pair.a, pair)
+        #expect(pair.put(pair.a, "r", "before", token: token) == "200")
+        try pg.stop()
+        let during = pair.a.curl(["-D", "-", "\(pair.base(pair.a))/secrets/r?api-version=7.5", "-H", "Authorization: Bearer \(token)"])
+        #expect(during.status == "503", "\(during)")
+        #expect(during.body.lowercased().contains("retry-after: 1"), "\(during.body)")
+        #expect(during.body.contains("ServiceUnavailable") && !during.body.contains("before"), "\(during.body)")
+        #expect(pair.ready(pair.b).contains("storage unreachable"))
+        let signIn = pair.b.curl(["-X", "POST", "\(pair.base(pair.b))/\(pair.b.dev["tenantId"]!)/oauth2/v2.0/token", "-d",
+                                  "grant_type=client_credentials", "--data-urlencode", "client_id=\(pair.b.dev["clientId"]!)",
+                                  "--data-urlencode", "client_secret=\(pair.b.dev["clientSecret"]!)"])
+        #expect(signIn.status == "503" && signIn.body.contains("temporarily_unavailable"), "never 'invalid client': \(signIn)")
+        try pg.start()
+        var recovered = false
+        for _ in 0..<50 where !recovered {
+            recovered = pair.get(pair.a, "r", token: token).value == "before" && pair.get(pair.b, "r", token: token).value == "before"
+            if !recovered { usleep(200_000) }
+        }
+        #expect(recovered, "both nodes serve again once PostgreSQL is back, without a restart")
+    }
+
+    /// The Azure SDK for Python against each node in turn, backup on one and restore on the other, and a load
+    /// that keeps running while PostgreSQL restarts (the SDK's retry policy rides out the 503s).
+    @Test func azureSDKAgainstTwoNodes() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: VaultServerTests.python), "run scripts/test.sh: it installs the Azure SDK")
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let script = CLITests.repoRoot.appendingPathComponent("Tests/e2e/sdk_two_nodes.py").path
+        let run = try CLITests.run(VaultServerTests.python, [script], env: [
+            "DEV_JSON": pair.dir + "/v/dev.json", "NODE_A": pair.base(pair.a), "NODE_B": pair.base(pair.b),
+            "PG_RESTART": "bash \(Postgres.script) stop \(pg.dir) && sleep 2 && bash \(Postgres.script) start \(pg.dir) \(pg.port)",
+        ])
+        #expect(run.status == 0, "\(run.out.suffix(2000)) \(run.err.suffix(3000))")
+    }
+
+    @Test func aNodeOfAnotherVaultRefusesToStart() throws {
+        let pg = try Postgres()
+        try pg.createDatabase("other")
+        let pair = try Pair(pg)
+        // A folder made for the vault in `other`…
+        let folder = VaultCLITests.dir() + "/x"
+        let made = try CLITests.arca(["vault", "init", "--seal", "key-file", "--vault-dir", folder, "--storage", pg.url("other")])
+        #expect(made.status == 0, "\(made.err)")
+        // …pointed at the database of another vault: refused, before anything is served or written.
+        for args in [["vault", "serve", "--listen", "127.0.0.1:\(VaultServerTests.Server.freePort())"], ["vault", "status"]] {
+            let r = try CLITests.arca(args + ["--vault-dir", folder, "--storage", pg.url("arca")])
+            #expect(r.status == 3 && r.err.contains("different vault"), "\(args): \(r.status) \(r.err)")
+            #expect(!r.err.contains(Self.password))
+        }
+        // A database that lost its vault is not silently started afresh for a folder that had one.
+        try pg.createDatabase("empty")
+        let r = try CLITests.arca(["vault", "serve", "--vault-dir", folder, "--storage", pg.url("empty"), "--listen", "127.0.0.1:\(VaultServerTests.Server.freePort())"])
+        #expect(r.status == 3 && r.err.contains("holds no vault"), "\(r.status) \(r.err)")
+        // A wrong password is a sign-in failure, named, without the password.
+        let wrong = try CLITests.arca(["vault", "status", "--vault-dir", folder, "--storage", "postgres://arca:not-the-password@127.0.0.1:\(pg.port)/other"])
+        #expect(wrong.status != 0 && !wrong.err.contains("not-the-password"), "\(wrong.err)")
+        _ = pair
+    }
+}
