@@ -13,7 +13,8 @@ import PostgresNIO
 ///   insert the next) is one total order with no gaps across nodes, and so is everything else the core
 ///   decides by reading then writing.
 /// - Reads run in a read-only repeatable-read transaction (a consistent snapshot), without the lock.
-/// - A commit returns once PostgreSQL has it durably (`synchronous_commit` is refused when `off`).
+/// - A commit returns once PostgreSQL has it (durably while `synchronous_commit` is on, its default; the docs
+///   say to keep it so: this does not check it).
 /// - A lost connection, a server shutting down or restarting, or a connection refused is
 ///   ``VaultStore/Failure/unavailable``: callers get 503 with `Retry-After`, and the next request opens a new
 ///   connection, so nodes recover by themselves when PostgreSQL is back.
