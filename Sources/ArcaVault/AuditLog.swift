@@ -60,9 +60,7 @@ enum AuditLog {
                                      r.secretVersion.map(blob), blob(r.result), blob(r.source), Int64(r.count),
                                      Int64(r.format), Data(r.previousHash), Data(r.hash)])
         if let key {
-            let c = try AuditChain.checkpoint(r, key: key)
-            try db.execute(sql: "INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature",
-                           arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
+            try store(try AuditChain.checkpoint(r, key: key), db)
         }
         return r
     }
@@ -70,9 +68,15 @@ enum AuditLog {
     /// Signs the trail's last record (a group commit's one checkpoint for its whole batch).
     static func checkpointLast(_ db: any SQLConnection, key: Curve25519.Signing.PrivateKey) throws {
         guard let last = try last(db) else { return }
-        let c = try AuditChain.checkpoint(last, key: key)
-        try db.execute(sql: "INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?) ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature",
-                       arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
+        try store(try AuditChain.checkpoint(last, key: key), db)
+    }
+
+    /// Writes (or replaces) the checkpoint of its record.
+    static func store(_ c: AuditCheckpoint, _ db: any SQLConnection) throws {
+        try db.execute(sql: """
+            INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)
+            ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature
+            """, arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
     }
 
     /// The trail has no record to chain on.
@@ -100,7 +104,7 @@ enum AuditLog {
     }
 
     static func all(_ db: any SQLConnection) throws -> ([AuditRecord], [AuditCheckpoint]) {
-        // Stored order (rowid), not sorted by sequence, so reordering is seen by the verifier.
+        // By `seq` (in SQLite the rowid itself, so the stored order); the verifier checks the chain across it.
         let records = try SQLRow.fetchAll(db, sql: "SELECT * FROM audit ORDER BY seq").map(record)
         let checkpoints = try SQLRow.fetchAll(db, sql: "SELECT * FROM audit_checkpoints ORDER BY seq").map(checkpoint)
         return (records, checkpoints)

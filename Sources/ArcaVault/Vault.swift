@@ -100,14 +100,7 @@ public final class Vault: Sendable {
                 create: Bool = false) throws {
         self.directory = directory
         if let storage {
-            if create, !FileManager.default.fileExists(atPath: directory) {
-                do {
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                            attributes: [.posixPermissions: 0o700])
-                } catch {
-                    throw VaultError.storage("cannot create \(directory): \(error.localizedDescription)")
-                }
-            }
+            if create, !FileManager.default.fileExists(atPath: directory) { try Vault.makeFolder(directory) }
             store = VaultStore(backend: storage)
             authorizer = Vault.authorizer(authorization, store)
             return
@@ -117,12 +110,7 @@ public final class Vault: Sendable {
             guard create else {
                 throw VaultError.notInitialized("no vault in \(directory): create one with `arca vault init`")
             }
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw VaultError.storage("cannot create \(directory): \(error.localizedDescription)")
-            }
+            try Vault.makeFolder(directory)
         } else if !create, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size == 0 {
             // SQLite would take an empty file for a new database and write a schema into it: a vault file
             // truncated to nothing is damaged, and a read must not turn it into an empty vault.
@@ -134,6 +122,16 @@ public final class Vault: Sendable {
             throw e.vaultError
         }
         authorizer = Vault.authorizer(authorization, store)
+    }
+
+    /// The vault's folder, mode 0700.
+    static func makeFolder(_ directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw VaultError.storage("cannot create \(directory): \(error.localizedDescription)")
+        }
     }
 
     static func authorizer(_ authorization: Authorization, _ store: VaultStore) -> any Authorizer {

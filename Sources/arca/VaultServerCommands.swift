@@ -73,14 +73,14 @@ enum DevSetup {
         let entry: DirectoryEntry, secret: String
         let path = v.directory + "/dev.json"
         let previous = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-        if let existing = try v.principals.find(name), let id = previous?["clientId"] as? String,
-           let known = previous?["clientSecret"] as? String,
+        let existing = try v.principals.find(name)
+        if let existing, let id = previous?["clientId"] as? String, let known = previous?["clientSecret"] as? String,
            try v.principals.authenticateApp(clientId: id, secret: known)?.objectId == existing.objectId {
             // Another node of the same vault (same folder) already made it: keep its secret, so both nodes'
             // clients keep signing in.
             entry = existing
             secret = known
-        } else if let existing = try v.principals.find(name) {
+        } else if let existing {
             entry = existing
             secret = try v.resetAppSecret(objectId: existing.objectId, caller: caller, source: "embedded")
         } else {
