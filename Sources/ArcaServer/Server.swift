@@ -7,6 +7,7 @@ import HummingbirdTLS
 import JWTKit
 import Logging
 import NIOCore
+import NIOPosix
 import NIOSSL
 
 /// Where and how the server listens, and the names it answers to.
@@ -62,6 +63,9 @@ public final class VaultServer: Sendable {
     let seenAssertions = SeenAssertions()
     let throttle: Throttle
     let metrics = ServerMetrics()
+    /// The threads the vault's blocking calls run on (see ``BlockingExecutor``): as many as requests that may
+    /// wait in one group commit.
+    let blocking: ThreadPoolExecutor
     static let maxBody = 256 * 1024
 
     /// A restore carries a backup blob of up to ``SecretBackup/maxBytes`` in base64url; every other body is small.
@@ -84,6 +88,7 @@ public final class VaultServer: Sendable {
         tenantId = String(decoding: tenantBytes, as: UTF8.self)
         let signing = try vault.sealedValue("token-signing-key") { Array(P256.Signing.PrivateKey().rawRepresentation) }
         throttle = Throttle(maxInFlight: options.maxInFlight, ratePer10s: options.ratePer10s)
+        blocking = ThreadPoolExecutor(threads: ThreadPoolExecutor.threads)
         vault.observeCommits { [metrics] size, duration in
             metrics.batchSizes.record(Double(size))
             metrics.commitLatency.record(duration)
@@ -284,7 +289,7 @@ public final class VaultServer: Sendable {
                 return challenge(rejection.reason.description)
             }
             let body = try await request.collectBody(upTo: Self.maxBody(route))
-            let client = EmbeddedVaultClient(vault: vault, caller: principal, source: source)
+            let client = EmbeddedVaultClient(vault: vault, caller: principal, source: source, executor: blocking)
             if let admin { return try await handleAdmin(admin, body: Array(buffer: body), admin: client) }
             guard let route else { return Self.error(404, code: "NotFound", message: "No such route") }
             var query: [String: String] = [:]
@@ -635,6 +640,24 @@ extension AuditRecord {
 /// Azure's throttling, for one server: at most `maxInFlight` Key Vault requests at once, and (when set) at most
 /// `ratePer10s` in each 10-second window. A refused request gets 429 with `Retry-After`, which the SDKs' retry
 /// policies honour.
+/// A started NIOThreadPool as the vault's ``BlockingExecutor`` (it lives as long as the server).
+final class ThreadPoolExecutor: BlockingExecutor {
+    /// Enough for group commit to batch a busy server's requests; requests beyond it queue for a thread.
+    static let threads = 16
+    let pool: NIOThreadPool
+
+    init(threads: Int) {
+        pool = NIOThreadPool(numberOfThreads: threads)
+        pool.start()
+    }
+
+    deinit { pool.shutdownGracefully { _ in } }
+
+    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(work)
+    }
+}
+
 final class Throttle: @unchecked Sendable {
     enum Outcome { case admitted, throttled(reason: String, retryAfter: Int) }
 

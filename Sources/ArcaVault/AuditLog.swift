@@ -24,8 +24,17 @@ enum AuditLog {
         return r
     }
 
-    static func last(_ db: any SQLConnection) throws -> AuditRecord? {
-        try SQLRow.fetchOne(db, sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(record)
+    /// What the next record chains on: the last record's number and hash (two columns, not the whole row:
+    /// this runs for every record appended).
+    struct Head {
+        var sequence: UInt64
+        var hash: [UInt8]
+    }
+
+    static func head(_ db: any SQLConnection) throws -> Head? {
+        try SQLRow.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").map {
+            Head(sequence: UInt64($0["seq"] as Int64), hash: Array($0["hash"] as Data))
+        }
     }
 
     static let timeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -39,7 +48,7 @@ enum AuditLog {
     static func append(_ db: any SQLConnection, caller: String, operation: String, secretName: String?, secretVersion: String?,
                        result: String, source: String, count: Int = 1, nameIsList: Bool = false,
                        key: Curve25519.Signing.PrivateKey?) throws -> AuditRecord {
-        let last = try last(db)
+        let last = try head(db)
         // Only `init` starts a trail. A trail that is gone (its rows deleted while a server runs) is not
         // started again at 1: that would hide the removal, so the operation fails instead.
         if last == nil, operation != AuditChain.initialization {
@@ -48,7 +57,8 @@ enum AuditLog {
             }
             throw TrailMissing()
         }
-        let r = AuditChain.next(after: last, time: now(), caller: caller, operation: operation,
+        let r = AuditChain.next(afterSequence: last?.sequence ?? 0, hash: last?.hash ?? AuditChain.genesis, time: now(),
+                                caller: caller, operation: operation,
                                 secretName: secretName, secretVersion: secretVersion, result: result, source: source,
                                 count: count, nameIsList: nameIsList)
         let blob = { (s: String) in Data(s.utf8) }
@@ -67,8 +77,8 @@ enum AuditLog {
 
     /// Signs the trail's last record (a group commit's one checkpoint for its whole batch).
     static func checkpointLast(_ db: any SQLConnection, key: Curve25519.Signing.PrivateKey) throws {
-        guard let last = try last(db) else { return }
-        try store(try AuditChain.checkpoint(last, key: key), db)
+        guard let last = try head(db) else { return }
+        try store(try AuditChain.checkpoint(sequence: last.sequence, hash: last.hash, key: key), db)
     }
 
     /// Writes (or replaces) the checkpoint of its record.

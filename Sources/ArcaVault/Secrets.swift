@@ -70,7 +70,8 @@ public struct VaultSession {
 
     func properties(_ row: SQLRow, name: String) throws -> SecretProperties {
         let tagsJSON: String = row["tags"]
-        let tags = (try? JSONDecoder().decode([String: String].self, from: Data(tagsJSON.utf8))) ?? [:]
+        // Most secrets have no tags: skip the decoder for the `{}` every untagged version stores.
+        let tags = tagsJSON == "{}" ? [:] : (try? JSONDecoder().decode([String: String].self, from: Data(tagsJSON.utf8))) ?? [:]
         return SecretProperties(
             name: name, version: row["version"], contentType: row["content_type"], tags: tags,
             attributes: SecretAttributes(enabled: (row["enabled"] as Int64) != 0, notBefore: row["nbf"],

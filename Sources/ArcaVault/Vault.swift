@@ -467,6 +467,21 @@ public final class Vault: Sendable {
         try authorize(caller, operation, source: source)
         let ring = try unsealed(caller, operation, source: source)
         let retention = retentionDays
+        if operation.isSecretRead,
+           let read = try readOutsideCommit(operation, ring: ring, retention: retention, body) {
+            // Only the audit record goes through group commit; the answer still waits for it to be on disk.
+            try mapStorage {
+                try store.grouped(checkpoint: ring.auditKey) { db in
+                    switch read {
+                    case .success(let (_, version)):
+                        try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: nil)
+                    case .failure(let e):
+                        try appendAudit(db, caller, operation, version: nil, result: e.auditResult, source: source, key: nil)
+                    }
+                }
+            }
+            return try read.get().0
+        }
         var outcome: Result<T, VaultError>?
         do {
             // Group commit: concurrent operations share one transaction and one fsync; each runs in its own
@@ -500,6 +515,37 @@ public final class Vault: Sendable {
         }
         guard let outcome else { throw VaultError.storage("the operation did not run") }
         return try outcome.get()
+    }
+
+    /// A read of secrets from a consistent snapshot, outside the serialised commit (concurrent reads then cost
+    /// the commit only their audit record). Nil when retention has deletions to purge first: the caller then
+    /// runs the read as a write, which purges (and audits the purge) before reading. A read's record follows
+    /// its snapshot in the trail, so a write committed in between is recorded before it.
+    func readOutsideCommit<T>(_ operation: VaultOperation, ring: Keyring, retention: Int,
+                              _ body: (VaultSession) throws -> (T, String?)) throws -> Result<(T, String?), VaultError>? {
+        try mapStorage {
+            try store.read { db -> Result<(T, String?), VaultError>? in
+                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
+                                           backupKey: { SecretBackup.key(ring) })
+                guard try session.expiredDeletions().isEmpty else { return nil }
+                do {
+                    return .success(try body(session))
+                } catch let e as VaultError {
+                    return .failure(e)
+                } catch let e as Barrier.Failure {
+                    return .failure(.storage("a stored entry does not decrypt: \(e.description)"))
+                }
+            }
+        }
+    }
+
+    /// Storage failures as callers are told them.
+    func mapStorage<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as VaultStore.Failure {
+            throw e.vaultError
+        }
     }
 
     /// The audit records matching `query` (reading the trail is itself audited).
@@ -602,7 +648,7 @@ public final class Vault: Sendable {
     /// A value kept in the vault file encrypted by the barrier (with `meta/<key>` as AAD), made by `create` on
     /// first use: the server's token signing key. Rekey re-encrypts it with everything else.
     public func sealedValue(_ key: String, create: () -> [UInt8]) throws -> [UInt8] {
-        guard let ring = currentKeyring else { throw VaultError.sealed("the vault in \(directory) is sealed") }
+        guard let ring = currentKeyring else { throw VaultError.sealed("the vault is sealed: unseal it with `arca vault unseal`") }
         let path = "meta/" + key
         return try transact { db in
             if let stored = try VaultStore.meta(db, "sealed:" + key) {
@@ -693,7 +739,8 @@ public final class Vault: Sendable {
         if operatorSealedMeanwhile() { state.set(nil) }
         guard let ring = currentKeyring else {
             try audit(caller, operation, result: "ServiceUnavailable", source: source)
-            throw VaultError.sealed("the vault in \(directory) is sealed")
+            // (No folder path: this message reaches remote callers.)
+            throw VaultError.sealed("the vault is sealed: unseal it with `arca vault unseal`")
         }
         return ring
     }
@@ -729,11 +776,7 @@ public final class Vault: Sendable {
 
     func transact<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         // (Single-purpose transactions: init, seal, rekey, denials. Operations use group commit.)
-        do {
-            return try store.write(body)
-        } catch let e as VaultStore.Failure {
-            throw e.vaultError
-        }
+        try mapStorage { try store.write(body) }
     }
 
     static func mapSeal<T>(_ body: () throws -> T) throws -> T {

@@ -1,26 +1,45 @@
 import Dispatch
+
+/// Where the vault's blocking calls run for an async caller. They block on SQLite, PostgreSQL and fsync, which
+/// must not hold the cooperative pool's few threads; and group commit can only batch as many requests as are
+/// waiting on threads at once, so a server gives a pool as wide as the concurrency it serves (Dispatch's global
+/// queue on Linux runs about one thread per core, which kept batches at one or two requests).
+public protocol BlockingExecutor: Sendable {
+    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T
+}
+
+/// Dispatch's global queue: enough for the CLI, which makes one call at a time.
+public struct DispatchExecutor: BlockingExecutor {
+    public init() {}
+
+    public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}
+
 /// The vault in this process, called as `caller` (the local operator for the CLI).
 public struct EmbeddedVaultClient: VaultClient {
     public let vault: Vault
     public let caller: Principal
     public let source: String
+    let executor: any BlockingExecutor
 
-    public init(vault: Vault, caller: Principal, source: String = "embedded") {
+    public init(vault: Vault, caller: Principal, source: String = "embedded", executor: any BlockingExecutor = DispatchExecutor()) {
         self.vault = vault
         self.caller = caller
         self.source = source
+        self.executor = executor
     }
 
-    /// Runs the operation on a Dispatch thread: the vault's calls block on SQLite and fsync, which must not
-    /// hold the cooperative pool's few threads, and concurrent callers then commit together (group commit).
+    /// Runs the operation on the executor's thread; concurrent callers then commit together (group commit).
     func run<T: Sendable>(_ op: VaultOperation, _ body: @escaping @Sendable (VaultSession) throws -> (T, String?)) async throws -> T {
         try await offload { [vault, caller, source] in try vault.perform(op, as: caller, from: source, body) }
     }
 
     func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
-        }
+        try await executor.run(work)
     }
 
     public func setSecret(_ name: String, value: String, options: SecretOptions) async throws -> SecretBundle {

@@ -23,7 +23,7 @@ public final class VaultStore: Sendable {
             case .newerSchema(let v):
                 return "the vault's schema \(v) is newer than this arca understands (\(VaultStore.schemaVersion)); use a newer arca"
             case .database(let m): return "vault database: \(m)"
-            case .damaged(let m): return "the vault file is damaged: \(m); restore it from a backup (`arca vault backup`)"
+            case .damaged(let m): return "the vault's storage is damaged: \(m); restore it from a backup (`arca vault backup` of a vault file, pg_dump of a PostgreSQL database)"
             case .unavailable(let m): return "the vault's storage is unavailable: \(m); nothing was done, try again"
             }
         }
@@ -99,11 +99,16 @@ public final class VaultStore: Sendable {
 }
 
 /// Leader/follower group commit: the first caller to find no leader runs everyone queued so far in one
-/// immediate transaction; the others wait for their job to be marked done.
+/// immediate transaction; the others sleep until their job is done, or until they are handed the lead for the
+/// jobs queued meanwhile. Each job has its own semaphore, so a commit wakes exactly the callers it answered
+/// (and the next leader first), never every waiting thread.
 final class GroupCommitter: @unchecked Sendable {
     final class Job {
-        let work: (any SQLConnection) throws -> Void
+        /// Dropped once run: a caller's closure must not outlive its call (``VaultStore/grouped(checkpoint:_:)``
+        /// lends it without escaping), and callers return as soon as they are woken.
+        var work: ((any SQLConnection) throws -> Void)?
         let checkpoint: Curve25519.Signing.PrivateKey?
+        let wake = DispatchSemaphore(value: 0)
         var done = false
         var failure: (any Error)?
         init(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?) {
@@ -115,36 +120,46 @@ final class GroupCommitter: @unchecked Sendable {
     /// Told each batch's size and how long its transaction took (the server's metrics); nil by default.
     let observer = Locked<(@Sendable (Int, Duration) -> Void)?>(nil)
 
-    private let condition = NSCondition()
+    private let lock = NSLock()
     private var pending: [Job] = []
     private var leading = false
 
     func submit(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?, backend: any StorageBackend) throws {
         let job = Job(work, checkpoint: checkpoint)
-        condition.lock()
-        pending.append(job)
-        while !job.done {
-            if leading {
-                condition.wait()
-                continue
-            }
+        let leads = lock.withLock { () -> Bool in
+            pending.append(job)
+            if leading { return false }
             leading = true
-            let batch = pending
-            pending = []
-            condition.unlock()
-            let started = ContinuousClock.now
-            let failure = GroupCommitter.run(batch, backend: backend)
-            observer.get()?(batch.count, ContinuousClock.now - started)
-            condition.lock()
+            return true
+        }
+        if !leads { job.wake.wait() }
+        // Woken either with the job done (another leader committed it) or to lead the jobs queued meanwhile.
+        if !lock.withLock({ job.done }) { lead(job, backend) }
+        if let f = lock.withLock({ job.failure }) { throw f }
+    }
+
+    /// Commits everything pending (the caller's own job among it), then hands the lead to the first job queued
+    /// meanwhile, if any, and wakes the callers answered.
+    private func lead(_ own: Job, _ backend: any StorageBackend) {
+        let batch = lock.withLock { () -> [Job] in
+            defer { pending = [] }
+            return pending
+        }
+        let started = ContinuousClock.now
+        let failure = GroupCommitter.run(batch, backend: backend)
+        observer.get()?(batch.count, ContinuousClock.now - started)
+        let next = lock.withLock { () -> Job? in
             for j in batch {
+                j.work = nil
                 j.done = true
                 if j.failure == nil { j.failure = failure }
             }
+            if let first = pending.first { return first }
             leading = false
-            condition.broadcast()
+            return nil
         }
-        condition.unlock()
-        if let f = job.failure { throw f }
+        next?.wake.signal()
+        for j in batch where j !== own { j.wake.signal() }
     }
 
     /// One transaction for the batch; each job in a savepoint. Returns the commit's failure, if any.
@@ -153,7 +168,7 @@ final class GroupCommitter: @unchecked Sendable {
             try backend.write { db in
                 for job in batch {
                     do {
-                        try db.inSavepointReturning { try job.work(db) }
+                        try db.inSavepointReturning { try job.work?(db) }
                     } catch {
                         job.failure = error
                     }

@@ -108,6 +108,15 @@ public enum VaultOperation: Sendable, Equatable {
     }
 
     /// The secret it touches, if one.
+    /// Reads of secrets: they change nothing but the trail, so the vault reads them from a snapshot and
+    /// commits only their audit record.
+    public var isSecretRead: Bool {
+        switch self {
+        case .secretGet, .secretList, .secretListVersions, .secretGetDeleted, .secretListDeleted, .secretBackup: return true
+        default: return false
+        }
+    }
+
     public var secretName: String? {
         switch self {
         case .secretSet(let n), .secretGet(let n), .secretUpdate(let n), .secretListVersions(let n),

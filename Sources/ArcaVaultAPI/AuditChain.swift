@@ -139,7 +139,16 @@ public enum AuditChain {
     public static func next(after last: AuditRecord?, time: String, caller: String, operation: String,
                             secretName: String? = nil, secretVersion: String? = nil, result: String,
                             source: String, count: Int = 1, nameIsList: Bool = false) -> AuditRecord {
-        AuditRecord(sequence: (last?.sequence ?? 0) + 1, time: AuditField.capped(time, max: AuditField.timeBytes),
+        next(afterSequence: last?.sequence ?? 0, hash: last?.hash ?? genesis, time: time, caller: caller, operation: operation,
+             secretName: secretName, secretVersion: secretVersion, result: result, source: source, count: count,
+             nameIsList: nameIsList)
+    }
+
+    /// The record after the one numbered `sequence` whose hash is `hash` (0 and ``genesis`` for the first).
+    public static func next(afterSequence sequence: UInt64, hash: [UInt8], time: String, caller: String, operation: String,
+                            secretName: String? = nil, secretVersion: String? = nil, result: String,
+                            source: String, count: Int = 1, nameIsList: Bool = false) -> AuditRecord {
+        AuditRecord(sequence: sequence + 1, time: AuditField.capped(time, max: AuditField.timeBytes),
                     caller: AuditField.capped(caller, max: AuditField.maxBytes),
                     operation: AuditField.capped(operation, max: AuditField.operationBytes),
                     // An aggregate's list is built of names already in their trail form: escaped once, not twice.
@@ -147,13 +156,18 @@ public enum AuditChain {
                     secretVersion: secretVersion.map { AuditField.capped($0, max: AuditField.versionBytes) },
                     result: AuditField.capped(result, max: AuditField.resultBytes),
                     source: AuditField.capped(source, max: AuditField.sourceBytes), count: max(1, count),
-                    previousHash: last?.hash ?? genesis)
+                    previousHash: hash)
     }
 
     /// Signs the chain up to `record`.
     public static func checkpoint(_ record: AuditRecord, key: Curve25519.Signing.PrivateKey) throws -> AuditCheckpoint {
-        let sig = try key.signature(for: AuditCheckpoint.message(record.sequence, record.hash))
-        return AuditCheckpoint(sequence: record.sequence, hash: record.hash, signature: Array(sig))
+        try checkpoint(sequence: record.sequence, hash: record.hash, key: key)
+    }
+
+    /// Signs the chain up to the record numbered `sequence` whose hash is `hash`.
+    public static func checkpoint(sequence: UInt64, hash: [UInt8], key: Curve25519.Signing.PrivateKey) throws -> AuditCheckpoint {
+        let sig = try key.signature(for: AuditCheckpoint.message(sequence, hash))
+        return AuditCheckpoint(sequence: sequence, hash: hash, signature: Array(sig))
     }
 
     /// The operation every trail starts with.

@@ -372,4 +372,56 @@ import Testing
         #expect(sets.filter { $0.result == "OK" }.count == 56 && sets.filter { $0.result == "BadRequest" }.count == 8)
         #expect(try vault.verifyAudit(publicKey: nil).problem == nil)
     }
+
+    /// One thread per call, as wide as the callers: group commit then batches as many as wait at once.
+    struct ThreadPerCall: BlockingExecutor {
+        func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+            try await withCheckedThrowingContinuation { continuation in
+                Thread { continuation.resume(with: Result { try work() }) }.start()
+            }
+        }
+    }
+
+    /// Reads (answered from a snapshot, only their record committed), failed reads and writes, all at once on
+    /// a wide executor, many rounds: every call is answered (no lost wake-up, no caller left asleep), commits
+    /// are shared, every answer has exactly its record in the trail, and the chain verifies.
+    @Test func mixedReadsAndWritesOnWideExecutorAreEachAnsweredAndAudited() async throws {
+        let (vault, op, _) = try TestVault.make()
+        let c = EmbeddedVaultClient(vault: vault, caller: op.caller, source: "test", executor: ThreadPerCall())
+        _ = try await c.setSecret("shared", value: "v0", options: .init())
+        let largest = Locked(0)
+        vault.observeCommits { size, _ in largest.update { $0 = max($0, size) } }
+        var gets = 0, missing = 0, sets = 0
+        for round in 0..<6 {
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<48 {
+                    group.addTask {
+                        switch i % 3 {
+                        case 0:
+                            let v = try await c.getSecret("shared", version: nil).value
+                            return v?.hasPrefix("v") == true ? "get" : "wrong"
+                        case 1:
+                            do { _ = try await c.getSecret("absent-\(round)-\(i)", version: nil); return "wrong" } catch VaultError.notFound { return "missing" }
+                        default:
+                            _ = try await c.setSecret("w-\(round)-\(i)", value: "x", options: .init())
+                            return "set"
+                        }
+                    }
+                }
+                var out: [String] = []
+                for try await o in group { out.append(o) }
+                return out
+            }
+            #expect(!outcomes.contains("wrong"))
+            gets += outcomes.filter { $0 == "get" }.count
+            missing += outcomes.filter { $0 == "missing" }.count
+            sets += outcomes.filter { $0 == "set" }.count
+        }
+        #expect(gets == 96 && missing == 96 && sets == 96)
+        #expect(largest.get() > 1, "concurrent callers shared a commit")
+        let records = try await c.auditRecords(AuditQuery(operation: "SecretGet"))
+        #expect(records.filter { $0.result == "OK" }.count == gets)
+        #expect(records.filter { $0.result == "NotFound" }.count == missing)
+        #expect(try vault.verifyAudit(publicKey: nil).problem == nil)
+    }
 }
