@@ -26,11 +26,17 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     let configuration: PostgresConnection.Configuration
     let group: MultiThreadedEventLoopGroup
     let logger: Logger
-    private let lock = NSLock()
+    private let lock = NSCondition()
     private var idle: [PostgresConnection] = []
     private var nextID = 0
+    /// Connections open or opening now (idle ones among them).
+    private var opened = 0
+    /// At most this many connections at once (`?max_connections=N` in the address, default 32): a request that
+    /// finds them all busy waits up to 10 s for one, then is 503 like any unreachable storage.
+    public let maxConnections: Int
     /// Connections kept open between transactions.
     static let maxIdle = 16
+    static let defaultMaxConnections = 32
     /// The advisory lock every write transaction holds (`arca` in ASCII).
     static let writeLock: Int64 = 0x61_72_63_61
 
@@ -42,6 +48,8 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         public var host: String
         public var port: Int
         public var database: String
+        /// The node's connection cap (``PostgresBackend/maxConnections``).
+        public var maxConnections: Int
 
         public init(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
             guard let c = URLComponents(string: url), ["postgres", "postgresql"].contains(c.scheme ?? ""),
@@ -54,21 +62,50 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             password = c.password.flatMap { $0.removingPercentEncoding } ?? environment["PGPASSWORD"]
             let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
             database = path.isEmpty ? user : path
+            maxConnections = PostgresBackend.defaultMaxConnections
+            for item in c.queryItems ?? [] {
+                guard item.name == "max_connections", let v = item.value.flatMap({ Int($0) }), (1...1000).contains(v) else {
+                    throw VaultStore.Failure.database("'\(Address.redacted(url))': the only option is max_connections=1…1000 (got \(item.name)=\(item.value ?? ""))")
+                }
+                maxConnections = v
+            }
         }
 
         /// The address as it may be printed: no password.
-        public var location: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+        public var location: String {
+            let cap = maxConnections == PostgresBackend.defaultMaxConnections ? "" : "?max_connections=\(maxConnections)"
+            return "postgres://\(user)@\(host):\(port)/\(database)\(cap)"
+        }
 
-        /// Any text that may hold an address, with the password part removed (for messages).
+        /// Any text that may hold an address, with the password part removed (for messages): in every word
+        /// with an `@`, whatever its scheme (or none, or a malformed one), what follows the user name up to the
+        /// last `@` is `***`.
         public static func redacted(_ text: String) -> String {
-            text.replacingOccurrences(of: #"(postgres(?:ql)?://[^:/@\s]*):[^@\s]*@"#, with: "$1:***@", options: .regularExpression)
+            text.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+                guard let at = word.lastIndex(of: "@") else { return String(word) }
+                let before = word[..<at]
+                var start = before.startIndex
+                if let r = before.range(of: "://") {
+                    start = r.upperBound
+                } else if let colon = before.firstIndex(of: ":"), before[before.index(after: colon)...].hasPrefix("/") {
+                    start = before[before.index(after: colon)...].firstIndex { $0 != "/" } ?? before.endIndex
+                }
+                guard let c = before[start...].firstIndex(of: ":") else { return String(word) }
+                return String(word[..<c]) + ":***" + String(word[at...])
+            }.joined(separator: " ")
         }
     }
 
-    /// Connects to `url`, makes the vault's tables if they are missing and checks the schema version.
-    public init(url: String) throws {
+    /// The database has no vault tables, and `createSchema` was false (a folder that belongs to a vault
+    /// pointed at an empty database): nothing was written.
+    public struct NoVault: Error {}
+
+    /// Connects to `url`, makes the vault's tables if they are missing (unless `createSchema` is false: then a
+    /// database without them is ``NoVault``, left untouched) and checks the schema version.
+    public init(url: String, createSchema: Bool = true) throws {
         let address = try Address(url)
         location = address.location
+        maxConnections = address.maxConnections
         var config = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
                                                       password: address.password, database: address.database, tls: .disable)
         config.options.connectTimeout = .seconds(5)
@@ -78,6 +115,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         log.logLevel = .critical
         logger = log
         try write { db in
+            if !createSchema, try String.fetchOne(db, sql: "SELECT to_regclass('meta')::text") == nil { throw NoVault() }
             for statement in PostgresBackend.schema { try db.execute(sql: statement) }
             let stored = try String.fetchOne(db, sql: "SELECT convert_from(value, 'UTF8') FROM meta WHERE key = 'schema'").flatMap { Int($0) }
             if let stored, stored > VaultStore.schemaVersion { throw VaultStore.Failure.newerSchema(stored) }
@@ -160,7 +198,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     }
 
     public func copy(into path: String) throws {
-        throw VaultStore.Failure.database("a vault on PostgreSQL is backed up with pg_dump (and the folder's sealed keyring is in the database): see docs/vault.md")
+        throw VaultError.badParameter("a vault on PostgreSQL is backed up with pg_dump (the sealed keyring is in the database): see docs/vault.md")
     }
 
     public func isDurable() throws -> Bool {
@@ -182,23 +220,37 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             // (never waiting on one that did: its answer may never come).
             let failure = Self.failure(error)
             if case VaultStore.Failure.unavailable = failure {
-                Self.discard(connection)
+                drop(connection)
+                // A lost connection mostly means the server went away: the idle ones are from before too, and
+                // each could hold the next request until its statement timeout.
+                dropIdle()
             } else if !connection.isClosed, (try? db.run("ROLLBACK", [])) != nil {
                 checkIn(connection)
             } else {
-                Self.discard(connection)
+                drop(connection)
             }
             throw failure
         }
     }
 
     func checkOut() throws -> PostgresConnection {
-        let reuse: PostgresConnection? = lock.withLock {
-            while let c = idle.popLast() {
-                if !c.isClosed { return c }
+        let deadline = Date(timeIntervalSinceNow: 10)
+        let reuse: PostgresConnection?? = lock.withLock {
+            while true {
+                while let c = idle.popLast() {
+                    if !c.isClosed { return c }
+                    opened -= 1
+                }
+                if opened < maxConnections {
+                    opened += 1
+                    nextID += 1
+                    return .some(nil)
+                }
+                if !lock.wait(until: deadline) { return nil }
             }
-            nextID += 1
-            return nil
+        }
+        guard let reuse else {
+            throw VaultStore.Failure.unavailable("all \(maxConnections) of this node's connections to PostgreSQL stayed busy for 10 s (raise max_connections in the address, and PostgreSQL's own)")
         }
         if let reuse { return reuse }
         do {
@@ -206,17 +258,42 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             return try Self.wait(PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger),
                                  seconds: 10, what: "connect")
         } catch {
+            release()
             throw Self.failure(error)
         }
     }
 
     func checkIn(_ c: PostgresConnection) {
         let keep = lock.withLock { () -> Bool in
-            guard idle.count < Self.maxIdle else { return false }
+            defer { lock.signal() }
+            guard idle.count < Self.maxIdle else { opened -= 1; return false }
             idle.append(c)
             return true
         }
         if !keep { Self.discard(c) }
+    }
+
+    /// A connection of the count is gone (closed, or never opened).
+    private func release() {
+        lock.withLock {
+            opened -= 1
+            lock.signal()
+        }
+    }
+
+    /// Closes every idle connection.
+    func dropIdle() {
+        let stale = lock.withLock { () -> [PostgresConnection] in
+            defer { opened -= idle.count; idle = []; lock.broadcast() }
+            return idle
+        }
+        for c in stale { Self.discard(c) }
+    }
+
+    /// Drops a connection that broke, or whose transaction could not be rolled back.
+    func drop(_ c: PostgresConnection) {
+        release()
+        Self.discard(c)
     }
 
     /// Closes `c`, keeping it alive until the close completes (postgres-nio requires it closed before it goes).
@@ -255,7 +332,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     static func failure(_ error: any Error) -> any Error {
         switch error {
-        case is VaultStore.Failure, is VaultError: return error
+        case is VaultStore.Failure, is VaultError, is NoVault: return error
         case let e as Timeout: return VaultStore.Failure.unavailable(e.description)
         case let e as PSQLError:
             if e.code == .server, let state = e.serverInfo?[.sqlState] {
@@ -267,7 +344,10 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(e.code) {
                 return VaultStore.Failure.unavailable("the connection to PostgreSQL was lost (\(e.code))")
             }
-            if [.authMechanismRequiresPassword, .unsupportedAuthMechanism, .saslError].contains(e.code) {
+            if e.code == .authMechanismRequiresPassword {
+                return VaultStore.Failure.database("PostgreSQL asks for a password and none was given: set PGPASSWORD (or put it in the address)")
+            }
+            if [.unsupportedAuthMechanism, .saslError].contains(e.code) {
                 return VaultStore.Failure.database("PostgreSQL refused the sign-in (\(e.code)): check the address's user and password")
             }
             return VaultStore.Failure.database("PostgreSQL: \(e.code)")

@@ -137,6 +137,12 @@ public final class RemoteVaultClient: VaultClient, @unchecked Sendable {
     func bearer() async throws -> String {
         if let t = lock.withLock({ token }), t.expires.timeIntervalSinceNow > 300 { return t.value }
         let probe = try await send(.GET, "\(vaultURL)/secrets?api-version=7.5", bearer: nil)
+        if probe.status == 503 || probe.status == 429 {
+            // The server is up but cannot take requests now (its storage is unreachable, or it throttles):
+            // not a credential problem.
+            let retry = probe.headers.first(name: "Retry-After").map { "; try again in \($0) s" } ?? ""
+            throw VaultError.unavailable("\(vaultURL) answered \(probe.status) (\(probe.status == 429 ? "throttled" : "unavailable")) before sign-in\(retry)")
+        }
         guard probe.status == 401, let header = probe.headers.first(name: "WWW-Authenticate") else {
             throw VaultError.unauthorized("\(vaultURL) did not answer with a Bearer challenge (status \(probe.status))")
         }

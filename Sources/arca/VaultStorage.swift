@@ -41,14 +41,22 @@ extension VaultOptions {
             throw CLIError(code: Exit.usage, message: "arca: \(dir) holds a vault file of its own (\(Vault.fileName)); a folder for a vault on PostgreSQL holds no vault file: choose another --vault-dir")
         }
         let backend: PostgresBackend
+        // A folder that belongs to a vault never makes tables in a database: an empty one is the wrong database.
+        let belongs = recordedStorage()?.auditPublicKey
         do {
-            backend = try PostgresBackend(url: address)
+            backend = try PostgresBackend(url: address, createSchema: belongs == nil)
         } catch let e as VaultStore.Failure {
             throw VaultExit.error(e.vaultError)
+        } catch is PostgresBackend.NoVault {
+            throw noVault(at: PostgresBackend.Address.redacted(address), belongs ?? "")
         }
         let vault = try vaultCall { try Vault(directory: dir, storage: backend, authorization: authorization, create: create) }
         try checkNode(vault, location: backend.location)
         return vault
+    }
+
+    func noVault(at location: String, _ key: String) -> CLIError {
+        CLIError(code: Exit.runtime, message: "arca: the database at \(location) holds no vault, but \(directory) belongs to one (audit key \(key.prefix(16))…): wrong database, or its data is gone; give the right --storage, or restore the database from its pg_dump (nothing was written)")
     }
 
     /// Refuses a database that holds another vault than the one this folder belongs to, and records the
@@ -57,9 +65,7 @@ extension VaultOptions {
         let path = directory + "/" + Self.storageRecord
         let held = vault.auditPublicKey
         if let record = recordedStorage(), let mine = record.auditPublicKey {
-            guard let held else {
-                throw CLIError(code: Exit.runtime, message: "arca: the database at \(location) holds no vault, but the vault of \(directory) was made there (audit key \(mine.prefix(16))…): wrong database, or its data is gone; restore it from a backup (pg_dump) or give the right --storage")
-            }
+            guard let held else { throw noVault(at: location, mine) }
             guard held == mine else {
                 throw CLIError(code: Exit.runtime, message: "arca: the database at \(location) holds a different vault (audit key \(held.prefix(16))…) than the one \(directory) belongs to (\(mine.prefix(16))…): this node refuses to serve it; give the right --storage or --vault-dir")
             }

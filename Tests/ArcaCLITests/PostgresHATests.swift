@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ArcaVault
+@testable import ArcaVaultPostgres
 
 /// Several `arca vault serve` nodes on one PostgreSQL database (`--storage postgres://…`), against a real
 /// PostgreSQL that `scripts/postgres.sh` starts on loopback (scripts/test.sh installs Debian's package): a
@@ -213,10 +214,57 @@ import Testing
         // A database that lost its vault is not silently started afresh for a folder that had one.
         try pg.createDatabase("empty")
         let r = try CLITests.arca(["vault", "serve", "--vault-dir", folder, "--storage", pg.url("empty"), "--listen", "127.0.0.1:\(VaultServerTests.Server.freePort())"])
-        #expect(r.status == 3 && r.err.contains("holds no vault"), "\(r.status) \(r.err)")
+        #expect(r.status == 3 && r.err.contains("holds no vault") && r.err.contains("nothing was written"), "\(r.status) \(r.err)")
+        #expect(try !pg.dump("empty").contains("CREATE TABLE"), "the refused node made no tables in the empty database")
         // A wrong password is a sign-in failure, named, without the password.
         let wrong = try CLITests.arca(["vault", "status", "--vault-dir", folder, "--storage", "postgres://arca:not-the-password@127.0.0.1:\(pg.port)/other"])
         #expect(wrong.status != 0 && !wrong.err.contains("not-the-password"), "\(wrong.err)")
         _ = pair
+    }
+
+    /// `?max_connections=N` caps the connections one node opens: callers beyond it wait for a free one (and
+    /// are 503 after 10 s, never an unbounded number of connections); a bad option is refused, password-free.
+    @Test func aNodeOpensAtMostItsConnectionCap() throws {
+        let pg = try Postgres()
+        let backend = try PostgresBackend(url: pg.url() + "?max_connections=2")
+        #expect(backend.maxConnections == 2 && backend.location.hasSuffix("?max_connections=2"))
+        let seen = Locked(0), done = Locked(0)
+        let group = DispatchGroup()
+        for _ in 0..<8 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                let n = try? backend.read { db -> Int in
+                    Thread.sleep(forTimeInterval: 0.2)
+                    return try Int.fetchOne(db, sql: "SELECT count(*)::bigint FROM pg_stat_activity WHERE datname = current_database() AND usename = current_user") ?? 0
+                }
+                if let n { seen.update { $0 = max($0, n) }; done.update { $0 += 1 } }
+            }.start()
+        }
+        #expect(group.wait(timeout: .now() + 30) == .success)
+        #expect(done.get() == 8, "every caller got a connection in turn")
+        #expect(seen.get() <= 2, "at most the cap at once: \(seen.get())")
+        for bad in ["?max_connections=0", "?max_connections=x", "?sslmode=require"] {
+            #expect(throws: VaultStore.Failure.self) { _ = try PostgresBackend(url: "postgres://arca:pw-not-shown@127.0.0.1:\(pg.port)/arca" + bad) }
+            do { _ = try PostgresBackend(url: "postgres://arca:pw-not-shown@127.0.0.1:\(pg.port)/arca" + bad) } catch {
+                #expect(!"\(error)".contains("pw-not-shown"))
+            }
+        }
+    }
+
+    /// However an address is malformed (another scheme, a broken one, none, in the option or the environment),
+    /// the message names it without its password.
+    @Test func malformedAddressesNeverPrintThePassword() throws {
+        let dir = VaultCLITests.dir()
+        for address in ["mysql://arca:Pw-one-7781@127.0.0.1:1/arca", "http://arca:Pw-one-7781@127.0.0.1:1/arca",
+                        "Postgres://arca:Pw-one-7781@127.0.0.1:1/arca", "postgres:/arca:Pw-one-7781@127.0.0.1:1/arca",
+                        "arca:Pw-one-7781@127.0.0.1:1/arca", "postgres://arca:Pw-one-7781@127.0.0.1:notaport/arca",
+                        "postgres://arca:Pw-one-7781@127.0.0.1:1/arca?sslmode=require"] {
+            let r = try CLITests.arca(["vault", "status", "--vault-dir", dir + "/n", "--storage", address])
+            #expect(r.status != 0 && !(r.out + r.err).contains("Pw-one-7781"), "\(address): \(r.status) \(r.err)")
+            let e = try CLITests.arca(["vault", "status", "--vault-dir", dir + "/n"], env: ["ARCA_VAULT_STORAGE": address])
+            #expect(e.status != 0 && !(e.out + e.err).contains("Pw-one-7781"), "\(address): \(e.status) \(e.err)")
+        }
+        #expect(PostgresBackend.Address.redacted("x 'mysql://u:p4ss@h/d' y") == "x 'mysql://u:***@h/d' y")
     }
 }
