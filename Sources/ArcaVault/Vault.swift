@@ -483,7 +483,7 @@ public final class Vault: Sendable {
             return try read.get().0
         }
         var outcome: Result<T, VaultError>?
-        do {
+        try mapStorage {
             // Group commit: concurrent operations share one transaction and one fsync; each runs in its own
             // savepoint, and the answer leaves only after the commit that holds its audit record.
             // One checkpoint signs the batch's last record (the batch commits whole), not one per record.
@@ -504,14 +504,11 @@ public final class Vault: Sendable {
                     try appendAudit(db, caller, operation, version: nil, result: e.auditResult, source: source, key: nil)
                     outcome = .failure(e)
                 } catch let e as Barrier.Failure {
-                    try appendAudit(db, caller, operation, version: nil, result: "InternalServerError", source: source, key: nil)
-                    outcome = .failure(.storage("a stored entry does not decrypt: \(e.description)"))
+                    let failure = Self.undecryptable(e)
+                    try appendAudit(db, caller, operation, version: nil, result: failure.auditResult, source: source, key: nil)
+                    outcome = .failure(failure)
                 }
             }
-        } catch let e as VaultError {
-            throw e
-        } catch let e as VaultStore.Failure {
-            throw e.vaultError
         }
         guard let outcome else { throw VaultError.storage("the operation did not run") }
         return try outcome.get()
@@ -533,10 +530,15 @@ public final class Vault: Sendable {
                 } catch let e as VaultError {
                     return .failure(e)
                 } catch let e as Barrier.Failure {
-                    return .failure(.storage("a stored entry does not decrypt: \(e.description)"))
+                    return .failure(Self.undecryptable(e))
                 }
             }
         }
+    }
+
+    /// A stored entry the barrier refuses, as callers (and the trail: `InternalServerError`) are told it.
+    static func undecryptable(_ e: Barrier.Failure) -> VaultError {
+        .storage("a stored entry does not decrypt: \(e.description)")
     }
 
     /// Storage failures as callers are told them.
@@ -721,8 +723,7 @@ public final class Vault: Sendable {
     }
 
     func authorize(_ caller: Principal, _ operation: VaultOperation, source: String) throws {
-        let allowed: Bool
-        do { allowed = try authorizer.allows(caller, operation) } catch let e as VaultStore.Failure { throw e.vaultError }
+        let allowed = try mapStorage { try authorizer.allows(caller, operation) }
         guard allowed else {
             try audit(caller, operation, result: "Forbidden", source: source, key: currentKeyring?.auditKey)
             throw VaultError.forbidden("""

@@ -265,12 +265,12 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     func checkIn(_ c: PostgresConnection) {
         let keep = lock.withLock { () -> Bool in
-            defer { lock.signal() }
-            guard idle.count < Self.maxIdle else { opened -= 1; return false }
+            guard idle.count < Self.maxIdle else { return false }
             idle.append(c)
+            lock.signal()
             return true
         }
-        if !keep { Self.discard(c) }
+        if !keep { drop(c) }
     }
 
     /// A connection of the count is gone (closed, or never opened).
