@@ -162,6 +162,14 @@ final class GroupCommitter: @unchecked Sendable {
         for j in batch where j !== own { j.wake.signal() }
     }
 
+    static func isUnavailable(_ error: any Error) -> Bool {
+        switch error {
+        case VaultStore.Failure.unavailable: return true
+        case VaultError.unavailable: return true
+        default: return false
+        }
+    }
+
     /// One transaction for the batch; each job in a savepoint. Returns the commit's failure, if any.
     static func run(_ batch: [Job], backend: any StorageBackend) -> (any Error)? {
         do {
@@ -170,6 +178,9 @@ final class GroupCommitter: @unchecked Sendable {
                     do {
                         try db.inSavepointReturning { try job.work?(db) }
                     } catch {
+                        // Storage that cannot be reached fails the batch (its later jobs could only wait on it too);
+                        // any other failure is that job's answer, its savepoint rolled back.
+                        if GroupCommitter.isUnavailable(error) { throw error }
                         job.failure = error
                     }
                 }

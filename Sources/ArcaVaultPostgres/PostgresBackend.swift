@@ -37,6 +37,8 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// Connections kept open between transactions.
     static let maxIdle = 16
     static let defaultMaxConnections = 32
+    /// How long one statement may go unanswered before its transaction fails as unavailable (tests shorten it).
+    var statementTimeout: Int64 = 30
     /// The advisory lock every write transaction holds (`arca` in ASCII).
     static let writeLock: Int64 = 0x61_72_63_61
 
@@ -364,6 +366,10 @@ final class PostgresSQLConnection: SQLConnection {
     unowned let backend: PostgresBackend
     private(set) var changesCount = 0
     private var savepoints = 0
+    /// Set once a statement found the server gone or silent: every later statement of this transaction (the
+    /// next job of a group commit, a savepoint's rollback) fails at once with it instead of waiting out the
+    /// statement timeout again on a connection that will never answer.
+    private var lost: (any Error)?
 
     init(_ connection: PostgresConnection, backend: PostgresBackend) {
         self.connection = connection
@@ -401,11 +407,14 @@ final class PostgresSQLConnection: SQLConnection {
             case .blob(let b): binds.append(ByteBuffer(bytes: b))
             }
         }
+        if let lost { throw lost }
         let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
         do {
-            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: 30, what: "a statement")
+            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: backend.statementTimeout, what: "a statement")
         } catch {
-            throw PostgresBackend.failure(error)
+            let failure = PostgresBackend.failure(error)
+            if case VaultStore.Failure.unavailable = failure { lost = failure }
+            throw failure
         }
     }
 
