@@ -288,13 +288,20 @@ public final class VaultServer: Sendable {
                                         secretName: operation.secretName, result: "Unauthorized", source: source)
                 return challenge(rejection.reason.description)
             }
-            let body = try await request.collectBody(upTo: Self.maxBody(route))
-            let client = EmbeddedVaultClient(vault: vault, caller: principal, source: source, executor: blocking)
-            if let admin { return try await handleAdmin(admin, body: Array(buffer: body), admin: client) }
-            guard let route else { return Self.error(404, code: "NotFound", message: "No such route") }
-            var query: [String: String] = [:]
-            for (k, v) in request.uri.queryParameters where query[String(k)] == nil { query[String(k)] = String(v) }
-            return try await handle(route, body: Array(buffer: body), query: query, client: client)
+            do {
+                let body = try await request.collectBody(upTo: Self.maxBody(route))
+                let client = EmbeddedVaultClient(vault: vault, caller: principal, source: source, executor: blocking)
+                if let admin { return try await handleAdmin(admin, body: Array(buffer: body), admin: client) }
+                guard let route else { return Self.error(404, code: "NotFound", message: "No such route") }
+                var query: [String: String] = [:]
+                for (k, v) in request.uri.queryParameters where query[String(k)] == nil { query[String(k)] = String(v) }
+                return try await handle(route, body: Array(buffer: body), query: query, client: client)
+            } catch is UnknownCaller {
+                // Disabled or removed since its entry was cached: the same answer and record as a failed sign-in.
+                try vault.auditAttempt(operation: operation.auditName, claimedCaller: AuditField.printable(principal.objectId, max: 128),
+                                        secretName: operation.secretName, result: "Unauthorized", source: source)
+                return challenge(TokenService.Rejection.unknownPrincipal.description)
+            }
         } catch let e as VaultError {
             return Self.error(e)
         } catch let e as VaultStore.Failure {
@@ -331,8 +338,14 @@ public final class VaultServer: Sendable {
         } catch {
             return .failure(Rejection(reason: error, claimed: "unverified:\(Self.claimedSubject(token))"))
         }
+        // An entry cached as enabled needs no read here: the operation checks its caller again in the snapshot it
+        // reads, and one disabled or removed since (by any process or node) is UnknownCaller, answered below as here.
         let found: DirectoryEntry?
-        do { found = try vault.principals.entry(objectId: payload.oid) } catch let e as VaultStore.Failure { throw e.vaultError }
+        if let cached = vault.principals.cachedEnabledEntry(objectId: payload.oid) {
+            found = cached
+        } else {
+            do { found = try vault.principals.entry(objectId: payload.oid) } catch let e as VaultStore.Failure { throw e.vaultError }
+        }
         guard let entry = found, entry.enabled else {
             return .failure(Rejection(reason: .unknownPrincipal, claimed: AuditField.printable(payload.oid, max: 128)))
         }

@@ -3,7 +3,20 @@
 public protocol Authorizer: Sendable {
     /// Throws when it cannot tell (the directory cannot be read): that is the storage's failure, never a denial.
     func allows(_ caller: Principal, _ operation: VaultOperation) throws -> Bool
+    /// The same decision, read in `db`: the snapshot the operation itself then reads (a secret read makes one
+    /// read transaction, not two, and is decided on the state it reads).
+    func allows(_ caller: Principal, _ operation: VaultOperation, in db: any SQLConnection) throws -> Bool
 }
+
+extension Authorizer {
+    public func allows(_ caller: Principal, _ operation: VaultOperation, in db: any SQLConnection) throws -> Bool {
+        try allows(caller, operation)
+    }
+}
+
+/// The signed-in caller is unknown or disabled now (removed or disabled after its token was issued, perhaps by
+/// another process or node): a failed sign-in (the server answers 401), not a denial.
+public struct UnknownCaller: Error, Sendable {}
 
 /// Embedded mode: the local operator owns the vault file and may do everything; nobody else is served.
 public struct LocalOperatorAuthorizer: Authorizer {

@@ -82,13 +82,25 @@ public struct VaultDirectory: Sendable {
     /// The principal, its assignments and every role, in one snapshot; cached by object id until the
     /// directory's generation (``changed(_:)``) moves, so a disable or an unassign counts at the next request.
     func grants(objectId: String) throws -> DirectoryCache.Grants {
-        try store.read { db in
-            let generation = try Self.generation(db)
-            if let hit = cache.lookup(objectId.lowercased(), generation: generation) { return hit }
-            let fresh = try Self.readGrants(db, objectId: objectId)
-            cache.store(objectId.lowercased(), fresh, generation: generation)
-            return fresh
-        }
+        try store.read { db in try grants(objectId: objectId, in: db) }
+    }
+
+    /// ``grants(objectId:)`` in a snapshot the caller holds.
+    func grants(objectId: String, in db: any SQLConnection) throws -> DirectoryCache.Grants {
+        let generation = try Self.generation(db)
+        if let hit = cache.lookup(objectId.lowercased(), generation: generation) { return hit }
+        let fresh = try Self.readGrants(db, objectId: objectId)
+        cache.store(objectId.lowercased(), fresh, generation: generation)
+        return fresh
+    }
+
+    /// The server's sign-in path without a read: the entry as last read, if it was enabled then. Every operation
+    /// checks its caller again against the directory it reads (a caller disabled since is ``UnknownCaller``), so
+    /// this is only ever a head start; nil (not cached, or cached as disabled or unknown) means read it:
+    /// ``entry(objectId:)``.
+    public func cachedEnabledEntry(objectId: String) -> DirectoryEntry? {
+        guard let entry = cache.latest(objectId.lowercased())?.0, entry.enabled else { return nil }
+        return entry
     }
 
     static func readGrants(_ db: any SQLConnection, objectId: String) throws -> DirectoryCache.Grants {
@@ -113,6 +125,11 @@ final class DirectoryCache: @unchecked Sendable {
             guard generation == .some(g) else { return nil }
             return grants[objectId]
         }
+    }
+
+    /// Whatever is cached for `objectId`, of any generation.
+    func latest(_ objectId: String) -> Grants? {
+        lock.withLock { grants[objectId] }
     }
 
     func store(_ objectId: String, _ value: Grants, generation g: Data?) {
@@ -281,8 +298,18 @@ public struct RBACAuthorizer: Authorizer {
     public func allows(_ caller: Principal, _ operation: VaultOperation) throws -> Bool {
         if caller.kind == .localOperator || caller.kind == .system { return true }
         // One read for the principal, its assignments and the custom roles.
-        let (found, assignments, roles) = try directory.grants(objectId: caller.objectId)
-        guard let entry = found, entry.enabled else { return false }
+        return try Self.decide(directory.grants(objectId: caller.objectId), operation)
+    }
+
+    public func allows(_ caller: Principal, _ operation: VaultOperation, in db: any SQLConnection) throws -> Bool {
+        if caller.kind == .localOperator || caller.kind == .system { return true }
+        return try Self.decide(directory.grants(objectId: caller.objectId, in: db), operation)
+    }
+
+    /// A caller gone or disabled is ``UnknownCaller`` (the server's sign-in may have used a cached entry).
+    static func decide(_ grants: DirectoryCache.Grants, _ operation: VaultOperation) throws -> Bool {
+        let (found, assignments, roles) = grants
+        guard let entry = found, entry.enabled else { throw UnknownCaller() }
         let byId = Dictionary(roles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         return assignments.contains { a in
             a.covers(operation.scope) && (byId[a.roleId]?.permits(operation.dataAction) ?? false)

@@ -464,11 +464,10 @@ public final class Vault: Sendable {
     public func perform<T>(_ operation: VaultOperation, as caller: Principal, from source: String,
                            _ body: (VaultSession) throws -> (T, String?)) throws -> T {
         try checkName(caller, operation, source: source)
-        try authorize(caller, operation, source: source)
-        let ring = try unsealed(caller, operation, source: source)
-        let retention = retentionDays
-        if operation.isSecretRead,
-           let read = try readOutsideCommit(operation, ring: ring, retention: retention, body) {
+        // A secret read on an unsealed vault is authorised in the snapshot it reads (one read transaction);
+        // everything else, or a read that finds retention due, takes the path below.
+        if operation.isSecretRead, let ring = unsealedNow(),
+           let read = try readOutsideCommit(operation, caller: caller, ring: ring, retention: retentionDays, body) {
             // Only the audit record goes through group commit; the answer still waits for it to be on disk.
             try mapStorage {
                 try store.grouped(checkpoint: ring.auditKey) { db in
@@ -482,6 +481,9 @@ public final class Vault: Sendable {
             }
             return try read.get().0
         }
+        try authorize(caller, operation, source: source)
+        let ring = try unsealed(caller, operation, source: source)
+        let retention = retentionDays
         var outcome: Result<T, VaultError>?
         try mapStorage {
             // Group commit: concurrent operations share one transaction and one fsync; each runs in its own
@@ -518,10 +520,12 @@ public final class Vault: Sendable {
     /// the commit only their audit record). Nil when retention has deletions to purge first: the caller then
     /// runs the read as a write, which purges (and audits the purge) before reading. A read's record follows
     /// its snapshot in the trail, so a write committed in between is recorded before it.
-    func readOutsideCommit<T>(_ operation: VaultOperation, ring: Keyring, retention: Int,
+    func readOutsideCommit<T>(_ operation: VaultOperation, caller: Principal, ring: Keyring, retention: Int,
                               _ body: (VaultSession) throws -> (T, String?)) throws -> Result<(T, String?), VaultError>? {
         try mapStorage {
             try store.read { db -> Result<(T, String?), VaultError>? in
+                // Asked before anything is looked up, as `authorize` is.
+                guard try authorizer.allows(caller, operation, in: db) else { return .failure(Self.forbidden(caller, operation)) }
                 let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
                                            backupKey: { SecretBackup.key(ring) })
                 guard try session.expiredDeletions().isEmpty else { return nil }
@@ -726,19 +730,28 @@ public final class Vault: Sendable {
         let allowed = try mapStorage { try authorizer.allows(caller, operation) }
         guard allowed else {
             try audit(caller, operation, result: "Forbidden", source: source, key: currentKeyring?.auditKey)
-            throw VaultError.forbidden("""
-                Caller is not authorized to perform action on resource.
-                Caller: \(caller.auditName)
-                Action: '\(operation.dataAction)'
-                Resource: '\(operation.scope)'
-                Assignment: (not found)
-                """, inner: "ForbiddenByRbac")
+            throw Self.forbidden(caller, operation)
         }
     }
 
-    func unsealed(_ caller: Principal, _ operation: VaultOperation, source: String) throws -> Keyring {
+    static func forbidden(_ caller: Principal, _ operation: VaultOperation) -> VaultError {
+        .forbidden("""
+            Caller is not authorized to perform action on resource.
+            Caller: \(caller.auditName)
+            Action: '\(operation.dataAction)'
+            Resource: '\(operation.scope)'
+            Assignment: (not found)
+            """, inner: "ForbiddenByRbac")
+    }
+
+    /// The keyring if the vault is unsealed now (following an operator's seal first), without auditing.
+    func unsealedNow() -> Keyring? {
         if operatorSealedMeanwhile() { state.set(nil) }
-        guard let ring = currentKeyring else {
+        return currentKeyring
+    }
+
+    func unsealed(_ caller: Principal, _ operation: VaultOperation, source: String) throws -> Keyring {
+        guard let ring = unsealedNow() else {
             try audit(caller, operation, result: "ServiceUnavailable", source: source)
             // (No folder path: this message reaches remote callers.)
             throw VaultError.sealed("the vault is sealed: unseal it with `arca vault unseal`")

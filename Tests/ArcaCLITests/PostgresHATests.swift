@@ -152,7 +152,10 @@ import Testing
                 }
             }
         }
-        usleep(1_500_000)
+        // Both nodes take writes before one is killed (on a loaded machine the first can take seconds).
+        let bothWriting = { let w = acked.get(); return w.keys.contains { $0.hasPrefix("k1-") } && w.keys.contains { $0.hasPrefix("k0-") } }
+        for _ in 0..<200 where !bothWriting() { usleep(100_000) }
+        usleep(1_000_000)
         pair.b.kill()
         usleep(1_500_000)
         stop.set(true)

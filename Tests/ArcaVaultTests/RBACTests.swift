@@ -132,11 +132,15 @@ import Testing
         _ = try await EmbeddedVaultClient(vault: vault, caller: TestVault.op).setSecret("a", value: "1", options: .init())
         let c = EmbeddedVaultClient(vault: vault, caller: app.principal)
         #expect(try await c.getSecret("a", version: nil).value == "1")
+        // A caller disabled or removed after it signed in is UnknownCaller (the server's 401), on the snapshot
+        // read path (getSecret) and on the write path (setSecret) alike.
         try vault.setPrincipalEnabled(objectId: app.objectId, enabled: false, caller: TestVault.op, source: "t")
-        await #expect(throws: VaultError.self) { try await c.getSecret("a", version: nil) }
+        await #expect(throws: UnknownCaller.self) { try await c.getSecret("a", version: nil) }
+        await #expect(throws: UnknownCaller.self) { try await c.setSecret("a", value: "2", options: .init()) }
         try vault.setPrincipalEnabled(objectId: app.objectId, enabled: true, caller: TestVault.op, source: "t")
+        #expect(try await c.getSecret("a", version: nil).value == "1")
         try vault.removePrincipal(objectId: app.objectId, caller: TestVault.op, source: "t")
-        await #expect(throws: VaultError.self) { try await c.getSecret("a", version: nil) }
+        await #expect(throws: UnknownCaller.self) { try await c.getSecret("a", version: nil) }
         for bad in ["secrets/x", "/keys/x", "/secrets/bad_name", "/secrets/*x"] {
             #expect(throws: VaultError.self) { try RoleAssignment.normalise(scope: bad) }
         }
