@@ -57,7 +57,7 @@ enum AuditLog {
             }
             throw TrailMissing()
         }
-        let r = AuditChain.next(afterSequence: last?.sequence ?? 0, hash: last?.hash ?? AuditChain.genesis, time: now(),
+        let r = AuditChain.next(afterHead: last.map { ($0.sequence, $0.hash) }, time: now(),
                                 caller: caller, operation: operation,
                                 secretName: secretName, secretVersion: secretVersion, result: result, source: source,
                                 count: count, nameIsList: nameIsList)

@@ -139,7 +139,16 @@ public enum AuditChain {
     public static func next(after last: AuditRecord?, time: String, caller: String, operation: String,
                             secretName: String? = nil, secretVersion: String? = nil, result: String,
                             source: String, count: Int = 1, nameIsList: Bool = false) -> AuditRecord {
-        next(afterSequence: last?.sequence ?? 0, hash: last?.hash ?? genesis, time: time, caller: caller, operation: operation,
+        next(afterHead: last.map { ($0.sequence, $0.hash) }, time: time, caller: caller, operation: operation,
+             secretName: secretName, secretVersion: secretVersion, result: result, source: source, count: count,
+             nameIsList: nameIsList)
+    }
+
+    /// The record after the trail's head (its last record's sequence and hash; nil for the first record).
+    public static func next(afterHead head: (sequence: UInt64, hash: [UInt8])?, time: String, caller: String, operation: String,
+                            secretName: String? = nil, secretVersion: String? = nil, result: String,
+                            source: String, count: Int = 1, nameIsList: Bool = false) -> AuditRecord {
+        next(afterSequence: head?.sequence ?? 0, hash: head?.hash ?? genesis, time: time, caller: caller, operation: operation,
              secretName: secretName, secretVersion: secretVersion, result: result, source: source, count: count,
              nameIsList: nameIsList)
     }

@@ -37,8 +37,14 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// Connections kept open between transactions.
     static let maxIdle = 16
     static let defaultMaxConnections = 32
-    /// How long one statement may go unanswered before its transaction fails as unavailable (tests shorten it).
-    var statementTimeout: Int64 = 30
+    /// How long one statement of a write transaction may go unanswered before the transaction fails as
+    /// unavailable. Writes are short statements (the group commit's), and while one waits every write and read
+    /// record of this node waits behind it: a connection whose server crashed mid-statement can hold the node
+    /// this long. Tests shorten it.
+    var statementTimeout: Int64 = 10
+    /// The same for read transactions, which may fetch a whole trail in one statement (and hold only their own
+    /// request while they wait).
+    static let readStatementTimeout: Int64 = 30
     /// The advisory lock every write transaction holds (`arca` in ASCII).
     static let writeLock: Int64 = 0x61_72_63_61
 
@@ -209,7 +215,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     func transaction<T>(begin: String, lock: Bool, _ body: (any SQLConnection) throws -> T) throws -> T {
         let connection = try checkOut()
-        let db = PostgresSQLConnection(connection, backend: self)
+        let db = PostgresSQLConnection(connection, backend: self, timeout: lock ? statementTimeout : Self.readStatementTimeout)
         do {
             try db.run(begin, [])
             if lock { try db.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))", []) }
@@ -219,8 +225,10 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             return result
         } catch {
             // A failed statement leaves the transaction aborted: roll it back, and drop a connection that broke
-            // (never waiting on one that did: its answer may never come).
-            let failure = Self.failure(error)
+            // (never waiting on one that did: its answer may never come). PostgreSQL's own failures were mapped
+            // where they happened (`run`); anything else is the body's (an unknown caller, a barrier's refusal)
+            // and reaches the caller as it is, never as "unavailable".
+            let failure = error
             if case VaultStore.Failure.unavailable = failure {
                 drop(connection)
                 // A lost connection mostly means the server went away: the idle ones are from before too, and
@@ -371,9 +379,12 @@ final class PostgresSQLConnection: SQLConnection {
     /// statement timeout again on a connection that will never answer.
     private var lost: (any Error)?
 
-    init(_ connection: PostgresConnection, backend: PostgresBackend) {
+    let timeout: Int64
+
+    init(_ connection: PostgresConnection, backend: PostgresBackend, timeout: Int64) {
         self.connection = connection
         self.backend = backend
+        self.timeout = timeout
     }
 
     nonisolated(unsafe) static var translated: [String: String] = [:]
@@ -410,7 +421,7 @@ final class PostgresSQLConnection: SQLConnection {
         if let lost { throw lost }
         let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
         do {
-            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: backend.statementTimeout, what: "a statement")
+            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: timeout, what: "a statement")
         } catch {
             let failure = PostgresBackend.failure(error)
             if case VaultStore.Failure.unavailable = failure { lost = failure }

@@ -361,4 +361,26 @@ import Testing
         let verify = try CLITests.arca(["vault", "audit", "verify", "--vault-dir", pair.dir + "/v"])
         #expect(verify.status == 0 && verify.out.contains("intact"), "\(verify.out) \(verify.err)")
     }
+
+    /// A caller disabled on the folder (the CLI, another process) is 401 at its next request on every node, and
+    /// one whose role is removed is 403: the nodes' caches never outlive a change made elsewhere. (A caller found
+    /// disabled inside a PostgreSQL read is the caller's failure, never a 503.)
+    @Test func aCallerDisabledOnTheFolderIs401OnEveryNode() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let v = ["--vault-dir", pair.dir + "/v"]
+        let app = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "pg-reader", "--output", "json"] + v).out)
+        let assigned = try VaultCLITests.json(try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets User",
+                                                                 "--assignee", "pg-reader", "--output", "json"] + v).out)
+        let admin = try Self.token(pair.a, pair)
+        #expect(pair.put(pair.a, "shared", "s-1", token: admin) == "200")
+        let token = try pair.a.token(clientId: app["clientId"] as! String, secret: app["clientSecret"] as! String)
+        for node in [pair.a, pair.b, pair.b] { #expect(pair.get(node, "shared", token: token).status == "200") }
+        #expect(try CLITests.arca(["vault", "app", "disable", "pg-reader"] + v).status == 0)
+        for node in [pair.b, pair.a] { #expect(pair.get(node, "shared", token: token).status == "401", "disabled on the folder") }
+        #expect(try CLITests.arca(["vault", "app", "enable", "pg-reader"] + v).status == 0)
+        for node in [pair.b, pair.a] { #expect(pair.get(node, "shared", token: token).status == "200", "enabled again") }
+        #expect(try CLITests.arca(["vault", "role", "unassign", assigned["id"] as! String] + v).status == 0)
+        for node in [pair.b, pair.a] { #expect(pair.get(node, "shared", token: token).status == "403", "its role removed") }
+    }
 }
