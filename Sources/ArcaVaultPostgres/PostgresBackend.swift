@@ -320,7 +320,12 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     /// Waits for `future`, at most `seconds`: a server that stops answering (a half-open connection, a
     /// restart) fails the request instead of holding it, and with it the group commit, forever.
-    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int64, what: String) throws -> T {
+    ///
+    /// `isClosed`: whether the connection has closed. A query pending when its connection closes (PostgreSQL
+    /// killed) was seen to stay pending until the timeout, holding the group commit: a statement that has waited
+    /// 250 ms looks every 250 ms, and fails once its connection is gone.
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int64, what: String,
+                                  isClosed: (@Sendable () -> Bool)? = nil) throws -> T {
         let loop = future.eventLoop
         let promise = loop.makePromise(of: T.self)
         let settled = NIOLockedValueBox(false)
@@ -329,8 +334,16 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             promise.completeWith(result)
         }
         let timer = loop.scheduleTask(in: .seconds(seconds)) { settle(.failure(Timeout(what: what, seconds: seconds))) }
+        let watch = isClosed.map { closed in
+            loop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { task in
+                // Settled by the timeout (the query itself may never complete): stop looking.
+                if settled.withLockedValue({ $0 }) { task.cancel(); return }
+                if closed() { settle(.failure(VaultStore.Failure.unavailable("the connection to PostgreSQL closed during \(what)"))) }
+            }
+        }
         future.whenComplete { result in
             timer.cancel()
+            watch?.cancel()
             settle(result)
         }
         return try promise.futureResult.wait()
@@ -421,7 +434,8 @@ final class PostgresSQLConnection: SQLConnection {
         if let lost { throw lost }
         let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
         do {
-            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: timeout, what: "a statement")
+            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: timeout, what: "a statement",
+                                               isClosed: { [connection] in connection.isClosed })
         } catch {
             let failure = PostgresBackend.failure(error)
             if case VaultStore.Failure.unavailable = failure { lost = failure }
