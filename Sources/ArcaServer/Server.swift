@@ -282,11 +282,7 @@ public final class VaultServer: Sendable {
             let principal: Principal
             switch try await authenticate(request) {
             case .success(let p): principal = p
-            case .failure(let rejection):
-                // Aggregated per source: a caller that cannot sign in cannot grow the trail fast.
-                try vault.auditAttempt(operation: operation.auditName, claimedCaller: rejection.claimed,
-                                        secretName: operation.secretName, result: "Unauthorized", source: source)
-                return challenge(rejection.reason.description)
+            case .failure(let rejection): return try reject(rejection, operation, source: source)
             }
             do {
                 let body = try await request.collectBody(upTo: Self.maxBody(route))
@@ -298,9 +294,8 @@ public final class VaultServer: Sendable {
                 return try await handle(route, body: Array(buffer: body), query: query, client: client)
             } catch is UnknownCaller {
                 // Disabled or removed since its entry was cached: the same answer and record as a failed sign-in.
-                try vault.auditAttempt(operation: operation.auditName, claimedCaller: AuditField.printable(principal.objectId, max: 128),
-                                        secretName: operation.secretName, result: "Unauthorized", source: source)
-                return challenge(TokenService.Rejection.unknownPrincipal.description)
+                return try reject(Rejection(reason: .unknownPrincipal, claimed: AuditField.printable(principal.objectId, max: 128)),
+                                  operation, source: source)
             }
         } catch let e as VaultError {
             return Self.error(e)
@@ -321,6 +316,14 @@ public final class VaultServer: Sendable {
     struct Rejection: Error {
         var reason: TokenService.Rejection
         var claimed: String
+    }
+
+    /// A failed sign-in: recorded aggregated per source (a caller that cannot sign in cannot grow the trail
+    /// fast), answered with the challenge.
+    func reject(_ rejection: Rejection, _ operation: VaultOperation, source: String) throws -> Response {
+        try vault.auditAttempt(operation: operation.auditName, claimedCaller: rejection.claimed,
+                                secretName: operation.secretName, result: "Unauthorized", source: source)
+        return challenge(rejection.reason.description)
     }
 
     /// Throws when the directory cannot be read (the storage's failure is never told as a bad token).

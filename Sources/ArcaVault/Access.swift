@@ -18,11 +18,16 @@ extension Authorizer {
 /// another process or node): a failed sign-in (the server answers 401), not a denial.
 public struct UnknownCaller: Error, Sendable {}
 
+extension Principal {
+    /// The local operator (the vault file's owner) or Arca's own retention: may do all, without a lookup.
+    var isTrusted: Bool { kind == .localOperator || kind == .system }
+}
+
 /// Embedded mode: the local operator owns the vault file and may do everything; nobody else is served.
 public struct LocalOperatorAuthorizer: Authorizer {
     public init() {}
     public func allows(_ caller: Principal, _ operation: VaultOperation) -> Bool {
-        caller.kind == .localOperator || caller.kind == .system
+        caller.isTrusted
     }
 }
 

@@ -422,6 +422,7 @@ final class PostgresSQLConnection: SQLConnection {
 
     @discardableResult
     func run(_ sql: String, _ arguments: [any SQLArgument]) throws -> PostgresQueryResult {
+        if let lost { throw lost }
         var binds = PostgresBindings(capacity: arguments.count)
         for a in arguments {
             switch a.sqlValue {
@@ -431,7 +432,6 @@ final class PostgresSQLConnection: SQLConnection {
             case .blob(let b): binds.append(ByteBuffer(bytes: b))
             }
         }
-        if let lost { throw lost }
         let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
         do {
             return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: timeout, what: "a statement",

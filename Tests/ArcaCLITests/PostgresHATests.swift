@@ -62,12 +62,13 @@ import Testing
             b = try VaultServerTests.Server(dir: dir, keepDevJSON: true) { _ in ["--storage", storage, "--vault-url", url] }
         }
         func base(_ s: VaultServerTests.Server) -> String { "https://localhost:\(s.port)" }
-        func put(_ s: VaultServerTests.Server, _ name: String, _ value: String, token: String) -> String {
-            s.curl(["-X", "PUT", "\(base(s))/secrets/\(name)?api-version=7.5", "-H", "Authorization: Bearer \(token)",
+        /// `curl`: more of curl's options (a time limit).
+        func put(_ s: VaultServerTests.Server, _ name: String, _ value: String, token: String, curl: [String] = []) -> String {
+            s.curl(curl + ["-X", "PUT", "\(base(s))/secrets/\(name)?api-version=7.5", "-H", "Authorization: Bearer \(token)",
                     "-H", "Content-Type: application/json", "-d", "{\"value\":\"\(value)\"}"]).status
         }
-        func get(_ s: VaultServerTests.Server, _ name: String, token: String) -> (status: String, value: String?) {
-            let r = s.curl(["\(base(s))/secrets/\(name)?api-version=7.5", "-H", "Authorization: Bearer \(token)"])
+        func get(_ s: VaultServerTests.Server, _ name: String, token: String, curl: [String] = []) -> (status: String, value: String?) {
+            let r = s.curl(curl + ["\(base(s))/secrets/\(name)?api-version=7.5", "-H", "Authorization: Bearer \(token)"])
             let obj = try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any]
             return (r.status, obj?["value"] as? String)
         }
@@ -328,13 +329,9 @@ import Testing
                     let t0 = Date()
                     var answer = Answer(start: t0, seconds: 0, node: worker % 2 == 0 ? "a" : "b", status: "", value: nil)
                     if i % 3 == 0 {
-                        answer.status = node.curl(["--max-time", "20", "-X", "PUT", "\(pair.base(node))/secrets/w\(worker)?api-version=7.5",
-                                                   "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json",
-                                                   "-d", "{\"value\":\"\(i)\"}"]).status
+                        answer.status = pair.put(node, "w\(worker)", "\(i)", token: token, curl: ["--max-time", "20"])
                     } else {
-                        let r = node.curl(["--max-time", "20", "\(pair.base(node))/secrets/r?api-version=7.5", "-H", "Authorization: Bearer \(token)"])
-                        answer.status = r.status
-                        answer.value = (try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any])?["value"] as? String
+                        (answer.status, answer.value) = pair.get(node, "r", token: token, curl: ["--max-time", "20"])
                     }
                     answer.seconds = Date().timeIntervalSince(t0)
                     answers.update { $0.append(answer) }
