@@ -88,6 +88,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API for the statements the core runs on every request (GRDB's own module of it).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The vault's storage on PostgreSQL (`--storage postgres://…`): several servers on one database.

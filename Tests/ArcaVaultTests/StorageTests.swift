@@ -105,3 +105,77 @@ enum ResultCodeProbe {
     static let notADatabase = DatabaseError(resultCode: .SQLITE_NOTADB, message: "file is not a database")
     static let busy = DatabaseError(resultCode: .SQLITE_BUSY, message: "database is locked")
 }
+
+/// The SQLite connection binds and reads through SQLite's C API (not GRDB's rows): every value comes back as it
+/// was bound, whatever its kind, and SQLite's errors are still the storage's named failures.
+@Suite struct SQLiteStatementTests {
+    /// A small seeded generator, so a failure names its seed and repeats.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func randomValue(_ g: inout SplitMix) -> SQLValue {
+        switch Int.random(in: 0..<6, using: &g) {
+        case 0: return .null
+        case 1: return .integer([Int64.min, Int64.max, 0, -1].randomElement(using: &g)!)
+        case 2: return .integer(Int64.random(in: .min ... .max, using: &g))
+        case 3:
+            // Text of any scalars, an embedded NUL, or nothing at all.
+            let pool: [Unicode.Scalar] = ["a", "Z", "\0", "é", "中", "🔑", " ", "'", "\n", "\u{FFFD}"]
+            return .text(String(String.UnicodeScalarView((0..<Int.random(in: 0...40, using: &g)).map { _ in pool.randomElement(using: &g)! })))
+        default:
+            return .blob((0..<Int.random(in: 0...300, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) })
+        }
+    }
+
+    @Test func everyValueReadsBackAsItWasBound() throws {
+        let backend = try SQLiteBackend(path: TestVault.tempDir() + "/values.db")
+        try backend.write { db in try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, a, b, c)") }
+        for seed in UInt64(1)...UInt64(40) {
+            var g = SplitMix(state: seed)
+            var rows: [[SQLValue]] = []
+            try backend.write { db in
+                try db.execute(sql: "DELETE FROM t")
+                for id in 0..<25 {
+                    let row = [Self.randomValue(&g), Self.randomValue(&g), Self.randomValue(&g)]
+                    rows.append(row)
+                    try db.execute(sql: "INSERT INTO t (id, a, b, c) VALUES (?, ?, ?, ?)", arguments: [id as any SQLArgument] + row.map { $0 as any SQLArgument })
+                }
+            }
+            let read = try backend.read { db in try SQLRow.fetchAll(db, sql: "SELECT a, b, c FROM t WHERE id >= ? ORDER BY id", arguments: [0]) }
+            #expect(read.map(\.values) == rows, "seed \(seed)")
+            #expect(read.allSatisfy { $0.names == ["a", "b", "c"] })
+            // A statement run again with other arguments starts from them (the cached statement is reset).
+            let one = try backend.read { db in try SQLRow.fetchAll(db, sql: "SELECT a, b, c FROM t WHERE id >= ? ORDER BY id", arguments: [24]) }
+            #expect(one.map(\.values) == [rows[24]], "seed \(seed)")
+        }
+    }
+
+    @Test func sqliteErrorsAreStorageFailuresAndTheStatementStaysUsable() throws {
+        let backend = try SQLiteBackend(path: TestVault.tempDir() + "/errors.db")
+        try backend.write { db in try db.execute(sql: "CREATE TABLE u (k TEXT PRIMARY KEY NOT NULL)") }
+        let insert = "INSERT INTO u (k) VALUES (?)"
+        try backend.write { db in try db.execute(sql: insert, arguments: ["one"]) }
+        do {
+            try backend.write { db in try db.execute(sql: insert, arguments: ["one"]) }
+            Issue.record("a duplicate key was stored")
+        } catch let e as VaultStore.Failure {
+            guard case .database(let message) = e else { Issue.record("\(e)"); return }
+            #expect(message.contains("UNIQUE"), "\(message)")
+        }
+        do {
+            try backend.write { db in try db.execute(sql: insert, arguments: [SQLValue.null]) }
+            Issue.record("a NULL key was stored")
+        } catch is VaultStore.Failure {}
+        try backend.write { db in try db.execute(sql: insert, arguments: ["two"]) }
+        let keys = try backend.read { db in try String.fetchAll(db, sql: "SELECT k FROM u WHERE k <> ? ORDER BY k", arguments: [""]) }
+        #expect(keys == ["one", "two"])
+    }
+}
