@@ -9,6 +9,7 @@ import Testing
         let server = try VaultServerTests.Server()
         defer { server.kill() }
         let token = try server.adminToken()
+        var seen: Set<String> = []
         for (args, expected) in [(["\(server.url)/secrets?api-version=7.5"], "401"),
                                  (["-H", "Authorization: Bearer \(token)", "\(server.url)/secrets?api-version=7.5"], "200"),
                                  (["-H", "Authorization: Bearer \(token)", "\(server.url)/secrets/nope?api-version=7.5"], "404"),
@@ -16,9 +17,14 @@ import Testing
             let r = server.curl(["-D", "-", "-H", "x-ms-client-request-id: 5e0c1a2b-0000-4000-8000-00000000abcd"] + args)
             #expect(r.status == expected, "\(args.last!): \(r.status)")
             let headers = r.body.lowercased()
-            #expect(headers.range(of: #"x-ms-request-id: [0-9a-f-]{36}"#, options: .regularExpression) != nil, "\(r.body.prefix(400))")
+            #expect(headers.range(of: #"x-ms-request-id: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\r?\n"#,
+                                  options: .regularExpression) != nil, "\(r.body.prefix(400))")
+            if let range = headers.range(of: #"x-ms-request-id: [0-9a-f-]{36}"#, options: .regularExpression) {
+                seen.insert(String(headers[range]))
+            }
             #expect(headers.contains("x-ms-client-request-id: 5e0c1a2b-0000-4000-8000-00000000abcd"))
         }
+        #expect(seen.count == 4, "every response has its own request id")
     }
 
     @Test func anUnknownAPIVersionIsBadParameter() throws {
