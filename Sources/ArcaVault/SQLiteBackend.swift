@@ -216,14 +216,18 @@ final class SQLiteConnection: SQLConnection {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { return rows }
             guard rc == SQLITE_ROW else { throw failure(rc, sql) }
-            let columns = names ?? (0..<count).map { String(cString: sqlite3_column_name(s, $0)) }
+            let columns = names ?? (0..<count).map { sqlite3_column_name(s, $0).map { String(cString: $0) } ?? "" }
             names = columns
             var values: [SQLValue] = []
             values.reserveCapacity(Int(count))
             for i in 0..<count {
                 switch sqlite3_column_type(s, i) {
                 case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(s, i)))
-                case SQLITE_FLOAT: values.append(.integer(Int64(sqlite3_column_double(s, i))))
+                case SQLITE_FLOAT:
+                    // The core writes no REAL; one put there by a hand or a damaged file reads as its integer part,
+                    // and one no Int64 holds as NULL (never a trap).
+                    let d = sqlite3_column_double(s, i)
+                    values.append(d.isFinite && abs(d) < 9.2e18 ? .integer(Int64(d)) : .null)
                 case SQLITE_TEXT:
                     let n = Int(sqlite3_column_bytes(s, i))
                     let text = sqlite3_column_text(s, i).map { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) } ?? ""

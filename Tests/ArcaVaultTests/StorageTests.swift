@@ -158,6 +158,18 @@ enum ResultCodeProbe {
         }
     }
 
+    /// A REAL the core never writes (a hand's or a damaged file's) reads as its integer part, or NULL when no
+    /// Int64 holds it: never a trap in a server.
+    @Test func aRealValueNeverTraps() throws {
+        let backend = try SQLiteBackend(path: TestVault.tempDir() + "/reals.db")
+        try backend.write { db in
+            try db.execute(sql: "CREATE TABLE r (id INTEGER PRIMARY KEY, v)")
+            try db.execute(sql: "INSERT INTO r (id, v) VALUES (1, 2.9), (2, -7.5), (3, 1e300), (4, -1e300), (5, 9.3e18)")
+        }
+        let rows = try backend.read { db in try SQLRow.fetchAll(db, sql: "SELECT v FROM r WHERE id > ? ORDER BY id", arguments: [0]) }
+        #expect(rows.map { $0.value("v") } == [.integer(2), .integer(-7), .null, .null, .null])
+    }
+
     @Test func sqliteErrorsAreStorageFailuresAndTheStatementStaysUsable() throws {
         let backend = try SQLiteBackend(path: TestVault.tempDir() + "/errors.db")
         try backend.write { db in try db.execute(sql: "CREATE TABLE u (k TEXT PRIMARY KEY NOT NULL)") }
