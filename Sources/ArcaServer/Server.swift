@@ -317,17 +317,14 @@ public final class VaultServer: Sendable {
     /// reads and closes /dev/urandom for each one (three system calls on every request, seen in a trace).
     static func requestID() -> String {
         var g = SystemRandomNumberGenerator()
-        var b = withUnsafeBytes(of: (g.next() as UInt64, g.next() as UInt64)) { Array($0) }
-        b[6] = (b[6] & 0x0F) | 0x40
-        b[8] = (b[8] & 0x3F) | 0x80
-        let h = Array(Hex.encode(b).utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        for (i, c) in h.enumerated() {
-            if [8, 12, 16, 20].contains(i) { out.append(0x2D) }
-            out.append(c)
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { b in
+            b.storeBytes(of: g.next() as UInt64, toByteOffset: 0, as: UInt64.self)
+            b.storeBytes(of: g.next() as UInt64, toByteOffset: 8, as: UInt64.self)
+            b[6] = (b[6] & 0x0F) | 0x40
+            b[8] = (b[8] & 0x3F) | 0x80
         }
-        return String(decoding: out, as: UTF8.self)
+        return UUID(uuid: uuid).uuidString.lowercased()
     }
 
     struct Rejection: Error {

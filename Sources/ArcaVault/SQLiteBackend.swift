@@ -173,7 +173,10 @@ final class SQLiteConnection: SQLConnection {
     func prepared(_ sql: String, _ arguments: [any SQLArgument]) throws -> OpaquePointer {
         let s = try db.cachedStatement(sql: sql).sqliteStatement
         sqlite3_reset(s)
-        sqlite3_clear_bindings(s)
+        // Every parameter is bound on every run (as GRDB checked): none keeps a value from the last one.
+        guard Int(sqlite3_bind_parameter_count(s)) == arguments.count else {
+            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "wrong number of statement arguments: \(arguments.count)", sql: sql)
+        }
         for (i, argument) in arguments.enumerated() {
             let index = Int32(i + 1)
             let rc: Int32

@@ -109,19 +109,8 @@ enum ResultCodeProbe {
 /// The SQLite connection binds and reads through SQLite's C API (not GRDB's rows): every value comes back as it
 /// was bound, whatever its kind, and SQLite's errors are still the storage's named failures.
 @Suite struct SQLiteStatementTests {
-    /// A small seeded generator, so a failure names its seed and repeats.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomValue(_ g: inout SplitMix) -> SQLValue {
+    // Seeded (CryptoCoreTests' SplitMix64), so a failure names its seed and repeats.
+    static func randomValue(_ g: inout SplitMix64) -> SQLValue {
         switch Int.random(in: 0..<6, using: &g) {
         case 0: return .null
         case 1: return .integer([Int64.min, Int64.max, 0, -1].randomElement(using: &g)!)
@@ -139,7 +128,7 @@ enum ResultCodeProbe {
         let backend = try SQLiteBackend(path: TestVault.tempDir() + "/values.db")
         try backend.write { db in try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, a, b, c)") }
         for seed in UInt64(1)...UInt64(40) {
-            var g = SplitMix(state: seed)
+            var g = SplitMix64(state: seed)
             var rows: [[SQLValue]] = []
             try backend.write { db in
                 try db.execute(sql: "DELETE FROM t")
@@ -185,6 +174,11 @@ enum ResultCodeProbe {
         do {
             try backend.write { db in try db.execute(sql: insert, arguments: [SQLValue.null]) }
             Issue.record("a NULL key was stored")
+        } catch is VaultStore.Failure {}
+        // A statement given fewer arguments than it has parameters is refused, never run with the missing one NULL.
+        do {
+            _ = try backend.read { db in try String.fetchAll(db, sql: "SELECT k FROM u WHERE k = ? OR k = ?", arguments: ["one"]) }
+            Issue.record("a statement ran with an argument missing")
         } catch is VaultStore.Failure {}
         try backend.write { db in try db.execute(sql: insert, arguments: ["two"]) }
         let keys = try backend.read { db in try String.fetchAll(db, sql: "SELECT k FROM u WHERE k <> ? ORDER BY k", arguments: [""]) }
