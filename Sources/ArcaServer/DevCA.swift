@@ -4,7 +4,7 @@ import SwiftASN1
 import X509
 
 /// A local certificate authority for `arca vault serve --dev`: a CA certificate and a server certificate for
-/// localhost and 127.0.0.1 signed by it, written as PEM files into the vault's folder (reused on restart).
+/// localhost and 127.0.0.1 (by default) signed by it, written as PEM files into the vault's folder (reused on restart).
 public enum DevCA {
     public struct Files {
         public var caCert: String
@@ -12,7 +12,9 @@ public enum DevCA {
         public var serverKey: String
     }
 
-    public static func ensure(in directory: String) throws -> Files {
+    /// `names` and `addresses` (IPv4, as bytes): what the server certificate is valid for.
+    public static func ensure(in directory: String, names: [String] = ["localhost", "vault.localhost"],
+                              addresses: [[UInt8]] = [[127, 0, 0, 1]]) throws -> Files {
         let files = Files(caCert: directory + "/dev-ca.pem", serverCert: directory + "/dev-tls.pem",
                           serverKey: directory + "/dev-tls-key.pem")
         if [files.caCert, files.serverCert, files.serverKey].allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
@@ -43,7 +45,7 @@ public enum DevCA {
                 try ExtendedKeyUsage([.serverAuth])
                 // `vault.localhost` too: the Azure SDKs want the vault's host to be a sub-domain of the token resource
                 // (serve as https://vault.localhost:PORT with --resource https://localhost:PORT).
-                SubjectAlternativeNames([.dnsName("localhost"), .dnsName("vault.localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                SubjectAlternativeNames(names.map { .dnsName($0) } + addresses.map { .ipAddress(ASN1OctetString(contentBytes: $0[...])) })
                 SubjectKeyIdentifier(hash: serverPublic)
                 AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: caPublic).keyIdentifier)
             },

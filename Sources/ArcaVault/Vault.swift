@@ -144,6 +144,9 @@ public final class Vault: Sendable {
 
     /// Where the vault's data lives: the folder's file, or the database's address.
     public var storageLocation: String { store.path }
+    /// Whether the storage commits as durably as the vault promises (false: PostgreSQL runs with `fsync` off);
+    /// nil when it cannot be read now.
+    public var storageIsDurable: Bool? { try? store.backend.isDurable() }
 
     // MARK: - Life cycle
 
@@ -524,11 +527,13 @@ public final class Vault: Sendable {
                               _ body: (VaultSession) throws -> (T, String?)) throws -> Result<(T, String?), VaultError>? {
         try mapStorage {
             try store.read { db -> Result<(T, String?), VaultError>? in
-                // Asked before anything is looked up, as `authorize` is.
-                guard try authorizer.allows(caller, operation, in: db) else { return .failure(Self.forbidden(caller, operation)) }
                 let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
                                            backupKey: { SecretBackup.key(ring) })
+                // Before the caller is authorised: the write path that purges authorises it (once) itself, and
+                // this tells the caller nothing.
                 guard try session.expiredDeletions().isEmpty else { return nil }
+                // Asked before any secret is looked up, as `authorize` is.
+                guard try authorizer.allows(caller, operation, in: db) else { return .failure(Self.forbidden(caller, operation)) }
                 do {
                     return .success(try body(session))
                 } catch let e as VaultError {

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 
 /// A vault's storage in a PostgreSQL database that several `arca vault serve` processes share (active/active).
@@ -13,8 +14,8 @@ import PostgresNIO
 ///   insert the next) is one total order with no gaps across nodes, and so is everything else the core
 ///   decides by reading then writing.
 /// - Reads run in a read-only repeatable-read transaction (a consistent snapshot), without the lock.
-/// - A commit returns once PostgreSQL has it (durably while `synchronous_commit` is on, its default; the docs
-///   say to keep it so: this does not check it).
+/// - A commit returns once PostgreSQL has it on disk: each connection turns `synchronous_commit` back on if the
+///   server, database or role set it off (``durableCommits``); `serve` warns of a server run with `fsync` off.
 /// - A lost connection, a server shutting down or restarting, or a connection refused is
 ///   ``VaultStore/Failure/unavailable``: callers get 503 with `Retry-After`, and the next request opens a new
 ///   connection, so nodes recover by themselves when PostgreSQL is back.
@@ -27,7 +28,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     let logger: Logger
     private let lock = NSCondition()
-    private var idle: [PostgresConnection] = []
+    private var idle: [Link] = []
     private var nextID = 0
     /// Connections open or opening now (idle ones among them).
     private var opened = 0
@@ -58,6 +59,19 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         public var database: String
         /// The node's connection cap (``PostgresBackend/maxConnections``).
         public var maxConnections: Int
+        /// TLS to the server, as libpq's `sslmode` (default `prefer`, also from `PGSSLMODE`).
+        public var sslMode: SSLMode
+        /// The CA certificates (PEM) that vouch for the server under `verify-ca`/`verify-full` (or `require`
+        /// given one, as libpq does), `system` for the system's trust store; default `~/.postgresql/root.crt`.
+        /// Also from `PGSSLROOTCERT`.
+        public var sslRootCert: String?
+
+        /// libpq's `sslmode` values. `allow` and `prefer` both try TLS first and fall back to none (postgres-nio
+        /// has no plain-first mode); neither checks the certificate, as in libpq.
+        public enum SSLMode: String, Sendable, CaseIterable {
+            case disable, allow, prefer, require
+            case verifyCA = "verify-ca", verifyFull = "verify-full"
+        }
 
         public init(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
             guard let c = URLComponents(string: url), ["postgres", "postgresql"].contains(c.scheme ?? ""),
@@ -71,18 +85,81 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
             database = path.isEmpty ? user : path
             maxConnections = PostgresBackend.defaultMaxConnections
+            let unknown = { (name: String, value: String?) in
+                VaultStore.Failure.database("'\(Address.redacted(url))': the options are max_connections=1…1000, sslmode=\(SSLMode.allCases.map(\.rawValue).joined(separator: "|")) and sslrootcert=FILE|system (got \(name)=\(value ?? ""))")
+            }
+            func mode(_ v: String?) throws -> SSLMode {
+                guard let v, let m = SSLMode(rawValue: v) else { throw unknown("sslmode", v) }
+                return m
+            }
+            sslMode = try environment["PGSSLMODE"].map(mode) ?? .prefer
+            sslRootCert = environment["PGSSLROOTCERT"].flatMap { $0.isEmpty ? nil : $0 }
+            var seen: Set<String> = []
             for item in c.queryItems ?? [] {
-                guard item.name == "max_connections", let v = item.value.flatMap({ Int($0) }), (1...1000).contains(v) else {
-                    throw VaultStore.Failure.database("'\(Address.redacted(url))': the only option is max_connections=1…1000 (got \(item.name)=\(item.value ?? ""))")
+                guard seen.insert(item.name).inserted else { throw unknown(item.name, item.value) }
+                switch item.name {
+                case "max_connections":
+                    guard let v = item.value.flatMap({ Int($0) }), (1...1000).contains(v) else { throw unknown(item.name, item.value) }
+                    maxConnections = v
+                case "sslmode": sslMode = try mode(item.value)
+                case "sslrootcert":
+                    guard let v = item.value, !v.isEmpty else { throw unknown(item.name, item.value) }
+                    sslRootCert = v
+                default: throw unknown(item.name, item.value)
                 }
-                maxConnections = v
             }
         }
 
-        /// The address as it may be printed: no password.
+        /// The address as it may be printed: no password. Options that differ from the defaults are kept (the
+        /// folder records this, and later commands connect as the first did).
         public var location: String {
-            let cap = maxConnections == PostgresBackend.defaultMaxConnections ? "" : "?max_connections=\(maxConnections)"
-            return "postgres://\(user)@\(host):\(port)/\(database)\(cap)"
+            var options: [String] = []
+            if maxConnections != PostgresBackend.defaultMaxConnections { options.append("max_connections=\(maxConnections)") }
+            if sslMode != .prefer { options.append("sslmode=\(sslMode.rawValue)") }
+            if let sslRootCert {
+                var allowed = CharacterSet.urlQueryAllowed
+                allowed.remove(charactersIn: "&=+#")
+                options.append("sslrootcert=\(sslRootCert.addingPercentEncoding(withAllowedCharacters: allowed) ?? sslRootCert)")
+            }
+            return "postgres://\(user)@\(host):\(port)/\(database)" + (options.isEmpty ? "" : "?" + options.joined(separator: "&"))
+        }
+
+        /// postgres-nio's TLS setting for `sslMode`: the certificate is checked under `verify-ca` (chain only)
+        /// and `verify-full` (chain and host name, or IP address), and under `require` when a root certificate
+        /// was named, as libpq does.
+        public func tls() throws -> PostgresConnection.Configuration.TLS {
+            if sslMode == .disable { return .disable }
+            var config = TLSConfiguration.makeClientConfiguration()
+            let verify = sslMode == .verifyCA || sslMode == .verifyFull || (sslMode == .require && sslRootCert != nil)
+            if verify {
+                config.certificateVerification = sslMode == .verifyFull ? .fullVerification : .noHostnameVerification
+                let home = FileManager.default.homeDirectoryForCurrentUser.path + "/.postgresql/root.crt"
+                switch sslRootCert {
+                case "system": break
+                case let file?: config.trustRoots = try Self.roots(file)
+                case nil:
+                    guard FileManager.default.fileExists(atPath: home) else {
+                        throw VaultStore.Failure.database("sslmode=\(sslMode.rawValue) checks PostgreSQL's certificate against a CA: give sslrootcert=FILE in the address (or PGSSLROOTCERT; sslrootcert=system for the system's trust store); \(home) does not exist")
+                    }
+                    config.trustRoots = try Self.roots(home)
+                }
+            } else {
+                config.certificateVerification = .none
+            }
+            let context: NIOSSLContext
+            do { context = try NIOSSLContext(configuration: config) } catch {
+                throw VaultStore.Failure.database("cannot set up TLS to PostgreSQL: \(error)")
+            }
+            return sslMode == .allow || sslMode == .prefer ? .prefer(context) : .require(context)
+        }
+
+        static func roots(_ file: String) throws -> NIOSSLTrustRoots {
+            let certificates: [NIOSSLCertificate]
+            do { certificates = try NIOSSLCertificate.fromPEMFile(file) } catch {
+                throw VaultStore.Failure.database("sslrootcert \(file): not a readable PEM file of CA certificates (\(error))")
+            }
+            guard !certificates.isEmpty else { throw VaultStore.Failure.database("sslrootcert \(file): holds no certificate") }
+            return .certificates(certificates)
         }
 
         /// Any text that may hold an address, with the password part removed (for messages): in every word
@@ -115,7 +192,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         location = address.location
         maxConnections = address.maxConnections
         var config = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
-                                                      password: address.password, database: address.database, tls: .disable)
+                                                      password: address.password, database: address.database, tls: try address.tls())
         config.options.connectTimeout = .seconds(5)
         configuration = config
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -209,8 +286,13 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         throw VaultError.badParameter("a vault on PostgreSQL is backed up with pg_dump (the sealed keyring is in the database): see docs/vault.md")
     }
 
+    /// Every session sets `synchronous_commit` back on (``durableCommits``); `fsync = off` is the server's and
+    /// cannot be: `serve` warns of it.
     public func isDurable() throws -> Bool {
-        try read { db in try String.fetchOne(db, sql: "SHOW synchronous_commit") } != "off"
+        let settings = try read { db in
+            try String.fetchOne(db, sql: "SELECT current_setting('synchronous_commit') || ' ' || current_setting('fsync')")
+        }
+        return settings.map { !$0.split(separator: " ").contains("off") } ?? false
     }
 
     func transaction<T>(begin: String, lock: Bool, _ body: (any SQLConnection) throws -> T) throws -> T {
@@ -243,9 +325,9 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         }
     }
 
-    func checkOut() throws -> PostgresConnection {
+    func checkOut() throws -> Link {
         let deadline = Date(timeIntervalSinceNow: 10)
-        let reuse: PostgresConnection?? = lock.withLock {
+        let reuse: Link?? = lock.withLock {
             while true {
                 while let c = idle.popLast() {
                     if !c.isClosed { return c }
@@ -263,17 +345,33 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             throw VaultStore.Failure.unavailable("all \(maxConnections) of this node's connections to PostgreSQL stayed busy for 10 s (raise max_connections in the address, and PostgreSQL's own)")
         }
         if let reuse { return reuse }
+        let id = lock.withLock { nextID }
+        let link: Link
         do {
-            let id = lock.withLock { nextID }
-            return try Self.wait(PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger),
-                                 seconds: 10, what: "connect")
+            link = try Link(Self.wait(PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger),
+                                       seconds: 10, what: "connect"))
         } catch {
             release()
             throw Self.failure(error)
         }
+        do {
+            try Self.wait(link.connection.query(Self.durableCommits, logger: logger), seconds: 10, what: "connect", on: link)
+        } catch {
+            drop(link)
+            throw Self.failure(error)
+        }
+        return link
     }
 
-    func checkIn(_ c: PostgresConnection) {
+    /// Run once on each new connection: a commit is answered only once it is on disk, whatever the server's,
+    /// database's or role's `synchronous_commit` says (`off` becomes `on`, PostgreSQL's default, for this session;
+    /// `local`, `remote_write`, `on` and `remote_apply` all flush the commit locally and are kept).
+    static let durableCommits: PostgresQuery = """
+        SELECT CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false)
+                    ELSE current_setting('synchronous_commit') END
+        """
+
+    func checkIn(_ c: Link) {
         let keep = lock.withLock { () -> Bool in
             guard idle.count < Self.maxIdle else { return false }
             idle.append(c)
@@ -293,7 +391,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     /// Closes every idle connection.
     func dropIdle() {
-        let stale = lock.withLock { () -> [PostgresConnection] in
+        let stale = lock.withLock { () -> [Link] in
             defer { opened -= idle.count; idle = []; lock.broadcast() }
             return idle
         }
@@ -301,15 +399,27 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     }
 
     /// Drops a connection that broke, or whose transaction could not be rolled back.
-    func drop(_ c: PostgresConnection) {
+    func drop(_ c: Link) {
         release()
         Self.discard(c)
     }
 
     /// Closes `c`, keeping it alive until the close completes (postgres-nio requires it closed before it goes).
-    static func discard(_ c: PostgresConnection) {
-        let closing: EventLoopFuture<Void> = c.close()
+    static func discard(_ c: Link) {
+        let closing: EventLoopFuture<Void> = c.connection.close()
         closing.whenComplete { _ in withExtendedLifetime(c) {} }
+    }
+
+    /// A connection, and the statement waiting on it now: the connection's close fails that statement at once
+    /// (one callback per connection, not one per statement).
+    final class Link: Sendable {
+        let connection: PostgresConnection
+        let pending = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+        init(_ connection: PostgresConnection) {
+            self.connection = connection
+            connection.closeFuture.whenComplete { [pending] _ in pending.withLockedValue { $0 }?() }
+        }
+        var isClosed: Bool { connection.isClosed }
     }
 
     struct Timeout: Error, CustomStringConvertible {
@@ -321,11 +431,11 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// Waits for `future`, at most `seconds`: a server that stops answering (a half-open connection, a
     /// restart) fails the request instead of holding it, and with it the group commit, forever.
     ///
-    /// `isClosed`: whether the connection has closed. A query pending when its connection closes (PostgreSQL
-    /// killed) was seen to stay pending until the timeout, holding the group commit: a statement that has waited
-    /// 250 ms looks every 250 ms, and fails once its connection is gone.
+    /// `link`: the connection the query runs on. A query pending when its connection closes (PostgreSQL killed) was seen
+    /// to stay pending until the timeout, holding the group commit: it fails as soon as the connection is gone.
+    @discardableResult
     static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int64, what: String,
-                                  isClosed: (@Sendable () -> Bool)? = nil) throws -> T {
+                                  on link: Link? = nil) throws -> T {
         let loop = future.eventLoop
         let promise = loop.makePromise(of: T.self)
         let settled = NIOLockedValueBox(false)
@@ -334,19 +444,17 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             promise.completeWith(result)
         }
         let timer = loop.scheduleTask(in: .seconds(seconds)) { settle(.failure(Timeout(what: what, seconds: seconds))) }
-        let watch = isClosed.map { closed in
-            loop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { task in
-                // Settled by the timeout (the query itself may never complete): stop looking.
-                if settled.withLockedValue({ $0 }) { task.cancel(); return }
-                if closed() { settle(.failure(VaultStore.Failure.unavailable("the connection to PostgreSQL closed during \(what)"))) }
-            }
+        if let link {
+            let lost = { @Sendable in settle(.failure(VaultStore.Failure.unavailable("the connection to PostgreSQL closed during \(what)"))) }
+            link.pending.withLockedValue { $0 = lost }
+            // Closed before the watch was set: its callback has run already.
+            if link.isClosed { lost() }
         }
-        future.whenComplete { result in
-            timer.cancel()
-            watch?.cancel()
-            settle(result)
-        }
-        return try promise.futureResult.wait()
+        future.whenComplete { result in settle(result) }
+        let result = promise.futureResult
+        result.whenComplete { _ in timer.cancel() }
+        defer { link?.pending.withLockedValue { $0 = nil } }
+        return try result.wait()
     }
 
     /// SQLSTATE classes that mean "try again": connection exceptions (08), a server shutting down or
@@ -363,6 +471,12 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 if state.hasPrefix("08") || retryable.contains(state) { return VaultStore.Failure.unavailable("PostgreSQL: \(message)") }
                 if state == "XX001" || state == "XX002" { return VaultStore.Failure.damaged("PostgreSQL reports corrupted data (\(message))") }
                 return VaultStore.Failure.database("PostgreSQL: \(message) (\(state))")
+            }
+            if e.code == .sslUnsupported {
+                return VaultStore.Failure.database("PostgreSQL does not accept TLS, and the address's sslmode requires it: turn ssl on in postgresql.conf, or use sslmode=prefer")
+            }
+            if let tls = e.underlying, tls is NIOSSLError || tls is BoringSSLError || tls is NIOSSLExtraError {
+                return VaultStore.Failure.database("TLS to PostgreSQL failed (\(tls)): check sslrootcert and that the server's certificate names the address's host")
             }
             if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(e.code) {
                 return VaultStore.Failure.unavailable("the connection to PostgreSQL was lost (\(e.code))")
@@ -383,7 +497,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
 /// One transaction on a PostgreSQL connection: the core's `?` placeholders become `$1…$n`.
 final class PostgresSQLConnection: SQLConnection {
-    let connection: PostgresConnection
+    let link: PostgresBackend.Link
     unowned let backend: PostgresBackend
     private(set) var changesCount = 0
     private var savepoints = 0
@@ -394,8 +508,8 @@ final class PostgresSQLConnection: SQLConnection {
 
     let timeout: Int64
 
-    init(_ connection: PostgresConnection, backend: PostgresBackend, timeout: Int64) {
-        self.connection = connection
+    init(_ link: PostgresBackend.Link, backend: PostgresBackend, timeout: Int64) {
+        self.link = link
         self.backend = backend
         self.timeout = timeout
     }
@@ -434,8 +548,8 @@ final class PostgresSQLConnection: SQLConnection {
         }
         let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
         do {
-            return try PostgresBackend.wait(connection.query(query, logger: backend.logger), seconds: timeout, what: "a statement",
-                                               isClosed: { [connection] in connection.isClosed })
+            return try PostgresBackend.wait(link.connection.query(query, logger: backend.logger), seconds: timeout, what: "a statement",
+                                            on: link)
         } catch {
             let failure = PostgresBackend.failure(error)
             if case VaultStore.Failure.unavailable = failure { lost = failure }

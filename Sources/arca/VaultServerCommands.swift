@@ -29,6 +29,9 @@ struct VaultServe: ParsableCommand {
         let host = String(parts[0])
         let dir = vault.directory
         let v = try vault.openVault(authorization: .rbac, create: dev)
+        if v.storageIsDurable == false {
+            IO.write(fd: 2, "arca: warning: \(v.storageLocation) runs with fsync off: an answered write or audit record can be lost if PostgreSQL's machine crashes\n")
+        }
         if dev, !v.isInitialized {
             _ = try vaultCall { try v.initialize(.keyFile(path: dir + "/dev-master.key"), caller: vault.caller, source: "embedded") }
             try vault.recordInitialized(v)

@@ -1,3 +1,4 @@
+import ArcaServer
 import Foundation
 import Testing
 @testable import ArcaVault
@@ -34,6 +35,22 @@ import Testing
                 if try CLITests.run("/usr/bin/pgrep", ["-f", "postgres.*\(dir)"]).status != 0 { return }
                 usleep(100_000)
             }
+        }
+        /// Restarts the cluster with TLS on, serving `cert` and `key` (PEM).
+        func enableTLS(cert: String, key: String) throws {
+            try stop()
+            for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+                let target = dir + "/" + to
+                try? FileManager.default.removeItem(atPath: target)
+                try FileManager.default.copyItem(atPath: from, toPath: target)
+                chmod(target, 0o600)
+                if getuid() == 0, let owner = getpwnam("postgres") { chown(target, owner.pointee.pw_uid, owner.pointee.pw_gid) }
+            }
+            let conf = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/postgresql.conf"))
+            conf.seekToEndOfFile()
+            conf.write(Data("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n".utf8))
+            try conf.close()
+            try start()
         }
         func url(_ database: String = "arca") -> String { "postgres://arca@127.0.0.1:\(port)/\(database)" }
         func createDatabase(_ name: String) throws {
@@ -271,7 +288,9 @@ import Testing
         for address in ["mysql://arca:Pw-one-7781@127.0.0.1:1/arca", "http://arca:Pw-one-7781@127.0.0.1:1/arca",
                         "Postgres://arca:Pw-one-7781@127.0.0.1:1/arca", "postgres:/arca:Pw-one-7781@127.0.0.1:1/arca",
                         "arca:Pw-one-7781@127.0.0.1:1/arca", "postgres://arca:Pw-one-7781@127.0.0.1:notaport/arca",
-                        "postgres://arca:Pw-one-7781@127.0.0.1:1/arca?sslmode=require"] {
+                        "postgres://arca:Pw-one-7781@127.0.0.1:1/arca?sslmode=require",
+                        "postgres://arca:Pw-one-7781@127.0.0.1:1/arca?sslmode=verify-everything",
+                        "postgres://arca:Pw-one-7781@127.0.0.1:1/arca?sslcert=/etc/passwd"] {
             let r = try CLITests.arca(["vault", "status", "--vault-dir", dir + "/n", "--storage", address])
             #expect(r.status != 0 && !(r.out + r.err).contains("Pw-one-7781"), "\(address): \(r.status) \(r.err)")
             let e = try CLITests.arca(["vault", "status", "--vault-dir", dir + "/n"], env: ["ARCA_VAULT_STORAGE": address])
@@ -382,5 +401,71 @@ import Testing
         for node in [pair.b, pair.a] { #expect(pair.get(node, "shared", token: token).status == "200", "enabled again") }
         #expect(try CLITests.arca(["vault", "role", "unassign", assigned["id"] as! String] + v).status == 0)
         for node in [pair.b, pair.a] { #expect(pair.get(node, "shared", token: token).status == "403", "its role removed") }
+    }
+
+    /// TLS to PostgreSQL as libpq's `sslmode` and `sslrootcert` make it: `prefer` (the default) encrypts when the
+    /// server can; `require` refuses a server without TLS; `verify-ca` checks the chain, `verify-full` the chain
+    /// and the host; a wrong CA, a wrong host or a missing root certificate is a named refusal, never a silent
+    /// fallback to an unchecked or plain connection.
+    @Test func tlsToPostgresIsCheckedAsLibpqChecksIt() throws {
+        let pg = try Postgres()
+        let ip = "postgres://arca@127.0.0.1:\(pg.port)/arca", name = "postgres://arca@localhost:\(pg.port)/arca"
+        func encrypted(_ url: String) throws -> Bool {
+            try PostgresBackend(url: url).read { db in
+                try Bool.fetchOne(db, sql: "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            } ?? false
+        }
+        func refusal(_ url: String) -> String {
+            do { _ = try PostgresBackend(url: url); return "connected" } catch { return "\(error)" }
+        }
+        #expect(try encrypted(ip) == false, "prefer falls back to a plain connection when the server has no TLS")
+        #expect(refusal(ip + "?sslmode=require").contains("does not accept TLS"))
+
+        let files = try DevCA.ensure(in: VaultCLITests.dir(), names: ["localhost"], addresses: [])
+        let other = try DevCA.ensure(in: VaultCLITests.dir())
+        try pg.enableTLS(cert: files.serverCert, key: files.serverKey)
+        #expect(try encrypted(ip), "prefer (the default) encrypts when the server can")
+        #expect(try encrypted(ip + "?sslmode=disable") == false)
+        #expect(try encrypted(ip + "?sslmode=require"), "require without a root certificate encrypts without checking")
+        #expect(try encrypted(name + "?sslmode=verify-full&sslrootcert=\(files.caCert)"))
+        #expect(try encrypted(ip + "?sslmode=verify-ca&sslrootcert=\(files.caCert)"), "verify-ca checks the chain, not the host")
+        #expect(refusal(ip + "?sslmode=verify-full&sslrootcert=\(files.caCert)").contains("TLS to PostgreSQL failed"),
+                "the certificate names localhost, not 127.0.0.1")
+        for mode in ["verify-ca", "verify-full", "require"] {
+            #expect(refusal(name + "?sslmode=\(mode)&sslrootcert=\(other.caCert)").contains("TLS to PostgreSQL failed"), "another CA: \(mode)")
+        }
+        #expect(refusal(name + "?sslmode=verify-full&sslrootcert=\(files.serverKey)").contains("not a readable PEM file"))
+        if !FileManager.default.fileExists(atPath: NSHomeDirectory() + "/.postgresql/root.crt") {
+            #expect(refusal(name + "?sslmode=verify-full").contains("give sslrootcert=FILE"))
+        }
+        // The folder records the options, and later commands connect as the first did.
+        let dir = VaultCLITests.dir()
+        let storage = name + "?sslmode=verify-full&sslrootcert=\(files.caCert)"
+        let initialised = try CLITests.arca(["vault", "init", "--seal", "key-file", "--vault-dir", dir, "--storage", storage])
+        #expect(initialised.status == 0, "\(initialised.err)")
+        let record = try String(contentsOfFile: dir + "/storage.json", encoding: .utf8)
+        #expect(record.contains("sslmode=verify-full") && record.contains("sslrootcert="), "\(record)")
+        #expect(try CLITests.arca(["vault", "status", "--vault-dir", dir]).status == 0)
+    }
+
+    /// A commit is answered only once it is on disk, whatever the database's or role's `synchronous_commit` says;
+    /// a server run with `fsync` off (which no session can change) is reported as not durable (`serve` warns).
+    @Test func commitsAreDurableWhateverTheDatabaseSays() throws {
+        let pg = try Postgres()
+        let setup = try PostgresBackend(url: pg.url())
+        try setup.write { db in try db.execute(sql: "ALTER DATABASE arca SET synchronous_commit = off") }
+        let backend = try PostgresBackend(url: pg.url())
+        #expect(try backend.read { db in try String.fetchOne(db, sql: "SHOW synchronous_commit") } == "on")
+        #expect(try backend.write { db in try String.fetchOne(db, sql: "SHOW synchronous_commit") } == "on")
+        #expect(try backend.isDurable())
+        try setup.write { db in try db.execute(sql: "ALTER DATABASE arca SET synchronous_commit = remote_apply") }
+        #expect(try PostgresBackend(url: pg.url()).read { db in try String.fetchOne(db, sql: "SHOW synchronous_commit") } == "remote_apply",
+                "a stronger setting is kept")
+        // ALTER SYSTEM cannot run in a transaction: through psql.
+        let off = try CLITests.run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(pg.port), "-U", "arca", "arca", "-c",
+                                                     "ALTER SYSTEM SET fsync = off", "-c", "SELECT pg_reload_conf()"])
+        try #require(off.status == 0, "\(off.err)")
+        usleep(300_000)
+        #expect(try PostgresBackend(url: pg.url()).isDurable() == false, "fsync off is reported")
     }
 }
