@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Secret reads and writes per second over TLS: `arca vault serve` against OpenBao, same machine, same run.
 
-    python3 scripts/bench-vault.py [--duration 10] [--arca .build/release/arca]
+    python3 scripts/bench-vault.py [--duration 10] [--arca .build/release/arca] [--before OLD] [--postgres]
 
 Both servers on loopback with TLS and an audit trail on (Arca's is always on: every request is appended to
 the hash-chained trail in the same fsynced transaction; OpenBao gets a file audit device). OpenBao uses raft
@@ -63,11 +63,12 @@ def wrk(url, method, headers, body, connections, duration, work):
     return {"rps": rps, "errors": int(bad.group(1)) if bad else 0, "p99_ms": p99ms}
 
 
-def start_arca(arca, work):
+def start_arca(arca, work, storage=None):
     d = os.path.join(work, "arca")
     shutil.rmtree(d, ignore_errors=True)
     port = free_port()
-    proc = subprocess.Popen([arca, "vault", "serve", "--dev", "--vault-dir", d, "--listen", f"127.0.0.1:{port}"],
+    proc = subprocess.Popen([arca, "vault", "serve", "--dev", "--vault-dir", d, "--listen", f"127.0.0.1:{port}"]
+                            + (["--storage", storage] if storage else []),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         if os.path.exists(os.path.join(d, "dev.json")):
@@ -137,6 +138,8 @@ def main():
     ap.add_argument("--arca", default=os.path.join(ROOT, ".build/release/arca"))
     ap.add_argument("--before", help="an earlier arca build, measured in the same run (before/after table)")
     ap.add_argument("--bao", default=os.path.join(ROOT, ".build/bench-venv/bin/bao"))
+    ap.add_argument("--postgres", action="store_true",
+                    help="also measure --arca on PostgreSQL (a throwaway cluster from scripts/postgres.sh, same machine)")
     a = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench-vault: wrk is missing (apt-get install wrk)")
@@ -147,10 +150,17 @@ def main():
     os.makedirs(work, exist_ok=True)
     results = {}
 
-    builds = [("arca", a.arca)] + ([("before", a.before)] if a.before else [])
-    for label, binary in builds:
+    builds = [("arca", a.arca, None)] + ([("before", a.before, None)] if a.before else [])
+    pg_dir = os.path.join(work, "pg")
+    if a.postgres:
+        shutil.rmtree(pg_dir, ignore_errors=True)
+        pg_port = free_port()
+        os.environ["PGPASSWORD"] = "arca-test"
+        subprocess.run(["bash", os.path.join(ROOT, "scripts/postgres.sh"), "start", pg_dir, str(pg_port)], check=True)
+        builds.append(("postgres", a.arca, f"postgres://arca@127.0.0.1:{pg_port}/arca"))
+    for label, binary, storage in builds:
         shutil.rmtree(os.path.join(work, "arca"), ignore_errors=True)
-        arca, dev, auth = start_arca(binary, work)
+        arca, dev, auth = start_arca(binary, work, storage)
         try:
             base = dev["vaultUrl"]
             for c in (1, 32):
@@ -161,10 +171,12 @@ def main():
         finally:
             arca.terminate()
             arca.wait()
-        if label == "arca" and a.before:
+            if storage:
+                subprocess.run(["bash", os.path.join(ROOT, "scripts/postgres.sh"), "stop", pg_dir])
+        if label == "arca" and len(builds) > 1:
             # Keep this build's TLS material for OpenBao: the before-run below makes its own.
             shutil.copytree(os.path.join(work, "arca"), os.path.join(work, "arca-tls"), dirs_exist_ok=True)
-    arca_dir = os.path.join(work, "arca-tls" if a.before else "arca")
+    arca_dir = os.path.join(work, "arca-tls" if len(builds) > 1 else "arca")
     bao, bao_url, token = start_bao(a.bao, work, f"{arca_dir}/dev-tls.pem", f"{arca_dir}/dev-tls-key.pem", f"{arca_dir}/dev-ca.pem")
     try:
         h = {"X-Vault-Token": token, "Content-Type": "application/json"}
@@ -177,17 +189,21 @@ def main():
         bao.terminate()
         bao.wait()
 
-    before = " | before req/s | before / openbao | before p99 ms" if a.before else ""
-    rows = [f"| operation | connections | arca req/s | openbao req/s | arca / openbao | arca p99 ms | openbao p99 ms{before} |",
-            "|---|---|---|---|---|---|---" + ("|---|---|---" if a.before else "") + "|"]
+    extras = [label for label, _, _ in builds[1:]]
+    names = {"before": "before", "postgres": "arca on PostgreSQL"}
+    head = "".join(f" | {names[e]} req/s | {names[e]} / openbao | {names[e]} p99 ms" for e in extras)
+    rows = [f"| operation | connections | arca req/s | openbao req/s | arca / openbao | arca p99 ms | openbao p99 ms{head} |",
+            "|---|---|---|---|---|---|---" + "|---|---|---" * len(extras) + "|"]
     for op in ("read", "write"):
         for c in (1, 32):
             x, y = results[f"arca {op} c{c}"], results[f"openbao {op} c{c}"]
             errs = "" if x["errors"] == 0 and y["errors"] == 0 else f" (non-2xx: arca {x['errors']}, openbao {y['errors']})"
             extra = ""
-            if a.before:
-                b = results[f"before {op} c{c}"]
-                extra = f" {b['rps']:.0f} | {b['rps'] / y['rps']:.2f}× | {b['p99_ms'] or 0:.1f} |"
+            for e in extras:
+                b = results[f"{e} {op} c{c}"]
+                extra += f" {b['rps']:.0f} | {b['rps'] / y['rps']:.2f}× | {b['p99_ms'] or 0:.1f} |"
+                if b["errors"]:
+                    errs += f" (non-2xx: {e} {b['errors']})"
             rows.append(f"| {op} | {c} | {x['rps']:.0f} | {y['rps']:.0f} | {x['rps'] / y['rps']:.2f}× | "
                         f"{x['p99_ms'] or 0:.1f} | {y['p99_ms'] or 0:.1f} |{extra}{errs}")
     print("\n".join(rows))
