@@ -108,6 +108,10 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 default: throw unknown(item.name, item.value)
                 }
             }
+            // Recorded with the address (storage.json): a later command run from elsewhere finds the same file.
+            if let root = sslRootCert, root != "system", !root.hasPrefix("/") {
+                sslRootCert = URL(fileURLWithPath: root).standardizedFileURL.path
+            }
         }
 
         /// The address as it may be printed: no password. Options that differ from the defaults are kept (the

@@ -446,6 +446,10 @@ import Testing
         let record = try String(contentsOfFile: dir + "/storage.json", encoding: .utf8)
         #expect(record.contains("sslmode=verify-full") && record.contains("sslrootcert="), "\(record)")
         #expect(try CLITests.arca(["vault", "status", "--vault-dir", dir]).status == 0)
+        let relative = try PostgresBackend.Address(name + "?sslrootcert=ca.pem", environment: [:])
+        #expect(relative.sslRootCert == FileManager.default.currentDirectoryPath + "/ca.pem", "a relative path is recorded whole")
+        #expect(try PostgresBackend.Address(name, environment: ["PGSSLMODE": "verify-full", "PGSSLROOTCERT": "system"]).location
+                .hasSuffix("?sslmode=verify-full&sslrootcert=system"))
     }
 
     /// A commit is answered only once it is on disk, whatever the database's or role's `synchronous_commit` says;
