@@ -65,6 +65,12 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         /// given one, as libpq does), `system` for the system's trust store; default `~/.postgresql/root.crt`.
         /// Also from `PGSSLROOTCERT`.
         public var sslRootCert: String?
+        /// A client certificate (PEM, the chain from the client's own first) and its private key, sent when the
+        /// server asks for one (`clientcert=verify-ca|verify-full` or `cert` in pg_hba.conf), as libpq's `sslcert`
+        /// and `sslkey` (also `PGSSLCERT`, `PGSSLKEY`); by default `~/.postgresql/postgresql.crt` and `.key`
+        /// when the certificate file exists. The key must not be readable by group or others, as libpq requires.
+        public var sslCert: String?
+        public var sslKey: String?
 
         /// libpq's `sslmode` values. `allow` and `prefer` both try TLS first and fall back to none (postgres-nio
         /// has no plain-first mode); neither checks the certificate, as in libpq.
@@ -86,7 +92,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             database = path.isEmpty ? user : path
             maxConnections = PostgresBackend.defaultMaxConnections
             let unknown = { (name: String, value: String?) in
-                VaultStore.Failure.database("'\(Address.redacted(url))': the options are max_connections=1…1000, sslmode=\(SSLMode.allCases.map(\.rawValue).joined(separator: "|")) and sslrootcert=FILE|system (got \(name)=\(value ?? ""))")
+                VaultStore.Failure.database("'\(Address.redacted(url))': the options are max_connections=1…1000, sslmode=\(SSLMode.allCases.map(\.rawValue).joined(separator: "|")), sslrootcert=FILE|system, sslcert=FILE and sslkey=FILE (got \(name)=\(value ?? ""))")
             }
             func mode(_ v: String?) throws -> SSLMode {
                 guard let v, let m = SSLMode(rawValue: v) else { throw unknown("sslmode", v) }
@@ -94,6 +100,8 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             }
             sslMode = try environment["PGSSLMODE"].map(mode) ?? .prefer
             sslRootCert = environment["PGSSLROOTCERT"].flatMap { $0.isEmpty ? nil : $0 }
+            sslCert = environment["PGSSLCERT"].flatMap { $0.isEmpty ? nil : $0 }
+            sslKey = environment["PGSSLKEY"].flatMap { $0.isEmpty ? nil : $0 }
             var seen: Set<String> = []
             for item in c.queryItems ?? [] {
                 guard seen.insert(item.name).inserted else { throw unknown(item.name, item.value) }
@@ -105,13 +113,20 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 case "sslrootcert":
                     guard let v = item.value, !v.isEmpty else { throw unknown(item.name, item.value) }
                     sslRootCert = v
+                case "sslcert", "sslkey":
+                    guard let v = item.value, !v.isEmpty else { throw unknown(item.name, item.value) }
+                    if item.name == "sslcert" { sslCert = v } else { sslKey = v }
                 default: throw unknown(item.name, item.value)
                 }
             }
-            // Recorded with the address (storage.json): a later command run from elsewhere finds the same file.
-            if let root = sslRootCert, root != "system", !root.hasPrefix("/") {
-                sslRootCert = URL(fileURLWithPath: root).standardizedFileURL.path
+            // Recorded with the address (storage.json): a later command run from elsewhere finds the same files.
+            func whole(_ path: String?) -> String? {
+                guard let path, path != "system", !path.hasPrefix("/") else { return path }
+                return URL(fileURLWithPath: path).standardizedFileURL.path
             }
+            sslRootCert = whole(sslRootCert)
+            sslCert = whole(sslCert)
+            sslKey = whole(sslKey)
         }
 
         /// The address as it may be printed: no password. Options that differ from the defaults are kept (the
@@ -120,10 +135,11 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             var options: [String] = []
             if maxConnections != PostgresBackend.defaultMaxConnections { options.append("max_connections=\(maxConnections)") }
             if sslMode != .prefer { options.append("sslmode=\(sslMode.rawValue)") }
-            if let sslRootCert {
-                var allowed = CharacterSet.urlQueryAllowed
-                allowed.remove(charactersIn: "&=+#")
-                options.append("sslrootcert=\(sslRootCert.addingPercentEncoding(withAllowedCharacters: allowed) ?? sslRootCert)")
+            var allowed = CharacterSet.urlQueryAllowed
+            allowed.remove(charactersIn: "&=+#")
+            for (name, file) in [("sslrootcert", sslRootCert), ("sslcert", sslCert), ("sslkey", sslKey)] {
+                guard let file else { continue }
+                options.append("\(name)=\(file.addingPercentEncoding(withAllowedCharacters: allowed) ?? file)")
             }
             return "postgres://\(user)@\(host):\(port)/\(database)" + (options.isEmpty ? "" : "?" + options.joined(separator: "&"))
         }
@@ -150,11 +166,47 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             } else {
                 config.certificateVerification = .none
             }
+            if let (chain, key) = try clientCertificate() {
+                config.certificateChain = chain.map { .certificate($0) }
+                config.privateKey = .privateKey(key)
+            }
             let context: NIOSSLContext
             do { context = try NIOSSLContext(configuration: config) } catch {
                 throw VaultStore.Failure.database("cannot set up TLS to PostgreSQL: \(error)")
             }
             return sslMode == .allow || sslMode == .prefer ? .prefer(context) : .require(context)
+        }
+
+        /// The client certificate chain and key to offer, as libpq finds them: `sslcert` (or
+        /// `~/.postgresql/postgresql.crt` if it exists; none otherwise) with `sslkey` (or
+        /// `~/.postgresql/postgresql.key`). A key that group or others may read is refused, as libpq refuses it
+        /// (0640 is allowed for a root-owned key).
+        func clientCertificate() throws -> ([NIOSSLCertificate], NIOSSLPrivateKey)? {
+            let home = FileManager.default.homeDirectoryForCurrentUser.path + "/.postgresql/"
+            guard let certFile = sslCert ?? (FileManager.default.fileExists(atPath: home + "postgresql.crt") ? home + "postgresql.crt" : nil) else {
+                if let sslKey { throw VaultStore.Failure.database("sslkey \(sslKey) was given without sslcert (the certificate it belongs to)") }
+                return nil
+            }
+            let keyFile = sslKey ?? home + "postgresql.key"
+            let chain: [NIOSSLCertificate]
+            do { chain = try NIOSSLCertificate.fromPEMFile(certFile) } catch {
+                throw VaultStore.Failure.database("sslcert \(certFile): not a readable PEM certificate (\(error))")
+            }
+            guard !chain.isEmpty else { throw VaultStore.Failure.database("sslcert \(certFile): holds no certificate") }
+            var info = stat()
+            guard stat(keyFile, &info) == 0 else {
+                throw VaultStore.Failure.database("sslkey \(keyFile): \(String(cString: strerror(errno))) (the private key of sslcert \(certFile))")
+            }
+            let loose = info.st_uid == 0 ? info.st_mode & 0o037 : info.st_mode & 0o077
+            guard info.st_mode & S_IFMT == S_IFREG, loose == 0 else {
+                throw VaultStore.Failure.database("sslkey \(keyFile): group or others may read it; chmod 600 it (as libpq requires)")
+            }
+            do {
+                let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+                return (chain, key)
+            } catch {
+                throw VaultStore.Failure.database("sslkey \(keyFile): not a readable unencrypted PEM private key (\(error))")
+            }
         }
 
         static func roots(_ file: String) throws -> NIOSSLTrustRoots {
@@ -474,6 +526,10 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 let message = e.serverInfo?[.message] ?? "error \(state)"
                 if state.hasPrefix("08") || retryable.contains(state) { return VaultStore.Failure.unavailable("PostgreSQL: \(message)") }
                 if state == "XX001" || state == "XX002" { return VaultStore.Failure.damaged("PostgreSQL reports corrupted data (\(message))") }
+                // PostgreSQL tells a client certificate that names another user as a failed password.
+                if state.hasPrefix("28") {
+                    return VaultStore.Failure.database("PostgreSQL refused the sign-in: \(message) (\(state)); check the address's user and password, and the client certificate (sslcert) if pg_hba.conf asks for one")
+                }
                 return VaultStore.Failure.database("PostgreSQL: \(message) (\(state))")
             }
             if e.code == .sslUnsupported {

@@ -36,10 +36,11 @@ import Testing
                 usleep(100_000)
             }
         }
-        /// Restarts the cluster with TLS on, serving `cert` and `key` (PEM).
-        func enableTLS(cert: String, key: String) throws {
+        /// Restarts the cluster with TLS on, serving `cert` and `key` (PEM); given `clientCA`, every connection
+        /// must be TLS with a client certificate that it signed, naming the user (`clientcert=verify-full`).
+        func enableTLS(cert: String, key: String, clientCA: String? = nil) throws {
             try stop()
-            for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+            for (from, to) in [(cert, "server.crt"), (key, "server.key")] + (clientCA.map { [($0, "client-ca.crt")] } ?? []) {
                 let target = dir + "/" + to
                 try? FileManager.default.removeItem(atPath: target)
                 try FileManager.default.copyItem(atPath: from, toPath: target)
@@ -49,7 +50,13 @@ import Testing
             let conf = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/postgresql.conf"))
             conf.seekToEndOfFile()
             conf.write(Data("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n".utf8))
+            if clientCA != nil { conf.write(Data("ssl_ca_file = 'client-ca.crt'\n".utf8)) }
             try conf.close()
+            if clientCA != nil {
+                let hba = dir + "/pg_hba.conf"
+                let rules = "hostnossl all all 0.0.0.0/0 reject\nhostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n"
+                try (rules + String(contentsOfFile: hba, encoding: .utf8)).write(toFile: hba, atomically: true, encoding: .utf8)
+            }
             try start()
         }
         func url(_ database: String = "arca") -> String { "postgres://arca@127.0.0.1:\(port)/\(database)" }
@@ -407,17 +414,21 @@ import Testing
     /// server can; `require` refuses a server without TLS; `verify-ca` checks the chain, `verify-full` the chain
     /// and the host; a wrong CA, a wrong host or a missing root certificate is a named refusal, never a silent
     /// fallback to an unchecked or plain connection.
+    /// Whether a connection to `url` is TLS (as PostgreSQL sees it).
+    static func encrypted(_ url: String) throws -> Bool {
+        try PostgresBackend(url: url).read { db in
+            try Bool.fetchOne(db, sql: "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        } ?? false
+    }
+    /// Why connecting to `url` failed ("connected" if it did not).
+    static func refusal(_ url: String) -> String {
+        do { _ = try PostgresBackend(url: url); return "connected" } catch { return "\(error)" }
+    }
+
     @Test func tlsToPostgresIsCheckedAsLibpqChecksIt() throws {
+        let encrypted = Self.encrypted, refusal = Self.refusal
         let pg = try Postgres()
         let ip = "postgres://arca@127.0.0.1:\(pg.port)/arca", name = "postgres://arca@localhost:\(pg.port)/arca"
-        func encrypted(_ url: String) throws -> Bool {
-            try PostgresBackend(url: url).read { db in
-                try Bool.fetchOne(db, sql: "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-            } ?? false
-        }
-        func refusal(_ url: String) -> String {
-            do { _ = try PostgresBackend(url: url); return "connected" } catch { return "\(error)" }
-        }
         #expect(try encrypted(ip) == false, "prefer falls back to a plain connection when the server has no TLS")
         #expect(refusal(ip + "?sslmode=require").contains("does not accept TLS"))
 
@@ -471,5 +482,52 @@ import Testing
         try #require(off.status == 0, "\(off.err)")
         usleep(300_000)
         #expect(try PostgresBackend(url: pg.url()).isDurable() == false, "fsync off is reported")
+    }
+
+    /// A server that asks for a client certificate gets the one `sslcert`/`sslkey` (or `PGSSLCERT`/`PGSSLKEY`)
+    /// name, as libpq sends it; a key others may read, a key without its certificate and a certificate of the
+    /// wrong user are each refused by name.
+    @Test func clientCertificatesAreSentAsLibpqSendsThem() throws {
+        let pg = try Postgres()
+        let work = VaultCLITests.dir()
+        func openssl(_ args: [String]) throws {
+            let r = try CLITests.run("/usr/bin/openssl", args)
+            try #require(r.status == 0, "openssl \(args): \(r.err)")
+        }
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try openssl(["req", "-x509"] + ec + ["-keyout", work + "/ca.key", "-out", work + "/ca.crt", "-subj", "/CN=client CA", "-days", "2"])
+        for user in ["arca", "mallory"] {
+            try openssl(["req"] + ec + ["-keyout", "\(work)/\(user).key", "-out", "\(work)/\(user).csr", "-subj", "/CN=\(user)"])
+            try openssl(["x509", "-req", "-in", "\(work)/\(user).csr", "-CA", work + "/ca.crt", "-CAkey", work + "/ca.key",
+                         "-CAcreateserial", "-out", "\(work)/\(user).crt", "-days", "2"])
+            chmod("\(work)/\(user).key", 0o600)
+        }
+        let server = try DevCA.ensure(in: VaultCLITests.dir())
+        try pg.enableTLS(cert: server.serverCert, key: server.serverKey, clientCA: work + "/ca.crt")
+        let url = pg.url(), mine = "sslcert=\(work)/arca.crt&sslkey=\(work)/arca.key"
+        if !FileManager.default.fileExists(atPath: NSHomeDirectory() + "/.postgresql/postgresql.crt") {
+            #expect(Self.refusal(url).contains("refused the sign-in: connection requires a valid client certificate"),
+                    "no certificate, no connection")
+        }
+        #expect(try Self.encrypted(url + "?" + mine))
+        #expect(Self.refusal(url + "?sslcert=\(work)/mallory.crt&sslkey=\(work)/mallory.key").contains("refused the sign-in: password authentication failed"),
+                "a certificate that names another user")
+        #expect(Self.refusal(url + "?sslcert=\(work)/arca.crt&sslkey=\(work)/mallory.key").contains("cannot set up TLS"),
+                "a key that is not the certificate's")
+        #expect(Self.refusal(url + "?sslkey=\(work)/arca.key").contains("without sslcert"))
+        #expect(Self.refusal(url + "?sslcert=\(work)/arca.crt&sslkey=\(work)/none.key").contains("No such file"))
+        #expect(Self.refusal(url + "?sslcert=\(work)/arca.key&sslkey=\(work)/arca.key").contains("not a readable PEM certificate"))
+        chmod("\(work)/arca.key", 0o644)
+        #expect(Self.refusal(url + "?" + mine).contains("group or others may read it"))
+        chmod("\(work)/arca.key", 0o600)
+        // From the environment, and recorded with the folder: later commands connect as the first did.
+        let env = try PostgresBackend.Address(url, environment: ["PGSSLCERT": work + "/arca.crt", "PGSSLKEY": work + "/arca.key"])
+        #expect(env.sslCert == work + "/arca.crt" && env.sslKey == work + "/arca.key")
+        let dir = VaultCLITests.dir()
+        let initialised = try CLITests.arca(["vault", "init", "--seal", "key-file", "--vault-dir", dir, "--storage", url + "?" + mine])
+        #expect(initialised.status == 0, "\(initialised.err)")
+        #expect(try String(contentsOfFile: dir + "/storage.json", encoding: .utf8).contains("sslkey="))
+        let status = try CLITests.arca(["vault", "status", "--vault-dir", dir])
+        #expect(status.status == 0, "\(status.err)")
     }
 }
