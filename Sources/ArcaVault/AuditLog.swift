@@ -32,7 +32,8 @@ enum AuditLog {
     }
 
     static func head(_ db: any SQLConnection) throws -> Head? {
-        try SQLRow.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").map {
+        if let known = db.memo.auditHead { return known }
+        return try SQLRow.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").map {
             Head(sequence: UInt64($0["seq"] as Int64), hash: Array($0["hash"] as Data))
         }
     }
@@ -69,6 +70,7 @@ enum AuditLog {
             """, arguments: [Int64(r.sequence), blob(r.time), blob(r.caller), blob(r.operation), r.secretName.map(blob),
                                      r.secretVersion.map(blob), blob(r.result), blob(r.source), Int64(r.count),
                                      Int64(r.format), Data(r.previousHash), Data(r.hash)])
+        db.memo.auditHead = Head(sequence: r.sequence, hash: r.hash)
         if let key {
             try store(try AuditChain.checkpoint(r, key: key), db)
         }

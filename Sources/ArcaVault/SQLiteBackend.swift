@@ -248,11 +248,18 @@ final class SQLiteConnection: SQLConnection {
 
     var changesCount: Int { db.changesCount }
 
+    let memo = TransactionMemo()
+
     func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
         var value: T?
-        try db.inSavepoint {
-            value = try body()
-            return .commit
+        do {
+            try db.inSavepoint {
+                value = try body()
+                return .commit
+            }
+        } catch {
+            memo.forget()
+            throw error
         }
         return value!
     }

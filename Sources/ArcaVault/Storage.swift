@@ -130,8 +130,20 @@ public protocol SQLConnection: AnyObject {
     func execute(sql: String, arguments: [any SQLArgument]) throws
     func query(sql: String, arguments: [any SQLArgument]) throws -> [SQLRow]
     var changesCount: Int { get }
-    /// Runs `body` in a savepoint: a throw rolls back only what `body` wrote, and propagates.
+    /// Runs `body` in a savepoint: a throw rolls back only what `body` wrote (and ``memo``'s knowledge of it),
+    /// and propagates.
     func inSavepointReturning<T>(_ body: () throws -> T) throws -> T
+    /// What this transaction knows of its own writes; one per transaction.
+    var memo: TransactionMemo { get }
+}
+
+/// What a transaction learned of its own writes, so that it need not read them back: the audit trail's head
+/// after its last append (a group commit's records then chain without a round trip each to PostgreSQL).
+/// Forgotten whenever a savepoint rolls back.
+public final class TransactionMemo {
+    var auditHead: AuditLog.Head?
+    public init() {}
+    public func forget() { auditHead = nil }
 }
 
 extension SQLConnection {

@@ -176,12 +176,20 @@ final class GroupCommitter: @unchecked Sendable {
             try backend.write { db in
                 for job in batch {
                     do {
-                        try db.inSavepointReturning { try job.work?(db) }
+                        // A batch of one needs no savepoint (two statements fewer, round trips on PostgreSQL): its
+                        // failure rolls the whole transaction back, which leaves what rolling back its savepoint
+                        // and committing the rest would.
+                        if batch.count == 1 {
+                            try job.work?(db)
+                        } else {
+                            try db.inSavepointReturning { try job.work?(db) }
+                        }
                     } catch {
                         // Storage that cannot be reached fails the batch (its later jobs could only wait on it too);
                         // any other failure is that job's answer, its savepoint rolled back.
                         if GroupCommitter.isUnavailable(error) { throw error }
                         job.failure = error
+                        if batch.count == 1 { throw AloneFailed() }
                     }
                 }
                 // A failure here fails the whole batch: no answer leaves for a record left unsigned.
@@ -190,8 +198,13 @@ final class GroupCommitter: @unchecked Sendable {
                 }
             }
             return nil
+        } catch is AloneFailed {
+            return nil
         } catch {
             return error
         }
     }
+
+    /// A batch of one's job failed (its failure is its answer): roll the transaction back.
+    struct AloneFailed: Error {}
 }

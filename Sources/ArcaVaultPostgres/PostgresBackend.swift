@@ -561,6 +561,7 @@ final class PostgresSQLConnection: SQLConnection {
     unowned let backend: PostgresBackend
     private(set) var changesCount = 0
     private var savepoints = 0
+    let memo = TransactionMemo()
     /// Set once a statement found the server gone or silent: every later statement of this transaction (the
     /// next job of a group commit, a savepoint's rollback) fails at once with it instead of waiting out the
     /// statement timeout again on a connection that will never answer.
@@ -652,6 +653,7 @@ final class PostgresSQLConnection: SQLConnection {
             try run("RELEASE SAVEPOINT \(name)", [])
             return value
         } catch {
+            memo.forget()
             try run("ROLLBACK TO SAVEPOINT \(name)", [])
             try run("RELEASE SAVEPOINT \(name)", [])
             throw error

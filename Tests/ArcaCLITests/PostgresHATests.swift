@@ -1,5 +1,6 @@
 import ArcaServer
 import Foundation
+import PropertyBased
 import Testing
 @testable import ArcaVault
 @testable import ArcaVaultPostgres
@@ -529,5 +530,48 @@ import Testing
         #expect(try String(contentsOfFile: dir + "/storage.json", encoding: .utf8).contains("sslkey="))
         let status = try CLITests.arca(["vault", "status", "--vault-dir", dir])
         #expect(status.status == 0, "\(status.err)")
+    }
+
+    /// A group commit's records chain on the transaction's memo of the trail's head, not on a read of it: a job
+    /// that appended records and then failed (its savepoint rolled back, or a batch of one rolled back whole),
+    /// alone or beside others, an inner savepoint rolled back inside a job that goes on — none leaves a gap or a
+    /// fork in the chain, on SQLite or on PostgreSQL. Random batches over 30 seeds each.
+    @Test func failedJobsLeaveNoGapInTheChainOnEitherBackend() async throws {
+        let pg = try Postgres()
+        let operator_ = Principal.localOperator(user: "tester")
+        struct Boom: Error {}
+        func probe(_ db: any SQLConnection, _ result: String = "OK") throws {
+            try AuditLog.append(db, caller: "t", operation: "Probe", secretName: nil, secretVersion: nil, result: result, source: "t", key: nil)
+        }
+        for postgres in [false, true] {
+            let dir = VaultCLITests.dir() + "/vault"
+            let vault = try Vault(directory: dir, storage: postgres ? try PostgresBackend(url: pg.url()) : nil, create: true)
+            _ = try vault.initialize(.keyFile(path: VaultCLITests.dir() + "/master.key"), caller: operator_, source: "test")
+            var kept = 0
+            // Each job: 1-3 records, then 0-2 inner savepoints that append and roll back, then maybe a failure.
+            await propertyCheck(count: 30, input: Gen.int(in: 0...17).array(of: 1...5)) { codes in
+                let jobs = codes.map { (records: $0 % 3 + 1, fails: $0 / 3 % 2 == 1, inner: $0 / 6) }
+                let batch = jobs.map { job in
+                    GroupCommitter.Job({ db in
+                        for _ in 0..<job.records { try probe(db) }
+                        for _ in 0..<job.inner {
+                            _ = try? db.inSavepointReturning {
+                                try probe(db, "rolled back")
+                                throw Boom()
+                            }
+                        }
+                        if job.fails { throw Boom() }
+                        try probe(db)
+                    }, checkpoint: nil)
+                }
+                #expect(GroupCommitter.run(batch, backend: vault.store.backend) == nil)
+                #expect(zip(batch, jobs).allSatisfy { ($0.failure != nil) == $1.fails })
+                kept += jobs.filter { !$0.fails }.map { $0.records + 1 }.reduce(0, +)
+            }
+            let probes = try vault.auditRecords(AuditQuery(operation: "Probe"), caller: operator_, source: "test")
+            #expect(probes.count == kept && probes.allSatisfy { $0.result == "OK" }, "postgres: \(postgres)")
+            let verified = try vault.verifyAudit(publicKey: nil)
+            #expect(verified.problem == nil, "postgres: \(postgres): \(String(describing: verified.problem))")
+        }
     }
 }
