@@ -6,9 +6,13 @@
 # Runs the server as the `postgres` user when called as root (PostgreSQL refuses to run as root).
 set -euo pipefail
 # Descriptors a caller leaked to us (pipes it reads to the end) must not live on in the postmaster.
+# That includes 255, where bash keeps the script it reads unless the caller left something there already (as
+# Foundation's Process can: the socket it watches for the child's exit, which a postmaster holding it would
+# keep open for ever).
+script=$(readlink -f "$0")
 for fd in /proc/$$/fd/*; do
     n=${fd##*/}
-    if [ "$n" -gt 2 ] && [ "$n" != 255 ]; then eval "exec $n>&-" 2>/dev/null || true; fi
+    if [ "$n" -gt 2 ] && { [ "$n" != 255 ] || [ "$(readlink "$fd")" != "$script" ]; }; then eval "exec $n>&-" 2>/dev/null || true; fi
 done
 cmd=${1:?start|stop|kill}
 dir=${2:?data directory}

@@ -5,7 +5,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import PostgresNIO
+import X509
 
 /// A vault's storage in a PostgreSQL database that several `arca vault serve` processes share (active/active).
 ///
@@ -25,6 +27,9 @@ import PostgresNIO
 public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     public let location: String
     let configuration: PostgresConnection.Configuration
+    /// Under `verify-full` to a host name: the TLS context, and the name the server's certificate must hold as
+    /// a DNS name (``NameCheckedTLS``); `configuration` then holds no TLS of its own.
+    let nameChecked: (context: NIOSSLContext, host: String)?
     let group: MultiThreadedEventLoopGroup
     let logger: Logger
     private let lock = NSCondition()
@@ -129,6 +134,11 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             sslKey = whole(sslKey)
         }
 
+        /// Whether `host` is an IPv4 or IPv6 address (not a name).
+        static func isIP(_ host: String) -> Bool {
+            (try? SocketAddress(ipAddress: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: 0)) != nil
+        }
+
         /// The address as it may be printed: no password. Options that differ from the defaults are kept (the
         /// folder records this, and later commands connect as the first did).
         public var location: String {
@@ -148,7 +158,13 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         /// and `verify-full` (chain and host name, or IP address), and under `require` when a root certificate
         /// was named, as libpq does.
         public func tls() throws -> PostgresConnection.Configuration.TLS {
-            if sslMode == .disable { return .disable }
+            guard let context = try tlsContext() else { return .disable }
+            return sslMode == .allow || sslMode == .prefer ? .prefer(context) : .require(context)
+        }
+
+        /// The TLS context for `sslMode` (nil under `disable`).
+        func tlsContext() throws -> NIOSSLContext? {
+            if sslMode == .disable { return nil }
             var config = TLSConfiguration.makeClientConfiguration()
             let verify = sslMode == .verifyCA || sslMode == .verifyFull || (sslMode == .require && sslRootCert != nil)
             if verify {
@@ -172,9 +188,12 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             }
             let context: NIOSSLContext
             do { context = try NIOSSLContext(configuration: config) } catch {
+                if let cert = config.certificateChain.first, case .certificate = cert {
+                    throw VaultStore.Failure.database("cannot set up TLS to PostgreSQL with sslcert \(sslCert ?? "~/.postgresql/postgresql.crt") and sslkey \(sslKey ?? "~/.postgresql/postgresql.key"): the key is not the certificate's (\(error))")
+                }
                 throw VaultStore.Failure.database("cannot set up TLS to PostgreSQL: \(error)")
             }
-            return sslMode == .allow || sslMode == .prefer ? .prefer(context) : .require(context)
+            return context
         }
 
         /// The client certificate chain and key to offer, as libpq finds them: `sslcert` (or
@@ -247,8 +266,15 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         let address = try Address(url)
         location = address.location
         maxConnections = address.maxConnections
+        let tls = try address.tls()
+        if address.sslMode == .verifyFull, !Address.isIP(address.host), let context = try address.tlsContext() {
+            nameChecked = (context, address.host)
+        } else {
+            nameChecked = nil
+        }
         var config = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
-                                                      password: address.password, database: address.database, tls: try address.tls())
+                                                      password: address.password, database: address.database,
+                                                      tls: nameChecked == nil ? tls : .disable)
         config.options.connectTimeout = .seconds(5)
         configuration = config
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -404,8 +430,21 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         let id = lock.withLock { nextID }
         let link: Link
         do {
-            link = try Link(Self.wait(PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger),
-                                       seconds: 10, what: "connect"))
+            let loop = group.next()
+            let connecting: EventLoopFuture<PostgresConnection>
+            if let nameChecked {
+                let (configuration, logger) = (configuration, logger)
+                connecting = NameCheckedTLS.channel(host: configuration.host ?? nameChecked.host, port: configuration.port ?? 5432,
+                                                    context: nameChecked.context, on: loop).flatMap { channel in
+                    var c = PostgresConnection.Configuration(establishedChannel: channel, username: configuration.username,
+                                                             password: configuration.password, database: configuration.database)
+                    c.options = configuration.options
+                    return PostgresConnection.connect(on: loop, configuration: c, id: id, logger: logger)
+                }
+            } else {
+                connecting = PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
+            }
+            link = try Link(Self.wait(connecting, seconds: 10, what: "connect"))
         } catch {
             release()
             throw Self.failure(error)
@@ -517,10 +556,23 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// starting (57P01-57P03), serialisation failures and deadlocks (40001, 40P01), too many connections (53300).
     static let retryable: Set<String> = ["57P01", "57P02", "57P03", "40001", "40P01", "53300", "53000"]
 
+    /// A TLS alert about a certificate (unknown CA, bad, required, expired, revoked, unsupported) sent by the
+    /// server: after this side's own check of the server's certificate passed, it is about the client's.
+    static func refusesClientCertificate(_ text: String) -> Bool {
+        text.contains("ALERT") && (text.contains("UNKNOWN_CA") || text.contains("CERTIFICATE"))
+    }
+
     static func failure(_ error: any Error) -> any Error {
         switch error {
         case is VaultStore.Failure, is VaultError, is NoVault: return error
         case let e as Timeout: return VaultStore.Failure.unavailable(e.description)
+        case let e as NameCheckedTLS.Refusal: return VaultStore.Failure.database(e.description)
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
+            // From a name-checked connection's own handshake (postgres-nio wraps the others).
+            if refusesClientCertificate("\(error)") {
+                return VaultStore.Failure.database("PostgreSQL refused the TLS connection (\(error)): the server does not accept the client certificate (sslcert) sent, or wants one; check it against the server's ssl_ca_file")
+            }
+            return VaultStore.Failure.database("TLS to PostgreSQL failed (\(error)): check sslrootcert and that the server's certificate names the address's host")
         case let e as PSQLError:
             if e.code == .server, let state = e.serverInfo?[.sqlState] {
                 let message = e.serverInfo?[.message] ?? "error \(state)"
@@ -534,6 +586,11 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             }
             if e.code == .sslUnsupported {
                 return VaultStore.Failure.database("PostgreSQL does not accept TLS, and the address's sslmode requires it: turn ssl on in postgresql.conf, or use sslmode=prefer")
+            }
+            if let tls = e.underlying, tls is NIOSSLError || tls is BoringSSLError, Self.refusesClientCertificate("\(tls)") {
+                // An alert from the server: it refused what this side sent, which, past the server's own
+                // certificate check, is the client certificate (or its absence).
+                return VaultStore.Failure.database("PostgreSQL refused the TLS connection (\(tls)): the server does not accept the client certificate (sslcert) sent, or wants one; check it against the server's ssl_ca_file")
             }
             if let tls = e.underlying, tls is NIOSSLError || tls is BoringSSLError || tls is NIOSSLExtraError {
                 return VaultStore.Failure.database("TLS to PostgreSQL failed (\(tls)): check sslrootcert and that the server's certificate names the address's host")
@@ -657,6 +714,126 @@ final class PostgresSQLConnection: SQLConnection {
             try run("ROLLBACK TO SAVEPOINT \(name)", [])
             try run("RELEASE SAVEPOINT \(name)", [])
             throw error
+        }
+    }
+}
+
+/// `verify-full` to a host name, as libpq checks it: the certificate must name the host among its DNS names
+/// (its common name only when it has no alternative names); an IP address entry never stands for a name. NIOSSL's own check
+/// also accepts an IP address entry that matches the address the name resolved to, so the channel is set up
+/// here — PostgreSQL's SSLRequest, the TLS handshake (chain checked), then this name check — and postgres-nio
+/// signs in over it only once it passed: nothing, not even the user name, is sent to a server that failed.
+enum NameCheckedTLS {
+    struct Refusal: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func channel(host: String, port: Int, context: NIOSSLContext, on loop: any EventLoop) -> EventLoopFuture<any Channel> {
+        let answered = loop.makePromise(of: UInt8.self)
+        let handshake = loop.makePromise(of: Void.self)
+        return ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(SSLAnswer(answered)) }
+            }
+            .connect(host: host, port: port)
+            .flatMap { channel in
+                // PostgreSQL's SSLRequest: length 8, code 80877103; the server answers one byte, S or N.
+                var request = channel.allocator.buffer(capacity: 8)
+                request.writeInteger(Int32(8))
+                request.writeInteger(Int32(80_877_103))
+                channel.writeAndFlush(request, promise: nil)
+                return answered.futureResult.flatMapThrowing { byte -> any Channel in
+                    guard byte == UInt8(ascii: "S") else {
+                        throw Refusal(description: "PostgreSQL does not accept TLS, and the address's sslmode requires it: turn ssl on in postgresql.conf, or use sslmode=prefer")
+                    }
+                    let tls = try NIOSSLClientHandler(context: context, serverHostname: host)
+                    try channel.pipeline.syncOperations.addHandlers([tls, Handshake(handshake)])
+                    return channel
+                }
+                .flatMap { channel in handshake.futureResult.map { channel } }
+                .flatMapThrowing { channel -> any Channel in
+                    let tls = try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+                    guard let leaf = tls.peerCertificate else { throw Refusal(description: "TLS to PostgreSQL failed: the server sent no certificate") }
+                    try check(leaf, names: host)
+                    try channel.pipeline.syncOperations.removeHandler(try channel.pipeline.syncOperations.handler(type: Handshake.self))
+                    return channel
+                }
+                .flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+    }
+
+    /// The DNS names of the subject alternative names (a leading `*.` matches one label), or the common name
+    /// of a certificate without that extension (RFC 6125; an IP address entry never stands for a name).
+    static func check(_ leaf: NIOSSLCertificate, names host: String) throws {
+        let certificate = try Certificate(derEncoded: leaf.toDERBytes())
+        var names: [String] = []
+        let alternatives = try certificate.extensions.subjectAlternativeNames
+        for name in alternatives.map(Array.init) ?? [] {
+            if case .dnsName(let dns) = name { names.append(dns) }
+        }
+        if alternatives == nil {
+            for rdn in certificate.subject {
+                for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+                    if let cn = String(attribute.value) { names.append(cn) }
+                }
+            }
+        }
+        let wanted = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let matches = names.contains { name in
+            let name = name.lowercased()
+            if name.hasPrefix("*.") {
+                guard let dot = wanted.firstIndex(of: ".") else { return false }
+                return wanted[wanted.index(after: dot)...] == name.dropFirst(2) && wanted.first != "."
+            }
+            return name == wanted
+        }
+        guard matches else {
+            throw Refusal(description: "TLS to PostgreSQL failed: the server's certificate does not name \(host) (it names \(names.isEmpty ? "no host" : names.joined(separator: ", "))); sslmode=verify-full checks the address's host name against the certificate's DNS names, as libpq does")
+        }
+    }
+
+    /// The server's one-byte answer to the SSLRequest, after which this handler leaves the pipeline.
+    final class SSLAnswer: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        let promise: EventLoopPromise<UInt8>
+        init(_ promise: EventLoopPromise<UInt8>) { self.promise = promise }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            guard let byte = buffer.readInteger(as: UInt8.self) else { return }
+            // Anything after the byte would be a server speaking before the handshake: refused, as libpq does.
+            guard buffer.readableBytes == 0 else {
+                promise.fail(Refusal(description: "PostgreSQL sent data before the TLS handshake (refused)"))
+                return
+            }
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+            promise.succeed(byte)
+        }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { promise.fail(error) }
+        func channelInactive(context: ChannelHandlerContext) {
+            promise.fail(Refusal(description: "PostgreSQL closed the connection before answering the TLS request"))
+        }
+    }
+
+    /// Waits for the TLS handshake (or its failure).
+    final class Handshake: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        let promise: EventLoopPromise<Void>
+        init(_ promise: EventLoopPromise<Void>) { self.promise = promise }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case TLSUserEvent.handshakeCompleted = event { promise.succeed(()) }
+            context.fireUserInboundEventTriggered(event)
+        }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            promise.fail(error)
+            context.fireErrorCaught(error)
+        }
+        func channelInactive(context: ChannelHandlerContext) {
+            promise.fail(Refusal(description: "TLS to PostgreSQL failed: the server closed the connection during the handshake"))
+            context.fireChannelInactive()
         }
     }
 }

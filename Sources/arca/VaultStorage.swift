@@ -4,7 +4,7 @@ import ArcaVaultPostgres
 import Foundation
 
 /// Where a vault's data lives, as the commands choose it: `--storage`, else `$ARCA_VAULT_STORAGE`, else what
-/// the folder recorded (`storage.json`, written by the first command that used the database), else the
+/// the folder recorded (`storage.json`, written by the first command that found a vault in the database), else the
 /// folder's own `vault.db`.
 ///
 /// A folder that has been used with a database records that database's address (never its password: that
@@ -60,16 +60,24 @@ extension VaultOptions {
     }
 
     /// Refuses a database that holds another vault than the one this folder belongs to, and records the
-    /// pairing the first time.
+    /// pairing once the database holds a vault, the first time only: a later command's `--storage` (or
+    /// `$ARCA_VAULT_STORAGE`) is that command's, never recorded over the folder's address (it could weaken
+    /// its TLS settings for every later command), and is named on stderr when it differs.
     func checkNode(_ vault: Vault, location: String) throws {
         let path = directory + "/" + Self.storageRecord
-        let held = vault.auditPublicKey
+        guard let held = vault.auditPublicKey else {
+            // No vault in the database yet (before `init`, or an `init` that failed): nothing to record.
+            if let mine = recordedStorage()?.auditPublicKey { throw noVault(at: location, mine) }
+            return
+        }
         if let record = recordedStorage(), let mine = record.auditPublicKey {
-            guard let held else { throw noVault(at: location, mine) }
             guard held == mine else {
                 throw CLIError(code: Exit.runtime, message: "arca: the database at \(location) holds a different vault (audit key \(held.prefix(16))…) than the one \(directory) belongs to (\(mine.prefix(16))…): this node refuses to serve it; give the right --storage or --vault-dir")
             }
-            if record.storage == location { return }
+            if record.storage != location {
+                FileHandle.standardError.write(Data("arca: using \(location) for this command; \(path) records \(record.storage) (edit it to change the folder's address)\n".utf8))
+            }
+            return
         }
         guard FileManager.default.fileExists(atPath: directory) else { return }
         let record = StorageRecord(storage: location, auditPublicKey: held)

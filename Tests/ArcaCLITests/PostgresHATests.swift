@@ -447,6 +447,16 @@ import Testing
             #expect(refusal(name + "?sslmode=\(mode)&sslrootcert=\(other.caCert)").contains("TLS to PostgreSQL failed"), "another CA: \(mode)")
         }
         #expect(refusal(name + "?sslmode=verify-full&sslrootcert=\(files.serverKey)").contains("not a readable PEM file"))
+        // A certificate that names only the address the name resolves to does not name the name (NIOSSL alone
+        // would take it; libpq does not).
+        let ipOnly = try DevCA.ensure(in: VaultCLITests.dir(), names: [], addresses: [[127, 0, 0, 1]])
+        try pg.enableTLS(cert: ipOnly.serverCert, key: ipOnly.serverKey)
+        #expect(refusal(name + "?sslmode=verify-full&sslrootcert=\(ipOnly.caCert)").contains("does not name localhost"))
+        #expect(try encrypted(ip + "?sslmode=verify-full&sslrootcert=\(ipOnly.caCert)"), "an IP address in the address is checked as one")
+        #expect(try encrypted(name + "?sslmode=verify-ca&sslrootcert=\(ipOnly.caCert)"), "verify-ca checks no name")
+        #expect(refusal(name + "?sslmode=verify-full&sslrootcert=\(files.caCert)").contains("TLS to PostgreSQL failed"),
+                "another CA through the name-checked channel")
+        try pg.enableTLS(cert: files.serverCert, key: files.serverKey)
         if !FileManager.default.fileExists(atPath: NSHomeDirectory() + "/.postgresql/root.crt") {
             #expect(refusal(name + "?sslmode=verify-full").contains("give sslrootcert=FILE"))
         }
@@ -458,10 +468,32 @@ import Testing
         let record = try String(contentsOfFile: dir + "/storage.json", encoding: .utf8)
         #expect(record.contains("sslmode=verify-full") && record.contains("sslrootcert="), "\(record)")
         #expect(try CLITests.arca(["vault", "status", "--vault-dir", dir]).status == 0)
+        // A later command's --storage is that command's: it never overwrites the folder's (weaker TLS included).
+        let oneOff = try CLITests.arca(["vault", "status", "--vault-dir", dir, "--storage", name + "?sslmode=require"])
+        #expect(oneOff.status == 0 && oneOff.err.contains("for this command"), "\(oneOff.err)")
+        #expect(try String(contentsOfFile: dir + "/storage.json", encoding: .utf8) == record, "the record is unchanged")
+        // An init that fails after reaching the database leaves no record: the folder is no vault (exit 6).
+        try createDatabaseAndFailInit(pg)
         let relative = try PostgresBackend.Address(name + "?sslrootcert=ca.pem", environment: [:])
         #expect(relative.sslRootCert == FileManager.default.currentDirectoryPath + "/ca.pem", "a relative path is recorded whole")
         #expect(try PostgresBackend.Address(name, environment: ["PGSSLMODE": "verify-full", "PGSSLROOTCERT": "system"]).location
                 .hasSuffix("?sslmode=verify-full&sslrootcert=system"))
+    }
+
+    /// `init` on a fresh database that fails after connecting (its key file exists already) leaves the folder
+    /// without a record, so `status` there says no vault is initialised (exit 6), and a second `init` works.
+    func createDatabaseAndFailInit(_ pg: Postgres) throws {
+        try pg.createDatabase("halfmade")
+        let dir = VaultCLITests.dir(), key = VaultCLITests.dir() + "/taken.key"
+        FileManager.default.createFile(atPath: key, contents: Data("x".utf8))
+        let failed = try CLITests.arca(["vault", "init", "--seal", "key-file", "--key-file", key, "--vault-dir", dir, "--storage", pg.url("halfmade")])
+        #expect(failed.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/storage.json"))
+        let status = try CLITests.arca(["vault", "status", "--vault-dir", dir])
+        #expect(status.status == 6, "\(status.out) \(status.err)")
+        let again = try CLITests.arca(["vault", "init", "--seal", "key-file", "--key-file", dir + "/fresh.key", "--vault-dir", dir,
+                                       "--storage", pg.url("halfmade")])
+        #expect(again.status == 0, "\(again.err)")
     }
 
     /// A commit is answered only once it is on disk, whatever the database's or role's `synchronous_commit` says;
@@ -503,6 +535,9 @@ import Testing
                          "-CAcreateserial", "-out", "\(work)/\(user).crt", "-days", "2"])
             chmod("\(work)/\(user).key", 0o600)
         }
+        // One the server's CA did not sign.
+        try openssl(["req", "-x509"] + ec + ["-keyout", work + "/stranger.key", "-out", work + "/stranger.crt", "-subj", "/CN=arca", "-days", "2"])
+        chmod(work + "/stranger.key", 0o600)
         let server = try DevCA.ensure(in: VaultCLITests.dir())
         try pg.enableTLS(cert: server.serverCert, key: server.serverKey, clientCA: work + "/ca.crt")
         let url = pg.url(), mine = "sslcert=\(work)/arca.crt&sslkey=\(work)/arca.key"
@@ -513,8 +548,10 @@ import Testing
         #expect(try Self.encrypted(url + "?" + mine))
         #expect(Self.refusal(url + "?sslcert=\(work)/mallory.crt&sslkey=\(work)/mallory.key").contains("refused the sign-in: password authentication failed"),
                 "a certificate that names another user")
-        #expect(Self.refusal(url + "?sslcert=\(work)/arca.crt&sslkey=\(work)/mallory.key").contains("cannot set up TLS"),
+        #expect(Self.refusal(url + "?sslcert=\(work)/arca.crt&sslkey=\(work)/mallory.key").contains("the key is not the certificate's"),
                 "a key that is not the certificate's")
+        #expect(Self.refusal(url + "?sslcert=\(work)/stranger.crt&sslkey=\(work)/stranger.key").contains("does not accept the client certificate"),
+                "a certificate of a CA the server does not trust is the client's fault, not the server certificate's")
         #expect(Self.refusal(url + "?sslkey=\(work)/arca.key").contains("without sslcert"))
         #expect(Self.refusal(url + "?sslcert=\(work)/arca.crt&sslkey=\(work)/none.key").contains("No such file"))
         #expect(Self.refusal(url + "?sslcert=\(work)/arca.key&sslkey=\(work)/arca.key").contains("not a readable PEM certificate"))
