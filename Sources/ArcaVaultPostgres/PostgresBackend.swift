@@ -434,7 +434,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             let connecting: EventLoopFuture<PostgresConnection>
             if let nameChecked {
                 let (configuration, logger) = (configuration, logger)
-                connecting = NameCheckedTLS.channel(host: configuration.host ?? nameChecked.host, port: configuration.port ?? 5432,
+                connecting = NameCheckedTLS.channel(host: nameChecked.host, port: configuration.port ?? 5432,
                                                     context: nameChecked.context, on: loop).flatMap { channel in
                     var c = PostgresConnection.Configuration(establishedChannel: channel, username: configuration.username,
                                                              password: configuration.password, database: configuration.database)
@@ -556,10 +556,17 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// starting (57P01-57P03), serialisation failures and deadlocks (40001, 40P01), too many connections (53300).
     static let retryable: Set<String> = ["57P01", "57P02", "57P03", "40001", "40P01", "53300", "53000"]
 
-    /// A TLS alert about a certificate (unknown CA, bad, required, expired, revoked, unsupported) sent by the
-    /// server: after this side's own check of the server's certificate passed, it is about the client's.
-    static func refusesClientCertificate(_ text: String) -> Bool {
-        text.contains("ALERT") && (text.contains("UNKNOWN_CA") || text.contains("CERTIFICATE"))
+    static let noTLS = "PostgreSQL does not accept TLS, and the address's sslmode requires it: turn ssl on in postgresql.conf, or use sslmode=prefer"
+
+    /// A failed TLS handshake, as callers are told it. A TLS alert about a certificate (unknown CA, bad,
+    /// required, expired, revoked, unsupported) was sent by the server, which refused what this side sent:
+    /// past this side's own check of the server's certificate, that is the client certificate (or its absence).
+    static func tlsFailure(_ tls: any Error) -> VaultStore.Failure {
+        let text = "\(tls)"
+        if !(tls is NIOSSLExtraError), text.contains("ALERT") && (text.contains("UNKNOWN_CA") || text.contains("CERTIFICATE")) {
+            return .database("PostgreSQL refused the TLS connection (\(tls)): the server does not accept the client certificate (sslcert) sent, or wants one; check it against the server's ssl_ca_file")
+        }
+        return .database("TLS to PostgreSQL failed (\(tls)): check sslrootcert and that the server's certificate names the address's host")
     }
 
     static func failure(_ error: any Error) -> any Error {
@@ -569,10 +576,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         case let e as NameCheckedTLS.Refusal: return VaultStore.Failure.database(e.description)
         case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
             // From a name-checked connection's own handshake (postgres-nio wraps the others).
-            if refusesClientCertificate("\(error)") {
-                return VaultStore.Failure.database("PostgreSQL refused the TLS connection (\(error)): the server does not accept the client certificate (sslcert) sent, or wants one; check it against the server's ssl_ca_file")
-            }
-            return VaultStore.Failure.database("TLS to PostgreSQL failed (\(error)): check sslrootcert and that the server's certificate names the address's host")
+            return tlsFailure(error)
         case let e as PSQLError:
             if e.code == .server, let state = e.serverInfo?[.sqlState] {
                 let message = e.serverInfo?[.message] ?? "error \(state)"
@@ -584,16 +588,9 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 }
                 return VaultStore.Failure.database("PostgreSQL: \(message) (\(state))")
             }
-            if e.code == .sslUnsupported {
-                return VaultStore.Failure.database("PostgreSQL does not accept TLS, and the address's sslmode requires it: turn ssl on in postgresql.conf, or use sslmode=prefer")
-            }
-            if let tls = e.underlying, tls is NIOSSLError || tls is BoringSSLError, Self.refusesClientCertificate("\(tls)") {
-                // An alert from the server: it refused what this side sent, which, past the server's own
-                // certificate check, is the client certificate (or its absence).
-                return VaultStore.Failure.database("PostgreSQL refused the TLS connection (\(tls)): the server does not accept the client certificate (sslcert) sent, or wants one; check it against the server's ssl_ca_file")
-            }
+            if e.code == .sslUnsupported { return VaultStore.Failure.database(noTLS) }
             if let tls = e.underlying, tls is NIOSSLError || tls is BoringSSLError || tls is NIOSSLExtraError {
-                return VaultStore.Failure.database("TLS to PostgreSQL failed (\(tls)): check sslrootcert and that the server's certificate names the address's host")
+                return tlsFailure(tls)
             }
             if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(e.code) {
                 return VaultStore.Failure.unavailable("the connection to PostgreSQL was lost (\(e.code))")
@@ -745,7 +742,7 @@ enum NameCheckedTLS {
                 channel.writeAndFlush(request, promise: nil)
                 return answered.futureResult.flatMapThrowing { byte -> any Channel in
                     guard byte == UInt8(ascii: "S") else {
-                        throw Refusal(description: "PostgreSQL does not accept TLS, and the address's sslmode requires it: turn ssl on in postgresql.conf, or use sslmode=prefer")
+                        throw Refusal(description: PostgresBackend.noTLS)
                     }
                     let tls = try NIOSSLClientHandler(context: context, serverHostname: host)
                     try channel.pipeline.syncOperations.addHandlers([tls, Handshake(handshake)])
@@ -787,7 +784,7 @@ enum NameCheckedTLS {
             let name = name.lowercased()
             if name.hasPrefix("*.") {
                 guard let dot = wanted.firstIndex(of: ".") else { return false }
-                return wanted[wanted.index(after: dot)...] == name.dropFirst(2) && wanted.first != "."
+                return wanted[wanted.index(after: dot)...] == name.dropFirst(2)
             }
             return name == wanted
         }
