@@ -55,51 +55,56 @@ extension VaultServer {
     func token(form: [String: String], source: String) async -> Response {
         let grant = form["grant_type"] ?? ""
         let claimed = form["client_id"] ?? form["username"] ?? "anonymous"
-        func reject(_ status: Int, _ error: String, _ why: String) -> Response {
+        func reject(_ status: Int, _ error: String, _ why: String) async -> Response {
             // Aggregated per source (`FailedAttempts`). The claimed identity is untrusted text that may be a
             // secret typed in the wrong field: only an id or a name the directory knows is kept.
-            let caller = form["client_id"] == nil && form["username"] == nil ? claimed
-                : AuditField.claimedIdentity(claimed) { (try? vault.principals.find($0)) != nil }
-            try? vault.auditAttempt(operation: "Authentication", claimedCaller: caller,
-                                     result: "Unauthorized", source: source)
+            let named = form["client_id"] != nil || form["username"] != nil
+            _ = try? await blocking.run { [vault] in
+                let caller = !named ? claimed : AuditField.claimedIdentity(claimed) { (try? vault.principals.find($0)) != nil }
+                try vault.auditAttempt(operation: "Authentication", claimedCaller: caller, result: "Unauthorized", source: source)
+            }
             return oauthError(status, error, why)
         }
         if let scope = form["scope"], !scope.split(separator: " ").contains(where: { $0 == "\(resource)/.default" || $0 == resource }) {
-            return reject(400, "invalid_scope", "AADSTS70011: The scope '\(scope.prefix(200))' is not valid: ask for \(resource)/.default.")
+            return await reject(400, "invalid_scope", "AADSTS70011: The scope '\(scope.prefix(200))' is not valid: ask for \(resource)/.default.")
         }
         var entry: DirectoryEntry?
         switch grant {
         case "client_credentials":
-            guard let clientId = form["client_id"] else { return reject(400, "invalid_request", "client_id is required") }
+            guard let clientId = form["client_id"] else { return await reject(400, "invalid_request", "client_id is required") }
             if let secret = form["client_secret"] {
-                do { entry = try vault.principals.authenticateApp(clientId: clientId, secret: secret) } catch {
+                do {
+                    entry = try await blocking.run { [vault] in try vault.principals.authenticateApp(clientId: clientId, secret: secret) }
+                } catch {
                     return storageFailure(error)
                 }
-                if entry == nil { return reject(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.") }
+                if entry == nil { return await reject(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.") }
             } else if let assertion = form["client_assertion"],
                       form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
                 switch await verifyAssertion(assertion, clientId: clientId) {
                 case .success(let e): entry = e
-                case .failure(let why): return reject(401, "invalid_client", why.message)
+                case .failure(let why): return await reject(401, "invalid_client", why.message)
                 }
             } else {
-                return reject(400, "invalid_request", "client_secret or client_assertion is required")
+                return await reject(400, "invalid_request", "client_secret or client_assertion is required")
             }
         case "password":
             guard let user = form["username"], let password = form["password"] else {
-                return reject(400, "invalid_request", "username and password are required")
+                return await reject(400, "invalid_request", "username and password are required")
             }
-            do { entry = try vault.principals.authenticateUser(name: user, password: password) } catch {
+            do {
+                entry = try await blocking.run { [vault] in try vault.principals.authenticateUser(name: user, password: password) }
+            } catch {
                 return storageFailure(error)
             }
-            if entry == nil { return reject(400, "invalid_grant", "AADSTS50126: Invalid username or password.") }
+            if entry == nil { return await reject(400, "invalid_grant", "AADSTS50126: Invalid username or password.") }
         default:
-            return reject(400, "unsupported_grant_type", "grant_type must be client_credentials or password")
+            return await reject(400, "unsupported_grant_type", "grant_type must be client_credentials or password")
         }
-        guard let entry, entry.enabled else { return reject(401, "invalid_client", "AADSTS7000112: The application or user is disabled.") }
+        guard let entry, entry.enabled else { return await reject(401, "invalid_client", "AADSTS7000112: The application or user is disabled.") }
         do {
             let (token, expires) = try await tokens.issue(for: entry)
-            try vault.auditSignIn(entry.principal, source: source)
+            try await blocking.run { [vault] in try vault.auditSignIn(entry.principal, source: source) }
             return Self.json(.object([
                 ("token_type", .string("Bearer")), ("expires_in", .int(expires)), ("ext_expires_in", .int(expires)),
                 ("access_token", .string(token)),
@@ -132,8 +137,10 @@ extension VaultServer {
         guard alg == "RS256" || alg == "PS256" else {
             return .failure(AssertionFailure(message: "AADSTS5002723: The client assertion must be signed with RS256 or PS256."))
         }
-        guard let app = try? vault.principals.find(clientId), app.kind == .application, app.clientId == clientId.lowercased(),
-              let certs = try? vault.principals.certificates(objectId: app.objectId) else {
+        let found = try? await blocking.run { [vault] in
+            try vault.principals.find(clientId).map { app in (app, try vault.principals.certificates(objectId: app.objectId)) }
+        }
+        guard let (app, certs) = found ?? nil, app.kind == .application, app.clientId == clientId.lowercased() else {
             return .failure(AssertionFailure(message: "AADSTS700016: Application with identifier '\(clientId.prefix(64))' was not found."))
         }
         let strip = { (s: String) in s.replacingOccurrences(of: "=", with: "") }

@@ -19,22 +19,28 @@ final class ServerMetrics: Sendable {
                                              .seconds(1), .seconds(2.5), .seconds(5)]
 
     init() {
-        batchSizes = registry.makeValueHistogram(name: "arca_group_commit_batch_size", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
-                                                 help: "Operations committed together in one transaction (one fsync).")
-        commitLatency = registry.makeDurationHistogram(name: "arca_audit_append_seconds", buckets: Self.latencyBuckets,
-                                                       help: "A group commit's transaction: its operations, their audit records and the synced commit.")
-        sealed = registry.makeGauge(name: "arca_vault_sealed", help: "1 while this server's vault is sealed, else 0.")
+        batchSizes = registry.makeValueHistogram(
+            descriptor: Self.name("group_commit_batch", "size", "Operations committed together in one transaction (one fsync)."),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
+        commitLatency = registry.makeDurationHistogram(
+            descriptor: Self.name("audit_append", "seconds", "A group commit's transaction: its operations, their audit records and the synced commit."),
+            buckets: Self.latencyBuckets)
+        sealed = registry.makeGauge(descriptor: Self.name("vault_sealed", "", "1 while this server's vault is sealed, else 0."))
     }
 
     /// Counts one answered request and its latency.
     func record(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(name: "arca_http_requests_total",
-                             labels: [("route", route), ("method", method), ("status", String(status))],
-                             help: "HTTP requests answered, by route template, method and status.").increment()
-        registry.makeDurationHistogram(name: "arca_http_request_duration_seconds", labels: [("route", route)],
-                                       buckets: Self.latencyBuckets,
-                                       help: "Time from the request's head to its answer, by route template.").record(duration)
+        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: Self.requestDuration, labels: [("route", route)], buckets: Self.latencyBuckets)
+            .record(duration)
     }
+
+    /// `arca_<metric>_<unit>` (no unit: `arca_<metric>`).
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "arca", metricName: metric, unitName: unit, helpText: help)
+    }
+    static var requests: MetricNameDescriptor { name("http_requests", "total", "HTTP requests answered, by route template, method and status.") }
+    static var requestDuration: MetricNameDescriptor { name("http_request_duration", "seconds", "Time from the request's head to its answer, by route template.") }
 
     /// The exposition text, with the seal state read now.
     func exposition(sealed isSealed: Bool) -> [UInt8] {

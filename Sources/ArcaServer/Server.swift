@@ -67,6 +67,14 @@ public final class VaultServer: Sendable {
     /// wait in one group commit.
     let blocking: ThreadPoolExecutor
     static let maxBody = 256 * 1024
+    /// Every request's storage work (its wait for a thread, a connection, each statement, its place in a group
+    /// commit) ends by this many seconds after it was handed over: a database that hangs is answered 503 with
+    /// `Retry-After`, not held (``RequestDeadline``). A write already in a group commit waits for that batch,
+    /// which the storage's own bound ends.
+    static let requestDeadline = 10.0
+    /// `/readyz` answers "storage unreachable" when the storage has not answered within this long: a probe
+    /// is short.
+    static let readinessDeadline = 2.0
 
     /// A restore carries a backup blob of up to ``SecretBackup/maxBytes`` in base64url; every other body is small.
     static func maxBody(_ route: Route?) -> Int {
@@ -88,7 +96,7 @@ public final class VaultServer: Sendable {
         tenantId = String(decoding: tenantBytes, as: UTF8.self)
         let signing = try vault.sealedValue("token-signing-key") { Array(P256.Signing.PrivateKey().rawRepresentation) }
         throttle = Throttle(maxInFlight: options.maxInFlight, ratePer10s: options.ratePer10s)
-        blocking = ThreadPoolExecutor(threads: ThreadPoolExecutor.threads)
+        blocking = ThreadPoolExecutor(threads: ThreadPoolExecutor.threads, deadline: Self.requestDeadline)
         vault.observeCommits { [metrics] size, duration in
             metrics.batchSizes.record(Double(size))
             metrics.commitLatency.record(duration)
@@ -114,17 +122,18 @@ public final class VaultServer: Sendable {
         // The aggregates of failed sign-ins are written once their interval ends (checked every second), and
         // all pending ones when the server stops. (A plain task, not a Service: ServiceLifecycle is not one of
         // this target's declared dependencies.)
-        let flusher = Task.detached { [vault] in
+        // Both read and write the storage: on the vault's threads, never holding one of the cooperative pool's.
+        let flusher = Task.detached { [vault, blocking] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                try? vault.flushFailedAttempts()
+                _ = try? await blocking.run(within: Self.requestDeadline) { try vault.flushFailedAttempts() }
             }
         }
         // An operator's seal made on the folder by another process reaches this server within half a second.
-        let sealWatch = Task.detached { [vault] in
+        let sealWatch = Task.detached { [vault, blocking] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
-                vault.followOperatorSeal()
+                _ = try? await blocking.run(within: Self.requestDeadline) { vault.followOperatorSeal() }
             }
         }
         defer { flusher.cancel(); sealWatch.cancel() }
@@ -180,7 +189,10 @@ public final class VaultServer: Sendable {
             response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition(sealed: !vault.isUnsealed))))
             response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         } else if request.method == .get, path == "/readyz" {
-            if let why = vault.notReadyReason() {
+            // The reason, or "" when ready (an optional result would fold into `try?`'s).
+            let why = await (try? blocking.run(within: Self.readinessDeadline) { [vault] in vault.notReadyReason() ?? "" })
+                ?? "storage unreachable"
+            if !why.isEmpty {
                 response = Self.json(.object([("status", .string("not ready")), ("reason", .string(why))]), status: .serviceUnavailable)
             } else {
                 response = Self.json(.object([("status", .string("ready"))]))
@@ -282,7 +294,7 @@ public final class VaultServer: Sendable {
             let principal: Principal
             switch try await authenticate(request) {
             case .success(let p): principal = p
-            case .failure(let rejection): return try reject(rejection, operation, source: source)
+            case .failure(let rejection): return try await reject(rejection, operation, source: source)
             }
             do {
                 let body = try await request.collectBody(upTo: Self.maxBody(route))
@@ -294,7 +306,7 @@ public final class VaultServer: Sendable {
                 return try await handle(route, body: Array(buffer: body), query: query, client: client)
             } catch is UnknownCaller {
                 // Disabled or removed since its entry was cached: the same answer and record as a failed sign-in.
-                return try reject(Rejection(reason: .unknownPrincipal, claimed: AuditField.printable(principal.objectId, max: 128)),
+                return try await reject(Rejection(reason: .unknownPrincipal, claimed: AuditField.printable(principal.objectId, max: 128)),
                                   operation, source: source)
             }
         } catch let e as VaultError {
@@ -334,9 +346,11 @@ public final class VaultServer: Sendable {
 
     /// A failed sign-in: recorded aggregated per source (a caller that cannot sign in cannot grow the trail
     /// fast), answered with the challenge.
-    func reject(_ rejection: Rejection, _ operation: VaultOperation, source: String) throws -> Response {
-        try vault.auditAttempt(operation: operation.auditName, claimedCaller: rejection.claimed,
-                                secretName: operation.secretName, result: "Unauthorized", source: source)
+    func reject(_ rejection: Rejection, _ operation: VaultOperation, source: String) async throws -> Response {
+        try await blocking.run { [vault] in
+            try vault.auditAttempt(operation: operation.auditName, claimedCaller: rejection.claimed,
+                                   secretName: operation.secretName, result: "Unauthorized", source: source)
+        }
         return challenge(rejection.reason.description)
     }
 
@@ -361,7 +375,9 @@ public final class VaultServer: Sendable {
         if let cached = vault.principals.cachedEnabledEntry(objectId: payload.oid) {
             found = cached
         } else {
-            do { found = try vault.principals.entry(objectId: payload.oid) } catch let e as VaultStore.Failure { throw e.vaultError }
+            do {
+                found = try await blocking.run { [vault, oid = payload.oid] in try vault.principals.entry(objectId: oid) }
+            } catch let e as VaultStore.Failure { throw e.vaultError }
         }
         guard let entry = found, entry.enabled else {
             return .failure(Rejection(reason: .unknownPrincipal, claimed: AuditField.printable(payload.oid, max: 128)))
@@ -667,27 +683,42 @@ extension AuditRecord {
     }
 }
 
-/// Azure's throttling, for one server: at most `maxInFlight` Key Vault requests at once, and (when set) at most
-/// `ratePer10s` in each 10-second window. A refused request gets 429 with `Retry-After`, which the SDKs' retry
-/// policies honour.
 /// A started NIOThreadPool as the vault's ``BlockingExecutor`` (it lives as long as the server).
 final class ThreadPoolExecutor: BlockingExecutor {
     /// Enough for group commit to batch a busy server's requests; requests beyond it queue for a thread.
     static let threads = 16
     let pool: NIOThreadPool
+    let threads: Int
+    /// Seconds from handing work over to its deadline (``RequestDeadline``), nil for none.
+    let deadline: Double?
 
-    init(threads: Int) {
+    init(threads: Int, deadline: Double? = nil) {
         pool = NIOThreadPool(numberOfThreads: threads)
         pool.start()
+        self.threads = threads
+        self.deadline = deadline
     }
 
     deinit { pool.shutdownGracefully { _ in } }
 
     func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await pool.runIfActive(work)
+        try await run(within: deadline, work)
+    }
+
+    /// Runs `work` with a deadline `seconds` from now: work that waited that long for a thread is not started.
+    func run<T: Sendable>(within seconds: Double?, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        guard let seconds else { return try await pool.runIfActive(work) }
+        let by = DispatchTime.now() + seconds
+        return try await pool.runIfActive { [threads] in
+            if DispatchTime.now() >= by { throw RequestDeadline.passed("waiting for one of the vault's \(threads) threads").vaultError }
+            return try RequestDeadline.run(by: by, work)
+        }
     }
 }
 
+/// Azure's throttling, for one server: at most `maxInFlight` Key Vault requests at once, and (when set) at most
+/// `ratePer10s` in each 10-second window. A refused request gets 429 with `Retry-After`, which the SDKs' retry
+/// policies honour.
 final class Throttle: @unchecked Sendable {
     enum Outcome { case admitted, throttled(reason: String, retryAfter: Int) }
 

@@ -110,6 +110,8 @@ final class GroupCommitter: @unchecked Sendable {
         let checkpoint: Curve25519.Signing.PrivateKey?
         let wake = DispatchSemaphore(value: 0)
         var done = false
+        /// Chosen by a leader to lead the jobs queued after its batch (it is signalled, and must lead).
+        var handed = false
         var failure: (any Error)?
         init(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?) {
             self.work = work
@@ -132,10 +134,26 @@ final class GroupCommitter: @unchecked Sendable {
             leading = true
             return true
         }
-        if !leads { job.wake.wait() }
+        if !leads { try follow(job) }
         // Woken either with the job done (another leader committed it) or to lead the jobs queued meanwhile.
         if !lock.withLock({ job.done }) { lead(job, backend) }
         if let f = lock.withLock({ job.failure }) { throw f }
+    }
+
+    /// Waits to be woken. Past the caller's request deadline (``RequestDeadline``), a job no leader has taken yet
+    /// leaves the queue, unrun, and the caller is told the storage is unavailable; one taken into a batch or
+    /// handed the lead stays, since others wait on that batch (bounded by the storage's own timeouts).
+    private func follow(_ job: Job) throws {
+        guard let deadline = RequestDeadline.current else { return job.wake.wait() }
+        guard job.wake.wait(timeout: deadline) == .timedOut else { return }
+        let left = lock.withLock { () -> Bool in
+            guard !job.done, !job.handed, let i = pending.firstIndex(where: { $0 === job }) else { return false }
+            pending.remove(at: i)
+            job.work = nil
+            return true
+        }
+        if left { throw RequestDeadline.passed("waiting for the commit of the writes before it") }
+        job.wake.wait()
     }
 
     /// Commits everything pending (the caller's own job among it), then hands the lead to the first job queued
@@ -146,7 +164,8 @@ final class GroupCommitter: @unchecked Sendable {
             return pending
         }
         let started = ContinuousClock.now
-        let failure = GroupCommitter.run(batch, backend: backend)
+        // The batch answers every caller in it: it runs to the storage's own bounds, not its leader's deadline.
+        let failure = RequestDeadline.run(by: nil) { GroupCommitter.run(batch, backend: backend) }
         observer.get()?(batch.count, ContinuousClock.now - started)
         let next = lock.withLock { () -> Job? in
             for j in batch {
@@ -154,7 +173,10 @@ final class GroupCommitter: @unchecked Sendable {
                 j.done = true
                 if j.failure == nil { j.failure = failure }
             }
-            if let first = pending.first { return first }
+            if let first = pending.first {
+                first.handed = true
+                return first
+            }
             leading = false
             return nil
         }

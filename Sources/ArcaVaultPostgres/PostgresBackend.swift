@@ -46,11 +46,12 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// How long one statement of a write transaction may go unanswered before the transaction fails as
     /// unavailable. Writes are short statements (the group commit's), and while one waits every write and read
     /// record of this node waits behind it: a connection whose server crashed mid-statement can hold the node
-    /// this long. Tests shorten it.
-    var statementTimeout: Int64 = 10
+    /// this long. Tests shorten it. A request's deadline (``RequestDeadline``, the server's) shortens every wait
+    /// further.
+    var statementTimeout: Double = 10
     /// The same for read transactions, which may fetch a whole trail in one statement (and hold only their own
     /// request while they wait).
-    static let readStatementTimeout: Int64 = 30
+    static let readStatementTimeout: Double = 30
     /// The advisory lock every write transaction holds (`arca` in ASCII).
     static let writeLock: Int64 = 0x61_72_63_61
 
@@ -393,12 +394,13 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             // where they happened (`run`); anything else is the body's (an unknown caller, a barrier's refusal)
             // and reaches the caller as it is, never as "unavailable".
             let failure = error
-            if case VaultStore.Failure.unavailable = failure {
+            if db.isLost {
                 drop(connection)
                 // A lost connection mostly means the server went away: the idle ones are from before too, and
                 // each could hold the next request until its statement timeout.
                 dropIdle()
-            } else if !connection.isClosed, (try? db.run("ROLLBACK", [])) != nil {
+            } else if !connection.isClosed, (try? RequestDeadline.run(by: nil, { try db.run("ROLLBACK", []) })) != nil {
+                // (Past the request's deadline too: the connection is kept only once rolled back.)
                 checkIn(connection)
             } else {
                 drop(connection)
@@ -408,7 +410,8 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     }
 
     func checkOut() throws -> Link {
-        let deadline = Date(timeIntervalSinceNow: 10)
+        let wait = RequestDeadline.bound(10)
+        let deadline = Date(timeIntervalSinceNow: wait.seconds)
         let reuse: Link?? = lock.withLock {
             while true {
                 while let c = idle.popLast() {
@@ -424,6 +427,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             }
         }
         guard let reuse else {
+            if wait.byDeadline { throw RequestDeadline.passed("waiting for one of this node's \(maxConnections) connections to PostgreSQL") }
             throw VaultStore.Failure.unavailable("all \(maxConnections) of this node's connections to PostgreSQL stayed busy for 10 s (raise max_connections in the address, and PostgreSQL's own)")
         }
         if let reuse { return reuse }
@@ -444,13 +448,13 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             } else {
                 connecting = PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
             }
-            link = try Link(Self.wait(connecting, seconds: 10, what: "connect"))
+            link = try Link(Self.wait(connecting, seconds: RequestDeadline.bound(10), what: "connect"))
         } catch {
             release()
             throw Self.failure(error)
         }
         do {
-            try Self.wait(link.connection.query(Self.durableCommits, logger: logger), seconds: 10, what: "connect", on: link)
+            try Self.wait(link.connection.query(Self.durableCommits, logger: logger), seconds: RequestDeadline.bound(10), what: "connect", on: link)
         } catch {
             drop(link)
             throw Self.failure(error)
@@ -519,8 +523,12 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     struct Timeout: Error, CustomStringConvertible {
         var what: String
-        var seconds: Int64
-        var description: String { "PostgreSQL did not answer (\(what)) within \(seconds) s" }
+        var seconds: Double
+        var byDeadline: Bool
+        var description: String {
+            byDeadline ? "PostgreSQL did not answer (\(what)) before the request's deadline"
+                : "PostgreSQL did not answer (\(what)) within \(Int(seconds.rounded())) s"
+        }
     }
 
     /// Waits for `future`, at most `seconds`: a server that stops answering (a half-open connection, a
@@ -529,7 +537,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// `link`: the connection the query runs on. A query pending when its connection closes (PostgreSQL killed) was seen
     /// to stay pending until the timeout, holding the group commit: it fails as soon as the connection is gone.
     @discardableResult
-    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int64, what: String,
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds bound: (seconds: Double, byDeadline: Bool), what: String,
                                   on link: Link? = nil) throws -> T {
         let loop = future.eventLoop
         let promise = loop.makePromise(of: T.self)
@@ -538,7 +546,9 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             guard settled.withLockedValue({ done in defer { done = true }; return !done }) else { return }
             promise.completeWith(result)
         }
-        let timer = loop.scheduleTask(in: .seconds(seconds)) { settle(.failure(Timeout(what: what, seconds: seconds))) }
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(bound.seconds * 1e9))) {
+            settle(.failure(Timeout(what: what, seconds: bound.seconds, byDeadline: bound.byDeadline)))
+        }
         if let link {
             let lost = { @Sendable in settle(.failure(VaultStore.Failure.unavailable("the connection to PostgreSQL closed during \(what)"))) }
             link.pending.withLockedValue { $0 = lost }
@@ -621,9 +631,11 @@ final class PostgresSQLConnection: SQLConnection {
     /// statement timeout again on a connection that will never answer.
     private var lost: (any Error)?
 
-    let timeout: Int64
+    var isLost: Bool { lost != nil }
 
-    init(_ link: PostgresBackend.Link, backend: PostgresBackend, timeout: Int64) {
+    let timeout: Double
+
+    init(_ link: PostgresBackend.Link, backend: PostgresBackend, timeout: Double) {
         self.link = link
         self.backend = backend
         self.timeout = timeout
@@ -652,6 +664,8 @@ final class PostgresSQLConnection: SQLConnection {
     @discardableResult
     func run(_ sql: String, _ arguments: [any SQLArgument]) throws -> PostgresQueryResult {
         if let lost { throw lost }
+        // Nothing is sent past the request's deadline (the transaction is rolled back, the connection kept).
+        if RequestDeadline.isPast { throw RequestDeadline.passed("before a statement to PostgreSQL was sent") }
         var binds = PostgresBindings(capacity: arguments.count)
         for a in arguments {
             switch a.sqlValue {
@@ -663,7 +677,7 @@ final class PostgresSQLConnection: SQLConnection {
         }
         let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
         do {
-            return try PostgresBackend.wait(link.connection.query(query, logger: backend.logger), seconds: timeout, what: "a statement",
+            return try PostgresBackend.wait(link.connection.query(query, logger: backend.logger), seconds: RequestDeadline.bound(timeout), what: "a statement",
                                             on: link)
         } catch {
             let failure = PostgresBackend.failure(error)
@@ -753,7 +767,8 @@ enum NameCheckedTLS {
                     let tls = try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
                     guard let leaf = tls.peerCertificate else { throw Refusal(description: "TLS to PostgreSQL failed: the server sent no certificate") }
                     try check(leaf, names: host)
-                    try channel.pipeline.syncOperations.removeHandler(try channel.pipeline.syncOperations.handler(type: Handshake.self))
+                    let handshakeWatch = try channel.pipeline.syncOperations.handler(type: Handshake.self)
+                    channel.pipeline.syncOperations.removeHandler(handshakeWatch, promise: nil)
                     return channel
                 }
                 .flatMapErrorThrowing { error in

@@ -60,6 +60,16 @@ import Testing
             }
             try start()
         }
+        /// Every process of the cluster stopped (SIGSTOP), as a machine that hangs: connections stay open and
+        /// nothing answers. `thaw` continues them.
+        func freeze() throws { try signal(SIGSTOP) }
+        func thaw() throws { try signal(SIGCONT) }
+        private func signal(_ sig: Int32) throws {
+            let pid = try String(contentsOfFile: dir + "/postmaster.pid", encoding: .utf8).split(separator: "\n").first.flatMap { Int32($0) }
+            let postmaster = try #require(pid)
+            let children = try CLITests.run("/usr/bin/pgrep", ["-P", String(postmaster)]).out.split(separator: "\n").compactMap { Int32($0) }
+            for p in [postmaster] + children { Foundation.kill(p, sig) }
+        }
         func url(_ database: String = "arca") -> String { "postgres://arca@127.0.0.1:\(port)/\(database)" }
         func createDatabase(_ name: String) throws {
             let r = try CLITests.run("/usr/bin/createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", "arca", name])
@@ -333,6 +343,62 @@ import Testing
         let after = Date()
         #expect(try backend.write { db in try Int.fetchOne(db, sql: "SELECT 2::bigint") } == 2)
         #expect(Date().timeIntervalSince(after) < 2, "the next transaction does not wait on the lost connection")
+    }
+
+    /// PostgreSQL frozen (every process SIGSTOPped; the outsider's reproduction took 30–35 s per request): the
+    /// node's health probe answers at once, and a read, a write and sign-ins are each answered 503 with
+    /// `Retry-After` within the request deadline (10 s) and a margin, never after a read statement's 30 s; once
+    /// PostgreSQL continues, the same requests succeed.
+    @Test func aFrozenPostgresIsAnsweredWithinTheRequestDeadline() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let token = try Self.token(pair.a, pair)
+        #expect(pair.put(pair.a, "f", "before", token: token) == "200")
+        #expect(pair.get(pair.a, "f", token: token).status == "200")
+        try pg.freeze()
+        defer { try? pg.thaw() }
+        struct Answer: Sendable { var what: String; var status: String; var seconds: Double; var retryAfter: Bool }
+        let answers = Locked<[Answer]>([])
+        let group = DispatchGroup()
+        let dev = pair.a.dev
+        func timed(_ what: String, _ args: [String]) {
+            DispatchQueue.global().async(group: group) {
+                let t0 = Date()
+                let r = pair.a.curl(["--max-time", "60", "-D", "-"] + args)
+                let answer = Answer(what: what, status: r.status, seconds: Date().timeIntervalSince(t0),
+                                    retryAfter: r.body.lowercased().contains("retry-after: "))
+                answers.update { $0.append(answer) }
+            }
+        }
+        timed("read", ["\(pair.base(pair.a))/secrets/f?api-version=7.5", "-H", "Authorization: Bearer \(token)"])
+        timed("write", ["-X", "PUT", "\(pair.base(pair.a))/secrets/f?api-version=7.5", "-H", "Authorization: Bearer \(token)",
+                        "-H", "Content-Type: application/json", "-d", "{\"value\":\"during\"}"])
+        for n in 0..<3 {
+            timed("sign-in \(n)", ["-X", "POST", "\(pair.base(pair.a))/\(dev["tenantId"]!)/oauth2/v2.0/token", "-d", "grant_type=client_credentials",
+                                   "--data-urlencode", "client_id=\(dev["clientId"]!)", "--data-urlencode", "client_secret=\(dev["clientSecret"]!)",
+                                   "--data-urlencode", "scope=\(dev["resource"]!)/.default"])
+        }
+        usleep(1_000_000)
+        let t0 = Date()
+        let health = pair.a.curl(["--max-time", "30", "\(pair.base(pair.a))/healthz"])
+        #expect(health.status == "200" && Date().timeIntervalSince(t0) < 2, "the process answers while PostgreSQL hangs: \(health) after \(Date().timeIntervalSince(t0)) s")
+        let r0 = Date()
+        let ready = pair.a.curl(["--max-time", "30", "\(pair.base(pair.a))/readyz"])
+        #expect(ready.status == "503" && ready.body.contains("storage unreachable") && Date().timeIntervalSince(r0) < 4,
+                "a probe is told at once: \(ready) after \(Date().timeIntervalSince(r0)) s")
+        group.wait()
+        #expect(answers.get().count == 5)
+        for a in answers.get() {
+            #expect(a.status == "503" && a.retryAfter && a.seconds < 13, "\(a.what): \(a.status) after \(a.seconds) s, Retry-After: \(a.retryAfter)")
+        }
+        try pg.thaw()
+        var recovered = false
+        for _ in 0..<40 where !recovered {
+            recovered = pair.get(pair.a, "f", token: token, curl: ["--max-time", "15"]).status == "200"
+            if !recovered { usleep(250_000) }
+        }
+        #expect(recovered, "the node serves again once PostgreSQL continues")
+        #expect(try Self.token(pair.a, pair).isEmpty == false)
     }
 
     /// PostgreSQL crashes (kill -9) under reads and writes on both nodes and comes back: after a short grace,

@@ -185,3 +185,76 @@ enum ResultCodeProbe {
         #expect(keys == ["one", "two"])
     }
 }
+
+/// A request's deadline (``RequestDeadline``) in the group commit: a caller still queued when it passes leaves
+/// the queue unrun and is told the storage is unavailable; the batch in flight, and the callers after, are not
+/// disturbed (the lead is handed on as before).
+@Suite struct GroupCommitDeadlineTests {
+    /// A thread of its own (Dispatch's pool on two cores starts a block only when a thread is free).
+    func spawn(_ group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
+        group.enter()
+        Thread { body(); group.leave() }.start()
+    }
+
+    @Test func aQueuedJobPastItsDeadlineLeavesUnrunAndTheQueueGoesOn() throws {
+        let store = try VaultStore(path: TestVault.tempDir() + "/v.db")
+        let ran = Locked<[String]>([])
+        let leaderIn = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        spawn(group) {
+            try? store.grouped { _ in
+                leaderIn.signal()
+                usleep(1_200_000)
+                ran.update { $0.append("leader") }
+            }
+        }
+        leaderIn.wait()
+        let outcome = Locked<[String: String]>([:])
+        spawn(group) {
+            let t0 = Date()
+            do {
+                try RequestDeadline.run(by: .now() + 0.3) { try store.grouped { _ in ran.update { $0.append("late") } } }
+                outcome.update { $0["late"] = "answered" }
+            } catch {
+                outcome.update { $0["late"] = "\(error) after \(Date().timeIntervalSince(t0))" }
+            }
+        }
+        usleep(100_000)
+        spawn(group) {
+            do {
+                try store.grouped { _ in ran.update { $0.append("patient") } }
+                outcome.update { $0["patient"] = "answered" }
+            } catch { outcome.update { $0["patient"] = "\(error)" } }
+        }
+        #expect(group.wait(timeout: .now() + 10) == .success, "nobody is left waiting")
+        let late = outcome.get()["late"] ?? ""
+        #expect(late.contains("deadline passed") && late.contains("unavailable"), "\(late)")
+        if let after = late.split(separator: " ").last.flatMap({ Double($0) }) { #expect(after < 1.0, "told at its deadline, not after the batch") }
+        #expect(outcome.get()["patient"] == "answered")
+        #expect(ran.get() == ["leader", "patient"], "the late job never ran")
+        try store.grouped { _ in ran.update { $0.append("after") } }
+        #expect(ran.get().last == "after")
+    }
+
+    /// A job handed the lead or taken into a batch before its deadline still runs: others wait on it.
+    @Test func aJobTakenBeforeItsDeadlineRunsWhateverItsDeadline() throws {
+        let store = try VaultStore(path: TestVault.tempDir() + "/v.db")
+        let ran = Locked<Int>(0)
+        let group = DispatchGroup()
+        for i in 0..<24 {
+            spawn(group) {
+                // Deadlines around the batches' own length: some leave, the rest run, the queue never stalls.
+                let deadline: DispatchTime? = i % 3 == 0 ? nil : .now() + Double(i % 5) * 0.01
+                try? RequestDeadline.run(by: deadline) {
+                    try store.grouped { _ in
+                        usleep(20_000)
+                        ran.update { $0 += 1 }
+                    }
+                }
+            }
+        }
+        #expect(group.wait(timeout: .now() + 20) == .success, "the lead is always handed on")
+        #expect(ran.get() >= 8, "every job without a deadline ran")
+        try store.grouped { _ in ran.update { $0 += 1 } }
+    }
+}
