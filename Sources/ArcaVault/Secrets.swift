@@ -296,6 +296,11 @@ public struct VaultSession {
         try db.execute(sql: "DELETE FROM secrets WHERE name_key = ?", arguments: [key])
     }
 
+    /// When the first scheduled purge of a deleted secret is due (nil: none is scheduled).
+    func earliestPurge() throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT MIN(purge_at) FROM secrets WHERE purge_at IS NOT NULL")
+    }
+
     /// Deleted secrets whose retention has ended, as (name key, display name).
     func expiredDeletions() throws -> [(String, String)] {
         try SQLRow.fetchAll(db, sql: "SELECT name_key, name FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ?", arguments: [now]).map { ($0["name_key"], $0["name"]) }

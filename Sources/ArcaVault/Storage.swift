@@ -144,6 +144,8 @@ public final class TransactionMemo {
     var auditHead: AuditLog.Head?
     public init() {}
     public func forget() { auditHead = nil }
+    /// The trail's head as the storage read it under the write lock (PostgreSQL's lock statement returns it).
+    public func remember(auditSequence: UInt64, hash: [UInt8]) { auditHead = AuditLog.Head(sequence: auditSequence, hash: hash) }
 }
 
 extension SQLConnection {

@@ -25,6 +25,11 @@ public final class Vault: Sendable {
     let authorizer: any Authorizer
     /// Failed sign-ins and unauthenticated requests, aggregated per source (see ``FailedAttempts``).
     let failedAttempts = FailedAttempts()
+    /// Unix time before which no deleted secret is due for purging, as this process last read it: a secret read
+    /// skips the retention check until then. A deletion schedules its purge at least 7 days ahead (the shortest
+    /// retention), so one made meanwhile by any process or node cannot be due sooner; the bound is renewed at
+    /// least every minute besides (a restored file, a clock that jumped).
+    let noPurgeBefore = Locked<Int64>(0)
     /// People, applications, roles and assignments (kept in the same file).
     public var principals: VaultDirectory { VaultDirectory(store: store) }
 
@@ -531,7 +536,11 @@ public final class Vault: Sendable {
                                            backupKey: { SecretBackup.key(ring) })
                 // Before the caller is authorised: the write path that purges authorises it (once) itself, and
                 // this tells the caller nothing.
-                guard try session.expiredDeletions().isEmpty else { return nil }
+                if session.now >= noPurgeBefore.get() {
+                    let earliest = try session.earliestPurge()
+                    if let earliest, earliest <= session.now { return nil }
+                    noPurgeBefore.set(min(earliest ?? .max, session.now + 60))
+                }
                 // Asked before any secret is looked up, as `authorize` is.
                 guard try authorizer.allows(caller, operation, in: db) else { return .failure(Self.forbidden(caller, operation)) }
                 do {

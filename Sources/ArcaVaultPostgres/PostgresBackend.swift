@@ -54,6 +54,9 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     static let readStatementTimeout: Double = 30
     /// The advisory lock every write transaction holds (`arca` in ASCII).
     static let writeLock: Int64 = 0x61_72_63_61
+    /// Set once the schema (with `arca_write_lock()`) is in place: write transactions then take the lock and
+    /// read the trail's head in one statement (one round trip fewer for every write and audited read).
+    private var lockReadsHead = false
 
     /// The parts of a `postgres://user:password@host:port/database` address (the password may instead come
     /// from `PGPASSWORD`). `location` never holds the password.
@@ -297,6 +300,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 throw VaultStore.Failure.damaged("its audit trail is empty (an initialised vault's trail starts with VaultInitialize)")
             }
         }
+        lockReadsHead = true
     }
 
     deinit {
@@ -353,6 +357,20 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             created BIGINT NOT NULL)
         """,
         "CREATE INDEX IF NOT EXISTS role_assignments_principal ON role_assignments (principal_id)",
+        // The write lock and the trail's head in one round trip. The head is read after the lock is held, by a
+        // query of its own inside a VOLATILE function, which (under READ COMMITTED) takes a fresh snapshot: it
+        // sees every record committed by the writer the lock waited for. (A plain `SELECT lock, head` would read
+        // the head in a snapshot taken before the wait.) `seq` is the trail's primary key besides, so a stale
+        // head could only fail an append, never fork the chain.
+        """
+        CREATE OR REPLACE FUNCTION arca_write_lock() RETURNS TABLE (seq BIGINT, hash BYTEA)
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(writeLock));
+            RETURN QUERY SELECT a.seq, a.hash FROM audit a ORDER BY a.seq DESC LIMIT 1;
+        END
+        $$
+        """,
     ]
 
     // MARK: - Transactions
@@ -383,7 +401,13 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         let db = PostgresSQLConnection(connection, backend: self, timeout: lock ? statementTimeout : Self.readStatementTimeout)
         do {
             try db.run(begin, [])
-            if lock { try db.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))", []) }
+            if lock && lockReadsHead {
+                if let head = try SQLRow.fetchOne(db, sql: "SELECT seq, hash FROM arca_write_lock()") {
+                    db.memo.remember(auditSequence: UInt64(head["seq"] as Int64), hash: Array(head["hash"] as Data))
+                }
+            } else if lock {
+                try db.run("SELECT pg_advisory_xact_lock(\(Self.writeLock))", [])
+            }
             let result = try body(db)
             try db.run("COMMIT", [])
             checkIn(connection)

@@ -132,6 +132,26 @@ import Testing
         let purges = try await c.auditRecords(AuditQuery(operation: "SecretPurge"))
         #expect(purges.count == 1 && purges[0].caller.contains("arca-retention") && purges[0].secretName == "old")
     }
+
+    /// A secret read checks retention at most once a minute, and never past the earliest scheduled purge: a
+    /// deletion (by this or any process) is due 7 days on at the soonest. A purge made due behind its back (the
+    /// clock, a restored file) is swept once the minute is over.
+    @Test func secretReadsSweepDueDeletionsWithinAMinute() async throws {
+        let (vault, c, _) = try TestVault.make(retentionDays: 7)
+        _ = try await c.setSecret("kept", value: "v", options: .init())
+        _ = try await c.setSecret("old", value: "v", options: .init())
+        #expect(try await c.getSecret("kept", version: nil).value == "v")
+        let now = Vault.unixNow()
+        #expect(vault.noPurgeBefore.get() <= now + 60)
+        _ = try await c.deleteSecret("old")
+        #expect(try await c.getSecret("kept", version: nil).value == "v")
+        #expect(vault.noPurgeBefore.get() <= now + 60 && vault.noPurgeBefore.get() < now + 7 * 86_400)
+        try vault.store.tamper(sql: "UPDATE secrets SET purge_at = 1 WHERE name_key = 'old'")
+        vault.noPurgeBefore.set(now - 1)  // the minute is over
+        #expect(try await c.getSecret("kept", version: nil).value == "v")
+        let purges = try await c.auditRecords(AuditQuery(operation: "SecretPurge"))
+        #expect(purges.count == 1 && purges.first?.secretName == "old", "the read's path swept the due purge")
+    }
 }
 
 @Suite struct AuditTrailTests {
