@@ -139,7 +139,7 @@ def main():
     ap.add_argument("--before", help="an earlier arca build, measured in the same run (before/after table)")
     ap.add_argument("--bao", default=os.path.join(ROOT, ".build/bench-venv/bin/bao"))
     ap.add_argument("--postgres", action="store_true",
-                    help="also measure --arca on PostgreSQL (a throwaway cluster from scripts/postgres.sh, same machine)")
+                    help="also measure --arca (and --before) on PostgreSQL (a throwaway cluster from scripts/postgres.sh, same machine)")
     a = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench-vault: wrk is missing (apt-get install wrk)")
@@ -153,12 +153,18 @@ def main():
     builds = [("arca", a.arca, None)] + ([("before", a.before, None)] if a.before else [])
     pg_dir = os.path.join(work, "pg")
     if a.postgres:
-        shutil.rmtree(pg_dir, ignore_errors=True)
-        pg_port = free_port()
-        os.environ["PGPASSWORD"] = "arca-test"
-        subprocess.run(["bash", os.path.join(ROOT, "scripts/postgres.sh"), "start", pg_dir, str(pg_port)], check=True)
-        builds.append(("postgres", a.arca, f"postgres://arca@127.0.0.1:{pg_port}/arca"))
-    for label, binary, storage in builds:
+        # Each build on PostgreSQL gets a fresh cluster (a database holds one vault).
+        builds.append(("postgres", a.arca, True))
+        if a.before:
+            builds.append(("before-postgres", a.before, True))
+    for label, binary, on_postgres in builds:
+        storage = None
+        if on_postgres:
+            shutil.rmtree(pg_dir, ignore_errors=True)
+            pg_port = free_port()
+            os.environ["PGPASSWORD"] = "arca-test"
+            subprocess.run(["bash", os.path.join(ROOT, "scripts/postgres.sh"), "start", pg_dir, str(pg_port)], check=True)
+            storage = f"postgres://arca@127.0.0.1:{pg_port}/arca"
         shutil.rmtree(os.path.join(work, "arca"), ignore_errors=True)
         arca, dev, auth = start_arca(binary, work, storage)
         try:
@@ -190,7 +196,7 @@ def main():
         bao.wait()
 
     extras = [label for label, _, _ in builds[1:]]
-    names = {"before": "before", "postgres": "arca on PostgreSQL"}
+    names = {"before": "before", "postgres": "arca on PostgreSQL", "before-postgres": "before on PostgreSQL"}
     head = "".join(f" | {names[e]} req/s | {names[e]} / openbao | {names[e]} p99 ms" for e in extras)
     rows = [f"| operation | connections | arca req/s | openbao req/s | arca / openbao | arca p99 ms | openbao p99 ms{head} |",
             "|---|---|---|---|---|---|---" + "|---|---|---" * len(extras) + "|"]
