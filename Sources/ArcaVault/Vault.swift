@@ -500,9 +500,11 @@ public final class Vault: Sendable {
             try store.grouped(checkpoint: ring.auditKey) { db in
                 let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
                                            backupKey: { SecretBackup.key(ring) })
+                // Due purges first, kept whatever the operation's outcome: an operation that fails because the
+                // purge came due (a recover or a read of a secret purged now) is recorded after the purge.
+                try sweepRetention(db, session, ring)
                 do {
                     let result: T = try db.inSavepointReturning {
-                        try sweepRetention(db, session, ring)
                         let (result, version) = try body(session)
                         if case .directoryWrite = operation { try VaultDirectory.changed(db) }
                         try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: nil)

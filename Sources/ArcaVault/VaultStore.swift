@@ -108,14 +108,18 @@ final class GroupCommitter: @unchecked Sendable {
         /// lends it without escaping), and callers return as soon as they are woken.
         var work: ((any SQLConnection) throws -> Void)?
         let checkpoint: Curve25519.Signing.PrivateKey?
+        /// Its caller's request deadline (``RequestDeadline``), if any.
+        let deadline: DispatchTime?
         let wake = DispatchSemaphore(value: 0)
         var done = false
         /// Chosen by a leader to lead the jobs queued after its batch (it is signalled, and must lead).
         var handed = false
         var failure: (any Error)?
-        init(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?) {
+        init(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?,
+             deadline: DispatchTime? = RequestDeadline.current) {
             self.work = work
             self.checkpoint = checkpoint
+            self.deadline = deadline
         }
     }
 
@@ -164,8 +168,17 @@ final class GroupCommitter: @unchecked Sendable {
             return pending
         }
         let started = ContinuousClock.now
-        // The batch answers every caller in it: it runs to the storage's own bounds, not its leader's deadline.
-        let failure = RequestDeadline.run(by: nil) { GroupCommitter.run(batch, backend: backend) }
+        // A caller with under a second left is answered now (nothing done): it could not be answered in time, and
+        // would cut the batch short for everyone. The batch then runs until its earliest caller's deadline, so no
+        // caller waits past its own for a storage that does not answer (a lock another node holds, a server that
+        // hangs); callers without a deadline (the CLI) leave it to the storage's own bounds.
+        let now = DispatchTime.now()
+        let shed = batch.filter { $0.deadline.map { $0 < now + Self.leastTimeLeft } ?? false }
+        let kept = batch.filter { j in !shed.contains { $0 === j } }
+        for j in shed { j.failure = RequestDeadline.passed("waiting for the commit of the writes before it") }
+        let failure = kept.isEmpty ? nil : RequestDeadline.run(by: kept.compactMap(\.deadline).min()) {
+            GroupCommitter.run(kept, backend: backend)
+        }
         observer.get()?(batch.count, ContinuousClock.now - started)
         let next = lock.withLock { () -> Job? in
             for j in batch {
@@ -183,6 +196,9 @@ final class GroupCommitter: @unchecked Sendable {
         next?.wake.signal()
         for j in batch where j !== own { j.wake.signal() }
     }
+
+    /// A caller with less than this left when its batch forms is not taken into it.
+    static let leastTimeLeft = 1.0
 
     static func isUnavailable(_ error: any Error) -> Bool {
         switch error {

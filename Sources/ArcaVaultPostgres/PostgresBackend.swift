@@ -95,8 +95,17 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             }
             self.host = host
             port = c.port ?? 5432
-            user = c.user.flatMap { $0.removingPercentEncoding } ?? environment["PGUSER"] ?? "postgres"
-            password = c.password.flatMap { $0.removingPercentEncoding } ?? environment["PGPASSWORD"]
+            // A user or password the address holds but whose %-escapes are broken is refused, never silently
+            // replaced by PGUSER or PGPASSWORD (and never printed).
+            func decoded(_ raw: String?, _ what: String) throws -> String? {
+                guard let raw else { return nil }
+                guard let value = raw.removingPercentEncoding else {
+                    throw VaultStore.Failure.database("'\(Address.redacted(url))': the address's \(what) is not valid percent-encoding (write a % in it as %25)")
+                }
+                return value
+            }
+            user = try decoded(c.user, "user name") ?? environment["PGUSER"] ?? "postgres"
+            password = try decoded(c.password, "password") ?? environment["PGPASSWORD"]
             let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
             database = path.isEmpty ? user : path
             maxConnections = PostgresBackend.defaultMaxConnections
@@ -472,7 +481,14 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             } else {
                 connecting = PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
             }
-            link = try Link(Self.wait(connecting, seconds: RequestDeadline.bound(10), what: "connect"))
+            do {
+                link = try Link(Self.wait(connecting, seconds: RequestDeadline.bound(10), what: "connect"))
+            } catch {
+                // A connection that comes up after this wait gave up (a server that hung, then went on) is
+                // closed, never dropped open: postgres-nio traps on a connection freed unclosed.
+                connecting.whenSuccess { late in Self.discard(Link(late)) }
+                throw error
+            }
         } catch {
             release()
             throw Self.failure(error)
@@ -489,9 +505,17 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// Run once on each new connection: a commit is answered only once it is on disk, whatever the server's,
     /// database's or role's `synchronous_commit` says (`off` becomes `on`, PostgreSQL's default, for this session;
     /// `local`, `remote_write`, `on` and `remote_apply` all flush the commit locally and are kept).
+    ///
+    /// And a node that stops mid-transaction (a paused VM, a SIGSTOP) must not hold the write lock, and with it
+    /// every node's writes and audited reads, for as long as it is stopped: PostgreSQL ends a session idle in a
+    /// transaction for 5 s (this side never pauses between a transaction's statements), and gives
+    /// up a lock wait after the write statement's bound, as this side does (a waiter this side abandoned would
+    /// otherwise queue on for the lock).
     static let durableCommits: PostgresQuery = """
         SELECT CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false)
-                    ELSE current_setting('synchronous_commit') END
+                    ELSE current_setting('synchronous_commit') END,
+               set_config('idle_in_transaction_session_timeout', '5s', false),
+               set_config('lock_timeout', '10s', false)
         """
 
     func checkIn(_ c: Link) {
@@ -587,8 +611,9 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     }
 
     /// SQLSTATE classes that mean "try again": connection exceptions (08), a server shutting down or
-    /// starting (57P01-57P03), serialisation failures and deadlocks (40001, 40P01), too many connections (53300).
-    static let retryable: Set<String> = ["57P01", "57P02", "57P03", "40001", "40P01", "53300", "53000"]
+    /// starting (57P01-57P03), serialisation failures and deadlocks (40001, 40P01), too many connections (53300),
+    /// a lock not had within `lock_timeout` (55P03), a session ended for idling in a transaction (25P03).
+    static let retryable: Set<String> = ["57P01", "57P02", "57P03", "40001", "40P01", "53300", "53000", "55P03", "25P03"]
 
     static let noTLS = "PostgreSQL does not accept TLS, and the address's sslmode requires it: turn ssl on in postgresql.conf, or use sslmode=prefer"
 

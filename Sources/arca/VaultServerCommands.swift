@@ -28,7 +28,8 @@ struct VaultServe: ParsableCommand {
         }
         let host = String(parts[0])
         let dir = vault.directory
-        let v = try vault.openVault(authorization: .rbac, create: dev)
+        // A node on a database makes its folder (0700) on first start, to record the storage there.
+        let v = try vault.openVault(authorization: .rbac, create: dev || vault.storageAddress() != nil)
         if v.storageIsDurable == false {
             IO.write(fd: 2, "arca: warning: \(v.storageLocation) runs with fsync off: an answered write or audit record can be lost if PostgreSQL's machine crashes\n")
         }

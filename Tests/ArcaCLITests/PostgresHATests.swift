@@ -315,6 +315,17 @@ import Testing
             #expect(e.status != 0 && !(e.out + e.err).contains("Pw-one-7781"), "\(address): \(e.status) \(e.err)")
         }
         #expect(PostgresBackend.Address.redacted("x 'mysql://u:p4ss@h/d' y") == "x 'mysql://u:***@h/d' y")
+        // Broken %-escapes in the user or password are refused, never replaced by PGPASSWORD or PGUSER (the outsider's
+        // `SEK%RIT10` signed in with PGPASSWORD).
+        for address in ["postgres://arca:SEK%RIT10@127.0.0.1:1/arca", "postgres://arca:Pw-one-7781%@127.0.0.1:1/arca",
+                        "postgres://ar%zca:SEKRIT@127.0.0.1:1/arca"] {
+            do {
+                _ = try PostgresBackend.Address(address, environment: ["PGPASSWORD": "arca-test", "PGUSER": "arca"])
+                Issue.record("\(address) was accepted")
+            } catch {
+                #expect("\(error)".contains("percent-encoding") && !"\(error)".contains("RIT") && !"\(error)".contains("7781"), "\(error)")
+            }
+        }
     }
 
     /// A connection whose server stops answering mid-batch (the outsider's stall: a node held every request for a
@@ -397,6 +408,9 @@ import Testing
             recovered = pair.get(pair.a, "f", token: token, curl: ["--max-time", "15"]).status == "200"
             if !recovered { usleep(250_000) }
         }
+        let alive = pair.a.current?.isRunning == true
+        let log = (try? String(contentsOfFile: pair.dir + "/serve-\(pair.a.port).log", encoding: .utf8)) ?? ""
+        #expect(alive, "the node runs: \(alive ? "" : "exit \(pair.a.current?.terminationStatus ?? 0) \(pair.a.current?.terminationReason == .uncaughtSignal ? "signal" : ""): \(log.suffix(2000))")")
         #expect(recovered, "the node serves again once PostgreSQL continues")
         #expect(try Self.token(pair.a, pair).isEmpty == false)
     }
@@ -639,6 +653,85 @@ import Testing
     /// that appended records and then failed (its savepoint rolled back, or a batch of one rolled back whole),
     /// alone or beside others, an inner savepoint rolled back inside a job that goes on — none leaves a gap or a
     /// fork in the chain, on SQLite or on PostgreSQL. Random batches over 30 seeds each.
+    /// A node that stops mid-transaction holding the write lock (the outsider's SIGSTOPped node: every other
+    /// node's writes and reads then waited for as long as it was stopped, 20 s a read): callers elsewhere are
+    /// answered unavailable within their deadline, not a statement timeout later, and PostgreSQL ends the stopped
+    /// session after 5 s idle in its transaction, so writes go through again while it is still stopped; its own
+    /// transaction then fails, nothing of it committed.
+    @Test func aNodeStoppedHoldingTheWriteLockHoldsNobodyPastTheirDeadline() throws {
+        let pg = try Postgres()
+        let store = VaultStore(backend: try PostgresBackend(url: pg.url()))
+        let stopped = try PostgresBackend(url: pg.url())
+        let holding = DispatchSemaphore(value: 0)
+        let holderResult = Locked<String>("")
+        let group = DispatchGroup()
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            do {
+                try stopped.write { db in
+                    try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('stopped-node', ?)", arguments: [Data([1])])
+                    holding.signal()
+                    sleep(8)  // stopped between two statements, the lock held
+                }
+                holderResult.set("committed")
+            } catch { holderResult.set("\(error)") }
+        }.start()
+        holding.wait()
+        let t0 = Date()
+        let answers = Locked<[(Double, String)]>([])
+        for _ in 0..<6 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                let started = Date()
+                var outcome = "answered"
+                do {
+                    try RequestDeadline.run(by: .now() + 3) { try store.grouped { db in try db.execute(sql: "SELECT 1") } }
+                } catch { outcome = "\(error)" }
+                answers.update { $0.append((Date().timeIntervalSince(started), outcome)) }
+            }.start()
+        }
+        while answers.get().count < 6 && Date().timeIntervalSince(t0) < 20 { usleep(50_000) }
+        for (seconds, outcome) in answers.get() {
+            #expect(seconds < 4.5 && outcome.contains("unavailable"), "answered within its 3 s deadline: \(seconds) s, \(outcome)")
+        }
+        while Date().timeIntervalSince(t0) < 6.5 { usleep(50_000) }
+        let w0 = Date()
+        try store.grouped { db in try db.execute(sql: "SELECT 1") }
+        #expect(Date().timeIntervalSince(w0) < 1.5, "the stopped node's lock was released while it is still stopped")
+        group.wait()
+        #expect(holderResult.get().contains("unavailable"), "the stopped node's transaction failed: \(holderResult.get())")
+        #expect(try store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*)::bigint FROM meta WHERE key = 'stopped-node'") } == 0)
+    }
+
+    /// A new node's first start into a folder that does not exist yet (the outsider's: it served, but left no
+    /// folder and no record, so `status` on it then said "no vault"): the folder is made 0700 and records the
+    /// database, without the password.
+    @Test func aNewNodesFirstStartMakesItsFolderAndRecordsTheDatabase() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let fresh = VaultCLITests.dir() + "/new-node"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.binary)
+        let v = pair.dir + "/v"
+        p.arguments = ["vault", "serve", "--vault-dir", fresh, "--key-file", v + "/dev-master.key", "--storage",
+                       pg.url().replacingOccurrences(of: "arca@", with: "arca:\(Self.password)@"), "--tls-cert", v + "/dev-tls.pem",
+                       "--tls-key", v + "/dev-tls-key.pem", "--listen", "127.0.0.1:\(VaultServerTests.Server.freePort())"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { p.terminate(); p.waitUntilExit() }
+        let record = fresh + "/storage.json"
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: record) { usleep(100_000) }
+        let text = try String(contentsOfFile: record, encoding: .utf8)
+        #expect(text.contains("127.0.0.1") && !text.contains(Self.password), "\(text)")
+        let mode = try FileManager.default.attributesOfItem(atPath: fresh)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        let status = try CLITests.arca(["vault", "status", "--vault-dir", fresh, "--key-file", v + "/dev-master.key"])
+        #expect(status.status == 0, "\(status.err)")
+    }
+
     /// Writers on several nodes at once (two backends, as two processes, four threads each) append to one
     /// trail: each write transaction takes the lock and reads the head in one statement (`arca_write_lock()`),
     /// and the head it reads is always the one the writer before it left — no append fails on a taken sequence

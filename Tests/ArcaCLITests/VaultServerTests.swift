@@ -34,7 +34,9 @@ import Testing
             p.executableURL = URL(fileURLWithPath: CLITests.binary)
             p.arguments = ["vault", "serve", "--dev", "--vault-dir", dir + "/v", "--listen", "127.0.0.1:\(port)"] + extra(port)
             p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
+            // Kept for a failing test to read (a crash's message).
+            FileManager.default.createFile(atPath: dir + "/serve-\(port).log", contents: nil)
+            p.standardError = FileHandle(forWritingAtPath: dir + "/serve-\(port).log") ?? FileHandle.nullDevice
             try p.run()
             current = p
             let deadline = Date().addingTimeInterval(30)

@@ -133,6 +133,23 @@ import Testing
         #expect(purges.count == 1 && purges[0].caller.contains("arca-retention") && purges[0].secretName == "old")
     }
 
+    /// An operation that fails because a purge came due (a recover of the purged secret, a read of it) is
+    /// recorded after the purge: the purge is kept whatever the operation's outcome (the outsider's trail showed
+    /// `SecretRecover NotFound` before the `SecretPurge` that caused it).
+    @Test func aPurgeThatCameDueIsRecordedBeforeTheOperationItFails() async throws {
+        let (vault, c, _) = try TestVault.make(retentionDays: 7)
+        for name in ["r6", "r8"] {
+            _ = try await c.setSecret(name, value: "v", options: .init())
+            _ = try await c.deleteSecret(name)
+        }
+        try vault.store.tamper(sql: "UPDATE secrets SET purge_at = 1")
+        await #expect(throws: VaultError.self) { try await c.recoverSecret("r6") }
+        let trail = try await c.auditRecords(AuditQuery()).filter { $0.operation != "AuditRead" }
+            .map { "\($0.operation) \($0.secretName ?? "") \($0.result)" }
+        #expect(Array(trail.suffix(3)) == ["SecretPurge r6 OK", "SecretPurge r8 OK", "SecretRecover r6 NotFound"], "\(trail.suffix(4))")
+        await #expect(throws: VaultError.self) { try await c.getDeletedSecret("r8") }
+    }
+
     /// A secret read checks retention at most once a minute, and never past the earliest scheduled purge: a
     /// deletion (by this or any process) is due 7 days on at the soonest. A purge made due behind its back (the
     /// clock, a restored file) is swept once the minute is over.
