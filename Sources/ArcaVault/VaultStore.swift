@@ -179,7 +179,7 @@ final class GroupCommitter: @unchecked Sendable {
         let failure = kept.isEmpty ? nil : RequestDeadline.run(by: kept.compactMap(\.deadline).min()) {
             GroupCommitter.run(kept, backend: backend)
         }
-        observer.get()?(batch.count, ContinuousClock.now - started)
+        if !kept.isEmpty { observer.get()?(kept.count, ContinuousClock.now - started) }
         let next = lock.withLock { () -> Job? in
             for j in batch {
                 j.work = nil
