@@ -69,8 +69,8 @@ public final class VaultServer: Sendable {
     static let maxBody = 256 * 1024
     /// Every request's storage work (its wait for a thread, a connection, each statement, its place in a group
     /// commit) ends by this many seconds after it was handed over: a database that hangs is answered 503 with
-    /// `Retry-After`, not held (``RequestDeadline``). A write already in a group commit waits for that batch,
-    /// which the storage's own bound ends.
+    /// `Retry-After`, not held (``RequestDeadline``). A group commit runs until the earliest deadline of the
+    /// callers in it.
     static let requestDeadline = 10.0
     /// `/readyz` answers "storage unreachable" when the storage has not answered within this long: a probe
     /// is short.
@@ -126,14 +126,14 @@ public final class VaultServer: Sendable {
         let flusher = Task.detached { [vault, blocking] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                _ = try? await blocking.run(within: Self.requestDeadline) { try vault.flushFailedAttempts() }
+                _ = try? await blocking.run { try vault.flushFailedAttempts() }
             }
         }
         // An operator's seal made on the folder by another process reaches this server within half a second.
         let sealWatch = Task.detached { [vault, blocking] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
-                _ = try? await blocking.run(within: Self.requestDeadline) { vault.followOperatorSeal() }
+                _ = try? await blocking.run { vault.followOperatorSeal() }
             }
         }
         defer { flusher.cancel(); sealWatch.cancel() }

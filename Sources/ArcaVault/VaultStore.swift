@@ -148,7 +148,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// leaves the queue, unrun, and the caller is told the storage is unavailable; one taken into a batch or
     /// handed the lead stays, since others wait on that batch (bounded by the storage's own timeouts).
     private func follow(_ job: Job) throws {
-        guard let deadline = RequestDeadline.current else { return job.wake.wait() }
+        guard let deadline = job.deadline else { return job.wake.wait() }
         guard job.wake.wait(timeout: deadline) == .timedOut else { return }
         let left = lock.withLock { () -> Bool in
             guard !job.done, !job.handed, let i = pending.firstIndex(where: { $0 === job }) else { return false }
@@ -156,7 +156,7 @@ final class GroupCommitter: @unchecked Sendable {
             job.work = nil
             return true
         }
-        if left { throw RequestDeadline.passed("waiting for the commit of the writes before it") }
+        if left { throw Self.tooLate }
         job.wake.wait()
     }
 
@@ -172,10 +172,11 @@ final class GroupCommitter: @unchecked Sendable {
         // would cut the batch short for everyone. The batch then runs until its earliest caller's deadline, so no
         // caller waits past its own for a storage that does not answer (a lock another node holds, a server that
         // hangs); callers without a deadline (the CLI) leave it to the storage's own bounds.
-        let now = DispatchTime.now()
-        let shed = batch.filter { $0.deadline.map { $0 < now + Self.leastTimeLeft } ?? false }
-        let kept = batch.filter { j in !shed.contains { $0 === j } }
-        for j in shed { j.failure = RequestDeadline.passed("waiting for the commit of the writes before it") }
+        let cutoff = DispatchTime.now() + Self.leastTimeLeft
+        var kept: [Job] = []
+        for j in batch {
+            if let d = j.deadline, d < cutoff { j.failure = Self.tooLate } else { kept.append(j) }
+        }
         let failure = kept.isEmpty ? nil : RequestDeadline.run(by: kept.compactMap(\.deadline).min()) {
             GroupCommitter.run(kept, backend: backend)
         }
@@ -199,6 +200,8 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// A caller with less than this left when its batch forms is not taken into it.
     static let leastTimeLeft = 1.0
+    /// A caller's answer when its deadline leaves no time for its commit: nothing of it was done.
+    static let tooLate = RequestDeadline.passed("waiting for the commit of the writes before it")
 
     static func isUnavailable(_ error: any Error) -> Bool {
         switch error {

@@ -17,7 +17,7 @@ import X509
 ///   decides by reading then writing.
 /// - Reads run in a read-only repeatable-read transaction (a consistent snapshot), without the lock.
 /// - A commit returns once PostgreSQL has it on disk: each connection turns `synchronous_commit` back on if the
-///   server, database or role set it off (``durableCommits``); `serve` warns of a server run with `fsync` off.
+///   server, database or role set it off (``sessionSettings``); `serve` warns of a server run with `fsync` off.
 /// - A lost connection, a server shutting down or restarting, or a connection refused is
 ///   ``VaultStore/Failure/unavailable``: callers get 503 with `Retry-After`, and the next request opens a new
 ///   connection, so nodes recover by themselves when PostgreSQL is back.
@@ -52,6 +52,9 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// The same for read transactions, which may fetch a whole trail in one statement (and hold only their own
     /// request while they wait).
     static let readStatementTimeout: Double = 30
+    /// How long a transaction waits for a connection: one of the node's to come free, or a new one to connect
+    /// and take the session's settings.
+    static let connectWait: Double = 10
     /// The advisory lock every write transaction holds (`arca` in ASCII).
     static let writeLock: Int64 = 0x61_72_63_61
     /// Set once the schema (with `arca_write_lock()`) is in place: write transactions then take the lock and
@@ -396,7 +399,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         throw VaultError.badParameter("a vault on PostgreSQL is backed up with pg_dump (the sealed keyring is in the database): see docs/vault.md")
     }
 
-    /// Every session sets `synchronous_commit` back on (``durableCommits``); `fsync = off` is the server's and
+    /// Every session sets `synchronous_commit` back on (``sessionSettings``); `fsync = off` is the server's and
     /// cannot be: `serve` warns of it.
     public func isDurable() throws -> Bool {
         let settings = try read { db in
@@ -443,7 +446,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     }
 
     func checkOut() throws -> Link {
-        let wait = RequestDeadline.bound(10)
+        let wait = RequestDeadline.bound(Self.connectWait)
         let deadline = Date(timeIntervalSinceNow: wait.seconds)
         let reuse: Link?? = lock.withLock {
             while true {
@@ -461,7 +464,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         }
         guard let reuse else {
             if wait.byDeadline { throw RequestDeadline.passed("waiting for one of this node's \(maxConnections) connections to PostgreSQL") }
-            throw VaultStore.Failure.unavailable("all \(maxConnections) of this node's connections to PostgreSQL stayed busy for 10 s (raise max_connections in the address, and PostgreSQL's own)")
+            throw VaultStore.Failure.unavailable("all \(maxConnections) of this node's connections to PostgreSQL stayed busy for \(Int(Self.connectWait)) s (raise max_connections in the address, and PostgreSQL's own)")
         }
         if let reuse { return reuse }
         let id = lock.withLock { nextID }
@@ -482,7 +485,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 connecting = PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
             }
             do {
-                link = try Link(Self.wait(connecting, seconds: RequestDeadline.bound(10), what: "connect"))
+                link = try Link(Self.wait(connecting, seconds: RequestDeadline.bound(Self.connectWait), what: "connect"))
             } catch {
                 // A connection that comes up after this wait gave up (a server that hung, then went on) is
                 // closed, never dropped open: postgres-nio traps on a connection freed unclosed.
@@ -494,7 +497,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             throw Self.failure(error)
         }
         do {
-            try Self.wait(link.connection.query(Self.durableCommits, logger: logger), seconds: RequestDeadline.bound(10), what: "connect", on: link)
+            try Self.wait(link.connection.query(Self.sessionSettings, logger: logger), seconds: RequestDeadline.bound(Self.connectWait), what: "connect", on: link)
         } catch {
             drop(link)
             throw Self.failure(error)
@@ -511,7 +514,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// transaction for 5 s (this side never pauses between a transaction's statements), and gives
     /// up a lock wait after the write statement's bound, as this side does (a waiter this side abandoned would
     /// otherwise queue on for the lock).
-    static let durableCommits: PostgresQuery = """
+    static let sessionSettings: PostgresQuery = """
         SELECT CASE WHEN current_setting('synchronous_commit') = 'off' THEN set_config('synchronous_commit', 'on', false)
                     ELSE current_setting('synchronous_commit') END,
                set_config('idle_in_transaction_session_timeout', '5s', false),
