@@ -1,6 +1,22 @@
 import Crypto
 import Foundation
 
+/// The two statements that append to the trail, as engines may recognise them (``StorageBackend/appendOnly(_:)``).
+public enum AuditSQL {
+    /// A record; its arguments in this order: seq, time, caller, operation, secret_name (or NULL),
+    /// secret_version (or NULL), result, source, count, format, prev_hash, hash (text fields as BLOBs).
+    public static let record = """
+        INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
+                           prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    /// A checkpoint (or its replacement): seq, hash, signature.
+    public static let checkpoint = """
+        INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)
+        ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature
+        """
+}
+
 /// The audit trail as stored in the vault file: records appended in the same transaction as the change they
 /// describe, each followed by a checkpoint signed with the keyring's checkpoint key when the vault is unsealed
 /// (records written while it is sealed are covered by the next checkpoint, which signs the chain up to it).
@@ -63,11 +79,7 @@ enum AuditLog {
                                 secretName: secretName, secretVersion: secretVersion, result: result, source: source,
                                 count: count, nameIsList: nameIsList)
         let blob = { (s: String) in Data(s.utf8) }
-        try db.execute(sql: """
-            INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
-                               prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [Int64(r.sequence), blob(r.time), blob(r.caller), blob(r.operation), r.secretName.map(blob),
+        try db.execute(sql: AuditSQL.record, arguments: [Int64(r.sequence), blob(r.time), blob(r.caller), blob(r.operation), r.secretName.map(blob),
                                      r.secretVersion.map(blob), blob(r.result), blob(r.source), Int64(r.count),
                                      Int64(r.format), Data(r.previousHash), Data(r.hash)])
         db.memo.auditHead = Head(sequence: r.sequence, hash: r.hash)
@@ -85,10 +97,7 @@ enum AuditLog {
 
     /// Writes (or replaces) the checkpoint of its record.
     static func store(_ c: AuditCheckpoint, _ db: any SQLConnection) throws {
-        try db.execute(sql: """
-            INSERT INTO audit_checkpoints (seq, hash, signature) VALUES (?, ?, ?)
-            ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature
-            """, arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
+        try db.execute(sql: AuditSQL.checkpoint, arguments: [Int64(c.sequence), Data(c.hash), Data(c.signature)])
     }
 
     /// The trail has no record to chain on.

@@ -144,12 +144,25 @@ public final class TransactionMemo {
     var auditHead: AuditLog.Head?
     public init() {}
     public func forget() { auditHead = nil }
+    /// The trail's head as this transaction last knew it (nil once forgotten).
+    public var head: (sequence: UInt64, hash: [UInt8])? { auditHead.map { ($0.sequence, $0.hash) } }
     /// The trail's head as the storage read it under the write lock (PostgreSQL's lock statement returns it).
     public func remember(auditSequence: UInt64, hash: [UInt8]) { auditHead = AuditLog.Head(sequence: auditSequence, hash: hash) }
 }
 
 extension SQLConnection {
     public func execute(sql: String) throws { try execute(sql: sql, arguments: []) }
+}
+
+extension StorageBackend {
+    public func appendOnly<T>(_ body: (any SQLConnection) throws -> T) throws -> T { try write(body) }
+}
+
+/// Thrown by a connection of ``StorageBackend/appendOnly(_:)`` at a statement it cannot send in its one
+/// round trip (nothing was sent): the backend runs the body again as a ``StorageBackend/write(_:)``. Passed
+/// through as it is by everything between.
+public struct NeedsWriteTransaction: Error {
+    public init() {}
 }
 
 /// Where a vault's rows live. Writes are serialised (one writer at a time, across every process sharing the
@@ -159,6 +172,12 @@ public protocol StorageBackend: Sendable {
     /// For messages: the file's path or the database's address (never a password).
     var location: String { get }
     func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T
+    /// A write whose body only appends to the audit trail (``AuditSQL``'s two statements, through
+    /// `execute`), as a group commit of reads' records does. An engine that can send such a batch as one
+    /// statement does (PostgreSQL: one round trip instead of one per statement); a body that asks for anything
+    /// else there is stopped with ``NeedsWriteTransaction`` before anything was sent, and run as ``write(_:)``.
+    /// `body` may therefore run more than once, and must leave nothing behind but its statements.
+    func appendOnly<T>(_ body: (any SQLConnection) throws -> T) throws -> T
     func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T
     /// A consistent copy of everything into the (empty) file at `path`, if the engine can make one.
     func copy(into path: String) throws

@@ -478,7 +478,7 @@ public final class Vault: Sendable {
            let read = try readOutsideCommit(operation, caller: caller, ring: ring, retention: retentionDays, body) {
             // Only the audit record goes through group commit; the answer still waits for it to be on disk.
             try mapStorage {
-                try store.grouped(checkpoint: ring.auditKey) { db in
+                try store.grouped(checkpoint: ring.auditKey, auditOnly: true) { db in
                     switch read {
                     case .success(let (_, version)):
                         try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: nil)
@@ -781,6 +781,8 @@ public final class Vault: Sendable {
             try AuditLog.append(db, caller: caller.auditName, operation: operation.auditName, secretName: operation.secretName,
                                 secretVersion: version, result: result, source: source, key: key)
         } catch let e as VaultError {
+            throw e
+        } catch let e as NeedsWriteTransaction {
             throw e
         } catch {
             throw VaultError.auditUnavailable("\(error)")

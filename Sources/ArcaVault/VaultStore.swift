@@ -60,9 +60,13 @@ public final class VaultStore: Sendable {
     /// fails, every caller in the group gets the error, so nobody answers for a change that is not on disk.
     /// With `checkpoint`, the batch ends with a checkpoint of its last audit record signed by that key, in the
     /// same transaction.
-    func grouped(checkpoint: Curve25519.Signing.PrivateKey? = nil, _ work: (any SQLConnection) throws -> Void) throws {
+    ///
+    /// `auditOnly`: `work` only appends audit records (a read's), so a batch of such jobs alone may go to the
+    /// storage as one statement (``StorageBackend/appendOnly(_:)``).
+    func grouped(checkpoint: Curve25519.Signing.PrivateKey? = nil, auditOnly: Bool = false,
+                 _ work: (any SQLConnection) throws -> Void) throws {
         try withoutActuallyEscaping(work) { escapable in
-            try committer.submit(escapable, checkpoint: checkpoint, backend: backend)
+            try committer.submit(escapable, checkpoint: checkpoint, auditOnly: auditOnly, backend: backend)
         }
     }
 
@@ -108,6 +112,8 @@ final class GroupCommitter: @unchecked Sendable {
         /// lends it without escaping), and callers return as soon as they are woken.
         var work: ((any SQLConnection) throws -> Void)?
         let checkpoint: Curve25519.Signing.PrivateKey?
+        /// `work` only appends audit records (``VaultStore/grouped(checkpoint:auditOnly:_:)``).
+        let auditOnly: Bool
         /// Its caller's request deadline (``RequestDeadline``), if any.
         let deadline: DispatchTime?
         let wake = DispatchSemaphore(value: 0)
@@ -116,9 +122,10 @@ final class GroupCommitter: @unchecked Sendable {
         var handed = false
         var failure: (any Error)?
         init(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?,
-             deadline: DispatchTime? = RequestDeadline.current) {
+             auditOnly: Bool = false, deadline: DispatchTime? = RequestDeadline.current) {
             self.work = work
             self.checkpoint = checkpoint
+            self.auditOnly = auditOnly
             self.deadline = deadline
         }
     }
@@ -130,8 +137,9 @@ final class GroupCommitter: @unchecked Sendable {
     private var pending: [Job] = []
     private var leading = false
 
-    func submit(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?, backend: any StorageBackend) throws {
-        let job = Job(work, checkpoint: checkpoint)
+    func submit(_ work: @escaping (any SQLConnection) throws -> Void, checkpoint: Curve25519.Signing.PrivateKey?, auditOnly: Bool,
+                backend: any StorageBackend) throws {
+        let job = Job(work, checkpoint: checkpoint, auditOnly: auditOnly)
         let leads = lock.withLock { () -> Bool in
             pending.append(job)
             if leading { return false }
@@ -211,33 +219,36 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
-    /// One transaction for the batch; each job in a savepoint. Returns the commit's failure, if any.
+    /// One transaction for the batch; each job in a savepoint. Returns the commit's failure, if any. A batch
+    /// of audit-only jobs goes to ``StorageBackend/appendOnly(_:)``, which may run this body twice.
     static func run(_ batch: [Job], backend: any StorageBackend) -> (any Error)? {
-        do {
-            try backend.write { db in
-                for job in batch {
-                    do {
-                        // A batch of one needs no savepoint (two statements fewer, round trips on PostgreSQL): its
-                        // failure rolls the whole transaction back, which leaves what rolling back its savepoint
-                        // and committing the rest would.
-                        if batch.count == 1 {
-                            try job.work?(db)
-                        } else {
-                            try db.inSavepointReturning { try job.work?(db) }
-                        }
-                    } catch {
-                        // Storage that cannot be reached fails the batch (its later jobs could only wait on it too);
-                        // any other failure is that job's answer, its savepoint rolled back.
-                        if GroupCommitter.isUnavailable(error) { throw error }
-                        job.failure = error
-                        if batch.count == 1 { throw AloneFailed() }
+        let body = { (db: any SQLConnection) throws in
+            for job in batch {
+                job.failure = nil
+                do {
+                    // A batch of one needs no savepoint (two statements fewer, round trips on PostgreSQL): its
+                    // failure rolls the whole transaction back, which leaves what rolling back its savepoint
+                    // and committing the rest would.
+                    if batch.count == 1 {
+                        try job.work?(db)
+                    } else {
+                        try db.inSavepointReturning { try job.work?(db) }
                     }
-                }
-                // A failure here fails the whole batch: no answer leaves for a record left unsigned.
-                if let key = batch.last(where: { $0.checkpoint != nil })?.checkpoint {
-                    try AuditLog.checkpointLast(db, key: key)
+                } catch {
+                    // Storage that cannot be reached fails the batch (its later jobs could only wait on it too);
+                    // any other failure is that job's answer, its savepoint rolled back.
+                    if GroupCommitter.isUnavailable(error) || error is NeedsWriteTransaction { throw error }
+                    job.failure = error
+                    if batch.count == 1 { throw AloneFailed() }
                 }
             }
+            // A failure here fails the whole batch: no answer leaves for a record left unsigned.
+            if let key = batch.last(where: { $0.checkpoint != nil })?.checkpoint {
+                try AuditLog.checkpointLast(db, key: key)
+            }
+        }
+        do {
+            if batch.allSatisfy(\.auditOnly) { try backend.appendOnly(body) } else { try backend.write(body) }
             return nil
         } catch is AloneFailed {
             return nil

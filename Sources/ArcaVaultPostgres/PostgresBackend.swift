@@ -383,6 +383,39 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         END
         $$
         """,
+        // A batch of audit records (and checkpoints) in one round trip (``appendOnly(_:)``): under the write
+        // lock, appended only if the trail's head is still the one they were chained on, and committed before
+        // the call answers (a procedure's own COMMIT, so the answer never leaves ahead of the flush). Otherwise
+        // nothing is written, and the head found is returned for the caller to chain again.
+        """
+        CREATE OR REPLACE PROCEDURE arca_append(
+            INOUT appended BOOLEAN, INOUT found_seq BIGINT, INOUT found_hash BYTEA,
+            expected_seq BIGINT, expected_hash BYTEA,
+            seqs BIGINT[], times BYTEA[], callers BYTEA[], operations BYTEA[], names BYTEA[], named BOOLEAN[],
+            versions BYTEA[], versioned BOOLEAN[], results BYTEA[], sources BYTEA[], counts BIGINT[], formats BIGINT[],
+            prev_hashes BYTEA[], hashes BYTEA[], cp_seqs BIGINT[], cp_hashes BYTEA[], cp_signatures BYTEA[])
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(writeLock));
+            SELECT a.seq, a.hash INTO found_seq, found_hash FROM audit a ORDER BY a.seq DESC LIMIT 1;
+            IF found_seq IS DISTINCT FROM expected_seq OR found_hash IS DISTINCT FROM expected_hash THEN
+                appended := false;
+                RETURN;
+            END IF;
+            INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
+                               prev_hash, hash)
+            SELECT r.s, r.t, r.c, r.o, CASE WHEN r.hn THEN r.n END, CASE WHEN r.hv THEN r.v END, r.res, r.src, r.cnt,
+                   r.fmt, r.ph, r.h
+            FROM unnest(seqs, times, callers, operations, names, named, versions, versioned, results, sources, counts,
+                        formats, prev_hashes, hashes) AS r(s, t, c, o, n, hn, v, hv, res, src, cnt, fmt, ph, h);
+            INSERT INTO audit_checkpoints AS k (seq, hash, signature)
+            SELECT p.s, p.h, p.sig FROM unnest(cp_seqs, cp_hashes, cp_signatures) AS p(s, h, sig)
+            ON CONFLICT ON CONSTRAINT audit_checkpoints_pkey DO UPDATE SET hash = excluded.hash, signature = excluded.signature;
+            appended := true;
+            COMMIT;
+        END
+        $$
+        """,
     ]
 
     // MARK: - Transactions
@@ -393,6 +426,116 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     public func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         try transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", lock: false, body)
+    }
+
+    /// The trail's head after this node's last commit under the write lock (nil before the first): what an
+    /// audit-only batch chains on (``appendOnly(_:)``).
+    let knownHead = NIOLockedValueBox<(sequence: UInt64, hash: [UInt8])?>(nil)
+    /// Audit-only batches sent as one call, and those sent again because another node had appended first.
+    public let appendCounts = NIOLockedValueBox((appended: 0, chainedAgain: 0))
+    /// An audit-only batch is chained again at most this often before it takes the write transaction's path.
+    static let appendAttempts = 3
+
+    /// An audit-only batch (a group commit of reads' records) in one round trip instead of five or more:
+    /// its records are chained on the head this node last saw, collected instead of sent, and handed to
+    /// `arca_append`, which appends them under the write lock only if that head is still the trail's (and
+    /// commits before it answers). Another node's append in between sends the head found back, and the batch is
+    /// chained on it again. Before the first write, after three such races, or for a body that asks for
+    /// anything else (``NeedsWriteTransaction``), the batch runs as an ordinary ``write(_:)``.
+    public func appendOnly<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        for _ in 0..<Self.appendAttempts {
+            guard lockReadsHead, let head = knownHead.withLockedValue({ $0 }) else { break }
+            let connection = try checkOut()
+            let db = PostgresSQLConnection(connection, backend: self, timeout: statementTimeout)
+            let batch = PostgresSQLConnection.Batch()
+            db.batch = batch
+            db.memo.remember(auditSequence: head.sequence, hash: head.hash)
+            let result: T
+            do {
+                result = try body(db)
+            } catch is NeedsWriteTransaction {
+                checkIn(connection)
+                break
+            } catch {
+                // Nothing was sent: the body's own failure.
+                checkIn(connection)
+                throw error
+            }
+            guard !batch.records.isEmpty || !batch.checkpoints.isEmpty else {
+                checkIn(connection)
+                return result
+            }
+            let row: PostgresRow?
+            do {
+                db.batch = nil
+                row = try db.run(Self.appendCall(expected: head, batch)).rows.first
+            } catch {
+                // One statement, so no transaction is left open: the connection is kept unless it broke.
+                if db.isLost || connection.isClosed {
+                    drop(connection)
+                    if db.isLost { dropIdle() }
+                } else {
+                    checkIn(connection)
+                }
+                throw error
+            }
+            checkIn(connection)
+            guard let row else { throw VaultStore.Failure.database("arca_append answered no row") }
+            let (appended, seq, hash) = try row.decode((Bool, Int64?, ByteBuffer?).self)
+            if appended {
+                if let last = db.memo.head { knownHead.withLockedValue { $0 = last } }
+                appendCounts.withLockedValue { $0.appended += 1 }
+                return result
+            }
+            appendCounts.withLockedValue { $0.chainedAgain += 1 }
+            let found = seq.map { (UInt64($0), hash.map { Array($0.readableBytesView) } ?? []) }
+            knownHead.withLockedValue { $0 = found }
+        }
+        return try write(body)
+    }
+
+    /// The `CALL` of `arca_append` for `batch`, chained on `expected`.
+    static func appendCall(expected: (sequence: UInt64, hash: [UInt8]), _ batch: PostgresSQLConnection.Batch) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: 19)
+        binds.append(Int64(expected.sequence))
+        binds.append(ByteBuffer(bytes: expected.hash))
+        func integers(_ rows: [[SQLValue]], _ i: Int) -> [Int64] {
+            rows.map { if case .integer(let v) = $0[i] { return v } else { return 0 } }
+        }
+        func blobs(_ rows: [[SQLValue]], _ i: Int) -> [ByteBuffer] {
+            rows.map { row in
+                switch row[i] {
+                case .blob(let b): return ByteBuffer(bytes: b)
+                case .text(let t): return ByteBuffer(string: t)
+                default: return ByteBuffer()
+                }
+            }
+        }
+        func present(_ rows: [[SQLValue]], _ i: Int) -> [Bool] {
+            rows.map { if case .null = $0[i] { return false } else { return true } }
+        }
+        // ``AuditSQL/record``'s argument order.
+        let r = batch.records
+        binds.append(integers(r, 0))
+        for i in 1...3 { binds.append(blobs(r, i)) }
+        binds.append(blobs(r, 4))
+        binds.append(present(r, 4))
+        binds.append(blobs(r, 5))
+        binds.append(present(r, 5))
+        for i in 6...7 { binds.append(blobs(r, i)) }
+        for i in 8...9 { binds.append(integers(r, i)) }
+        for i in 10...11 { binds.append(blobs(r, i)) }
+        // One checkpoint per record (the last stored wins, as the upsert would).
+        var seen = Set<Int64>()
+        let c = batch.checkpoints.reversed().filter { row in
+            if case .integer(let s) = row[0] { return seen.insert(s).inserted }
+            return true
+        }.reversed().map { $0 }
+        binds.append(integers(c, 0))
+        binds.append(blobs(c, 1))
+        binds.append(blobs(c, 2))
+        let placeholders = (1...binds.count).map { "$\($0)" }.joined(separator: ", ")
+        return PostgresQuery(unsafeSQL: "CALL arca_append(NULL, NULL, NULL, \(placeholders))", binds: binds)
     }
 
     public func copy(into path: String) throws {
@@ -423,6 +566,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             let result = try body(db)
             try db.run("COMMIT", [])
             checkIn(connection)
+            if lock, let head = db.memo.head { knownHead.withLockedValue { $0 = head } }
             return result
         } catch {
             // A failed statement leaves the transaction aborted: roll it back, and drop a connection that broke
@@ -713,11 +857,20 @@ final class PostgresSQLConnection: SQLConnection {
         return out
     }
 
+    /// What an audit-only batch (``PostgresBackend/appendOnly(_:)``) collected instead of sending: the
+    /// arguments of each ``AuditSQL`` statement.
+    final class Batch {
+        var records: [[SQLValue]] = []
+        var checkpoints: [[SQLValue]] = []
+    }
+
+    /// Set while collecting an audit-only batch: the two audit statements are collected, anything else is
+    /// ``NeedsWriteTransaction`` (nothing was sent).
+    var batch: Batch?
+
     @discardableResult
     func run(_ sql: String, _ arguments: [any SQLArgument]) throws -> PostgresQueryResult {
-        if let lost { throw lost }
-        // Nothing is sent past the request's deadline (the transaction is rolled back, the connection kept).
-        if RequestDeadline.isPast { throw RequestDeadline.passed("before a statement to PostgreSQL was sent") }
+        if batch != nil { throw NeedsWriteTransaction() }
         var binds = PostgresBindings(capacity: arguments.count)
         for a in arguments {
             switch a.sqlValue {
@@ -727,7 +880,13 @@ final class PostgresSQLConnection: SQLConnection {
             case .blob(let b): binds.append(ByteBuffer(bytes: b))
             }
         }
-        let query = PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds)
+        return try run(PostgresQuery(unsafeSQL: Self.translate(sql), binds: binds))
+    }
+
+    func run(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        if let lost { throw lost }
+        // Nothing is sent past the request's deadline (the transaction is rolled back, the connection kept).
+        if RequestDeadline.isPast { throw RequestDeadline.passed("before a statement to PostgreSQL was sent") }
         do {
             return try PostgresBackend.wait(link.connection.query(query, logger: backend.logger), seconds: RequestDeadline.bound(timeout), what: "a statement",
                                             on: link)
@@ -739,6 +898,15 @@ final class PostgresSQLConnection: SQLConnection {
     }
 
     func execute(sql: String, arguments: [any SQLArgument]) throws {
+        if let batch {
+            switch sql {
+            case AuditSQL.record: batch.records.append(arguments.map(\.sqlValue))
+            case AuditSQL.checkpoint: batch.checkpoints.append(arguments.map(\.sqlValue))
+            default: throw NeedsWriteTransaction()
+            }
+            changesCount = 1
+            return
+        }
         let result = try run(sql, arguments)
         changesCount = result.metadata.rows ?? 0
     }
@@ -765,6 +933,18 @@ final class PostgresSQLConnection: SQLConnection {
     }
 
     func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
+        if let batch {
+            // Collected, not sent: rolling back is forgetting what the body collected (and its head).
+            let (records, checkpoints, head) = (batch.records.count, batch.checkpoints.count, memo.head)
+            do {
+                return try body()
+            } catch {
+                batch.records.removeSubrange(records...)
+                batch.checkpoints.removeSubrange(checkpoints...)
+                if let head { memo.remember(auditSequence: head.sequence, hash: head.hash) } else { memo.forget() }
+                throw error
+            }
+        }
         savepoints += 1
         let name = "s\(savepoints)"
         try run("SAVEPOINT \(name)", [])

@@ -80,6 +80,12 @@ import Testing
             try #require(r.status == 0, "\(r.err)")
             return r.out
         }
+        /// One statement's answer, unaligned (`psql -At`).
+        func psql(_ sql: String, _ database: String = "arca") throws -> String {
+            let r = try CLITests.run("/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "arca", "-At", "-c", sql, database])
+            try #require(r.status == 0, "\(r.err)")
+            return r.out
+        }
         deinit { try? stop() }
     }
 
@@ -775,10 +781,14 @@ import Testing
         func probe(_ db: any SQLConnection, _ result: String = "OK") throws {
             try AuditLog.append(db, caller: "t", operation: "Probe", secretName: nil, secretVersion: nil, result: result, source: "t", key: nil)
         }
-        for postgres in [false, true] {
+        // Audit-only batches too: on PostgreSQL they are collected and sent as one call (`arca_append`).
+        for (postgres, auditOnly) in [(false, false), (true, false), (false, true), (true, true)] {
             let dir = VaultCLITests.dir() + "/vault"
-            let vault = try Vault(directory: dir, storage: postgres ? try PostgresBackend(url: pg.url()) : nil, create: true)
+            let database = auditOnly ? "audit_only" : "arca"
+            if postgres && auditOnly { try pg.createDatabase(database) }
+            let vault = try Vault(directory: dir, storage: postgres ? try PostgresBackend(url: pg.url(database)) : nil, create: true)
             _ = try vault.initialize(.keyFile(path: VaultCLITests.dir() + "/master.key"), caller: operator_, source: "test")
+            let key = try #require(vault.currentKeyring?.auditKey)
             var kept = 0
             // Each job: 1-3 records, then 0-2 inner savepoints that append and roll back, then maybe a failure.
             await propertyCheck(count: 30, input: Gen.int(in: 0...17).array(of: 1...5)) { codes in
@@ -794,7 +804,7 @@ import Testing
                         }
                         if job.fails { throw Boom() }
                         try probe(db)
-                    }, checkpoint: nil)
+                    }, checkpoint: auditOnly ? key : nil, auditOnly: auditOnly)
                 }
                 #expect(GroupCommitter.run(batch, backend: vault.store.backend) == nil)
                 #expect(zip(batch, jobs).allSatisfy { ($0.failure != nil) == $1.fails })
@@ -804,6 +814,64 @@ import Testing
             #expect(probes.count == kept && probes.allSatisfy { $0.result == "OK" }, "postgres: \(postgres)")
             let verified = try vault.verifyAudit(publicKey: nil)
             #expect(verified.problem == nil, "postgres: \(postgres): \(String(describing: verified.problem))")
+            if postgres && auditOnly {
+                #expect((vault.store.backend as? PostgresBackend)?.appendCounts.withLockedValue({ $0.appended }) ?? 0 >= 15, "most batches went as one call")
+            }
         }
+    }
+
+    /// An audit-only batch chains on the head its node last saw; after another node's append it is told the
+    /// head it found and chains again, and the trail stays one chain however the nodes interleave.
+    @Test func auditOnlyBatchesFromTwoNodesChainAgainAfterTheOthersAppend() throws {
+        let pg = try Postgres()
+        let operator_ = Principal.localOperator(user: "tester")
+        let vault = try Vault(directory: VaultCLITests.dir() + "/vault", storage: try PostgresBackend(url: pg.url()), create: true)
+        _ = try vault.initialize(.keyFile(path: VaultCLITests.dir() + "/master.key"), caller: operator_, source: "test")
+        let a = try #require(vault.store.backend as? PostgresBackend)
+        let b = try PostgresBackend(url: pg.url())
+        let key = try #require(vault.currentKeyring?.auditKey)
+        @Sendable func probe(_ node: PostgresBackend, _ source: String, auditOnly: Bool = true) -> (any Error)? {
+            GroupCommitter.run([GroupCommitter.Job({ db in
+                try AuditLog.append(db, caller: "t", operation: "Probe", secretName: nil, secretVersion: nil, result: "OK",
+                                    source: source, key: nil)
+            }, checkpoint: key, auditOnly: auditOnly)], backend: node)
+        }
+        #expect(probe(a, "a1") == nil)
+        #expect(a.appendCounts.withLockedValue { $0 } == (1, 0))
+        // b has never written: its first batch takes the write transaction, which teaches it the head.
+        #expect(probe(b, "b1") == nil)
+        #expect(b.appendCounts.withLockedValue { $0.appended } == 0)
+        #expect(probe(b, "b2") == nil)
+        #expect(b.appendCounts.withLockedValue { $0 } == (1, 0))
+        // a's head is two records old now: told so, it chains again on the head it is sent.
+        #expect(probe(a, "a2") == nil)
+        #expect(a.appendCounts.withLockedValue { $0 } == (2, 1))
+        // A write between (not audit-only) teaches b nothing it needs: it chains again too.
+        #expect(probe(a, "a3", auditOnly: false) == nil)
+        #expect(probe(b, "b3") == nil)
+        #expect(b.appendCounts.withLockedValue { $0 } == (2, 1))
+
+        let failures = Locked<[String]>([])
+        let group = DispatchGroup()
+        for t in 0..<6 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                for i in 0..<30 {
+                    if let e = probe(t % 2 == 0 ? a : b, "\(t)/\(i)", auditOnly: i % 7 != 0) {
+                        failures.update { $0.append("\(t)/\(i): \(e)") }
+                    }
+                }
+            }.start()
+        }
+        group.wait()
+        #expect(failures.get().isEmpty, "\(failures.get().prefix(3))")
+        let probes = try vault.auditRecords(AuditQuery(operation: "Probe"), caller: operator_, source: "test")
+        #expect(probes.count == 6 + 180)
+        #expect(Set(probes.map(\.source)).count == 6 + 180)
+        let verified = try vault.verifyAudit(publicKey: nil)
+        #expect(verified.problem == nil, "\(String(describing: verified.problem))")
+        let checkpoints = try pg.psql("SELECT count(*) FROM audit_checkpoints WHERE seq > 1")
+        #expect(Int(checkpoints.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 180)
     }
 }
