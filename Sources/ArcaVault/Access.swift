@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decides whether a caller may perform an operation. The vault asks before it looks anything up, so a
 /// caller without rights cannot learn whether a secret exists.
 public protocol Authorizer: Sendable {
@@ -6,9 +8,16 @@ public protocol Authorizer: Sendable {
     /// The same decision, read in `db`: the snapshot the operation itself then reads (a secret read makes one
     /// read transaction, not two, and is decided on the state it reads).
     func allows(_ caller: Principal, _ operation: VaultOperation, in db: any SQLConnection) throws -> Bool
+    /// The decision from what this process cached of the directory, without a read, and the directory
+    /// generation it holds for: the caller then checks at its commit that the generation is still that one
+    /// (``SQLConnection/expectMeta(_:is:)``), and decides again on a read if not. Nil when nothing is cached (or
+    /// the caller is unknown or disabled there).
+    func cachedDecision(_ caller: Principal, _ operation: VaultOperation) -> (allowed: Bool, generation: Data?)?
 }
 
 extension Authorizer {
+    public func cachedDecision(_ caller: Principal, _ operation: VaultOperation) -> (allowed: Bool, generation: Data?)? { nil }
+
     public func allows(_ caller: Principal, _ operation: VaultOperation, in db: any SQLConnection) throws -> Bool {
         try allows(caller, operation)
     }

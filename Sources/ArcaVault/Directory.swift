@@ -24,6 +24,9 @@ public struct VaultDirectory: Sendable {
         try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'directory-generation'")
     }
 
+    /// The `meta` key ``changed(_:)`` rewrites.
+    static let generationKey = "directory-generation"
+
     static let passwordScrypt = MasterKey.ScryptParameters.standard
 
     static func newId() -> String { UUID().uuidString.lowercased() }
@@ -124,6 +127,15 @@ final class DirectoryCache: @unchecked Sendable {
         lock.withLock {
             guard generation == .some(g) else { return nil }
             return grants[objectId]
+        }
+    }
+
+    /// What is cached for `objectId` and the generation it was read at, if it was read at the latest
+    /// generation this cache saw: a decision to check against the directory at commit (``Authorizer/cachedDecision(_:_:)``).
+    func current(_ objectId: String) -> (Grants, Data?)? {
+        lock.withLock {
+            guard case .some(let g) = generation, let hit = grants[objectId] else { return nil }
+            return (hit, g)
         }
     }
 
@@ -304,6 +316,12 @@ public struct RBACAuthorizer: Authorizer {
     public func allows(_ caller: Principal, _ operation: VaultOperation, in db: any SQLConnection) throws -> Bool {
         if caller.isTrusted { return true }
         return try Self.decide(directory.grants(objectId: caller.objectId, in: db), operation)
+    }
+
+    public func cachedDecision(_ caller: Principal, _ operation: VaultOperation) -> (allowed: Bool, generation: Data?)? {
+        guard !caller.isTrusted, let (grants, generation) = directory.cache.current(caller.objectId.lowercased()),
+              let allowed = try? Self.decide(grants, operation) else { return nil }
+        return (allowed, generation)
     }
 
     /// A caller gone or disabled is ``UnknownCaller`` (the server's sign-in may have used a cached entry).

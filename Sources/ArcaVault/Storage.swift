@@ -135,6 +135,27 @@ public protocol SQLConnection: AnyObject {
     func inSavepointReturning<T>(_ body: () throws -> T) throws -> T
     /// What this transaction knows of its own writes; one per transaction.
     var memo: TransactionMemo { get }
+    /// Fails with ``StaleAssumption`` unless `meta`'s `key` holds `value` (nil: no such row) now, in this write
+    /// transaction: what a decision taken without reading assumed (a cached directory generation) still holds
+    /// at the commit. An audit-only batch may check it inside its one call.
+    func expectMeta(_ key: String, is value: [UInt8]?) throws
+}
+
+/// What an operation assumed without reading (``SQLConnection/expectMeta(_:is:)``) no longer holds: it is
+/// decided again on a read.
+public struct StaleAssumption: Error {
+    public let key: String
+    public init(key: String) { self.key = key }
+}
+
+extension SQLConnection {
+    public func expectMeta(_ key: String, is value: [UInt8]?) throws { try expectMetaByReading(key, is: value) }
+
+    /// ``expectMeta(_:is:)`` as one read.
+    public func expectMetaByReading(_ key: String, is value: [UInt8]?) throws {
+        let now = try Data.fetchOne(self, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).map { Array($0) }
+        guard now == value else { throw StaleAssumption(key: key) }
+    }
 }
 
 /// What a transaction learned of its own writes, so that it need not read them back: the audit trail's head
@@ -156,6 +177,8 @@ extension SQLConnection {
 
 extension StorageBackend {
     public func appendOnly<T>(_ body: (any SQLConnection) throws -> T) throws -> T { try write(body) }
+    public func readOne<T>(_ body: (any SQLConnection) throws -> T) throws -> T { try read(body) }
+    public var readsOneCheaply: Bool { false }
 }
 
 /// Thrown by a connection of ``StorageBackend/appendOnly(_:)`` at a statement it cannot send in its one
@@ -179,6 +202,12 @@ public protocol StorageBackend: Sendable {
     /// `body` may therefore run more than once, and must leave nothing behind but its statements.
     func appendOnly<T>(_ body: (any SQLConnection) throws -> T) throws -> T
     func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T
+    /// A read of one statement (more only on its failures), which needs no transaction of its own: an engine
+    /// may send it alone (PostgreSQL: no `BEGIN` and `COMMIT`, two round trips fewer). Whatever it decided on
+    /// besides must be checked at the commit that answers for it (``SQLConnection/expectMeta(_:is:)``).
+    func readOne<T>(_ body: (any SQLConnection) throws -> T) throws -> T
+    /// Whether ``readOne(_:)`` saves anything over ``read(_:)`` here (the vault then takes it for secret reads).
+    var readsOneCheaply: Bool { get }
     /// A consistent copy of everything into the (empty) file at `path`, if the engine can make one.
     func copy(into path: String) throws
     /// Whether a write is committed with the durability the vault promises (for the test of the pitfall).

@@ -472,21 +472,32 @@ public final class Vault: Sendable {
     public func perform<T>(_ operation: VaultOperation, as caller: Principal, from source: String,
                            _ body: (VaultSession) throws -> (T, String?)) throws -> T {
         try checkName(caller, operation, source: source)
+        // A secret's value read where one statement costs a round trip (PostgreSQL), decided on the cached
+        // directory: one statement for the value, and the record's commit checks the directory has not changed
+        // since that decision (if it has, the read is decided again below, on what it is now).
+        if case .secretGet = operation, store.backend.readsOneCheaply, let ring = unsealedNow(),
+           Vault.unixNow() < noPurgeBefore.get(), let decision = authorizer.cachedDecision(caller, operation) {
+            let read = decision.allowed
+                ? try mapStorage {
+                    try store.backend.readOne { db in
+                        try Self.outcome(body, VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retentionDays,
+                                                        backupKey: { SecretBackup.key(ring) }))
+                    }
+                }
+                : .failure(Self.forbidden(caller, operation))
+            let generation = decision.generation.map { Array($0) }
+            do {
+                try recordRead(read, caller, operation, source: source, ring: ring) { db in
+                    try db.expectMeta(VaultDirectory.generationKey, is: generation)
+                }
+                return try read.get().0
+            } catch is StaleAssumption {}
+        }
         // A secret read on an unsealed vault is authorised in the snapshot it reads (one read transaction);
         // everything else, or a read that finds retention due, takes the path below.
         if operation.isSecretRead, let ring = unsealedNow(),
            let read = try readOutsideCommit(operation, caller: caller, ring: ring, retention: retentionDays, body) {
-            // Only the audit record goes through group commit; the answer still waits for it to be on disk.
-            try mapStorage {
-                try store.grouped(checkpoint: ring.auditKey, auditOnly: true) { db in
-                    switch read {
-                    case .success(let (_, version)):
-                        try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: nil)
-                    case .failure(let e):
-                        try appendAudit(db, caller, operation, version: nil, result: e.auditResult, source: source, key: nil)
-                    }
-                }
-            }
+            try recordRead(read, caller, operation, source: source, ring: ring)
             return try read.get().0
         }
         try authorize(caller, operation, source: source)
@@ -526,6 +537,34 @@ public final class Vault: Sendable {
         return try outcome.get()
     }
 
+    /// A read's audit record, through group commit: the answer still waits for it to be on disk. `check`
+    /// runs first in the record's transaction (what the read assumed); its failure leaves no record.
+    func recordRead<T>(_ read: Result<(T, String?), VaultError>, _ caller: Principal, _ operation: VaultOperation, source: String,
+                       ring: Keyring, check: (any SQLConnection) throws -> Void = { _ in }) throws {
+        try mapStorage {
+            try store.grouped(checkpoint: ring.auditKey, auditOnly: true) { db in
+                try check(db)
+                switch read {
+                case .success(let (_, version)):
+                    try appendAudit(db, caller, operation, version: version, result: "OK", source: source, key: nil)
+                case .failure(let e):
+                    try appendAudit(db, caller, operation, version: nil, result: e.auditResult, source: source, key: nil)
+                }
+            }
+        }
+    }
+
+    /// A read's outcome as its caller and its record are told it.
+    static func outcome<T>(_ body: (VaultSession) throws -> (T, String?), _ session: VaultSession) throws -> Result<(T, String?), VaultError> {
+        do {
+            return .success(try body(session))
+        } catch let e as VaultError {
+            return .failure(e)
+        } catch let e as Barrier.Failure {
+            return .failure(Self.undecryptable(e))
+        }
+    }
+
     /// A read of secrets from a consistent snapshot, outside the serialised commit (concurrent reads then cost
     /// the commit only their audit record). Nil when retention has deletions to purge first: the caller then
     /// runs the read as a write, which purges (and audits the purge) before reading. A read's record follows
@@ -545,13 +584,7 @@ public final class Vault: Sendable {
                 }
                 // Asked before any secret is looked up, as `authorize` is.
                 guard try authorizer.allows(caller, operation, in: db) else { return .failure(Self.forbidden(caller, operation)) }
-                do {
-                    return .success(try body(session))
-                } catch let e as VaultError {
-                    return .failure(e)
-                } catch let e as Barrier.Failure {
-                    return .failure(Self.undecryptable(e))
-                }
+                return try Self.outcome(body, session)
             }
         }
     }

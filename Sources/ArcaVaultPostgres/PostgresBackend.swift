@@ -384,13 +384,14 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         $$
         """,
         // A batch of audit records (and checkpoints) in one round trip (``appendOnly(_:)``): under the write
-        // lock, appended only if the trail's head is still the one they were chained on, and committed before
-        // the call answers (a procedure's own COMMIT, so the answer never leaves ahead of the flush). Otherwise
-        // nothing is written, and the head found is returned for the caller to chain again.
+        // lock, appended only if the trail's head is still the one they were chained on and `meta` still holds
+        // what the batch's jobs assumed (``SQLConnection/expectMeta(_:is:)``), and committed before the call
+        // answers (a procedure's own COMMIT, so the answer never leaves ahead of the flush). Otherwise nothing
+        // is written: the head found is returned for the caller to chain again, or `stale` is set.
         """
         CREATE OR REPLACE PROCEDURE arca_append(
-            INOUT appended BOOLEAN, INOUT found_seq BIGINT, INOUT found_hash BYTEA,
-            expected_seq BIGINT, expected_hash BYTEA,
+            INOUT appended BOOLEAN, INOUT stale BOOLEAN, INOUT found_seq BIGINT, INOUT found_hash BYTEA,
+            expected_seq BIGINT, expected_hash BYTEA, meta_keys TEXT[], meta_values BYTEA[], meta_present BOOLEAN[],
             seqs BIGINT[], times BYTEA[], callers BYTEA[], operations BYTEA[], names BYTEA[], named BOOLEAN[],
             versions BYTEA[], versioned BOOLEAN[], results BYTEA[], sources BYTEA[], counts BIGINT[], formats BIGINT[],
             prev_hashes BYTEA[], hashes BYTEA[], cp_seqs BIGINT[], cp_hashes BYTEA[], cp_signatures BYTEA[])
@@ -398,8 +399,14 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         BEGIN
             PERFORM pg_advisory_xact_lock(\(writeLock));
             SELECT a.seq, a.hash INTO found_seq, found_hash FROM audit a ORDER BY a.seq DESC LIMIT 1;
+            appended := false;
+            stale := false;
             IF found_seq IS DISTINCT FROM expected_seq OR found_hash IS DISTINCT FROM expected_hash THEN
-                appended := false;
+                RETURN;
+            END IF;
+            IF EXISTS (SELECT 1 FROM unnest(meta_keys, meta_values, meta_present) AS e(k, v, p)
+                       WHERE (SELECT m.value FROM meta m WHERE m.key = e.k) IS DISTINCT FROM CASE WHEN e.p THEN e.v END) THEN
+                stale := true;
                 RETURN;
             END IF;
             INSERT INTO audit (seq, time, caller, operation, secret_name, secret_version, result, source, count, format,
@@ -436,6 +443,36 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
     /// An audit-only batch is chained again at most this often before it takes the write transaction's path.
     static let appendAttempts = 3
 
+    /// Each statement is its own snapshot here, without `BEGIN` and `COMMIT`.
+    public var readsOneCheaply: Bool { true }
+
+    public func readOne<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        let connection = try checkOut()
+        let db = PostgresSQLConnection(connection, backend: self, timeout: Self.readStatementTimeout)
+        do {
+            let result = try body(db)
+            checkIn(connection)
+            return result
+        } catch {
+            // No transaction is left open by a statement on its own: the connection is kept unless it broke.
+            settle(connection, db)
+            throw error
+        }
+    }
+
+    /// A connection after a failure outside a transaction: dropped if it broke (and the idle ones with it, from
+    /// a server that is likely gone), kept otherwise.
+    private func settle(_ connection: Link, _ db: PostgresSQLConnection) {
+        if db.isLost {
+            drop(connection)
+            dropIdle()
+        } else if connection.isClosed {
+            drop(connection)
+        } else {
+            checkIn(connection)
+        }
+    }
+
     /// An audit-only batch (a group commit of reads' records) in one round trip instead of five or more:
     /// its records are chained on the head this node last saw, collected instead of sent, and handed to
     /// `arca_append`, which appends them under the write lock only if that head is still the trail's (and
@@ -470,18 +507,14 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                 db.batch = nil
                 row = try db.run(Self.appendCall(expected: head, batch)).rows.first
             } catch {
-                // One statement, so no transaction is left open: the connection is kept unless it broke.
-                if db.isLost || connection.isClosed {
-                    drop(connection)
-                    if db.isLost { dropIdle() }
-                } else {
-                    checkIn(connection)
-                }
+                settle(connection, db)
                 throw error
             }
             checkIn(connection)
             guard let row else { throw VaultStore.Failure.database("arca_append answered no row") }
-            let (appended, seq, hash) = try row.decode((Bool, Int64?, ByteBuffer?).self)
+            let (appended, stale, seq, hash) = try row.decode((Bool, Bool, Int64?, ByteBuffer?).self)
+            // What a job assumed no longer holds: each is checked on its own in a transaction.
+            if stale { break }
             if appended {
                 if let last = db.memo.head { knownHead.withLockedValue { $0 = last } }
                 appendCounts.withLockedValue { $0.appended += 1 }
@@ -496,9 +529,13 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
 
     /// The `CALL` of `arca_append` for `batch`, chained on `expected`.
     static func appendCall(expected: (sequence: UInt64, hash: [UInt8]), _ batch: PostgresSQLConnection.Batch) -> PostgresQuery {
-        var binds = PostgresBindings(capacity: 19)
+        var binds = PostgresBindings(capacity: 22)
         binds.append(Int64(expected.sequence))
         binds.append(ByteBuffer(bytes: expected.hash))
+        let expectations = batch.expectations.sorted { $0.key < $1.key }
+        binds.append(expectations.map(\.key))
+        binds.append(expectations.map { ByteBuffer(bytes: $0.value ?? []) })
+        binds.append(expectations.map { $0.value != nil })
         func integers(_ rows: [[SQLValue]], _ i: Int) -> [Int64] {
             rows.map { if case .integer(let v) = $0[i] { return v } else { return 0 } }
         }
@@ -535,7 +572,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         binds.append(blobs(c, 1))
         binds.append(blobs(c, 2))
         let placeholders = (1...binds.count).map { "$\($0)" }.joined(separator: ", ")
-        return PostgresQuery(unsafeSQL: "CALL arca_append(NULL, NULL, NULL, \(placeholders))", binds: binds)
+        return PostgresQuery(unsafeSQL: "CALL arca_append(NULL, NULL, NULL, NULL, \(placeholders))", binds: binds)
     }
 
     public func copy(into path: String) throws {
@@ -862,6 +899,15 @@ final class PostgresSQLConnection: SQLConnection {
     final class Batch {
         var records: [[SQLValue]] = []
         var checkpoints: [[SQLValue]] = []
+        /// What its jobs assumed `meta` holds (``SQLConnection/expectMeta(_:is:)``), checked inside the call.
+        var expectations: [String: [UInt8]?] = [:]
+    }
+
+    func expectMeta(_ key: String, is value: [UInt8]?) throws {
+        guard let batch else { return try expectMetaByReading(key, is: value) }
+        // Two jobs that assumed different things are decided one by one, in a transaction.
+        if let other = batch.expectations[key], other != value { throw NeedsWriteTransaction() }
+        batch.expectations[key] = value
     }
 
     /// Set while collecting an audit-only batch: the two audit statements are collected, anything else is
@@ -935,12 +981,13 @@ final class PostgresSQLConnection: SQLConnection {
     func inSavepointReturning<T>(_ body: () throws -> T) throws -> T {
         if let batch {
             // Collected, not sent: rolling back is forgetting what the body collected (and its head).
-            let (records, checkpoints, head) = (batch.records.count, batch.checkpoints.count, memo.head)
+            let (records, checkpoints, expectations, head) = (batch.records.count, batch.checkpoints.count, batch.expectations, memo.head)
             do {
                 return try body()
             } catch {
                 batch.records.removeSubrange(records...)
                 batch.checkpoints.removeSubrange(checkpoints...)
+                batch.expectations = expectations
                 if let head { memo.remember(auditSequence: head.sequence, hash: head.hash) } else { memo.forget() }
                 throw error
             }

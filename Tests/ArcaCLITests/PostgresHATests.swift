@@ -851,6 +851,32 @@ import Testing
         #expect(probe(b, "b3") == nil)
         #expect(b.appendCounts.withLockedValue { $0 } == (2, 1))
 
+        // What a job assumed of `meta` is checked inside the one call; a batch where it no longer holds is run
+        // again in a transaction, where only the jobs whose assumption failed fail (and leave no record).
+        _ = try a.write { db in try VaultStore.setMeta(db, "probe-assumption", [1]) }
+        func assuming(_ values: [[UInt8]?]) -> [GroupCommitter.Job] {
+            values.enumerated().map { i, value in
+                GroupCommitter.Job({ db in
+                    try db.expectMeta("probe-assumption", is: value)
+                    try AuditLog.append(db, caller: "t", operation: "Probe", secretName: nil, secretVersion: nil, result: "OK",
+                                        source: "assumed \(i) \(value ?? []) \(UUID())", key: nil)
+                }, checkpoint: key, auditOnly: true)
+            }
+        }
+        let before = a.appendCounts.withLockedValue { $0.appended }
+        let holding = assuming([[1], [1]])
+        #expect(GroupCommitter.run(holding, backend: a) == nil)
+        #expect(holding.allSatisfy { $0.failure == nil })
+        #expect(a.appendCounts.withLockedValue { $0.appended } == before + 1, "went as one call")
+        for values in [[[1], [2], nil], [[2], [2]]] as [[[UInt8]?]] {
+            let jobs = assuming(values)
+            #expect(GroupCommitter.run(jobs, backend: a) == nil)
+            let stale = jobs.map { $0.failure is StaleAssumption }
+            let expected = values.map { $0 != [1] }
+            #expect(stale == expected, "\(values)")
+        }
+        #expect(a.appendCounts.withLockedValue { $0.appended } == before + 1, "the stale batches were not appended as one call")
+
         let failures = Locked<[String]>([])
         let group = DispatchGroup()
         for t in 0..<6 {
@@ -867,11 +893,54 @@ import Testing
         group.wait()
         #expect(failures.get().isEmpty, "\(failures.get().prefix(3))")
         let probes = try vault.auditRecords(AuditQuery(operation: "Probe"), caller: operator_, source: "test")
-        #expect(probes.count == 6 + 180)
-        #expect(Set(probes.map(\.source)).count == 6 + 180)
+        let appended = 6 + 3 + 180
+        #expect(probes.count == appended)
+        #expect(Set(probes.map(\.source)).count == appended)
         let verified = try vault.verifyAudit(publicKey: nil)
         #expect(verified.problem == nil, "\(String(describing: verified.problem))")
         let checkpoints = try pg.psql("SELECT count(*) FROM audit_checkpoints WHERE seq > 1")
         #expect(Int(checkpoints.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 180)
+    }
+
+    /// A secret read on PostgreSQL is decided on the node's cached directory, one statement for the value, and
+    /// its record's commit checks the directory did not change since; an assign, a disable, an enable or an
+    /// unassign made by a command on the folder still counts at the very next read on either node, and a read
+    /// decided again leaves one record, not two.
+    @Test func directoryChangesOnTheOtherNodeBiteAtOnceOnCachedReads() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let v = pair.a.vaultArgs
+        let app = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "cached-reader", "--output", "json"] + v).out)
+        #expect(try CLITests.arca(["vault", "secret", "set", "cached"] + v, stdin: "c4ched").status == 0)
+        let token = try pair.a.token(clientId: app["clientId"] as! String, secret: app["clientSecret"] as! String)
+        func read(_ node: VaultServerTests.Server) -> String { pair.get(node, "cached", token: token).status }
+        var reads = 0
+        func expectRead(_ node: VaultServerTests.Server, _ status: String, _ why: Comment) {
+            for _ in 0..<3 {
+                #expect(read(node) == status, why)
+                // (A caller disabled since is a failed sign-in, recorded as one, not as a read.)
+                if status != "401" { reads += 1 }
+            }
+        }
+        expectRead(pair.a, "403", "not assigned yet")
+        for round in 0..<3 {
+            let assigned = try VaultCLITests.json(try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets User",
+                                                                     "--assignee", "cached-reader", "--output", "json"] + v).out)
+            expectRead(pair.a, "200", "assigned on the folder: counts at once")
+            expectRead(pair.b, "200", "and on the other node")
+            #expect(try CLITests.arca(["vault", "app", "disable", "cached-reader"] + v).status == 0)
+            expectRead(pair.a, "401", "disabled on the folder: A's cached decision is not used")
+            expectRead(pair.b, "401", "nor B's")
+            #expect(try CLITests.arca(["vault", "app", "enable", "cached-reader"] + v).status == 0)
+            expectRead(pair.a, "200", "enabled again (round \(round))")
+            #expect(try CLITests.arca(["vault", "role", "unassign", assigned["id"] as! String] + v).status == 0)
+            expectRead(pair.a, "403", "unassigned: counts at once on A")
+            expectRead(pair.b, "403", "and on B")
+        }
+        // One record per read (200 or 403), whichever way it was decided.
+        let recorded = try pg.psql("SELECT count(*) FROM audit WHERE convert_from(operation, 'UTF8') = 'SecretGet' AND convert_from(secret_name, 'UTF8') = 'cached'")
+        #expect(Int(recorded.trimmingCharacters(in: .whitespacesAndNewlines)) == reads)
+        let verify = try CLITests.arca(["vault", "audit", "verify"] + v)
+        #expect(verify.status == 0, "\(verify.out) \(verify.err)")
     }
 }
