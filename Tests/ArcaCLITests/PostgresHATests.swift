@@ -943,4 +943,48 @@ import Testing
         let verify = try CLITests.arca(["vault", "audit", "verify"] + v)
         #expect(verify.status == 0, "\(verify.out) \(verify.err)")
     }
+
+    /// The same for writes: on PostgreSQL a write the node's cached directory allows checks, first thing in its
+    /// transaction, that the directory has not changed since; an unassign or a disable on the folder counts at
+    /// the next write on either node, and nothing of a write refused so is stored.
+    @Test func directoryChangesBiteAtOnceOnCachedWrites() throws {
+        let pg = try Postgres()
+        let pair = try Pair(pg)
+        let v = pair.a.vaultArgs
+        let app = try VaultCLITests.json(try CLITests.arca(["vault", "app", "create", "cached-writer", "--output", "json"] + v).out)
+        let token = try pair.a.token(clientId: app["clientId"] as! String, secret: app["clientSecret"] as! String)
+        var stored: [String] = []
+        var attempts = 0
+        func write(_ node: VaultServerTests.Server, _ status: String, _ why: Comment) {
+            for _ in 0..<3 {
+                let value = "w-\(UUID().uuidString)"
+                #expect(pair.put(node, "written", value, token: token) == status, why)
+                if status == "200" { stored.append(value) }
+                if status != "401" { attempts += 1 }
+            }
+        }
+        for round in 0..<3 {
+            let assigned = try VaultCLITests.json(try CLITests.arca(["vault", "role", "assign", "--role", "Key Vault Secrets Officer",
+                                                                     "--assignee", "cached-writer", "--output", "json"] + v).out)
+            write(pair.a, "200", "assigned (round \(round))")
+            write(pair.b, "200", "assigned, on B")
+            #expect(try CLITests.arca(["vault", "app", "disable", "cached-writer"] + v).status == 0)
+            write(pair.a, "401", "disabled on the folder")
+            write(pair.b, "401", "disabled, on B")
+            #expect(try CLITests.arca(["vault", "app", "enable", "cached-writer"] + v).status == 0)
+            write(pair.b, "200", "enabled again")
+            #expect(try CLITests.arca(["vault", "role", "unassign", assigned["id"] as! String] + v).status == 0)
+            write(pair.a, "403", "unassigned on the folder")
+            write(pair.b, "403", "unassigned, on B")
+        }
+        // Every version stored is one a 200 answered; one record per write answered 200 or 403.
+        let versions = try pg.psql("SELECT count(*) FROM secret_versions WHERE name_key = 'written'")
+        #expect(Int(versions.trimmingCharacters(in: .whitespacesAndNewlines)) == stored.count)
+        let latest = try CLITests.arca(["vault", "secret", "get", "written"] + v)
+        #expect(latest.out.trimmingCharacters(in: .whitespacesAndNewlines) == stored.last, "the last write answered 200 is the value")
+        let recorded = try pg.psql("SELECT count(*) FROM audit WHERE convert_from(operation, 'UTF8') = 'SecretSet' AND convert_from(secret_name, 'UTF8') = 'written'")
+        #expect(Int(recorded.trimmingCharacters(in: .whitespacesAndNewlines)) == attempts)
+        let verify = try CLITests.arca(["vault", "audit", "verify"] + v)
+        #expect(verify.status == 0, "\(verify.out) \(verify.err)")
+    }
 }
