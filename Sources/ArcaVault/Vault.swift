@@ -364,10 +364,12 @@ public final class Vault: Sendable {
     public func notReadyReason() -> String? {
         guard isUnsealed else { return "sealed" }
         // Real pages, not `SELECT 1`: the keyring row and the trail's last record.
+        // An unsealed vault has both: a trail gone under a running node is damage (every operation fails on it).
         do {
-            _ = try store.read { db in
+            let (keyring, last) = try store.read { db in
                 (try VaultStore.meta(db, "keyring"), try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit"))
             }
+            if keyring == nil || last == nil { return "storage damaged" }
         } catch let e as VaultStore.Failure {
             if case .damaged = e { return "storage damaged" }
             return "storage unreachable"

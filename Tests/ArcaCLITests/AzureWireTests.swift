@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import ArcaServer
 
@@ -317,6 +318,18 @@ import Testing
         try handle.close()
         let list = try CLITests.arca(["vault", "secret", "list"] + server.remoteArgs, env: server.adminEnv)
         #expect(list.status == 3 && list.err.contains("damaged"), "\(list.status) \(list.err)")
+        let ready = server.curl(["\(server.url)/readyz"])
+        #expect(ready.status == "503" && ready.body.contains("storage damaged"), "\(ready)")
+    }
+
+    /// The outsider of the PostgreSQL pass: a trail emptied under a running server failed every operation, yet
+    /// `/readyz` said `ready`. An unsealed vault without a trail is damage there too.
+    @Test func aTrailEmptiedUnderARunningServerIsNotReady() throws {
+        let server = try VaultServerTests.Server()
+        defer { server.kill() }
+        #expect(server.curl(["\(server.url)/readyz"]).status == "200")
+        let q = try DatabaseQueue(path: server.dir + "/v/vault.db")
+        try q.write { try $0.execute(sql: "DELETE FROM audit") }
         let ready = server.curl(["\(server.url)/readyz"])
         #expect(ready.status == "503" && ready.body.contains("storage damaged"), "\(ready)")
     }
