@@ -124,7 +124,13 @@ public struct VaultSession {
         }
         let key = name.lowercased()
         var display = name
-        if let row = try secretRow(key) {
+        // The secret and its last version's number in one statement (a round trip fewer on PostgreSQL).
+        var lastSeq: Int64?
+        if let row = try SQLRow.fetchOne(db, sql: """
+            SELECT name, deleted, purge_at, (SELECT MAX(seq) FROM secret_versions WHERE name_key = s.name_key) AS last_seq
+            FROM secrets s WHERE name_key = ?
+            """, arguments: [key]) {
+            lastSeq = row["last_seq"]
             guard row["deleted"] as Int64? == nil else {
                 throw VaultError.conflict(
                     "Secret \(name) is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.",
@@ -136,7 +142,7 @@ public struct VaultSession {
         }
         let version = SymmetricKey(size: .bits128).withUnsafeBytes { Hex.encode(Array($0)) }
         let envelope = try barrier.seal(bytes, path: VaultSession.path(key, version))
-        let seq = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM secret_versions WHERE name_key = ?", arguments: [key]) ?? 0) + 1
+        let seq = try (lastSeq ?? Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM secret_versions WHERE name_key = ?", arguments: [key]) ?? 0) + 1
         try db.execute(sql: """
             INSERT INTO secret_versions (name_key, version, seq, envelope, content_type, tags, enabled, nbf, exp, created, updated)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -535,8 +535,12 @@ public final class Vault: Sendable {
                 let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
                                            backupKey: { SecretBackup.key(ring) })
                 // Due purges first, kept whatever the operation's outcome: an operation that fails because the
-                // purge came due (a recover or a read of a secret purged now) is recorded after the purge.
-                try sweepRetention(db, session, ring)
+                // purge came due (a recover or a read of a secret purged now) is recorded after the purge. Checked
+                // at most once a minute and never past the earliest scheduled purge, as for reads.
+                if session.now >= noPurgeBefore.get() {
+                    try sweepRetention(db, session, ring)
+                    noPurgeBefore.set(min(try session.earliestPurge() ?? .max, session.now + 60))
+                }
                 do {
                     let result: T = try db.inSavepointReturning {
                         let (result, version) = try body(session)
