@@ -17,11 +17,11 @@ public struct VaultDirectory: Sendable {
     /// Marks the directory changed (inside the writing transaction): every process serving this file drops
     /// what it cached of the directory at its next lookup.
     static func changed(_ db: any SQLConnection) throws {
-        try VaultStore.setMeta(db, "directory-generation", Array(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }))
+        try VaultStore.setMeta(db, generationKey, Array(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }))
     }
 
     static func generation(_ db: any SQLConnection) throws -> Data? {
-        try Data.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'directory-generation'")
+        try VaultStore.meta(db, generationKey).map { Data($0) }
     }
 
     /// The `meta` key ``changed(_:)`` rewrites.

@@ -127,7 +127,7 @@ public struct VaultSession {
         // The secret and its last version's number in one statement (a round trip fewer on PostgreSQL).
         var lastSeq: Int64?
         if let row = try SQLRow.fetchOne(db, sql: """
-            SELECT name, deleted, purge_at, (SELECT MAX(seq) FROM secret_versions WHERE name_key = s.name_key) AS last_seq
+            SELECT name, deleted, purge_at, COALESCE((SELECT MAX(seq) FROM secret_versions WHERE name_key = s.name_key), 0) AS last_seq
             FROM secrets s WHERE name_key = ?
             """, arguments: [key]) {
             lastSeq = row["last_seq"]

@@ -482,16 +482,12 @@ public final class Vault: Sendable {
             let read = decision.allowed
                 ? try mapStorage {
                     try store.backend.readOne { db in
-                        try Self.outcome(body, VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retentionDays,
-                                                        backupKey: { SecretBackup.key(ring) }))
+                        try Self.outcome(body, session(db, ring))
                     }
                 }
                 : .failure(Self.forbidden(caller, operation))
-            let generation = decision.generation.map { Array($0) }
             do {
-                try recordRead(read, caller, operation, source: source, ring: ring) { db in
-                    try db.expectMeta(VaultDirectory.generationKey, is: generation)
-                }
+                try recordRead(read, caller, operation, source: source, ring: ring, check: Self.unchanged(decision.generation))
                 return try read.get().0
             } catch is StaleAssumption {}
         }
@@ -507,11 +503,8 @@ public final class Vault: Sendable {
         // statement there instead of a read transaction of three); if it has, it is authorised again below.
         if store.backend.readsOneCheaply, let decision = authorizer.cachedDecision(caller, operation), decision.allowed,
            let ring = unsealedNow() {
-            let generation = decision.generation.map { Array($0) }
             do {
-                return try commit(operation, caller, source, ring, body) { db in
-                    try db.expectMeta(VaultDirectory.generationKey, is: generation)
-                }
+                return try commit(operation, caller, source, ring, body, check: Self.unchanged(decision.generation))
             } catch is StaleAssumption {}
         }
         try authorize(caller, operation, source: source)
@@ -532,8 +525,7 @@ public final class Vault: Sendable {
             // One checkpoint signs the batch's last record (the batch commits whole), not one per record.
             try store.grouped(checkpoint: ring.auditKey) { db in
                 try check?(db)
-                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
-                                           backupKey: { SecretBackup.key(ring) })
+                let session = session(db, ring, retention: retention)
                 // Due purges first, kept whatever the operation's outcome: an operation that fails because the
                 // purge came due (a recover or a read of a secret purged now) is recorded after the purge. Checked
                 // at most once a minute and never past the earliest scheduled purge, as for reads.
@@ -581,6 +573,19 @@ public final class Vault: Sendable {
         }
     }
 
+    /// A session on `db` for the unsealed `ring`.
+    func session(_ db: any SQLConnection, _ ring: Keyring, retention: Int? = nil) -> VaultSession {
+        VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention ?? retentionDays,
+                     backupKey: { SecretBackup.key(ring) })
+    }
+
+    /// What a decision on the cached directory assumed, checked in the transaction that answers for it: the
+    /// directory's generation is still the one it was decided at (``StaleAssumption`` if not).
+    static func unchanged(_ generation: Data?) -> (any SQLConnection) throws -> Void {
+        let expected = generation.map { Array($0) }
+        return { db in try db.expectMeta(VaultDirectory.generationKey, is: expected) }
+    }
+
     /// A read's outcome as its caller and its record are told it.
     static func outcome<T>(_ body: (VaultSession) throws -> (T, String?), _ session: VaultSession) throws -> Result<(T, String?), VaultError> {
         do {
@@ -600,8 +605,7 @@ public final class Vault: Sendable {
                               _ body: (VaultSession) throws -> (T, String?)) throws -> Result<(T, String?), VaultError>? {
         try mapStorage {
             try store.read { db -> Result<(T, String?), VaultError>? in
-                let session = VaultSession(db: db, barrier: ring.barrier, now: Vault.unixNow(), retentionDays: retention,
-                                           backupKey: { SecretBackup.key(ring) })
+                let session = session(db, ring, retention: retention)
                 // Before the caller is authorised: the write path that purges authorises it (once) itself, and
                 // this tells the caller nothing.
                 if session.now >= noPurgeBefore.get() {

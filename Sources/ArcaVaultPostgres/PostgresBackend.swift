@@ -415,7 +415,7 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
                    r.fmt, r.ph, r.h
             FROM unnest(seqs, times, callers, operations, names, named, versions, versioned, results, sources, counts,
                         formats, prev_hashes, hashes) AS r(s, t, c, o, n, hn, v, hv, res, src, cnt, fmt, ph, h);
-            INSERT INTO audit_checkpoints AS k (seq, hash, signature)
+            INSERT INTO audit_checkpoints (seq, hash, signature)
             SELECT p.s, p.h, p.sig FROM unnest(cp_seqs, cp_hashes, cp_signatures) AS p(s, h, sig)
             ON CONFLICT ON CONSTRAINT audit_checkpoints_pkey DO UPDATE SET hash = excluded.hash, signature = excluded.signature;
             appended := true;
@@ -460,16 +460,19 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
         }
     }
 
-    /// A connection after a failure outside a transaction: dropped if it broke (and the idle ones with it, from
-    /// a server that is likely gone), kept otherwise.
-    private func settle(_ connection: Link, _ db: PostgresSQLConnection) {
+    /// A connection after a failure: dropped if it broke, kept otherwise — inside a transaction (`rollingBack`)
+    /// only once it is rolled back (past the request's deadline too), since a failed statement leaves the
+    /// transaction aborted; a statement on its own leaves none.
+    private func settle(_ connection: Link, _ db: PostgresSQLConnection, rollingBack: Bool = false) {
         if db.isLost {
             drop(connection)
+            // A lost connection mostly means the server went away: the idle ones are from before too, and each
+            // could hold the next request until its statement timeout.
             dropIdle()
-        } else if connection.isClosed {
-            drop(connection)
-        } else {
+        } else if !connection.isClosed, !rollingBack || (try? RequestDeadline.run(by: nil, { try db.run("ROLLBACK", []) })) != nil {
             checkIn(connection)
+        } else {
+            drop(connection)
         }
     }
 
@@ -610,19 +613,8 @@ public final class PostgresBackend: StorageBackend, @unchecked Sendable {
             // (never waiting on one that did: its answer may never come). PostgreSQL's own failures were mapped
             // where they happened (`run`); anything else is the body's (an unknown caller, a barrier's refusal)
             // and reaches the caller as it is, never as "unavailable".
-            let failure = error
-            if db.isLost {
-                drop(connection)
-                // A lost connection mostly means the server went away: the idle ones are from before too, and
-                // each could hold the next request until its statement timeout.
-                dropIdle()
-            } else if !connection.isClosed, (try? RequestDeadline.run(by: nil, { try db.run("ROLLBACK", []) })) != nil {
-                // (Past the request's deadline too: the connection is kept only once rolled back.)
-                checkIn(connection)
-            } else {
-                drop(connection)
-            }
-            throw failure
+            settle(connection, db, rollingBack: true)
+            throw error
         }
     }
 
